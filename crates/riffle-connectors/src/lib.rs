@@ -1,0 +1,1 @@
+//! Riffle's sources and sinks (connectors are added in the following commits).

@@ -1,0 +1,195 @@
+//! Running a job: one dataflow per worker, errors and metrics shared by the workers of a process.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use riffle_core::{Result, RiffleError};
+use timely::dataflow::Scope;
+
+use crate::config::ExecutionConfig;
+use crate::time::{EventTime, Time, MIN_WATERMARK};
+
+/// State shared by every worker of one process while a job runs: the first error, a
+/// cancellation flag the sources watch, and named counters.
+pub struct JobShared {
+    error: Mutex<Option<RiffleError>>,
+    cancelled: AtomicBool,
+    counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
+    max_watermark: AtomicI64,
+}
+
+impl Default for JobShared {
+    fn default() -> Self {
+        JobShared {
+            error: Mutex::new(None),
+            cancelled: AtomicBool::new(false),
+            counters: Mutex::new(BTreeMap::new()),
+            max_watermark: AtomicI64::new(MIN_WATERMARK),
+        }
+    }
+}
+
+impl JobShared {
+    /// Records `error` (the first one wins) and asks every source to stop.
+    pub fn fail(&self, error: RiffleError) {
+        tracing::error!(%error, "job failed");
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(error);
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Asks every source to stop at its next poll, without an error.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// True once the job failed or was cancelled: sources stop producing.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The counter `name`, created at zero on first use. Counters of the same name are shared
+    /// by all workers of the process, so the report shows the process's total.
+    pub fn counter(&self, name: &str) -> Arc<AtomicU64> {
+        let mut counters = match self.counters.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Arc::clone(counters.entry(name.to_owned()).or_default())
+    }
+
+    /// Notes a source's watermark, so that idle sources can catch up to the busiest one.
+    pub fn observe_watermark(&self, watermark: EventTime) {
+        self.max_watermark.fetch_max(watermark, Ordering::Relaxed);
+    }
+
+    /// The largest watermark any source of this process has reached.
+    pub fn max_watermark(&self) -> EventTime {
+        self.max_watermark.load(Ordering::Relaxed)
+    }
+
+    fn take_error(&self) -> Option<RiffleError> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    fn snapshot_counters(&self) -> BTreeMap<String, u64> {
+        match self.counters.lock() {
+            Ok(c) => c
+                .iter()
+                .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        }
+    }
+}
+
+/// What a finished job reports: the counters of this process (records read, bad records
+/// skipped, late records dropped, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Counter name to value, summed over this process's workers.
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl JobReport {
+    /// The value of counter `name`, zero if it was never touched.
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+}
+
+/// The per-worker handle a job's build function receives: where streams are created.
+///
+/// The build function runs once on every worker and must build the same dataflow on each;
+/// [`Env::worker_index`] and [`Env::workers`] let sources pick their share of the input.
+#[derive(Clone)]
+pub struct Env<'s> {
+    pub(crate) scope: Scope<'s, Time>,
+    pub(crate) job: Arc<JobShared>,
+}
+
+impl<'s> Env<'s> {
+    /// Index of this worker among all workers of all processes.
+    pub fn worker_index(&self) -> usize {
+        self.scope.index()
+    }
+
+    /// Number of workers in the whole job.
+    pub fn workers(&self) -> usize {
+        self.scope.peers()
+    }
+
+    /// The job's shared state: counters, failure, cancellation.
+    pub fn job(&self) -> &Arc<JobShared> {
+        &self.job
+    }
+}
+
+/// Runs a job: `build` is called on every worker to build its dataflow, then the workers run
+/// until every source is finished (or the job fails or is cancelled).
+///
+/// Returns this process's [`JobReport`], or the first error any worker of this process hit.
+///
+/// ```
+/// use riffle_runtime::{execute, Collector, ExecutionConfig, WatermarkStrategy};
+/// let out = Collector::new();
+/// let sink = out.clone();
+/// execute(&ExecutionConfig::threads(2), move |env| {
+///     env.from_iter(0..10u64, WatermarkStrategy::none())
+///         .map(|x| x * 2)
+///         .collect_into(&sink);
+///     Ok(())
+/// })
+/// .unwrap();
+/// assert_eq!(out.sorted(), vec![0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+/// ```
+pub fn execute<F>(config: &ExecutionConfig, build: F) -> Result<JobReport>
+where
+    F: Fn(&mut Env<'_>) -> Result<()> + Send + Sync + 'static,
+{
+    execute_with(config, Arc::new(JobShared::default()), build)
+}
+
+/// [`execute`] with job state the caller holds, for example to cancel the job from another
+/// thread or to read counters while it runs.
+pub fn execute_with<F>(config: &ExecutionConfig, job: Arc<JobShared>, build: F) -> Result<JobReport>
+where
+    F: Fn(&mut Env<'_>) -> Result<()> + Send + Sync + 'static,
+{
+    let timely_config = config.to_timely()?;
+    let shared = Arc::clone(&job);
+    let guards = timely::execute(timely_config, move |worker| {
+        let job = Arc::clone(&shared);
+        let built = worker.dataflow::<Time, _, _>(|scope| {
+            let mut env = Env {
+                scope,
+                job: Arc::clone(&job),
+            };
+            build(&mut env)
+        });
+        if let Err(error) = built {
+            job.fail(error);
+        }
+    })
+    .map_err(RiffleError::Runtime)?;
+    let mut panicked = Vec::new();
+    for result in guards.join() {
+        if let Err(message) = result {
+            panicked.push(message);
+        }
+    }
+    if let Some(error) = job.take_error() {
+        return Err(error);
+    }
+    if !panicked.is_empty() {
+        return Err(RiffleError::Runtime(format!(
+            "worker failed: {}",
+            panicked.join("; ")
+        )));
+    }
+    Ok(JobReport {
+        counters: job.snapshot_counters(),
+    })
+}
