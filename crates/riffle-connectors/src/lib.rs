@@ -1,1 +1,26 @@
-//! Riffle's sources and sinks (connectors are added in the following commits).
+//! Riffle's connectors: sources and sinks, with formats kept separate from transports.
+//!
+//! - [`FileSource`] / [`FileSink`]: files and directories in CSV, JSON lines or text lines;
+//! - [`SocketSource`] / [`SocketSink`]: line-delimited TCP;
+//! - [`DataGen`]: seeded generated records at a rate or count;
+//! - [`nexmark`]: the Nexmark auction benchmark generator;
+//! - [`PrintSink`] and [`BlackholeSink`].
+//!
+//! Sources apply a [`riffle_core::BadRecordPolicy`] to records they cannot decode.
+
+mod bad_record;
+mod file;
+mod format;
+
+pub use bad_record::BadRecords;
+pub use file::{FileReader, FileSource};
+pub use format::Format;
+mod datagen;
+mod file_sink;
+mod sinks;
+mod socket;
+
+pub use datagen::{DataGen, RowRng, Throttle};
+pub use file_sink::FileSink;
+pub use sinks::{BlackholeSink, PrintSink};
+pub use socket::{SocketSink, SocketSource};

@@ -1,0 +1,326 @@
+//! The filesystem connector: read a file or a directory of files (bounded, or continuously
+//! by watching the directory for new files), and write rolling part files.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use riffle_core::{BadRecordPolicy, RecordLocation, Result, RiffleError};
+use riffle_runtime::{
+    key_hash, Data, DataStream, Env, SourceReader, SourceStatus, WatermarkStrategy,
+};
+use serde::de::DeserializeOwned;
+
+use crate::bad_record::BadRecords;
+use crate::format::{decode_csv, decode_line, Format};
+
+/// Records read per poll.
+const BATCH: usize = 1024;
+
+/// A file source: a file, or every visible file of a directory (names starting with `.` or
+/// `_` are skipped, so writers can use them for files in progress).
+///
+/// Files are spread over workers, one reader per file, so each file's records keep their
+/// order. With [`FileSource::watch`] the directory is rescanned for new files and the source
+/// never ends; files must appear whole (write under a hidden name, then rename).
+///
+/// ```no_run
+/// use riffle_connectors::{FileSource, Format};
+/// use riffle_runtime::{execute, ExecutionConfig, WatermarkStrategy};
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Bid { auction: u64, price: u64 }
+/// execute(&ExecutionConfig::threads(2), |env| {
+///     let bids = FileSource::new("bids.csv", Format::csv())
+///         .stream::<Bid>(env, "bids", WatermarkStrategy::none())?;
+///     bids.filter(|b| b.price > 100).sink("out", riffle_connectors::PrintSink::new(env));
+///     Ok(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    path: PathBuf,
+    format: Format,
+    policy: BadRecordPolicy,
+    watch: Option<Duration>,
+}
+
+impl FileSource {
+    /// Reads `path` (a file or a directory) in `format`, failing on the first bad record.
+    pub fn new(path: impl Into<PathBuf>, format: Format) -> Self {
+        FileSource {
+            path: path.into(),
+            format,
+            policy: BadRecordPolicy::Fail,
+            watch: None,
+        }
+    }
+
+    /// What to do with malformed records.
+    pub fn policy(mut self, policy: BadRecordPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Keeps watching the directory for new files, rescanning every `interval`.
+    pub fn watch(mut self, interval: Duration) -> Self {
+        self.watch = Some(interval);
+        self
+    }
+
+    /// This worker's reader.
+    pub fn reader<T: DeserializeOwned + 'static>(
+        &self,
+        env: &Env<'_>,
+        name: &str,
+    ) -> Result<FileReader<T>> {
+        let (worker, workers) = (env.worker_index(), env.workers());
+        let mut reader = FileReader {
+            source: self.clone(),
+            worker,
+            workers,
+            seen: BTreeSet::new(),
+            queue: VecDeque::new(),
+            current: None,
+            bad: BadRecords::new(self.policy.clone(), name, env.job())?,
+            last_scan: Instant::now(),
+            _records: std::marker::PhantomData,
+        };
+        let files = list_files(&self.path)?;
+        for (i, file) in files.into_iter().enumerate() {
+            reader.seen.insert(file.clone());
+            let mine = if self.watch.is_some() {
+                reader.owns(&file)
+            } else {
+                i % workers == worker
+            };
+            if mine {
+                reader.queue.push_back(file);
+            }
+        }
+        Ok(reader)
+    }
+
+    /// A stream of this worker's share of the files, decoded into `T`.
+    pub fn stream<'s, T: Data>(
+        &self,
+        env: &Env<'s>,
+        name: &str,
+        strategy: WatermarkStrategy<T>,
+    ) -> Result<DataStream<'s, T>> {
+        let reader = self.reader::<T>(env, name)?;
+        Ok(env.source(name, reader, strategy))
+    }
+}
+
+/// The files under `path`, sorted by name: `path` itself if it is a file.
+fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|e| RiffleError::io(path, e))?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| RiffleError::io(path, e))? {
+        let entry = entry.map_err(|e| RiffleError::io(path, e))?;
+        let name = entry.file_name();
+        let hidden = name
+            .to_str()
+            .is_none_or(|n| n.starts_with('.') || n.starts_with('_'));
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if !hidden && is_file {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+enum OpenFile {
+    Csv {
+        path: String,
+        reader: csv::Reader<File>,
+        headers: Option<csv::StringRecord>,
+        record: csv::StringRecord,
+    },
+    Lines {
+        path: String,
+        reader: BufReader<File>,
+        line_no: u64,
+        line: String,
+    },
+}
+
+/// One worker's reader of a [`FileSource`].
+pub struct FileReader<T> {
+    source: FileSource,
+    worker: usize,
+    workers: usize,
+    seen: BTreeSet<PathBuf>,
+    queue: VecDeque<PathBuf>,
+    current: Option<OpenFile>,
+    bad: BadRecords,
+    last_scan: Instant,
+    _records: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned + 'static> FileReader<T> {
+    /// In watch mode files are owned by the hash of their name, stable as files are added.
+    fn owns(&self, file: &Path) -> bool {
+        key_hash(&file.to_string_lossy().as_ref()) % self.workers as u64 == self.worker as u64
+    }
+
+    fn open(&self, path: &Path) -> Result<OpenFile> {
+        let file = File::open(path).map_err(|e| RiffleError::io(path, e))?;
+        let display = path.display().to_string();
+        Ok(match &self.source.format {
+            Format::Csv { header, delimiter } => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(*header)
+                    .delimiter(*delimiter)
+                    .flexible(true)
+                    .from_reader(file);
+                let headers = if *header {
+                    Some(
+                        reader
+                            .headers()
+                            .map_err(|e| csv_error(&display, e))?
+                            .clone(),
+                    )
+                } else {
+                    None
+                };
+                OpenFile::Csv {
+                    path: display,
+                    reader,
+                    headers,
+                    record: csv::StringRecord::new(),
+                }
+            }
+            Format::JsonLines | Format::Lines => OpenFile::Lines {
+                path: display,
+                reader: BufReader::new(file),
+                line_no: 0,
+                line: String::new(),
+            },
+        })
+    }
+
+    /// Reads up to a batch from the open file; returns false at its end.
+    fn read_batch(&mut self, out: &mut Vec<T>) -> Result<bool> {
+        let Some(open) = self.current.as_mut() else {
+            return Ok(false);
+        };
+        let format = &self.source.format;
+        while out.len() < BATCH {
+            match open {
+                OpenFile::Csv {
+                    path,
+                    reader,
+                    headers,
+                    record,
+                } => {
+                    let more = reader.read_record(record).map_err(|e| csv_error(path, e))?;
+                    if !more {
+                        return Ok(false);
+                    }
+                    let line = record.position().map(|p| p.line()).unwrap_or(0);
+                    let location = RecordLocation::new(path.as_str(), line);
+                    if let Some(h) = headers.as_ref() {
+                        if record.len() != h.len() {
+                            let raw = record.iter().collect::<Vec<_>>().join(",");
+                            let message = format!(
+                                "expected {} columns as in the header, found {}",
+                                h.len(),
+                                record.len()
+                            );
+                            self.bad.handle(location, &raw, message)?;
+                            continue;
+                        }
+                    }
+                    match decode_csv(record, headers.as_ref(), &location) {
+                        Ok(v) => out.push(v),
+                        Err((loc, message)) => {
+                            let raw = record.iter().collect::<Vec<_>>().join(",");
+                            self.bad.handle(loc, &raw, message)?;
+                        }
+                    }
+                }
+                OpenFile::Lines {
+                    path,
+                    reader,
+                    line_no,
+                    line,
+                } => {
+                    line.clear();
+                    let n = reader
+                        .read_line(line)
+                        .map_err(|e| RiffleError::io(path.as_str(), e))?;
+                    if n == 0 {
+                        return Ok(false);
+                    }
+                    *line_no += 1;
+                    let text = line.trim_end_matches(['\n', '\r']);
+                    if text.is_empty() && *format != Format::Lines {
+                        continue;
+                    }
+                    let location = RecordLocation::new(path.as_str(), *line_no);
+                    match decode_line(format, text, &location) {
+                        Ok(v) => out.push(v),
+                        Err((loc, message)) => self.bad.handle(loc, text, message)?,
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn rescan(&mut self) -> Result<()> {
+        for file in list_files(&self.source.path)? {
+            if self.seen.insert(file.clone()) && self.owns(&file) {
+                self.queue.push_back(file);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn csv_error(path: &str, e: csv::Error) -> RiffleError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    RiffleError::BadRecord {
+        location: RecordLocation::new(path, line),
+        message: format!("malformed CSV: {e}"),
+    }
+}
+
+impl<T: DeserializeOwned + 'static> SourceReader<T> for FileReader<T> {
+    fn poll(&mut self, out: &mut Vec<T>) -> Result<SourceStatus> {
+        loop {
+            if self.current.is_none() {
+                match self.queue.pop_front() {
+                    Some(path) => self.current = Some(self.open(&path)?),
+                    None => {
+                        let Some(interval) = self.source.watch else {
+                            return Ok(SourceStatus::Finished);
+                        };
+                        if self.last_scan.elapsed() >= interval {
+                            self.last_scan = Instant::now();
+                            self.rescan()?;
+                        }
+                        if self.queue.is_empty() {
+                            return Ok(SourceStatus::Idle);
+                        }
+                        continue;
+                    }
+                }
+            }
+            if !self.read_batch(out)? {
+                self.current = None;
+            }
+            if !out.is_empty() {
+                return Ok(SourceStatus::Ready);
+            }
+        }
+    }
+}
