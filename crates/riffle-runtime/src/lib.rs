@@ -29,8 +29,12 @@
 
 mod config;
 mod job;
+mod join;
 mod keyed;
+mod operator;
+mod process;
 mod source;
+mod state;
 mod stream;
 mod time;
 mod window;
@@ -40,8 +44,14 @@ use serde::Serialize;
 
 pub use config::ExecutionConfig;
 pub use job::{execute, execute_with, Env, JobReport, JobShared};
+pub use join::{
+    ConnectedStreams, Either, IntervalJoin, JoinSides, KeyedCoProcessFunction,
+    KeyedConnectedStreams, RegularJoin, WindowJoin,
+};
 pub use keyed::KeyedStream;
+pub use process::{Context, KeyedProcessFunction, Timer};
 pub use source::{now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};
+pub use state::{KeyedState, ListState, MapState, ValueState};
 pub use stream::{key_hash, Collector, DataStream, Sink};
 pub use time::{frontier_watermark, EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 pub use window::{

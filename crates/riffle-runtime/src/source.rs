@@ -260,15 +260,15 @@ impl<'s> Env<'s> {
     /// let sink = out.clone();
     /// execute(&ExecutionConfig::default(), move |env| {
     ///     env.scripted(vec![
-    ///         Scripted::Record(1_000, "a"),
+    ///         Scripted::Record(1_000, 'a'),
     ///         Scripted::Watermark(5_000),
-    ///         Scripted::Record(6_000, "b"),
+    ///         Scripted::Record(6_000, 'b'),
     ///     ])
     ///     .collect_into(&sink);
     ///     Ok(())
     /// })
     /// .unwrap();
-    /// assert_eq!(out.sorted(), vec!["a", "b"]);
+    /// assert_eq!(out.sorted(), vec!['a', 'b']);
     /// ```
     pub fn scripted<T: Data>(&self, script: Vec<Scripted<T>>) -> DataStream<'s, T> {
         let script = if self.worker_index() == 0 {

@@ -22,6 +22,8 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, CapabilitySet};
 
+use crate::operator::{flush, DueCaps, Pending, TimeStash};
+
 use crate::keyed::KeyedStream;
 use crate::source::now_millis;
 use crate::stream::{key_hash, Builder, DataStream};
@@ -300,12 +302,6 @@ pub struct Windowed<K, V> {
     pub value: V,
 }
 
-/// Outputs waiting to be sent: the time to send each under, its event time, and itself.
-type Pending<V> = Vec<(Time, EventTime, V)>;
-
-/// Records received under one time, with a capability for that time.
-type Stash<T> = BTreeMap<Time, (Capability<Time>, Vec<(EventTime, T)>)>;
-
 /// What the window operator emits: results, and late records when asked for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum WindowEvent<K, V, T> {
@@ -402,30 +398,13 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                     let activator = scope.activator_for(info.address);
                     let mut held = CapabilitySet::from_elem(default_cap);
                     let mut state = WindowState::<K, T, A>::new(agg, assigner, allowed_lateness);
-                    let mut stash: Stash<T> = BTreeMap::new();
+                    let mut stash = TimeStash::new();
                     let mut emitted: Pending<WindowEvent<K, A::Out, T>> = Vec::new();
                     move |(input, frontier), output| {
                         let processing = assigner.domain == TimeDomain::ProcessingTime;
-                        input.for_each(|cap, data| {
-                            for time in cap.stamp().iter() {
-                                let entry = stash
-                                    .entry(*time)
-                                    .or_insert_with(|| (cap.delayed(time, 0), Vec::new()));
-                                entry.1.append(data);
-                            }
-                        });
+                        input.for_each(|cap, data| stash.insert(&cap, data));
                         let watermark = frontier_watermark(frontier);
-                        // Times the frontier has passed, in watermark order.
-                        let mut ready: Vec<Time> = stash
-                            .keys()
-                            .filter(|t| processing || !frontier.less_equal(t))
-                            .copied()
-                            .collect();
-                        ready.sort_by_key(|t| (t.watermark, t.epoch));
-                        for time in ready {
-                            let Some((cap, records)) = stash.remove(&time) else {
-                                continue;
-                            };
+                        for (time, cap, records) in stash.release(frontier, processing) {
                             // Windows this group's records would be late for fire first: every
                             // on-time record of theirs came under an earlier time.
                             if !processing {
@@ -440,7 +419,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                                     emitted.push((time, at, WindowEvent::Late(late)));
                                 }
                             }
-                            flush(&mut emitted, Some(&cap), &held, &state.fire_caps, output);
+                            flush(&mut emitted, Some(&cap), &held, &state.due, output);
                         }
                         let fire_to = if processing {
                             if frontier.is_empty() {
@@ -452,9 +431,9 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                             watermark
                         };
                         state.fire_until(fire_to, &mut emitted);
-                        flush(&mut emitted, None, &held, &state.fire_caps, output);
+                        flush(&mut emitted, None, &held, &state.due, output);
                         state.cleanup_until(fire_to);
-                        state.release_fire_caps(fire_to);
+                        state.due.release_until(fire_to);
                         held.downgrade(frontier.frontier().iter());
                         if processing {
                             if let Some(next) = state.next_fire_time() {
@@ -469,31 +448,6 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
     }
 }
 
-/// Sends what the operator produced, each under the capability for its time: a fire
-/// capability for on-time results, the record's own (`current`) for late ones.
-fn flush<V: Data>(
-    emitted: &mut Pending<V>,
-    current: Option<&Capability<Time>>,
-    held: &CapabilitySet<Time>,
-    fire_caps: &BTreeMap<EventTime, Capability<Time>>,
-    output: &mut timely::dataflow::operators::generic::OutputBuilderSession<'_, Time, Builder<V>>,
-) {
-    for (time, ts, value) in emitted.drain(..) {
-        let cap = fire_caps
-            .get(&ts)
-            .filter(|c| c.time() == &time)
-            .cloned()
-            .or_else(|| held.try_delayed(&time))
-            .or_else(|| current.cloned());
-        match cap {
-            Some(cap) => output.session(&cap).give((ts, value)),
-            // Every result is produced under a capability the operator holds; reaching this
-            // would be a bug in the window operator, so say so loudly rather than lose it.
-            None => tracing::error!(?time, ts, "window result without a capability"),
-        }
-    }
-}
-
 /// The keyed window contents of one worker, with its timers.
 struct WindowState<K, T, A: AggregateFunction<T>> {
     agg: A,
@@ -505,7 +459,7 @@ struct WindowState<K, T, A: AggregateFunction<T>> {
     /// Windows to drop after their allowed lateness, by their cleanup time.
     cleanup_queue: BTreeMap<EventTime, Vec<(K, Window)>>,
     /// Capabilities held for the outputs of pending windows, by last timestamp.
-    fire_caps: BTreeMap<EventTime, Capability<Time>>,
+    due: DueCaps,
     assigned: Vec<Window>,
     _records: std::marker::PhantomData<T>,
 }
@@ -519,7 +473,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
             windows: FxHashMap::default(),
             fire_queue: BTreeMap::new(),
             cleanup_queue: BTreeMap::new(),
-            fire_caps: BTreeMap::new(),
+            due: DueCaps::new(),
             assigned: Vec::new(),
             _records: std::marker::PhantomData,
         }
@@ -635,15 +589,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
         if !queue.iter().any(|(k, w)| k == key && *w == window) {
             queue.push((key.clone(), window));
         }
-        let epoch = cap.time().epoch;
-        let wanted = Time::new(epoch, max_ts.saturating_sub(1).max(cap.time().watermark));
-        let replace = match self.fire_caps.get(&max_ts) {
-            Some(existing) => existing.time().epoch > epoch,
-            None => true,
-        };
-        if replace {
-            self.fire_caps.insert(max_ts, cap.delayed(&wanted));
-        }
+        self.due.hold(max_ts, cap);
     }
 
     /// Fires every window whose last timestamp is at most `watermark`; their results are sent
@@ -655,7 +601,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
                 break;
             }
             let due = entry.remove();
-            let Some(cap) = self.fire_caps.get(&max_ts).cloned() else {
+            let Some(time) = self.due.get(max_ts).map(|c| *c.time()) else {
                 continue;
             };
             for (key, window) in due {
@@ -663,7 +609,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
                     continue; // merged into a larger session since it was scheduled
                 };
                 out.push((
-                    *cap.time(),
+                    time,
                     max_ts,
                     WindowEvent::Fired(Windowed {
                         key: key.clone(),
@@ -702,14 +648,6 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
             for (key, window) in entry.remove() {
                 self.remove(&key, &window);
             }
-        }
-    }
-
-    /// Releases the capabilities of windows that have fired.
-    fn release_fire_caps(&mut self, watermark: EventTime) {
-        self.fire_caps = self.fire_caps.split_off(&watermark.saturating_add(1));
-        if watermark == MAX_WATERMARK {
-            self.fire_caps.clear();
         }
     }
 
