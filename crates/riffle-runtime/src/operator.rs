@@ -16,8 +16,11 @@ use crate::Data;
 /// in watermark order whatever order they arrived in: its decisions (late or not, which
 /// timers fire first) then depend only on the data, not on worker count or timing.
 pub(crate) struct TimeStash<T> {
-    groups: BTreeMap<Time, (Capability<Time>, Vec<(EventTime, T)>)>,
+    groups: BTreeMap<Time, Group<T>>,
 }
+
+/// Records received under one time, with a capability for it.
+type Group<T> = (Capability<Time>, Vec<(EventTime, T)>);
 
 /// A group of records released by the stash: their time, a capability for it, the records.
 pub(crate) type Released<T> = (Time, Capability<Time>, Vec<(EventTime, T)>);
