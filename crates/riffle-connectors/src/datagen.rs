@@ -178,6 +178,15 @@ impl<T: Data> SourceReader<T> for DataGenReader<T> {
         self.next_block += self.workers;
         Ok(SourceStatus::Ready)
     }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        Some(self.next_block.to_le_bytes().to_vec())
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        self.next_block = riffle_runtime::decode_u64(position)?;
+        Ok(())
+    }
 }
 
 /// Limits a reader to `rate` records per second (a token bucket over wall-clock time).
@@ -216,5 +225,13 @@ impl<T, R: SourceReader<T>> SourceReader<T> for Throttle<R> {
 
     fn batch_watermark(&self) -> Option<EventTime> {
         self.inner.batch_watermark()
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        self.inner.position()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        self.inner.seek(position)
     }
 }

@@ -24,8 +24,25 @@ pub struct FileSink {
     max_part_bytes: u64,
     next_part: u64,
     open: Option<OpenPart>,
-    /// Closed parts waiting for the epoch that covers them to complete.
+    /// Closed parts not yet prepared for a checkpoint.
     pending: Vec<(PathBuf, PathBuf)>,
+    /// Parts prepared for an epoch's checkpoint, waiting for it to complete.
+    prepared: Vec<PreparedPart>,
+}
+
+/// A closed part file waiting to be published when its epoch's checkpoint completes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PreparedPart {
+    epoch: u64,
+    temp: PathBuf,
+    visible: PathBuf,
+}
+
+/// What a checkpoint records of a file sink.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct FileSinkSnapshot {
+    prepared: Vec<PreparedPart>,
+    next_part: u64,
 }
 
 struct OpenPart {
@@ -48,6 +65,7 @@ impl FileSink {
             next_part: 0,
             open: None,
             pending: Vec::new(),
+            prepared: Vec::new(),
         })
     }
 
@@ -113,6 +131,23 @@ impl FileSink {
         }
         Ok(())
     }
+
+    /// Deletes this worker's in-progress files that no checkpoint covers.
+    fn discard_uncommitted(&self, keep: &[PreparedPart]) -> Result<()> {
+        let prefix = format!(".part-{}-", self.worker);
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| RiffleError::io(&self.dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.starts_with(&prefix)
+                && name.ends_with(".inprogress")
+                && !keep.iter().any(|p| p.temp == path)
+            {
+                std::fs::remove_file(&path).map_err(|e| RiffleError::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<T: Serialize + 'static> Sink<T> for FileSink {
@@ -135,9 +170,56 @@ impl<T: Serialize + 'static> Sink<T> for FileSink {
         Ok(())
     }
 
-    fn epoch_complete(&mut self, _epoch: u64) -> Result<()> {
+    fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
         self.close_part()?;
-        self.publish()
+        self.prepared
+            .extend(self.pending.drain(..).map(|(temp, visible)| PreparedPart {
+                epoch,
+                temp,
+                visible,
+            }));
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>> {
+        let snapshot = FileSinkSnapshot {
+            prepared: self.prepared.clone(),
+            next_part: self.next_part,
+        };
+        serde_json::to_vec(&snapshot)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot serialize file sink state: {e}")))
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            self.prepared.drain(..).partition(|p| p.epoch <= epoch);
+        self.prepared = waiting;
+        for part in ready {
+            std::fs::rename(&part.temp, &part.visible)
+                .map_err(|e| RiffleError::io(&part.temp, e))?;
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
+        let snapshot: FileSinkSnapshot = serde_json::from_slice(snapshot)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot read file sink state: {e}")))?;
+        // The restored checkpoint is complete: what it prepared is committed, even if the
+        // failure came before the rename. Everything written after it is replayed, so goes.
+        for part in &snapshot.prepared {
+            if part.temp.exists() {
+                std::fs::rename(&part.temp, &part.visible)
+                    .map_err(|e| RiffleError::io(&part.temp, e))?;
+            } else if !part.visible.exists() {
+                return Err(RiffleError::Checkpoint(format!(
+                    "part file {} of the restored checkpoint is missing",
+                    part.temp.display()
+                )));
+            }
+        }
+        self.discard_uncommitted(&[])?;
+        self.next_part = snapshot.next_part;
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -5,6 +5,8 @@ use std::path::Path;
 use riffle_core::{Result, RiffleError};
 use timely::CommunicationConfig;
 
+use crate::checkpoint::CheckpointConfig;
+
 /// Parallelism of a job: worker threads per process, the processes, and this one's index.
 ///
 /// The same job runs unchanged for every value: `workers = 1, processes = 1` is one thread;
@@ -25,6 +27,8 @@ pub struct ExecutionConfig {
     pub process: usize,
     /// `host:port` of every process, in index order (`--hostfile`, or loopback ports).
     pub addresses: Vec<String>,
+    /// Periodic checkpoints and the checkpoint to restore, if any.
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Default for ExecutionConfig {
@@ -41,6 +45,7 @@ impl ExecutionConfig {
             processes: 1,
             process: 0,
             addresses: Vec::new(),
+            checkpoint: None,
         }
     }
 
@@ -51,6 +56,7 @@ impl ExecutionConfig {
             processes: addresses.len(),
             process,
             addresses,
+            checkpoint: None,
         }
     }
 
@@ -61,6 +67,12 @@ impl ExecutionConfig {
             .map(|i| format!("127.0.0.1:{}", base_port as usize + i))
             .collect();
         Self::cluster(workers, process, addresses)
+    }
+
+    /// The same configuration, checkpointing as `checkpoint` says.
+    pub fn with_checkpoints(mut self, checkpoint: CheckpointConfig) -> Self {
+        self.checkpoint = Some(checkpoint);
+        self
     }
 
     /// Reads a host file: one `host:port` per line, blank lines and `#` comments ignored.

@@ -1,12 +1,13 @@
 //! Running a job: one dataflow per worker, errors and metrics shared by the workers of a process.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use riffle_core::{Result, RiffleError};
 use timely::dataflow::Scope;
 
+use crate::checkpoint::CheckpointStore;
 use crate::config::ExecutionConfig;
 use crate::time::{EventTime, Time, MIN_WATERMARK};
 
@@ -17,6 +18,8 @@ pub struct JobShared {
     cancelled: AtomicBool,
     counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     max_watermark: AtomicI64,
+    checkpoints: OnceLock<Arc<CheckpointStore>>,
+    sinks_per_worker: AtomicUsize,
 }
 
 impl Default for JobShared {
@@ -26,6 +29,8 @@ impl Default for JobShared {
             cancelled: AtomicBool::new(false),
             counters: Mutex::new(BTreeMap::new()),
             max_watermark: AtomicI64::new(MIN_WATERMARK),
+            checkpoints: OnceLock::new(),
+            sinks_per_worker: AtomicUsize::new(0),
         }
     }
 }
@@ -70,6 +75,17 @@ impl JobShared {
         self.max_watermark.load(Ordering::Relaxed)
     }
 
+    /// The job's checkpoint storage, when it checkpoints.
+    pub fn checkpoints(&self) -> Option<&Arc<CheckpointStore>> {
+        self.checkpoints.get()
+    }
+
+    /// How many sinks each worker's dataflow has: every one must finish an epoch before its
+    /// checkpoint is complete.
+    pub(crate) fn sinks_per_worker(&self) -> usize {
+        self.sinks_per_worker.load(Ordering::SeqCst)
+    }
+
     fn take_error(&self) -> Option<RiffleError> {
         self.error.lock().ok().and_then(|mut e| e.take())
     }
@@ -108,6 +124,7 @@ impl JobReport {
 pub struct Env<'s> {
     pub(crate) scope: Scope<'s, Time>,
     pub(crate) job: Arc<JobShared>,
+    pub(crate) sinks: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl<'s> Env<'s> {
@@ -159,6 +176,10 @@ where
     F: Fn(&mut Env<'_>) -> Result<()> + Send + Sync + 'static,
 {
     let timely_config = config.to_timely()?;
+    if let Some(checkpoint) = &config.checkpoint {
+        let store = CheckpointStore::open(checkpoint, config.total_workers(), config.process)?;
+        let _ = job.checkpoints.set(Arc::new(store));
+    }
     let shared = Arc::clone(&job);
     let guards = timely::execute(timely_config, move |worker| {
         let job = Arc::clone(&shared);
@@ -166,8 +187,12 @@ where
             let mut env = Env {
                 scope,
                 job: Arc::clone(&job),
+                sinks: Default::default(),
             };
-            build(&mut env)
+            let built = build(&mut env);
+            job.sinks_per_worker
+                .store(env.sinks.get(), Ordering::SeqCst);
+            built
         });
         if let Err(error) = built {
             job.fail(error);

@@ -3,10 +3,14 @@
 use std::hash::Hash;
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::CapabilitySet;
 
+use crate::operator::{Epochs, TimeStash};
+use crate::state::{KeyedState, ValueState};
 use crate::stream::{key_hash, Builder, DataStream};
 use crate::time::EventTime;
 use crate::window::{WindowAssigner, WindowedStream};
@@ -40,26 +44,53 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
         let exchange = self.exchange();
         let key = Rc::clone(&self.key);
         let env = self.stream.env.clone();
-        let mut state: FxHashMap<K, T> = FxHashMap::default();
-        let stream =
-            self.stream
-                .stream
-                .unary::<Builder<T>, _, _, _>(exchange, "reduce", move |_, _| {
-                    move |input, output| {
-                        input.for_each(|cap, data| {
+        let job = Arc::clone(&env.job);
+        let worker = env.worker_index();
+        let stream = self.stream.stream.unary_frontier::<Builder<T>, _, _, _>(
+            exchange,
+            "reduce",
+            move |default_cap, info| {
+                let mut epochs = Epochs::new(&job, format!("op{}", info.local_id), worker);
+                let mut state: KeyedState<K, ValueState<T>> = KeyedState::default();
+                if let Err(error) = epochs
+                    .restored()
+                    .and_then(|bytes| bytes.map_or(Ok(()), |b| state.restore(&b)))
+                {
+                    job.fail(error);
+                }
+                // Holds the output back to the input frontier until each epoch's snapshot is
+                // written.
+                let mut held = CapabilitySet::from_elem(default_cap);
+                let mut stash = TimeStash::new();
+                move |(input, frontier), output| {
+                    input.for_each(|cap, data| stash.insert(&cap, data));
+                    loop {
+                        for (_, cap, records) in
+                            stash.release(frontier, true, epochs.limit(frontier))
+                        {
                             let mut session = output.session(&cap);
-                            for (ts, v) in data.drain(..) {
-                                let k = key(&v);
-                                let next = match state.remove(&k) {
-                                    Some(acc) => f(&acc, v),
+                            for (ts, v) in records {
+                                let slot = state.get_mut(&key(&v));
+                                let next = match slot.value() {
+                                    Some(acc) => f(acc, v),
                                     None => v,
                                 };
                                 session.give((ts, next.clone()));
-                                state.insert(k, next);
+                                slot.update(next);
                             }
-                        });
+                        }
+                        let Some(closed) = epochs.close(frontier) else {
+                            break;
+                        };
+                        if let Err(error) = state.snapshot().and_then(|b| epochs.write(closed, &b))
+                        {
+                            job.fail(error);
+                        }
                     }
-                });
+                    held.downgrade(frontier.frontier().iter());
+                }
+            },
+        );
         DataStream::new(stream, env)
     }
 }

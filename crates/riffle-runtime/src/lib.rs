@@ -27,12 +27,14 @@
 //! assert_eq!(total, 100);
 //! ```
 
+mod checkpoint;
 mod config;
 mod job;
 mod join;
 mod keyed;
 mod operator;
 mod process;
+mod sink;
 mod source;
 mod state;
 mod stream;
@@ -42,6 +44,7 @@ mod window;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use checkpoint::{CheckpointConfig, CheckpointStore, Restore};
 pub use config::ExecutionConfig;
 pub use job::{execute, execute_with, Env, JobReport, JobShared};
 pub use join::{
@@ -50,9 +53,10 @@ pub use join::{
 };
 pub use keyed::KeyedStream;
 pub use process::{Context, KeyedProcessFunction, Timer};
-pub use source::{now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};
+pub use sink::Sink;
+pub use source::{decode_u64, now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};
 pub use state::{KeyedState, ListState, MapState, ValueState};
-pub use stream::{key_hash, Collector, DataStream, Sink};
+pub use stream::{key_hash, Collector, DataStream};
 pub use time::{frontier_watermark, EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 pub use window::{
     AggregateFunction, CollectAll, Count, Reduce, TimeDomain, Window, WindowAssigner, WindowKind,

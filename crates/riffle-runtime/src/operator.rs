@@ -8,8 +8,14 @@ use timely::dataflow::operators::generic::OutputBuilderSession;
 use timely::dataflow::operators::{Capability, CapabilitySet, InputCapability};
 use timely::progress::frontier::MutableAntichain;
 
+use std::sync::Arc;
+
+use riffle_core::Result;
+
+use crate::checkpoint::CheckpointStore;
+use crate::job::JobShared;
 use crate::stream::Builder;
-use crate::time::{EventTime, Time, MAX_WATERMARK};
+use crate::time::{frontier_epoch, EventTime, Time, MAX_WATERMARK};
 use crate::Data;
 
 /// Input held back until the frontier passes its time, so that an operator applies records
@@ -43,17 +49,18 @@ impl<T> TimeStash<T> {
         }
     }
 
-    /// The groups whose time the frontier has passed (all of them if `everything`), in
-    /// watermark order.
+    /// The groups of epochs up to `max_epoch` whose time the frontier has passed (all of
+    /// them if `everything`), in watermark order.
     pub(crate) fn release(
         &mut self,
         frontier: &MutableAntichain<Time>,
         everything: bool,
+        max_epoch: u64,
     ) -> Vec<Released<T>> {
         let mut ready: Vec<Time> = self
             .groups
             .keys()
-            .filter(|t| everything || !frontier.less_equal(t))
+            .filter(|t| t.epoch <= max_epoch && (everything || !frontier.less_equal(t)))
             .copied()
             .collect();
         ready.sort_by_key(|t| (t.watermark, t.epoch));
@@ -65,6 +72,92 @@ impl<T> TimeStash<T> {
                     .map(|(cap, records)| (t, cap, records))
             })
             .collect()
+    }
+}
+
+/// The least watermark of records still held: together with the frontier's, a bound on
+/// what may still arrive. `MAX_WATERMARK` when nothing is held.
+impl<T> TimeStash<T> {
+    pub(crate) fn min_watermark(&self) -> EventTime {
+        self.groups
+            .keys()
+            .map(|t| t.watermark)
+            .min()
+            .unwrap_or(MAX_WATERMARK)
+    }
+}
+
+/// The epoch an operator is in, and the checkpoints it owes: an operator applies input epoch
+/// by epoch and snapshots its state at the end of each, so a checkpoint holds exactly the
+/// effect of the records of its epochs.
+pub(crate) struct Epochs {
+    /// The epoch whose input is being applied.
+    pub(crate) current: u64,
+    /// Where snapshots go; `None` when the job does not checkpoint.
+    pub(crate) store: Option<Arc<CheckpointStore>>,
+    /// The operator's name in checkpoints.
+    pub(crate) name: String,
+    /// This worker.
+    pub(crate) worker: usize,
+}
+
+/// The pseudo-epoch of the snapshot taken when the input has ended.
+pub(crate) const FINAL_EPOCH: u64 = u64::MAX;
+
+impl Epochs {
+    pub(crate) fn new(job: &JobShared, name: String, worker: usize) -> Self {
+        let store = job.checkpoints().cloned();
+        let current = store.as_ref().map(|s| s.first_epoch()).unwrap_or(0);
+        Epochs {
+            current,
+            store,
+            name,
+            worker,
+        }
+    }
+
+    /// The highest epoch whose input may be applied now: the current one while the frontier
+    /// still holds it, else the frontier's least epoch (`FINAL_EPOCH` when the input ended).
+    pub(crate) fn limit(&self, frontier: &MutableAntichain<Time>) -> u64 {
+        if self.store.is_none() {
+            return FINAL_EPOCH;
+        }
+        let least = frontier_epoch(frontier).unwrap_or(FINAL_EPOCH);
+        self.current.min(least)
+    }
+
+    /// If the frontier has moved past the current epoch, returns it (to be snapshotted) and
+    /// moves on; call repeatedly, applying input up to [`Epochs::limit`] in between.
+    pub(crate) fn close(&mut self, frontier: &MutableAntichain<Time>) -> Option<u64> {
+        self.store.as_ref()?;
+        let least = frontier_epoch(frontier).unwrap_or(FINAL_EPOCH);
+        if self.current == FINAL_EPOCH || self.current >= least {
+            return None;
+        }
+        if least == FINAL_EPOCH {
+            // The input ended: one final snapshot stands for every epoch still open.
+            self.current = FINAL_EPOCH;
+            return Some(FINAL_EPOCH);
+        }
+        let closed = self.current;
+        self.current += 1;
+        Some(closed)
+    }
+
+    /// Writes a snapshot for `epoch`.
+    pub(crate) fn write(&self, epoch: u64, bytes: &[u8]) -> Result<()> {
+        match &self.store {
+            Some(store) => store.write(epoch, &self.name, self.worker, bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// The snapshot to restore, if the job restored a checkpoint.
+    pub(crate) fn restored(&self) -> Result<Option<Vec<u8>>> {
+        match &self.store {
+            Some(store) => store.read_restored(&self.name, self.worker),
+            None => Ok(None),
+        }
     }
 }
 
@@ -99,6 +192,17 @@ impl DueCaps {
     /// The capability held for `due`, if any.
     pub(crate) fn get(&self, due: EventTime) -> Option<&Capability<Time>> {
         self.caps.get(&due)
+    }
+
+    /// Moves every held capability to `epoch` at least: outputs due after an epoch closed
+    /// belong to a later one.
+    pub(crate) fn advance_epoch(&mut self, epoch: u64) {
+        for cap in self.caps.values_mut() {
+            let t = *cap.time();
+            if t.epoch < epoch {
+                cap.downgrade(&Time::new(epoch, t.watermark));
+            }
+        }
     }
 
     /// Drops the capabilities for everything due at or before `watermark`.

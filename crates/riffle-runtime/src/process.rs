@@ -4,18 +4,21 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
+
+use riffle_core::{Result, RiffleError};
 
 use rustc_hash::FxHashSet;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::CapabilitySet;
+use timely::dataflow::operators::{Capability, CapabilitySet};
 
 use crate::keyed::KeyedStream;
-use crate::operator::{flush, DueCaps, Pending, TimeStash};
+use crate::operator::{flush, DueCaps, Epochs, Pending, TimeStash};
 use crate::source::now_millis;
 use crate::state::KeyedState;
 use crate::stream::{Builder, DataStream};
-use crate::time::{frontier_watermark, EventTime, Time, MAX_WATERMARK};
+use crate::time::{frontier_watermark, EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 use crate::window::TimeDomain;
 use crate::Data;
 
@@ -183,6 +186,10 @@ impl<K: Data + Hash + Eq> TimerQueue<K> {
     fn next(&self) -> Option<EventTime> {
         self.queue.keys().next().copied()
     }
+
+    fn live(&self) -> Vec<(K, EventTime)> {
+        self.live.iter().cloned().collect()
+    }
 }
 
 /// The process operator's per-worker state: keyed state, timers, and their capabilities.
@@ -264,6 +271,30 @@ impl<K: Data + Hash + Eq, T: Data, F: KeyedProcessFunction<K, T>> ProcessState<K
         }
     }
 
+    /// Serializes keyed state and live timers.
+    fn snapshot(&self) -> Result<Vec<u8>> {
+        let state = self.state.snapshot()?;
+        let timers = (self.event_timers.live(), self.processing_timers.live());
+        bincode::serialize(&(state, timers))
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot serialize process state: {e}")))
+    }
+
+    /// Restores a snapshot, holding capabilities (derived from `cap`) for event-time timers.
+    fn restore(&mut self, bytes: &[u8], cap: &Capability<Time>) -> Result<()> {
+        type Timers<K> = (Vec<(K, EventTime)>, Vec<(K, EventTime)>);
+        let (state, (event, processing)): (Vec<u8>, Timers<K>) = bincode::deserialize(bytes)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot read process state: {e}")))?;
+        self.state.restore(&state)?;
+        for (key, time) in event {
+            self.event_timers.register(&key, time);
+            self.due.hold(time, cap);
+        }
+        for (key, time) in processing {
+            self.processing_timers.register(&key, time);
+        }
+        Ok(())
+    }
+
     fn fire_processing_timers(&mut self, now: EventTime, pending: &mut Pending<F::Out>, at: Time) {
         while let Some((time, key)) = self.processing_timers.pop(now) {
             self.with_context(&key, time, time, None, |f, ctx| {
@@ -287,6 +318,8 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
         let key_fn = Rc::clone(&self.key);
         let env = self.stream.env.clone();
         let scope = env.scope;
+        let job = Arc::clone(&env.job);
+        let worker = env.worker_index();
         let stream = self
             .stream
             .stream
@@ -295,8 +328,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                 "process",
                 move |default_cap, info| {
                     let activator = scope.activator_for(info.address);
-                    let mut held = CapabilitySet::from_elem(default_cap);
-                    let mut stash = TimeStash::new();
+                    let mut epochs = Epochs::new(&job, format!("op{}", info.local_id), worker);
                     let mut st = ProcessState::<K, T, F> {
                         function,
                         state: KeyedState::default(),
@@ -307,25 +339,57 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                         ops: Vec::new(),
                         _records: std::marker::PhantomData,
                     };
+                    let restart = default_cap.delayed(&Time::new(epochs.current, MIN_WATERMARK));
+                    if let Err(error) = epochs
+                        .restored()
+                        .and_then(|bytes| bytes.map_or(Ok(()), |b| st.restore(&b, &restart)))
+                    {
+                        job.fail(error);
+                    }
+                    let mut held = CapabilitySet::from_elem(default_cap);
+                    let mut stash = TimeStash::new();
                     let mut pending: Pending<F::Out> = Vec::new();
                     move |(input, frontier), output| {
                         input.for_each(|cap, data| stash.insert(&cap, data));
                         let watermark = frontier_watermark(frontier);
-                        for (time, cap, records) in stash.release(frontier, false) {
-                            st.fire_event_timers(time.watermark.min(watermark), &mut pending, time);
-                            flush(&mut pending, Some(&cap), &held, &st.due, output);
-                            for (ts, value) in records {
-                                let key = key_fn(&value);
-                                st.with_context(&key, ts, time.watermark, Some(&cap), |f, ctx| {
-                                    f.process_element(value, ctx)
-                                });
-                                pending.extend(st.out.drain(..).map(|(ts, v)| (time, ts, v)));
+                        loop {
+                            let groups = stash.release(frontier, false, epochs.limit(frontier));
+                            let bound = watermark.min(stash.min_watermark());
+                            for (time, cap, records) in groups {
+                                st.fire_event_timers(time.watermark.min(bound), &mut pending, time);
+                                flush(&mut pending, Some(&cap), &held, &st.due, output);
+                                for (ts, value) in records {
+                                    let key = key_fn(&value);
+                                    st.with_context(
+                                        &key,
+                                        ts,
+                                        time.watermark,
+                                        Some(&cap),
+                                        |f, ctx| f.process_element(value, ctx),
+                                    );
+                                    pending.extend(st.out.drain(..).map(|(ts, v)| (time, ts, v)));
+                                }
+                                flush(&mut pending, Some(&cap), &held, &st.due, output);
                             }
-                            flush(&mut pending, Some(&cap), &held, &st.due, output);
+                            let Some(closed) = epochs.close(frontier) else {
+                                break;
+                            };
+                            if let Some(at) = held.first().map(|c| *c.time()) {
+                                st.fire_event_timers(bound, &mut pending, at);
+                                flush(&mut pending, None, &held, &st.due, output);
+                            }
+                            if let Err(error) = st.snapshot().and_then(|b| epochs.write(closed, &b))
+                            {
+                                job.fail(error);
+                            }
+                            st.due.advance_epoch(epochs.current);
                         }
-                        let now_time = held.first().map(|c| *c.time());
-                        if let Some(at) = now_time {
-                            st.fire_event_timers(watermark, &mut pending, at);
+                        if let Some(at) = held.first().map(|c| *c.time()) {
+                            st.fire_event_timers(
+                                watermark.min(stash.min_watermark()),
+                                &mut pending,
+                                at,
+                            );
                             let now = if frontier.is_empty() {
                                 MAX_WATERMARK
                             } else {
@@ -334,7 +398,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                             st.fire_processing_timers(now, &mut pending, at);
                             flush(&mut pending, None, &held, &st.due, output);
                         }
-                        st.due.release_until(watermark);
+                        st.due.release_until(watermark.min(stash.min_watermark()));
                         held.downgrade(frontier.frontier().iter());
                         if let Some(next) = st.processing_timers.next() {
                             let wait = (next - now_millis()).max(0) as u64;

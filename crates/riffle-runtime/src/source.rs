@@ -3,13 +3,20 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use riffle_core::Result;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use riffle_core::{Result, RiffleError};
+use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::generic::OutputBuilderSession;
+use timely::dataflow::operators::Capability;
 
-use crate::job::Env;
+use crate::checkpoint::CheckpointStore;
+use crate::job::{Env, JobShared};
 use crate::stream::DataStream;
-use crate::time::{EventTime, Time, MIN_WATERMARK};
+use crate::time::{EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 use crate::Data;
 
 /// What a [`SourceReader`] says after a poll.
@@ -38,6 +45,19 @@ pub trait SourceReader<T>: 'static {
     /// which makes lateness independent of how the input is split among workers.
     fn batch_watermark(&self) -> Option<EventTime> {
         None
+    }
+
+    /// The reader's position after the records it has returned so far, for checkpoints;
+    /// `None` if it cannot be replayed (after a restore it then starts afresh).
+    fn position(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Moves the reader to a position returned by [`SourceReader::position`].
+    fn seek(&mut self, _position: &[u8]) -> Result<()> {
+        Err(RiffleError::Checkpoint(
+            "this source cannot be restored to a position".into(),
+        ))
     }
 }
 
@@ -147,8 +167,157 @@ impl<T> WatermarkTracker<T> {
 /// How many polls a source makes per activation before yielding to other operators.
 const POLLS_PER_ACTIVATION: usize = 16;
 
+/// What a source writes into a checkpoint: where its reader is, and its watermark.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SourceSnapshot {
+    position: Option<Vec<u8>>,
+    watermark: EventTime,
+    max_timestamp: EventTime,
+}
+
+/// One source operator's reader, watermark tracking and checkpoint participation.
+struct SourceDriver<T, R> {
+    name: String,
+    worker: usize,
+    reader: R,
+    tracker: WatermarkTracker<T>,
+    job: Arc<JobShared>,
+    store: Option<Arc<CheckpointStore>>,
+    epoch_started: Instant,
+    idle_since: Option<Instant>,
+    records: Arc<AtomicU64>,
+    batch: Vec<T>,
+}
+
+/// What the driver wants after an activation.
+enum Next {
+    Again,
+    Later,
+    Done,
+}
+
+impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
+    fn snapshot(&self, watermark: EventTime) -> Result<Vec<u8>> {
+        let snapshot = SourceSnapshot {
+            position: self.reader.position(),
+            watermark,
+            max_timestamp: self.tracker.max_timestamp,
+        };
+        bincode::serialize(&snapshot)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot serialize source position: {e}")))
+    }
+
+    /// Restores the reader and watermark from the restored checkpoint; returns the time the
+    /// source continues at.
+    fn restore(&mut self) -> Result<Time> {
+        let Some(store) = self.store.clone() else {
+            return Ok(Time::new(0, MIN_WATERMARK));
+        };
+        let epoch = store.first_epoch();
+        let Some(bytes) = store.read_restored(&self.name, self.worker)? else {
+            return Ok(Time::new(epoch, MIN_WATERMARK));
+        };
+        let snapshot: SourceSnapshot = bincode::deserialize(&bytes)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot read source position: {e}")))?;
+        match &snapshot.position {
+            Some(position) => self.reader.seek(position)?,
+            None => tracing::warn!(
+                source = %self.name,
+                "source cannot be replayed: records read before the failure after the checkpoint are lost"
+            ),
+        }
+        self.tracker.max_timestamp = snapshot.max_timestamp;
+        Ok(Time::new(epoch, snapshot.watermark))
+    }
+
+    /// Closes the current epoch if the checkpoint interval has passed.
+    fn maybe_checkpoint(&mut self, cap: &mut Capability<Time>) -> Result<()> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        if self.epoch_started.elapsed() < store.interval() {
+            return Ok(());
+        }
+        let time = *cap.time();
+        store.write(
+            time.epoch,
+            &self.name,
+            self.worker,
+            &self.snapshot(time.watermark)?,
+        )?;
+        cap.downgrade(&Time::new(time.epoch + 1, time.watermark));
+        self.epoch_started = Instant::now();
+        Ok(())
+    }
+
+    /// On finishing, records the final position where any later checkpoint finds it.
+    fn finish(&mut self, cap: &Capability<Time>) -> Result<()> {
+        if let Some(store) = self.store.clone() {
+            let time = *cap.time();
+            store.write_finished(
+                time.epoch,
+                &self.name,
+                self.worker,
+                &self.snapshot(MAX_WATERMARK)?,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        cap: &mut Capability<Time>,
+        output: &mut OutputBuilderSession<'_, Time, CapacityContainerBuilder<Vec<(EventTime, T)>>>,
+    ) -> Result<Next> {
+        for _ in 0..POLLS_PER_ACTIVATION {
+            self.maybe_checkpoint(cap)?;
+            self.batch.clear();
+            let status = self.reader.poll(&mut self.batch)?;
+            let reader_watermark = self.reader.batch_watermark();
+            if let Some(wm) = reader_watermark {
+                advance(cap, wm);
+            }
+            if !self.batch.is_empty() {
+                self.idle_since = None;
+                self.records
+                    .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+                let mut session = output.session(&*cap);
+                for value in self.batch.drain(..) {
+                    let ts = self.tracker.stamp(&value);
+                    session.give((ts, value));
+                }
+                drop(session);
+                if reader_watermark.is_none() {
+                    advance(cap, self.tracker.watermark());
+                }
+                self.job.observe_watermark(cap.time().watermark);
+            }
+            match status {
+                SourceStatus::Ready => {}
+                SourceStatus::Finished => {
+                    self.finish(cap)?;
+                    return Ok(Next::Done);
+                }
+                SourceStatus::Idle => {
+                    let since = *self.idle_since.get_or_insert_with(Instant::now);
+                    if let Some(timeout) = self.tracker.strategy.idle_timeout {
+                        if since.elapsed() >= timeout {
+                            advance(cap, self.job.max_watermark());
+                        }
+                    }
+                    return Ok(Next::Later);
+                }
+            }
+        }
+        Ok(Next::Again)
+    }
+}
+
 impl<'s> Env<'s> {
     /// A stream read by `reader` on this worker, stamped and watermarked by `strategy`.
+    ///
+    /// When the job checkpoints, the source closes an epoch every checkpoint interval,
+    /// writing the reader's position and its watermark; a restored job continues from there.
     pub fn source<T: Data>(
         &self,
         name: &str,
@@ -156,21 +325,37 @@ impl<'s> Env<'s> {
         strategy: WatermarkStrategy<T>,
     ) -> DataStream<'s, T> {
         let scope = self.scope;
-        let job = std::sync::Arc::clone(&self.job);
+        let job = Arc::clone(&self.job);
         let records = job.counter(&format!("source.{name}.records"));
-        let mut reader = reader;
+        let store = job.checkpoints().cloned();
+        let worker = self.worker_index();
         let stream = source::<_, CapacityContainerBuilder<Vec<(EventTime, T)>>, _, _>(
             scope,
             name,
             move |capability, info| {
                 let activator = scope.activator_for(info.address);
-                let mut capability = Some(capability);
-                let mut tracker = WatermarkTracker {
-                    strategy,
-                    max_timestamp: MIN_WATERMARK,
+                let mut driver = SourceDriver {
+                    name: format!("src{}", info.local_id),
+                    worker,
+                    reader,
+                    tracker: WatermarkTracker {
+                        strategy,
+                        max_timestamp: MIN_WATERMARK,
+                    },
+                    job: Arc::clone(&job),
+                    store,
+                    epoch_started: Instant::now(),
+                    idle_since: None,
+                    records,
+                    batch: Vec::new(),
                 };
-                let mut batch = Vec::new();
-                let mut idle_since: Option<Instant> = None;
+                let mut capability = match driver.restore() {
+                    Ok(time) => Some(capability.delayed(&time)),
+                    Err(error) => {
+                        job.fail(error);
+                        None
+                    }
+                };
                 move |output| {
                     let Some(cap) = capability.as_mut() else {
                         return;
@@ -179,53 +364,15 @@ impl<'s> Env<'s> {
                         capability = None;
                         return;
                     }
-                    for _ in 0..POLLS_PER_ACTIVATION {
-                        batch.clear();
-                        let status = match reader.poll(&mut batch) {
-                            Ok(status) => status,
-                            Err(error) => {
-                                job.fail(error);
-                                capability = None;
-                                return;
-                            }
-                        };
-                        let reader_watermark = reader.batch_watermark();
-                        if let Some(wm) = reader_watermark {
-                            advance(cap, wm);
-                        }
-                        if !batch.is_empty() {
-                            idle_since = None;
-                            records.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                            let mut session = output.session(&*cap);
-                            for value in batch.drain(..) {
-                                let ts = tracker.stamp(&value);
-                                session.give((ts, value));
-                            }
-                            drop(session);
-                            if reader_watermark.is_none() {
-                                advance(cap, tracker.watermark());
-                            }
-                            job.observe_watermark(cap.time().watermark);
-                        }
-                        match status {
-                            SourceStatus::Ready => {}
-                            SourceStatus::Finished => {
-                                capability = None;
-                                return;
-                            }
-                            SourceStatus::Idle => {
-                                let since = *idle_since.get_or_insert_with(Instant::now);
-                                if let Some(timeout) = tracker.strategy.idle_timeout {
-                                    if since.elapsed() >= timeout {
-                                        advance(cap, job.max_watermark());
-                                    }
-                                }
-                                activator.activate_after(Duration::from_millis(1));
-                                return;
-                            }
+                    match driver.run(cap, output) {
+                        Ok(Next::Again) => activator.activate(),
+                        Ok(Next::Later) => activator.activate_after(Duration::from_millis(1)),
+                        Ok(Next::Done) => capability = None,
+                        Err(error) => {
+                            job.fail(error);
+                            capability = None;
                         }
                     }
-                    activator.activate();
                 }
             },
         );
@@ -248,7 +395,7 @@ impl<'s> Env<'s> {
         } else {
             Box::new(std::iter::empty())
         };
-        self.source("collection", IterReader { items }, strategy)
+        self.source("collection", IterReader { items, consumed: 0 }, strategy)
     }
 
     /// A stream of records and explicit watermarks, emitted by worker 0 only: the way tests
@@ -286,7 +433,7 @@ impl<'s> Env<'s> {
     }
 }
 
-fn advance(cap: &mut timely::dataflow::operators::Capability<Time>, watermark: EventTime) {
+fn advance(cap: &mut Capability<Time>, watermark: EventTime) {
     let time = *cap.time();
     if watermark > time.watermark {
         cap.downgrade(&Time::new(time.epoch, watermark));
@@ -295,19 +442,41 @@ fn advance(cap: &mut timely::dataflow::operators::Capability<Time>, watermark: E
 
 struct IterReader<T> {
     items: Box<dyn Iterator<Item = T>>,
+    consumed: u64,
 }
 
 const ITER_BATCH: usize = 1024;
 
 impl<T: 'static> SourceReader<T> for IterReader<T> {
     fn poll(&mut self, out: &mut Vec<T>) -> Result<SourceStatus> {
+        let before = out.len();
         out.extend(self.items.by_ref().take(ITER_BATCH));
-        Ok(if out.len() < ITER_BATCH {
+        self.consumed += (out.len() - before) as u64;
+        Ok(if out.len() - before < ITER_BATCH {
             SourceStatus::Finished
         } else {
             SourceStatus::Ready
         })
     }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        Some(self.consumed.to_le_bytes().to_vec())
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        let n = decode_u64(position)?;
+        for _ in self.items.by_ref().take(n as usize) {}
+        self.consumed = n;
+        Ok(())
+    }
+}
+
+/// Reads a position stored as a little-endian `u64`.
+pub fn decode_u64(position: &[u8]) -> Result<u64> {
+    let bytes: [u8; 8] = position.try_into().map_err(|_| {
+        RiffleError::Checkpoint(format!("bad source position of {} bytes", position.len()))
+    })?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 /// One step of a scripted test input: a record with its event time, or a watermark.

@@ -13,7 +13,8 @@ use timely::dataflow::StreamVec;
 
 use crate::job::Env;
 use crate::keyed::KeyedStream;
-use crate::time::{frontier_epoch, EventTime, Time};
+use crate::sink::Sink;
+use crate::time::{EventTime, Time};
 use crate::Data;
 
 /// The container every stream carries: records with their event times.
@@ -161,62 +162,9 @@ impl<'s, T: Data> DataStream<'s, T> {
         DataStream::new(stream, self.env)
     }
 
-    /// Writes the stream to `sink`. Errors the sink returns fail the job.
-    pub fn sink(self, name: &str, mut sink: impl Sink<T>) {
-        let job = Arc::clone(&self.env.job);
-        let mut done = false;
-        let mut epoch = 0;
-        self.stream.sink(Pipeline, name, move |(input, frontier)| {
-            input.for_each(|_cap, data| {
-                if !done {
-                    if let Err(e) = sink.write(data) {
-                        job.fail(e);
-                        done = true;
-                    }
-                }
-                data.clear();
-            });
-            if done {
-                return;
-            }
-            let result = match frontier_epoch(frontier) {
-                Some(e) if e > epoch => {
-                    let completed = epoch;
-                    epoch = e;
-                    sink.epoch_complete(completed)
-                }
-                Some(_) => Ok(()),
-                None => {
-                    done = true;
-                    sink.finish()
-                }
-            };
-            if let Err(e) = result {
-                job.fail(e);
-                done = true;
-            }
-        });
-    }
-
     /// Collects the records into `collector`, shared by the workers of this process.
     pub fn collect_into(self, collector: &Collector<T>) {
         self.sink("collect", collector.clone());
-    }
-}
-
-/// Where a stream ends: writes batches of records.
-pub trait Sink<T>: 'static {
-    /// Writes (and drains) a batch of records with their event times.
-    fn write(&mut self, records: &mut Vec<(EventTime, T)>) -> Result<()>;
-
-    /// Every record of `epoch` has been written: transactional sinks prepare their commit.
-    fn epoch_complete(&mut self, _epoch: u64) -> Result<()> {
-        Ok(())
-    }
-
-    /// The input is finished: flush and close.
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -22,12 +22,16 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, CapabilitySet};
 
-use crate::operator::{flush, DueCaps, Pending, TimeStash};
+use std::sync::Arc;
+
+use riffle_core::{Result, RiffleError};
+
+use crate::operator::{flush, DueCaps, Epochs, Pending, TimeStash};
 
 use crate::keyed::KeyedStream;
 use crate::source::now_millis;
 use crate::stream::{key_hash, Builder, DataStream};
-use crate::time::{frontier_watermark, EventTime, Time, MAX_WATERMARK};
+use crate::time::{frontier_watermark, EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 use crate::Data;
 
 /// A time interval `[start, end)` in milliseconds.
@@ -83,6 +87,8 @@ pub enum WindowKind {
         /// Inactivity gap in ms.
         gap: EventTime,
     },
+    /// One window over all time, firing when the input ends.
+    Global,
 }
 
 /// Assigns records to windows (Flink's `WindowAssigner`).
@@ -142,6 +148,15 @@ impl WindowAssigner {
         }
     }
 
+    /// One window per key over the whole stream; it fires when the input ends (Flink's
+    /// `GlobalWindows` with an end-of-input trigger).
+    pub fn global() -> Self {
+        WindowAssigner {
+            kind: WindowKind::Global,
+            domain: TimeDomain::EventTime,
+        }
+    }
+
     /// The same windows, fired by the wall clock instead of the watermark.
     pub fn processing_time(mut self) -> Self {
         self.domain = TimeDomain::ProcessingTime;
@@ -154,7 +169,7 @@ impl WindowAssigner {
             WindowKind::Tumbling { offset: o, .. } | WindowKind::Sliding { offset: o, .. } => {
                 *o = millis(offset)
             }
-            WindowKind::Session { .. } => {}
+            WindowKind::Session { .. } | WindowKind::Global => {}
         }
         self
     }
@@ -193,6 +208,10 @@ impl WindowAssigner {
             WindowKind::Session { gap } => out.push(Window {
                 start: ts,
                 end: ts.saturating_add(gap),
+            }),
+            WindowKind::Global => out.push(Window {
+                start: EventTime::MIN,
+                end: EventTime::MAX,
             }),
         }
     }
@@ -388,6 +407,8 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
         let exchange_key = Rc::clone(&keyed.key);
         let exchange = Exchange::new(move |(_, v): &(EventTime, T)| key_hash(&exchange_key(v)));
         let scope = env.scope;
+        let job = Arc::clone(&env.job);
+        let worker = env.worker_index();
         let stream = keyed
             .stream
             .stream
@@ -396,30 +417,59 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                 "window",
                 move |default_cap, info| {
                     let activator = scope.activator_for(info.address);
-                    let mut held = CapabilitySet::from_elem(default_cap);
+                    let mut epochs = Epochs::new(&job, format!("op{}", info.local_id), worker);
                     let mut state = WindowState::<K, T, A>::new(agg, assigner, allowed_lateness);
+                    let restart = default_cap.delayed(&Time::new(epochs.current, MIN_WATERMARK));
+                    if let Err(error) = epochs
+                        .restored()
+                        .and_then(|bytes| bytes.map_or(Ok(()), |b| state.restore(&b, &restart)))
+                    {
+                        job.fail(error);
+                    }
+                    let mut held = CapabilitySet::from_elem(default_cap);
                     let mut stash = TimeStash::new();
                     let mut emitted: Pending<WindowEvent<K, A::Out, T>> = Vec::new();
                     move |(input, frontier), output| {
                         let processing = assigner.domain == TimeDomain::ProcessingTime;
                         input.for_each(|cap, data| stash.insert(&cap, data));
                         let watermark = frontier_watermark(frontier);
-                        for (time, cap, records) in stash.release(frontier, processing) {
-                            // Windows this group's records would be late for fire first: every
-                            // on-time record of theirs came under an earlier time.
-                            if !processing {
-                                state.fire_until(time.watermark.min(watermark), &mut emitted);
-                            }
-                            let now = now_millis();
-                            for (ts, value) in records {
-                                let key = key_fn(&value);
-                                let at = if processing { now } else { ts };
-                                if let Some(late) = state.add(key, at, value, &cap, &mut emitted) {
-                                    late_dropped.fetch_add(1, Ordering::Relaxed);
-                                    emitted.push((time, at, WindowEvent::Late(late)));
+                        loop {
+                            let groups =
+                                stash.release(frontier, processing, epochs.limit(frontier));
+                            // Records still held (of later epochs) bound what may fire.
+                            let bound = watermark.min(stash.min_watermark());
+                            for (time, cap, records) in groups {
+                                // Windows this group's records would be late for fire first:
+                                // every on-time record of theirs came under an earlier time.
+                                if !processing {
+                                    state.fire_until(time.watermark.min(bound), &mut emitted);
                                 }
+                                let now = now_millis();
+                                for (ts, value) in records {
+                                    let key = key_fn(&value);
+                                    let at = if processing { now } else { ts };
+                                    if let Some(late) =
+                                        state.add(key, at, value, &cap, &mut emitted)
+                                    {
+                                        late_dropped.fetch_add(1, Ordering::Relaxed);
+                                        emitted.push((time, at, WindowEvent::Late(late)));
+                                    }
+                                }
+                                flush(&mut emitted, Some(&cap), &held, &state.due, output);
                             }
-                            flush(&mut emitted, Some(&cap), &held, &state.due, output);
+                            let Some(closed) = epochs.close(frontier) else {
+                                break;
+                            };
+                            if !processing {
+                                state.fire_until(bound, &mut emitted);
+                                flush(&mut emitted, None, &held, &state.due, output);
+                            }
+                            if let Err(error) =
+                                state.snapshot().and_then(|b| epochs.write(closed, &b))
+                            {
+                                job.fail(error);
+                            }
+                            state.due.advance_epoch(epochs.current);
                         }
                         let fire_to = if processing {
                             if frontier.is_empty() {
@@ -428,7 +478,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                                 now_millis()
                             }
                         } else {
-                            watermark
+                            watermark.min(stash.min_watermark())
                         };
                         state.fire_until(fire_to, &mut emitted);
                         flush(&mut emitted, None, &held, &state.due, output);
@@ -448,16 +498,22 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
     }
 }
 
+/// One key's open windows with their accumulators.
+type KeyWindows<Acc> = Vec<(Window, Acc)>;
+
+/// Windows due at a time, by that time.
+type Queue<K> = BTreeMap<EventTime, Vec<(K, Window)>>;
+
 /// The keyed window contents of one worker, with its timers.
 struct WindowState<K, T, A: AggregateFunction<T>> {
     agg: A,
     assigner: WindowAssigner,
     lateness: EventTime,
-    windows: FxHashMap<K, Vec<(Window, A::Acc)>>,
+    windows: FxHashMap<K, KeyWindows<A::Acc>>,
     /// Windows to fire, by their last timestamp (stale entries of merged sessions skipped).
-    fire_queue: BTreeMap<EventTime, Vec<(K, Window)>>,
+    fire_queue: Queue<K>,
     /// Windows to drop after their allowed lateness, by their cleanup time.
-    cleanup_queue: BTreeMap<EventTime, Vec<(K, Window)>>,
+    cleanup_queue: Queue<K>,
     /// Capabilities held for the outputs of pending windows, by last timestamp.
     due: DueCaps,
     assigned: Vec<Window>,
@@ -649,6 +705,27 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
                 self.remove(&key, &window);
             }
         }
+    }
+
+    /// Serializes the window contents and timers.
+    fn snapshot(&self) -> Result<Vec<u8>> {
+        let windows: Vec<(&K, &KeyWindows<A::Acc>)> = self.windows.iter().collect();
+        bincode::serialize(&(windows, &self.fire_queue, &self.cleanup_queue))
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot serialize window state: {e}")))
+    }
+
+    /// Restores a snapshot, holding capabilities (derived from `cap`) for pending windows.
+    fn restore(&mut self, bytes: &[u8], cap: &Capability<Time>) -> Result<()> {
+        type Snapshot<K, Acc> = (Vec<(K, KeyWindows<Acc>)>, Queue<K>, Queue<K>);
+        let (windows, fire_queue, cleanup_queue): Snapshot<K, A::Acc> = bincode::deserialize(bytes)
+            .map_err(|e| RiffleError::Checkpoint(format!("cannot read window state: {e}")))?;
+        self.windows = windows.into_iter().collect();
+        self.fire_queue = fire_queue;
+        self.cleanup_queue = cleanup_queue;
+        for due in self.fire_queue.keys() {
+            self.due.hold(*due, cap);
+        }
+        Ok(())
     }
 
     fn next_fire_time(&self) -> Option<EventTime> {
