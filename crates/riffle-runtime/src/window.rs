@@ -566,7 +566,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
                 value.clone()
             };
             let Some(v) = v else { break };
-            let window = if is_session {
+            let (window, new) = if is_session {
                 self.add_to_session(&key, *window, v)
             } else {
                 self.add_to_window(&key, *window, v)
@@ -585,7 +585,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
                         }),
                     ));
                 }
-            } else {
+            } else if new {
                 self.register(&key, window, cap);
             }
         }
@@ -593,21 +593,34 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
         None
     }
 
-    fn add_to_window(&mut self, key: &K, window: Window, value: T) -> Window {
+    /// Adds to `window` of `key`; returns the window and whether it was created.
+    fn add_to_window(&mut self, key: &K, window: Window, value: T) -> (Window, bool) {
         let windows = self.windows.entry(key.clone()).or_default();
         match windows.iter_mut().find(|(w, _)| *w == window) {
-            Some((_, acc)) => self.agg.add(acc, value),
+            Some((_, acc)) => {
+                self.agg.add(acc, value);
+                (window, false)
+            }
             None => {
                 let mut acc = self.agg.create();
                 self.agg.add(&mut acc, value);
                 windows.push((window, acc));
+                (window, true)
             }
         }
-        window
     }
 
-    fn add_to_session(&mut self, key: &K, window: Window, value: T) -> Window {
+    /// Adds a session `window` of `key`, merging the sessions it overlaps; returns the merged
+    /// window and whether it is new (not an existing session unchanged).
+    fn add_to_session(&mut self, key: &K, window: Window, value: T) -> (Window, bool) {
         let windows = self.windows.entry(key.clone()).or_default();
+        if let Some((w, acc)) = windows
+            .iter_mut()
+            .find(|(w, _)| w.start <= window.start && window.end <= w.end)
+        {
+            self.agg.add(acc, value);
+            return (*w, false);
+        }
         let mut merged = window;
         let mut acc = self.agg.create();
         self.agg.add(&mut acc, value);
@@ -627,7 +640,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
             }
         }
         windows.push((merged, acc));
-        merged
+        (merged, true)
     }
 
     fn result(&self, key: &K, window: &Window) -> Option<A::Out> {
@@ -641,10 +654,11 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
     /// Schedules `window` to fire and holds a capability for its result.
     fn register(&mut self, key: &K, window: Window, cap: &Capability<Time>) {
         let max_ts = window.max_timestamp();
-        let queue = self.fire_queue.entry(max_ts).or_default();
-        if !queue.iter().any(|(k, w)| k == key && *w == window) {
-            queue.push((key.clone(), window));
-        }
+        // Called once per new window (sessions only ever grow, so an extent never returns).
+        self.fire_queue
+            .entry(max_ts)
+            .or_default()
+            .push((key.clone(), window));
         self.due.hold(max_ts, cap);
     }
 
