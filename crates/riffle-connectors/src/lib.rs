@@ -11,6 +11,7 @@
 mod bad_record;
 mod file;
 mod format;
+pub mod nexmark;
 
 pub use bad_record::BadRecords;
 pub use file::{FileReader, FileSource};

@@ -1,0 +1,337 @@
+//! The `riffle` binary end to end: help, examples against independently computed results,
+//! the same results for 1, 2 and 4 workers and for 2 processes × 2 workers, recovery from
+//! SIGKILL with exactly-once output, and clear errors.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn riffle() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riffle"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = riffle().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "riffle {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every line of the published part files under `dir`, sorted.
+fn published(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with("part-") {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                lines.extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = run(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "demo",
+        "run",
+        "bench",
+        "--workers",
+        "--hostfile",
+        "--checkpoint-dir",
+        "Examples:",
+    ] {
+        assert!(text.contains(needle), "help lacks {needle}:\n{text}");
+    }
+    let out = run(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "wordcount",
+        "socket-wordcount",
+        "hot-items",
+        "fraud",
+        "window-join",
+    ] {
+        assert!(text.contains(needle), "run help lacks {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn wordcount_counts_every_word_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("text.txt");
+    std::fs::write(&input, "the cat and the hat\nThe end, the END.\n\n").unwrap();
+    let out = dir.path().join("out");
+    run(&[
+        "-w",
+        "2",
+        "run",
+        "wordcount",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        published(&out),
+        vec![
+            r#"["and",1]"#,
+            r#"["cat",1]"#,
+            r#"["end",2]"#,
+            r#"["hat",1]"#,
+            r#"["the",4]"#
+        ]
+    );
+}
+
+#[test]
+fn a_missing_input_is_a_clear_error() {
+    let out = riffle()
+        .args(["run", "wordcount", "--input", "/no/such/file.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: /no/such/file.txt: No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fraud_alerts_are_exactly_the_injected_bursts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts");
+    run(&[
+        "-w",
+        "2",
+        "run",
+        "fraud",
+        "--events",
+        "400000",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let alerts: Vec<serde_json::Value> = published(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Bursts start every 50,000 payments: 8 in 400,000, from accounts 1,000,000 + i, each
+    // completed by its third payment (row 50,000 i + 1,000, 10 ms apart).
+    let expected: Vec<(u64, i64)> = (0..8)
+        .map(|i| {
+            (
+                1_000_000 + i,
+                1_700_000_000_000 + (50_000 * i as i64 + 1_000) * 10,
+            )
+        })
+        .collect();
+    let mut got: Vec<(u64, i64)> = alerts
+        .iter()
+        .map(|a| (a["account"].as_u64().unwrap(), a["at"].as_i64().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn window_join_matches_an_independent_computation() {
+    use riffle_examples::window_join::{order, payment};
+    let orders = 20_000u64;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("paid");
+    run(&[
+        "-w",
+        "2",
+        "run",
+        "window-join",
+        "--orders",
+        &orders.to_string(),
+        "--seed",
+        "3",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let mut expected = Vec::new();
+    for n in 0..orders {
+        let o = order(n, &mut riffle_connectors::RowRng::new(3, n));
+        if let Some(p) = payment(n, &mut riffle_connectors::RowRng::new(3 ^ 0x5eed, n)) {
+            if o.at.div_euclid(10_000) == p.at.div_euclid(10_000) {
+                expected.push((o.id, o.cents, p.at - o.at));
+            }
+        }
+    }
+    expected.sort();
+    let mut got: Vec<(u64, u64, i64)> = published(&out)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["order"].as_u64().unwrap(),
+                v["cents"].as_u64().unwrap(),
+                v["delay_ms"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // Payments come 0-15 s after their order, so about a third fall in the same window.
+    assert!(expected.len() > orders as usize / 5, "{}", expected.len());
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected);
+}
+
+/// The hot-items job's output for a given parallelism.
+fn hot_items(dir: &Path, name: &str, cluster: &[&str]) -> Vec<String> {
+    let out = dir.join(name);
+    let mut args: Vec<&str> = cluster.to_vec();
+    let out_str = out.to_str().unwrap().to_string();
+    args.extend([
+        "run",
+        "hot-items",
+        "--events",
+        "600000",
+        "--output",
+        &out_str,
+    ]);
+    run(&args);
+    published(&out)
+}
+
+#[test]
+fn results_are_identical_for_1_2_4_workers_and_2_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = hot_items(dir.path(), "w1", &["-w", "1"]);
+    assert!(one.len() >= 3, "{one:?}");
+    assert_eq!(hot_items(dir.path(), "w2", &["-w", "2"]), one);
+    assert_eq!(hot_items(dir.path(), "w4", &["-w", "4"]), one);
+
+    // Two processes with two workers each, on loopback, listed in a host file.
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let out = dir.path().join("cluster");
+    let spawn = |p: &str| -> Child {
+        riffle()
+            .args([
+                "-w",
+                "2",
+                "-n",
+                "2",
+                "-p",
+                p,
+                "--hostfile",
+                hostfile.to_str().unwrap(),
+            ])
+            .args([
+                "run",
+                "hot-items",
+                "--events",
+                "600000",
+                "--output",
+                out.to_str().unwrap(),
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0"), spawn("1"));
+    for child in [a, b] {
+        let result = child.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    assert_eq!(published(&out), one);
+}
+
+#[test]
+fn sigkill_at_random_moments_then_restore_commits_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = ["run", "click-counts", "--events", "1500000", "--seed", "11"];
+    let reference = dir.path().join("reference");
+    let mut args = vec!["-w", "2"];
+    args.extend(job);
+    args.extend(["--output", reference.to_str().unwrap()]);
+    run(&args);
+    let expected = published(&reference);
+    assert!(expected.len() > 1000);
+
+    let out = dir.path().join("out");
+    let chk = dir.path().join("chk");
+    let checkpointed = |restore: bool| -> Child {
+        let mut cmd = riffle();
+        cmd.args([
+            "-w",
+            "2",
+            "--checkpoint-dir",
+            chk.to_str().unwrap(),
+            "--checkpoint-interval",
+            "100",
+        ]);
+        if restore {
+            cmd.args(["--restore", "latest"]);
+        }
+        cmd.args(job)
+            .args(["--rate", "300000", "--output", out.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Kill times vary with the seed of this run; each kill lands while the job is running.
+    let rng = std::collections::hash_map::RandomState::new();
+    let mut kills = 0;
+    let mut restore = false;
+    let start = Instant::now();
+    while kills < 6 && start.elapsed() < Duration::from_secs(120) {
+        let mut child = checkpointed(restore);
+        restore = true;
+        let wait = 300 + (std::hash::BuildHasher::hash_one(&rng, kills) % 900);
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill: nothing left to interrupt
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        let so_far = published(&out);
+        assert!(so_far.len() <= expected.len());
+    }
+    assert!(kills >= 5, "only {kills} kills landed");
+    let status = checkpointed(true).wait().unwrap();
+    assert!(status.success());
+    let got = published(&out);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in &got {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let duplicated = counts.values().filter(|c| **c > 1).count();
+    assert_eq!(duplicated, 0, "duplicated lines");
+    let missing = expected.iter().filter(|l| !got.contains(l)).count();
+    assert_eq!(missing, 0, "missing lines");
+    assert_eq!(got, expected);
+}

@@ -1,0 +1,485 @@
+//! The Nexmark auction benchmark's event generator: people, auctions and bids, with the
+//! standard proportions (1 : 3 : 46), id scheme and hot auctions, bidders and sellers of the
+//! Apache Beam / Flink Nexmark generator. Event `n` is a pure function of the configuration
+//! and `n`, so any worker can generate any event and the stream never depends on parallelism.
+
+use riffle_core::Result;
+use riffle_runtime::{decode_u64, EventTime, SourceReader, SourceStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::datagen::RowRng;
+
+/// A new person (a bidder or seller).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Person {
+    /// Person id.
+    pub id: u64,
+    /// Full name.
+    pub name: String,
+    /// E-mail address.
+    pub email_address: String,
+    /// Credit card number.
+    pub credit_card: String,
+    /// City.
+    pub city: String,
+    /// US state.
+    pub state: String,
+    /// Event time, ms.
+    pub date_time: i64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// A new auction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Auction {
+    /// Auction id.
+    pub id: u64,
+    /// Item name.
+    pub item_name: String,
+    /// Item description.
+    pub description: String,
+    /// Starting price.
+    pub initial_bid: u64,
+    /// Reserve price.
+    pub reserve: u64,
+    /// Event time, ms.
+    pub date_time: i64,
+    /// When the auction closes, ms.
+    pub expires: i64,
+    /// Person id of the seller.
+    pub seller: u64,
+    /// Category id.
+    pub category: u64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// A bid on an auction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Bid {
+    /// Auction id.
+    pub auction: u64,
+    /// Person id of the bidder.
+    pub bidder: u64,
+    /// Price in cents.
+    pub price: u64,
+    /// Channel the bid came through.
+    pub channel: String,
+    /// URL of the bid.
+    pub url: String,
+    /// Event time, ms.
+    pub date_time: i64,
+    /// Padding.
+    pub extra: String,
+}
+
+/// One Nexmark event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Event {
+    /// A new person.
+    Person(Person),
+    /// A new auction.
+    Auction(Auction),
+    /// A bid.
+    Bid(Bid),
+}
+
+impl Event {
+    /// The event's time, ms.
+    pub fn timestamp(&self) -> EventTime {
+        match self {
+            Event::Person(p) => p.date_time,
+            Event::Auction(a) => a.date_time,
+            Event::Bid(b) => b.date_time,
+        }
+    }
+}
+
+/// Generator parameters, defaulting to the standard Nexmark configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NexmarkConfig {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Events in all; `None` for an unbounded stream.
+    pub max_events: Option<u64>,
+    /// Event-time rate: events per second of event time (spacing of timestamps).
+    pub events_per_second: u64,
+    /// Time of the first event, ms.
+    pub first_event_time_ms: i64,
+    /// Persons per proportion period.
+    pub person_proportion: u64,
+    /// Auctions per proportion period.
+    pub auction_proportion: u64,
+    /// Bids per proportion period.
+    pub bid_proportion: u64,
+    /// People that are active bidders and sellers at a time.
+    pub num_active_people: u64,
+    /// Auctions open at a time.
+    pub num_in_flight_auctions: u64,
+    /// One in this many bids goes to a random auction; the rest to the hot one.
+    pub hot_auction_ratio: u64,
+    /// One in this many auctions has a random seller; the rest the hot one.
+    pub hot_seller_ratio: u64,
+    /// One in this many bids has a random bidder; the rest the hot one.
+    pub hot_bidder_ratio: u64,
+}
+
+impl Default for NexmarkConfig {
+    fn default() -> Self {
+        NexmarkConfig {
+            seed: 0,
+            max_events: None,
+            events_per_second: 100_000,
+            first_event_time_ms: 1_700_000_000_000,
+            person_proportion: 1,
+            auction_proportion: 3,
+            bid_proportion: 46,
+            num_active_people: 1000,
+            num_in_flight_auctions: 100,
+            hot_auction_ratio: 2,
+            hot_seller_ratio: 4,
+            hot_bidder_ratio: 4,
+        }
+    }
+}
+
+const FIRST_PERSON_ID: u64 = 1000;
+const FIRST_AUCTION_ID: u64 = 1000;
+const FIRST_CATEGORY_ID: u64 = 10;
+const NUM_CATEGORIES: u64 = 5;
+const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
+const US_CITIES: [&str; 10] = [
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
+];
+const FIRST_NAMES: [&str; 11] = [
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
+];
+const LAST_NAMES: [&str; 9] = [
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
+];
+const CHANNELS: [(&str, &str); 4] = [
+    ("Google", "https://www.nexmark.com/auction?channel=google"),
+    (
+        "Facebook",
+        "https://www.nexmark.com/auction?channel=facebook",
+    ),
+    ("Baidu", "https://www.nexmark.com/auction?channel=baidu"),
+    ("Apple", "https://www.nexmark.com/auction?channel=apple"),
+];
+
+impl NexmarkConfig {
+    fn period(&self) -> u64 {
+        (self.person_proportion + self.auction_proportion + self.bid_proportion).max(1)
+    }
+
+    /// Event time of event `n`: evenly spaced at `events_per_second`, never decreasing.
+    pub fn timestamp(&self, n: u64) -> EventTime {
+        let rate = self.events_per_second.max(1) as u128;
+        self.first_event_time_ms + (n as u128 * 1000 / rate) as EventTime
+    }
+
+    /// Persons among events `0..n` (the last person id is `FIRST_PERSON_ID + this - 1`).
+    fn persons_before(&self, n: u64) -> u64 {
+        let (epoch, offset) = (n / self.period(), n % self.period());
+        epoch * self.person_proportion + offset.min(self.person_proportion)
+    }
+
+    /// Auctions among events `0..n`.
+    fn auctions_before(&self, n: u64) -> u64 {
+        let (epoch, offset) = (n / self.period(), n % self.period());
+        epoch * self.auction_proportion
+            + offset
+                .saturating_sub(self.person_proportion)
+                .min(self.auction_proportion)
+    }
+
+    /// A person id that exists at event `n`, among the recently active ones.
+    fn recent_person(&self, n: u64, rng: &mut RowRng) -> u64 {
+        let count = self.persons_before(n).max(1);
+        let active = self.num_active_people.min(count).max(1);
+        let base = count - active;
+        FIRST_PERSON_ID + base + rng.next_u64() % active
+    }
+
+    /// An auction id that exists at event `n`, among those in flight.
+    fn recent_auction(&self, n: u64, rng: &mut RowRng) -> u64 {
+        let count = self.auctions_before(n).max(1);
+        let in_flight = self.num_in_flight_auctions.min(count).max(1);
+        FIRST_AUCTION_ID + count - in_flight + rng.next_u64() % in_flight
+    }
+}
+
+/// True for the share `(ratio - 1) / ratio` of choices that go to the hot item.
+fn is_hot(rng: &mut RowRng, ratio: u64) -> bool {
+    !rng.next_u64().is_multiple_of(ratio.max(1))
+}
+
+/// The hot item among ids up to `last`: `last` rounded down to a multiple of `ratio`.
+fn round_down(last: u64, ratio: u64) -> u64 {
+    last / ratio.max(1) * ratio.max(1)
+}
+
+fn price(rng: &mut RowRng) -> u64 {
+    (10f64.powf(rng.range_f64(0.0, 6.0)) * 100.0).round() as u64
+}
+
+fn pick<'a>(list: &[&'a str], rng: &mut RowRng) -> &'a str {
+    list[(rng.next_u64() % list.len() as u64) as usize]
+}
+
+/// Event `n` of the stream configured by `config`.
+pub fn event(config: &NexmarkConfig, n: u64) -> Event {
+    let mut rng = RowRng::new(config.seed, n);
+    let date_time = config.timestamp(n);
+    let offset = n % config.period();
+    if offset < config.person_proportion {
+        let id = FIRST_PERSON_ID + config.persons_before(n);
+        let name = format!(
+            "{} {}",
+            pick(&FIRST_NAMES, &mut rng),
+            pick(&LAST_NAMES, &mut rng)
+        );
+        let email_address = format!("{}@{}.com", rng.string(7), rng.string(5));
+        let credit_card = format!(
+            "{:04} {:04} {:04} {:04}",
+            rng.next_u64() % 10_000,
+            rng.next_u64() % 10_000,
+            rng.next_u64() % 10_000,
+            rng.next_u64() % 10_000
+        );
+        Event::Person(Person {
+            id,
+            name,
+            email_address,
+            credit_card,
+            city: pick(&US_CITIES, &mut rng).to_string(),
+            state: pick(&US_STATES, &mut rng).to_string(),
+            date_time,
+            extra: String::new(),
+        })
+    } else if offset < config.person_proportion + config.auction_proportion {
+        let id = FIRST_AUCTION_ID + config.auctions_before(n);
+        let seller = if is_hot(&mut rng, config.hot_seller_ratio) {
+            // The hot seller: the most recent person, rounded down to the ratio.
+            FIRST_PERSON_ID
+                + round_down(config.persons_before(n).max(1) - 1, config.hot_seller_ratio)
+        } else {
+            config.recent_person(n, &mut rng)
+        };
+        let initial_bid = price(&mut rng);
+        Event::Auction(Auction {
+            id,
+            item_name: rng.string(20),
+            description: rng.string(100),
+            initial_bid,
+            reserve: initial_bid + price(&mut rng),
+            date_time,
+            expires: date_time + 10_000 + (rng.next_u64() % 20_000) as i64,
+            seller,
+            category: FIRST_CATEGORY_ID + rng.next_u64() % NUM_CATEGORIES,
+            extra: String::new(),
+        })
+    } else {
+        let auction = if is_hot(&mut rng, config.hot_auction_ratio) {
+            let last = config.auctions_before(n).max(1) - 1;
+            FIRST_AUCTION_ID
+                + last / config.hot_auction_ratio.max(1) * config.hot_auction_ratio.max(1)
+        } else {
+            config.recent_auction(n, &mut rng)
+        };
+        let bidder = if is_hot(&mut rng, config.hot_bidder_ratio) {
+            let last = config.persons_before(n).max(1) - 1;
+            FIRST_PERSON_ID
+                + last / config.hot_bidder_ratio.max(1) * config.hot_bidder_ratio.max(1)
+                + 1
+        } else {
+            config.recent_person(n, &mut rng)
+        }
+        .min(FIRST_PERSON_ID + config.persons_before(n).max(1) - 1);
+        let (channel, url) = CHANNELS[(rng.next_u64() % CHANNELS.len() as u64) as usize];
+        Event::Bid(Bid {
+            auction,
+            bidder,
+            price: price(&mut rng),
+            channel: channel.to_string(),
+            url: url.to_string(),
+            date_time,
+            extra: String::new(),
+        })
+    }
+}
+
+/// Event numbers per block handed to a worker.
+const BLOCK: u64 = 4096;
+
+/// One worker's share of the Nexmark stream: blocks of event numbers round-robin over the
+/// workers. Its watermark per block is the block's first event time minus one, so no event is
+/// late and watermarks do not depend on the number of workers. (Rate limits in wall-clock
+/// time come from wrapping it in [`crate::Throttle`].)
+pub struct NexmarkReader {
+    config: NexmarkConfig,
+    next_block: u64,
+    workers: u64,
+    watermark: EventTime,
+}
+
+impl NexmarkReader {
+    /// The reader of worker `worker_index` of `workers`.
+    pub fn new(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
+        NexmarkReader {
+            config,
+            next_block: worker_index as u64,
+            workers: workers.max(1) as u64,
+            watermark: EventTime::MIN,
+        }
+    }
+}
+
+impl SourceReader<Event> for NexmarkReader {
+    fn poll(&mut self, out: &mut Vec<Event>) -> Result<SourceStatus> {
+        let start = self.next_block.saturating_mul(BLOCK);
+        let end = match self.config.max_events {
+            Some(max) => max.min(start.saturating_add(BLOCK)),
+            None => start.saturating_add(BLOCK),
+        };
+        if start >= end {
+            return Ok(SourceStatus::Finished);
+        }
+        self.watermark = self.config.timestamp(start) - 1;
+        out.extend((start..end).map(|n| event(&self.config, n)));
+        self.next_block += self.workers;
+        Ok(SourceStatus::Ready)
+    }
+
+    fn batch_watermark(&self) -> Option<EventTime> {
+        Some(self.watermark)
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        Some(self.next_block.to_le_bytes().to_vec())
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        self.next_block = decode_u64(position)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(events: u64) -> NexmarkConfig {
+        NexmarkConfig {
+            seed: 42,
+            max_events: Some(events),
+            ..NexmarkConfig::default()
+        }
+    }
+
+    #[test]
+    fn events_are_a_function_of_seed_and_number() {
+        let cfg = config(100);
+        assert_eq!(event(&cfg, 77), event(&cfg, 77));
+        let other = NexmarkConfig {
+            seed: 43,
+            ..cfg.clone()
+        };
+        let differs = (0..50)
+            .filter(|n| event(&cfg, *n) != event(&other, *n))
+            .count();
+        assert!(differs > 40, "{differs}");
+    }
+
+    #[test]
+    fn proportions_ids_and_times_follow_nexmark() {
+        let cfg = config(50_000);
+        let (mut persons, mut auctions, mut bids) = (0u64, 0u64, 0u64);
+        let (mut max_person, mut max_auction) = (0, 0);
+        let mut last_time = i64::MIN;
+        for n in 0..50_000 {
+            let e = event(&cfg, n);
+            assert!(e.timestamp() >= last_time);
+            last_time = e.timestamp();
+            match e {
+                Event::Person(p) => {
+                    assert_eq!(p.id, FIRST_PERSON_ID + persons);
+                    persons += 1;
+                    max_person = p.id;
+                }
+                Event::Auction(a) => {
+                    assert_eq!(a.id, FIRST_AUCTION_ID + auctions);
+                    assert!(
+                        a.seller >= FIRST_PERSON_ID && a.seller <= max_person,
+                        "{a:?}"
+                    );
+                    auctions += 1;
+                    max_auction = a.id;
+                }
+                Event::Bid(b) => {
+                    assert!(
+                        b.auction >= FIRST_AUCTION_ID && b.auction <= max_auction,
+                        "{b:?}"
+                    );
+                    assert!(
+                        b.bidder >= FIRST_PERSON_ID && b.bidder <= max_person,
+                        "{b:?}"
+                    );
+                    bids += 1;
+                }
+            }
+        }
+        assert_eq!((persons, auctions, bids), (1_000, 3_000, 46_000));
+    }
+
+    #[test]
+    fn hot_auctions_get_most_bids() {
+        let cfg = config(100_000);
+        let mut counts = std::collections::HashMap::new();
+        for n in 0..100_000 {
+            if let Event::Bid(b) = event(&cfg, n) {
+                *counts.entry(b.auction).or_insert(0u64) += 1;
+            }
+        }
+        let top = counts.values().max().copied().unwrap_or(0);
+        let mean = 92_000 / counts.len() as u64;
+        // Half the bids go to the current hot auction, which changes every 2 auctions.
+        assert!(top > 3 * mean, "top {top}, mean {mean}");
+    }
+
+    #[test]
+    fn readers_split_the_stream_whatever_the_number_of_workers() {
+        let cfg = config(20_000);
+        let mut expected: Vec<Event> = (0..20_000).map(|n| event(&cfg, n)).collect();
+        expected.sort();
+        for workers in [1, 2, 4] {
+            let mut all = Vec::new();
+            for w in 0..workers {
+                let mut reader = NexmarkReader::new(cfg.clone(), w, workers);
+                loop {
+                    let mut batch = Vec::new();
+                    let status = reader.poll(&mut batch).unwrap();
+                    let wm = reader.batch_watermark().unwrap();
+                    assert!(batch.iter().all(|e| e.timestamp() > wm));
+                    all.extend(batch);
+                    if status == SourceStatus::Finished {
+                        break;
+                    }
+                }
+            }
+            all.sort();
+            assert_eq!(all.len(), expected.len());
+            assert!(all == expected, "workers = {workers}");
+        }
+    }
+}

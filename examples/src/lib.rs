@@ -1,0 +1,57 @@
+//! Example jobs, each a small DataStream program a user can read and copy, and run with
+//! `riffle run NAME`:
+//!
+//! - [`wordcount`]: word counts over a text file or directory;
+//! - [`click_counts`]: views per page per second over generated clicks;
+//! - [`socket_wordcount`]: word counts per 5-second processing-time window over a TCP socket;
+//! - [`hot_items`]: the Nexmark "hot items" query, the auctions with most bids per sliding
+//!   window, over the embedded generator;
+//! - [`fraud`]: a keyed-state rule, "3 large payments within 1 minute", over generated payments;
+//! - [`window_join`]: orders joined with their payments per 10-second window.
+//!
+//! Every job takes an [`Output`]: print the results, or write them as JSON lines into a
+//! directory with the exactly-once file sink.
+
+pub mod click_counts;
+pub mod fraud;
+pub mod hot_items;
+pub mod socket_wordcount;
+pub mod window_join;
+pub mod wordcount;
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+
+use riffle_connectors::{FileSink, Format, PrintSink};
+use riffle_core::Result;
+use riffle_runtime::{Data, DataStream};
+use serde::Serialize;
+
+/// Where an example's results go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Output {
+    /// Print to standard output.
+    #[default]
+    Print,
+    /// Write JSON lines part files into this directory.
+    Directory(PathBuf),
+    /// Count and drop (for benchmarks).
+    Discard,
+}
+
+impl Output {
+    /// Sends `stream` to this output.
+    pub fn write<T: Data + Debug + Serialize>(&self, stream: DataStream<'_, T>) -> Result<()> {
+        let env = stream.env().clone();
+        match self {
+            Output::Print => stream.sink("print", PrintSink::new(&env)),
+            Output::Directory(dir) => {
+                stream.sink("files", FileSink::new(&env, dir, Format::JsonLines)?)
+            }
+            Output::Discard => {
+                stream.sink("blackhole", riffle_connectors::BlackholeSink::new(&env))
+            }
+        }
+        Ok(())
+    }
+}
