@@ -2,6 +2,7 @@
 //! a cluster of processes, and measures them.
 
 mod bench;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use riffle_connectors::nexmark::NexmarkConfig;
 use riffle_core::{Result, RiffleError};
 use riffle_examples::Output;
-use riffle_runtime::{execute, CheckpointConfig, ExecutionConfig, JobReport, Restore};
+use riffle_runtime::{CheckpointConfig, ExecutionConfig, JobReport, Restore};
 
 const ABOUT: &str = "Riffle: stream processing with machine learning built in.
 
@@ -257,7 +258,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             let cfg = nexmark(events, seed);
             let output = out.output();
-            execute(&config, move |env| {
+            progress::execute(&config, Some(events), move |env| {
                 riffle_examples::hot_items::build(env, &cfg, rate, &output)
             })?
         }
@@ -272,7 +273,7 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
     match example {
         Example::Wordcount { input, out } => {
             let output = out.output();
-            execute(config, move |env| {
+            progress::execute(config, None, move |env| {
                 riffle_examples::wordcount::build(env, &input, &output)
             })
         }
@@ -283,7 +284,7 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
         } => {
             let output = out.output();
             let window = Duration::from_secs(window_secs.max(1));
-            execute(config, move |env| {
+            progress::execute(config, None, move |env| {
                 riffle_examples::socket_wordcount::build(env, &address, window, &output)
             })
         }
@@ -295,7 +296,7 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
         } => {
             let cfg = nexmark(events, seed);
             let output = out.output();
-            execute(config, move |env| {
+            progress::execute(config, Some(events), move |env| {
                 riffle_examples::hot_items::build(env, &cfg, rate, &output)
             })
         }
@@ -306,19 +307,19 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
             out,
         } => {
             let output = out.output();
-            execute(config, move |env| {
+            progress::execute(config, Some(events), move |env| {
                 riffle_examples::click_counts::build(env, events, rate, seed, &output)
             })
         }
         Example::Fraud { events, seed, out } => {
             let output = out.output();
-            execute(config, move |env| {
+            progress::execute(config, Some(events), move |env| {
                 riffle_examples::fraud::build(env, events, seed, &output)
             })
         }
         Example::WindowJoin { orders, seed, out } => {
             let output = out.output();
-            execute(config, move |env| {
+            progress::execute(config, Some(2 * orders), move |env| {
                 riffle_examples::window_join::build(env, orders, seed, &output)
             })
         }

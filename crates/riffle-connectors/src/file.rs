@@ -29,7 +29,7 @@ const BATCH: usize = 1024;
 /// ```no_run
 /// use riffle_connectors::{FileSource, Format};
 /// use riffle_runtime::{execute, ExecutionConfig, WatermarkStrategy};
-/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 /// struct Bid { auction: u64, price: u64 }
 /// execute(&ExecutionConfig::threads(2), |env| {
 ///     let bids = FileSource::new("bids.csv", Format::csv())
@@ -84,6 +84,9 @@ impl FileSource {
             seen: BTreeSet::new(),
             queue: VecDeque::new(),
             current: None,
+            done: Vec::new(),
+            current_path: None,
+            consumed: 0,
             bad: BadRecords::new(self.policy.clone(), name, env.job())?,
             last_scan: Instant::now(),
             _records: std::marker::PhantomData,
@@ -160,6 +163,10 @@ pub struct FileReader<T> {
     seen: BTreeSet<PathBuf>,
     queue: VecDeque<PathBuf>,
     current: Option<OpenFile>,
+    /// Files this reader has finished, and the one it reads with its raw records consumed.
+    done: Vec<PathBuf>,
+    current_path: Option<PathBuf>,
+    consumed: u64,
     bad: BadRecords,
     last_scan: Instant,
     _records: std::marker::PhantomData<fn() -> T>,
@@ -209,11 +216,30 @@ impl<T: DeserializeOwned + 'static> FileReader<T> {
 
     /// Reads up to a batch from the open file; returns false at its end.
     fn read_batch(&mut self, out: &mut Vec<T>) -> Result<bool> {
+        let mut consumed = 0;
+        let more = self.read_records(out, &mut consumed, usize::MAX);
+        self.consumed += consumed;
+        more
+    }
+
+    /// Skips `n` raw records of the open file (after a restore).
+    fn skip(&mut self, n: u64) -> Result<()> {
+        let mut consumed = 0;
+        let mut sink = Vec::new();
+        self.read_records(&mut sink, &mut consumed, n as usize)?;
+        self.consumed += consumed;
+        Ok(())
+    }
+
+    /// Reads records into `out` until a batch is full, the file ends, or `limit` raw
+    /// records were consumed (decoding them only when `limit` is unlimited).
+    fn read_records(&mut self, out: &mut Vec<T>, consumed: &mut u64, limit: usize) -> Result<bool> {
+        let decode = limit == usize::MAX;
         let Some(open) = self.current.as_mut() else {
             return Ok(false);
         };
         let format = &self.source.format;
-        while out.len() < BATCH {
+        while out.len() < BATCH && (*consumed as usize) < limit {
             match open {
                 OpenFile::Csv {
                     path,
@@ -224,6 +250,10 @@ impl<T: DeserializeOwned + 'static> FileReader<T> {
                     let more = reader.read_record(record).map_err(|e| csv_error(path, e))?;
                     if !more {
                         return Ok(false);
+                    }
+                    *consumed += 1;
+                    if !decode {
+                        continue;
                     }
                     let line = record.position().map(|p| p.line()).unwrap_or(0);
                     let location = RecordLocation::new(path.as_str(), line);
@@ -261,6 +291,10 @@ impl<T: DeserializeOwned + 'static> FileReader<T> {
                         return Ok(false);
                     }
                     *line_no += 1;
+                    *consumed += 1;
+                    if !decode {
+                        continue;
+                    }
                     let text = line.trim_end_matches(['\n', '\r']);
                     if text.is_empty() && *format != Format::Lines {
                         continue;
@@ -299,7 +333,11 @@ impl<T: DeserializeOwned + 'static> SourceReader<T> for FileReader<T> {
         loop {
             if self.current.is_none() {
                 match self.queue.pop_front() {
-                    Some(path) => self.current = Some(self.open(&path)?),
+                    Some(path) => {
+                        self.current = Some(self.open(&path)?);
+                        self.current_path = Some(path);
+                        self.consumed = 0;
+                    }
                     None => {
                         let Some(interval) = self.source.watch else {
                             return Ok(SourceStatus::Finished);
@@ -317,10 +355,45 @@ impl<T: DeserializeOwned + 'static> SourceReader<T> for FileReader<T> {
             }
             if !self.read_batch(out)? {
                 self.current = None;
+                self.done.extend(self.current_path.take());
             }
             if !out.is_empty() {
                 return Ok(SourceStatus::Ready);
             }
         }
     }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        let position = FilePosition {
+            done: self.done.clone(),
+            current: self.current_path.clone(),
+            consumed: self.consumed,
+        };
+        serde_json::to_vec(&position).ok()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        let position: FilePosition = serde_json::from_slice(position)
+            .map_err(|e| RiffleError::Checkpoint(format!("bad file source position: {e}")))?;
+        let finished: BTreeSet<&PathBuf> = position.done.iter().chain(&position.current).collect();
+        self.queue.retain(|f| !finished.contains(f));
+        self.seen.extend(finished.into_iter().cloned());
+        self.done = position.done;
+        if let Some(path) = position.current {
+            self.current = Some(self.open(&path)?);
+            self.current_path = Some(path);
+            self.consumed = 0;
+            self.skip(position.consumed)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a file reader is: the files it finished, the one it reads, and how many raw records
+/// (lines, or CSV records after the header) of it it has consumed.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct FilePosition {
+    done: Vec<PathBuf>,
+    current: Option<PathBuf>,
+    consumed: u64,
 }

@@ -2,11 +2,11 @@
 //! commit nothing more, as after a crash), restarted from its latest complete checkpoint, and
 //! its committed output compared with an uninterrupted run's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use riffle_connectors::{DataGen, FileSink, Format, RowRng};
+use riffle_connectors::{DataGen, FileSink, FileSource, Format, RowRng, Throttle};
 use riffle_runtime::{
     execute_with, CheckpointConfig, CheckpointStore, ExecutionConfig, JobShared, Restore,
     WatermarkStrategy, WindowAssigner,
@@ -22,23 +22,37 @@ fn click(n: u64, rng: &mut RowRng) -> (u32, i64) {
     )
 }
 
+/// Where the clicks come from.
+#[derive(Clone)]
+enum Input {
+    Generated,
+    Files(PathBuf),
+}
+
 /// Counts per key per 100 ms window, and a rolling per-key sum of the click times (its
 /// largest value per key is the key's total: lost state or replayed clicks would change it).
-fn run(config: ExecutionConfig, out: &Path, rate: Option<u64>, job: Arc<JobShared>) {
+fn run(config: ExecutionConfig, out: &Path, rate: Option<u64>, job: Arc<JobShared>, input: Input) {
     let out = out.to_path_buf();
     execute_with(&config, job, move |env| {
-        let mut gen = DataGen::new(7, click).rows(EVENTS);
-        if let Some(rate) = rate {
-            gen = gen.rows_per_second(rate);
-        }
-        let clicks = gen.stream(
-            env,
-            "clicks",
-            WatermarkStrategy::bounded_out_of_orderness(
-                Duration::from_millis(500),
-                |c: &(u32, i64)| c.1,
-            ),
+        let strategy = WatermarkStrategy::bounded_out_of_orderness(
+            Duration::from_millis(500),
+            |c: &(u32, i64)| c.1,
         );
+        let clicks = match &input {
+            Input::Generated => {
+                let mut gen = DataGen::new(7, click).rows(EVENTS);
+                if let Some(rate) = rate {
+                    gen = gen.rows_per_second(rate);
+                }
+                gen.stream(env, "clicks", strategy)
+            }
+            Input::Files(dir) => {
+                let reader = FileSource::new(dir, "csv-noheader".parse()?)
+                    .reader::<(u32, i64)>(env, "clicks")?;
+                let per_worker = rate.map(|r| r / env.workers() as u64);
+                env.source("clicks", Throttle::new(reader, per_worker), strategy)
+            }
+        };
         let counts = clicks
             .clone()
             .key_by(|c| c.0)
@@ -127,8 +141,9 @@ fn committed(dir: &Path) -> Vec<String> {
     lines
 }
 
-#[test]
-fn a_stopped_job_restored_from_its_checkpoint_commits_exactly_the_uninterrupted_output() {
+/// Runs the job to the end as a reference, then three times stopped midway (each restoring
+/// the one before), then to the end: the committed output must equal the reference's.
+fn stop_and_restore(input: Input) {
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("reference");
     run(
@@ -136,6 +151,7 @@ fn a_stopped_job_restored_from_its_checkpoint_commits_exactly_the_uninterrupted_
         &reference,
         None,
         Arc::new(JobShared::default()),
+        input.clone(),
     );
     let (expected, expected_sums) = outcome(&reference);
     assert!(expected.len() > 1000, "{}", expected.len());
@@ -150,18 +166,32 @@ fn a_stopped_job_restored_from_its_checkpoint_commits_exactly_the_uninterrupted_
             restore,
         })
     };
-    // Three runs stopped midway, each restoring the one before.
     for (i, stop_after) in [250u64, 400, 300].into_iter().enumerate() {
         let job = Arc::new(JobShared::default());
+        let before = CheckpointStore::latest_complete(&chk).unwrap();
         let stopper = {
-            let job = Arc::clone(&job);
+            let (job, chk) = (Arc::clone(&job), chk.clone());
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(stop_after));
+                // Stop only once this run has completed a checkpoint of its own (bounded wait,
+                // for a loaded machine).
+                let start = std::time::Instant::now();
+                while CheckpointStore::latest_complete(&chk).unwrap() == before
+                    && start.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 job.cancel();
             })
         };
         let restore = (i > 0).then_some(Restore::Latest);
-        run(checkpointed(restore), &out, Some(100_000), job);
+        run(
+            checkpointed(restore),
+            &out,
+            Some(100_000),
+            job,
+            input.clone(),
+        );
         stopper.join().unwrap();
         let (partial, _) = outcome(&out);
         assert!(
@@ -173,21 +203,40 @@ fn a_stopped_job_restored_from_its_checkpoint_commits_exactly_the_uninterrupted_
             "run {i} completed no checkpoint"
         );
     }
-    // The last run goes to the end.
     run(
         checkpointed(Some(Restore::Latest)),
         &out,
         None,
         Arc::new(JobShared::default()),
+        input,
     );
     let (got, sums) = outcome(&out);
     assert!(got == expected, "{:#?}", first_differences(&got, &expected));
     assert_eq!(sums, expected_sums);
-    // No in-progress files are left behind.
     for sub in ["counts", "maxima"] {
         for entry in std::fs::read_dir(out.join(sub)).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             assert!(name.starts_with("part-"), "left behind: {name}");
         }
     }
+}
+
+#[test]
+fn a_generator_job_restored_from_its_checkpoints_commits_exactly_the_uninterrupted_output() {
+    stop_and_restore(Input::Generated);
+}
+
+#[test]
+fn a_file_job_restored_from_its_checkpoints_commits_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Four CSV files of 50,000 clicks each, in event-time order per file.
+    for f in 0..4u64 {
+        let mut text = String::new();
+        for n in 0..EVENTS / 4 {
+            let (key, at) = click(f * EVENTS / 4 + n, &mut RowRng::new(7, f * EVENTS + n));
+            text.push_str(&format!("{key},{at}\n"));
+        }
+        std::fs::write(dir.path().join(format!("clicks-{f}.csv")), text).unwrap();
+    }
+    stop_and_restore(Input::Files(dir.path().to_path_buf()));
 }

@@ -234,3 +234,35 @@ fn file_sink_publishes_parts_and_round_trips() {
         assert_eq!(back, expected);
     }
 }
+
+#[test]
+fn bad_csv_dead_letters_and_bad_json_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("bids.csv");
+    let dead = dir.path().join("dead.jsonl");
+    write(&csv_path, BAD_CSV);
+    let source =
+        FileSource::new(&csv_path, Format::csv()).policy(BadRecordPolicy::DeadLetter(dead.clone()));
+    let (result, bids) = read_bids(source, 1);
+    assert_eq!(result.unwrap().counter("source.bids.bad_records"), 2);
+    assert_eq!(bids, vec![bid(1, 100, "ann"), bid(4, 40, "dee")]);
+    let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(
+        (letters[0]["line"].as_u64(), letters[0]["column"].as_str()),
+        (Some(3), Some("price"))
+    );
+    assert_eq!(letters[0]["raw"], "2,abc,bob");
+    assert_eq!(letters[1]["raw"], "3,5");
+
+    let json_path = dir.path().join("bids.jsonl");
+    write(&json_path, BAD_JSON);
+    let source = FileSource::new(&json_path, Format::JsonLines).policy(BadRecordPolicy::Skip);
+    let (result, bids) = read_bids(source, 2);
+    assert_eq!(result.unwrap().counter("source.bids.bad_records"), 2);
+    assert_eq!(bids, vec![bid(1, 100, "ann"), bid(4, 40, "dee")]);
+}

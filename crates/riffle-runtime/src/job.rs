@@ -90,7 +90,8 @@ impl JobShared {
         self.error.lock().ok().and_then(|mut e| e.take())
     }
 
-    fn snapshot_counters(&self) -> BTreeMap<String, u64> {
+    /// Every counter's current value (summed over this process's workers).
+    pub fn counters(&self) -> BTreeMap<String, u64> {
         match self.counters.lock() {
             Ok(c) => c
                 .iter()
@@ -215,6 +216,6 @@ where
         )));
     }
     Ok(JobReport {
-        counters: job.snapshot_counters(),
+        counters: job.counters(),
     })
 }

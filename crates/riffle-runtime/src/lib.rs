@@ -29,6 +29,7 @@
 
 mod checkpoint;
 mod config;
+mod count_window;
 mod job;
 mod join;
 mod keyed;
@@ -46,6 +47,7 @@ use serde::Serialize;
 
 pub use checkpoint::{CheckpointConfig, CheckpointStore, Restore};
 pub use config::ExecutionConfig;
+pub use count_window::{CountWindowState, CountWindowedStream};
 pub use job::{execute, execute_with, Env, JobReport, JobShared};
 pub use join::{
     ConnectedStreams, Either, IntervalJoin, JoinSides, KeyedCoProcessFunction,

@@ -117,13 +117,18 @@ impl Epochs {
     }
 
     /// The highest epoch whose input may be applied now: the current one while the frontier
-    /// still holds it, else the frontier's least epoch (`FINAL_EPOCH` when the input ended).
+    /// still holds it (never beyond the frontier's least epoch), and all of them once the
+    /// input has ended.
     pub(crate) fn limit(&self, frontier: &MutableAntichain<Time>) -> u64 {
         if self.store.is_none() {
             return FINAL_EPOCH;
         }
-        let least = frontier_epoch(frontier).unwrap_or(FINAL_EPOCH);
-        self.current.min(least)
+        match frontier_epoch(frontier) {
+            // The input ended: every epoch is complete, so everything held may be applied
+            // before the final snapshot.
+            None => FINAL_EPOCH,
+            Some(least) => self.current.min(least),
+        }
     }
 
     /// If the frontier has moved past the current epoch, returns it (to be snapshotted) and

@@ -242,3 +242,57 @@ fn assigners_match_flink_alignment() {
         vec![w(2000, 5000), w(1000, 4000), w(0, 3000)]
     );
 }
+
+#[test]
+fn count_windows_tumble_and_slide_per_key() {
+    let tumbling = Collector::new();
+    let sliding = Collector::new();
+    let rolling = Collector::new();
+    let (t, s, r) = (tumbling.clone(), sliding.clone(), rolling.clone());
+    execute(&ExecutionConfig::threads(2), move |env| {
+        let input = || {
+            env.scripted(
+                (1..=7)
+                    .map(|i| R(i * 10, ("k".to_string(), i)))
+                    .chain([R(5, ("j".to_string(), 100))])
+                    .collect(),
+            )
+        };
+        input()
+            .key_by(|(k, _)| k.clone())
+            .count_window(3)
+            .reduce(|a, b| (a.0, a.1 + b.1))
+            .map(|w| (w.key, w.window.start, w.window.end, w.value.1))
+            .collect_into(&t);
+        input()
+            .key_by(|(k, _)| k.clone())
+            .count_window_sliding(3, 2)
+            .aggregate(riffle_runtime::Count)
+            .map(|w| (w.key, w.window.start, w.window.end, w.value))
+            .collect_into(&s);
+        input()
+            .key_by(|(k, _)| k.clone())
+            .aggregate(riffle_runtime::Count)
+            .collect_into(&r);
+        Ok(())
+    })
+    .unwrap();
+    // k's values 1..=7: windows [0,3) = 1+2+3 and [3,6) = 4+5+6; the 7th waits; j has one.
+    assert_eq!(
+        tumbling.sorted(),
+        vec![("k".to_string(), 0, 3, 6), ("k".to_string(), 3, 6, 15)]
+    );
+    // Every 2 records, the last (up to) 3: after 2, 4 and 6 records.
+    assert_eq!(
+        sliding.sorted(),
+        vec![
+            ("k".to_string(), 0, 2, 2),
+            ("k".to_string(), 1, 4, 3),
+            ("k".to_string(), 3, 6, 3)
+        ]
+    );
+    // A rolling count emits each key's count after every record.
+    let mut expected = vec![("j".to_string(), 1u64)];
+    expected.extend((1..=7).map(|n| ("k".to_string(), n)));
+    assert_eq!(rolling.sorted(), expected);
+}
