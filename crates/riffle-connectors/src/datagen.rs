@@ -69,9 +69,17 @@ impl RowRng {
 
     /// A random lowercase ASCII string of `len` characters.
     pub fn string(&mut self, len: usize) -> String {
-        (0..len)
-            .map(|_| (b'a' + (self.next_u64() % 26) as u8) as char)
-            .collect()
+        let mut bytes = Vec::with_capacity(len);
+        while bytes.len() < len {
+            // Eight letters from one draw: each byte of the number picks a letter.
+            let mut bits = self.next_u64();
+            for _ in 0..(len - bytes.len()).min(8) {
+                bytes.push(b'a' + ((bits & 0xff) % 26) as u8);
+                bits >>= 8;
+            }
+        }
+        // ASCII letters only, so always valid UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
     }
 }
 
