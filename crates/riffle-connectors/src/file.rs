@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use riffle_core::{BadRecordPolicy, RecordLocation, Result, RiffleError};
 use riffle_runtime::{
     key_hash, Data, DataStream, Env, SourceReader, SourceStatus, WatermarkStrategy,
@@ -153,6 +155,13 @@ enum OpenFile {
         line_no: u64,
         line: String,
     },
+    Parquet {
+        path: String,
+        reader: ParquetRecordBatchReader,
+        batch: Option<RecordBatch>,
+        offset: usize,
+        row_no: u64,
+    },
 }
 
 /// One worker's reader of a [`FileSource`].
@@ -203,6 +212,21 @@ impl<T: DeserializeOwned + 'static> FileReader<T> {
                     reader,
                     headers,
                     record: csv::StringRecord::new(),
+                }
+            }
+            Format::Parquet => {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .and_then(|b| b.with_batch_size(BATCH).build())
+                    .map_err(|e| RiffleError::BadRecord {
+                        location: RecordLocation::new(display.as_str(), 0),
+                        message: format!("not a readable Parquet file: {e}"),
+                    })?;
+                OpenFile::Parquet {
+                    path: display,
+                    reader,
+                    batch: None,
+                    offset: 0,
+                    row_no: 0,
                 }
             }
             Format::JsonLines | Format::Lines => OpenFile::Lines {
@@ -274,6 +298,61 @@ impl<T: DeserializeOwned + 'static> FileReader<T> {
                         Err((loc, message)) => {
                             let raw = record.iter().collect::<Vec<_>>().join(",");
                             self.bad.handle(loc, &raw, message)?;
+                        }
+                    }
+                }
+                OpenFile::Parquet {
+                    path,
+                    reader,
+                    batch,
+                    offset,
+                    row_no,
+                } => {
+                    let current = match batch {
+                        Some(b) if *offset < b.num_rows() => b,
+                        _ => match reader.next() {
+                            None => return Ok(false),
+                            Some(next) => {
+                                let next = next.map_err(|e| RiffleError::BadRecord {
+                                    location: RecordLocation::new(path.as_str(), *row_no + 1),
+                                    message: format!("unreadable Parquet data: {e}"),
+                                })?;
+                                *offset = 0;
+                                batch.insert(next)
+                            }
+                        },
+                    };
+                    let room = (BATCH - out.len()).min(limit - *consumed as usize);
+                    let n = room.min(current.num_rows() - *offset);
+                    let rows = current.slice(*offset, n);
+                    let first_row = *row_no + 1;
+                    *offset += n;
+                    *row_no += n as u64;
+                    *consumed += n as u64;
+                    if !decode {
+                        continue;
+                    }
+                    match serde_arrow::from_record_batch::<Vec<T>>(&rows) {
+                        Ok(values) => out.extend(values),
+                        // Find the rows that do not fit the record type, one by one.
+                        Err(_) => {
+                            for i in 0..n {
+                                let row = rows.slice(i, 1);
+                                match serde_arrow::from_record_batch::<Vec<T>>(&row) {
+                                    Ok(values) => out.extend(values),
+                                    Err(e) => {
+                                        let location = RecordLocation::new(
+                                            path.as_str(),
+                                            first_row + i as u64,
+                                        );
+                                        self.bad.handle(
+                                            location,
+                                            &format!("row {}", first_row + i as u64),
+                                            e.to_string(),
+                                        )?;
+                                    }
+                                }
+                            }
                         }
                     }
                 }

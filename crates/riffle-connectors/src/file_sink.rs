@@ -1,14 +1,18 @@
-//! Rolling part files, published atomically when the data they hold is final.
+//! Rolling part files of text formats (CSV, JSON lines, lines) and of Parquet, published
+//! atomically when the data they hold is final.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use parquet::arrow::ArrowWriter;
 use riffle_core::{Result, RiffleError};
-use riffle_runtime::{Env, EventTime, Sink};
+use riffle_runtime::{Data, Env, EventTime, Sink};
 use serde::Serialize;
+use serde_arrow::schema::{SchemaLike, TracingOptions};
 
 use crate::format::{encode_line, Format};
+use crate::part_files::PartFiles;
 
 /// Writes records to part files in a directory: `part-W-N.EXT` per worker `W`.
 ///
@@ -16,33 +20,13 @@ use crate::format::{encode_line, Format};
 /// renamed to its visible name only when the data in it is final: when the checkpoint epoch
 /// that covers it completes, or at the end of a bounded job. Readers of the directory (and
 /// [`crate::FileSource`], which skips hidden files) thus never see uncommitted data. Files
-/// roll when they reach the size limit; a rolled file waits, closed, for its commit.
+/// roll when they reach the size limit; a rolled file waits, closed, for its commit. For
+/// Parquet use [`ParquetSink`].
 pub struct FileSink {
-    dir: PathBuf,
+    parts: PartFiles,
     format: Format,
-    worker: usize,
     max_part_bytes: u64,
-    next_part: u64,
     open: Option<OpenPart>,
-    /// Closed parts not yet prepared for a checkpoint.
-    pending: Vec<(PathBuf, PathBuf)>,
-    /// Parts prepared for an epoch's checkpoint, waiting for it to complete.
-    prepared: Vec<PreparedPart>,
-}
-
-/// A closed part file waiting to be published when its epoch's checkpoint completes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct PreparedPart {
-    epoch: u64,
-    temp: PathBuf,
-    visible: PathBuf,
-}
-
-/// What a checkpoint records of a file sink.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct FileSinkSnapshot {
-    prepared: Vec<PreparedPart>,
-    next_part: u64,
 }
 
 struct OpenPart {
@@ -52,20 +36,28 @@ struct OpenPart {
     bytes: u64,
 }
 
+fn create(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| RiffleError::io(path, e))
+}
+
 impl FileSink {
     /// A sink writing `format` into `dir` (created if missing), rolling at 128 MiB.
     pub fn new(env: &Env<'_>, dir: impl Into<PathBuf>, format: Format) -> Result<Self> {
-        let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| RiffleError::io(&dir, e))?;
+        if format == Format::Parquet {
+            return Err(RiffleError::Config(
+                "the text file sink does not write Parquet: use ParquetSink".into(),
+            ));
+        }
         Ok(FileSink {
-            dir,
+            parts: PartFiles::new(env, dir.into(), format.extension())?,
             format,
-            worker: env.worker_index(),
             max_part_bytes: 128 << 20,
-            next_part: 0,
             open: None,
-            pending: Vec::new(),
-            prepared: Vec::new(),
         })
     }
 
@@ -77,29 +69,12 @@ impl FileSink {
 
     fn open_part(&mut self) -> Result<&mut OpenPart> {
         if self.open.is_none() {
-            let ext = self.format.extension();
-            // Skip names a previous run already published.
-            loop {
-                let name = format!("part-{}-{:05}.{ext}", self.worker, self.next_part);
-                let visible = self.dir.join(&name);
-                if !visible.exists() {
-                    break;
-                }
-                self.next_part += 1;
-            }
-            let name = format!("part-{}-{:05}.{ext}", self.worker, self.next_part);
-            self.next_part += 1;
-            let temp = self.dir.join(format!(".{name}.inprogress"));
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&temp)
-                .map_err(|e| RiffleError::io(&temp, e))?;
+            let (temp, visible) = self.parts.next_paths();
+            let writer = BufWriter::new(create(&temp)?);
             self.open = Some(OpenPart {
                 temp,
-                visible: self.dir.join(name),
-                writer: BufWriter::new(file),
+                visible,
+                writer,
                 bytes: 0,
             });
         }
@@ -109,7 +84,7 @@ impl FileSink {
         }
     }
 
-    /// Closes the open part file and queues it for publishing.
+    /// Closes the open part file, durably, and queues it for its commit.
     fn close_part(&mut self) -> Result<()> {
         if let Some(mut part) = self.open.take() {
             part.writer
@@ -119,32 +94,7 @@ impl FileSink {
                 .get_ref()
                 .sync_all()
                 .map_err(|e| RiffleError::io(&part.temp, e))?;
-            self.pending.push((part.temp, part.visible));
-        }
-        Ok(())
-    }
-
-    /// Publishes every closed part file by renaming it to its visible name.
-    fn publish(&mut self) -> Result<()> {
-        for (temp, visible) in self.pending.drain(..) {
-            std::fs::rename(&temp, &visible).map_err(|e| RiffleError::io(&temp, e))?;
-        }
-        Ok(())
-    }
-
-    /// Deletes this worker's in-progress files that no checkpoint covers.
-    fn discard_uncommitted(&self, keep: &[PreparedPart]) -> Result<()> {
-        let prefix = format!(".part-{}-", self.worker);
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| RiffleError::io(&self.dir, e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if name.starts_with(&prefix)
-                && name.ends_with(".inprogress")
-                && !keep.iter().any(|p| p.temp == path)
-            {
-                std::fs::remove_file(&path).map_err(|e| RiffleError::io(&path, e))?;
-            }
+            self.parts.closed(part.temp, part.visible);
         }
         Ok(())
     }
@@ -172,58 +122,109 @@ impl<T: Serialize + 'static> Sink<T> for FileSink {
 
     fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
         self.close_part()?;
-        self.prepared
-            .extend(self.pending.drain(..).map(|(temp, visible)| PreparedPart {
-                epoch,
-                temp,
-                visible,
-            }));
+        self.parts.prepare(epoch);
         Ok(())
     }
 
     fn snapshot(&mut self) -> Result<Vec<u8>> {
-        let snapshot = FileSinkSnapshot {
-            prepared: self.prepared.clone(),
-            next_part: self.next_part,
-        };
-        serde_json::to_vec(&snapshot)
-            .map_err(|e| RiffleError::Checkpoint(format!("cannot serialize file sink state: {e}")))
+        self.parts.snapshot()
     }
 
     fn commit(&mut self, epoch: u64) -> Result<()> {
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            self.prepared.drain(..).partition(|p| p.epoch <= epoch);
-        self.prepared = waiting;
-        for part in ready {
-            std::fs::rename(&part.temp, &part.visible)
-                .map_err(|e| RiffleError::io(&part.temp, e))?;
-        }
-        Ok(())
+        self.parts.commit(epoch)
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
-        let snapshot: FileSinkSnapshot = serde_json::from_slice(snapshot)
-            .map_err(|e| RiffleError::Checkpoint(format!("cannot read file sink state: {e}")))?;
-        // The restored checkpoint is complete: what it prepared is committed, even if the
-        // failure came before the rename. Everything written after it is replayed, so goes.
-        for part in &snapshot.prepared {
-            if part.temp.exists() {
-                std::fs::rename(&part.temp, &part.visible)
-                    .map_err(|e| RiffleError::io(&part.temp, e))?;
-            } else if !part.visible.exists() {
-                return Err(RiffleError::Checkpoint(format!(
-                    "part file {} of the restored checkpoint is missing",
-                    part.temp.display()
-                )));
-            }
-        }
-        self.discard_uncommitted(&[])?;
-        self.next_part = snapshot.next_part;
-        Ok(())
+        self.parts.restore(snapshot)
     }
 
     fn finish(&mut self) -> Result<()> {
         self.close_part()?;
-        self.publish()
+        self.parts.publish_closed()
+    }
+}
+
+/// Writes records as Parquet part files (`part-W-N.parquet`), with the same in-progress names
+/// and commit as [`FileSink`]. The Parquet schema is derived from the record type's serde
+/// shape; a part rolls after `max_part_rows` rows and at every checkpoint.
+pub struct ParquetSink<T> {
+    parts: PartFiles,
+    rows: Vec<T>,
+    max_part_rows: usize,
+}
+
+impl<T: Data> ParquetSink<T> {
+    /// A sink writing Parquet into `dir` (created if missing), rolling at a million rows.
+    pub fn new(env: &Env<'_>, dir: impl Into<PathBuf>) -> Result<Self> {
+        Ok(ParquetSink {
+            parts: PartFiles::new(env, dir.into(), "parquet")?,
+            rows: Vec::new(),
+            max_part_rows: 1 << 20,
+        })
+    }
+
+    /// Rolls to a new part file every `rows` rows.
+    pub fn max_part_rows(mut self, rows: usize) -> Self {
+        self.max_part_rows = rows.max(1);
+        self
+    }
+
+    /// Writes the buffered rows as one part file.
+    fn write_part(&mut self) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let parquet_error =
+            |e: &dyn std::fmt::Display| RiffleError::Runtime(format!("cannot write Parquet: {e}"));
+        let options = TracingOptions::default().allow_null_fields(true);
+        let fields = Vec::<arrow_schema::FieldRef>::from_type::<T>(options)
+            .map_err(|e| parquet_error(&e))?;
+        let batch =
+            serde_arrow::to_record_batch(&fields, &self.rows).map_err(|e| parquet_error(&e))?;
+        let (temp, visible) = self.parts.next_paths();
+        let file = create(&temp)?;
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| parquet_error(&e))?;
+        writer.write(&batch).map_err(|e| parquet_error(&e))?;
+        let file = writer.into_inner().map_err(|e| parquet_error(&e))?;
+        file.sync_all().map_err(|e| RiffleError::io(&temp, e))?;
+        self.parts.closed(temp, visible);
+        self.rows.clear();
+        Ok(())
+    }
+}
+
+impl<T: Data> Sink<T> for ParquetSink<T> {
+    fn write(&mut self, records: &mut Vec<(EventTime, T)>) -> Result<()> {
+        for (_, record) in records.drain(..) {
+            self.rows.push(record);
+            if self.rows.len() >= self.max_part_rows {
+                self.write_part()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
+        self.write_part()?;
+        self.parts.prepare(epoch);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>> {
+        self.parts.snapshot()
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.parts.commit(epoch)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
+        self.parts.restore(snapshot)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.write_part()?;
+        self.parts.publish_closed()
     }
 }

@@ -22,6 +22,9 @@ pub enum Format {
     JsonLines,
     /// Each line is one `String` record.
     Lines,
+    /// Apache Parquet files, columns mapped to fields by name (read by the file source,
+    /// written by the Parquet sink).
+    Parquet,
 }
 
 impl Format {
@@ -39,6 +42,7 @@ impl Format {
             Format::Csv { .. } => "csv",
             Format::JsonLines => "jsonl",
             Format::Lines => "txt",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -54,8 +58,9 @@ impl FromStr for Format {
             }),
             "json" | "jsonl" => Ok(Format::JsonLines),
             "lines" | "text" | "raw" => Ok(Format::Lines),
+            "parquet" => Ok(Format::Parquet),
             other => Err(RiffleError::Config(format!(
-                "unknown format '{other}': use csv, csv-noheader, json or lines"
+                "unknown format '{other}': use csv, csv-noheader, json, lines or parquet"
             ))),
         }
     }
@@ -86,6 +91,10 @@ pub(crate) fn decode_line<T: DeserializeOwned>(
                     format!("a text line can only be read as a string record: {e}"),
                 )
             }),
+        Format::Parquet => Err((
+            location.clone(),
+            "Parquet is not a line format: read it with the file source".to_string(),
+        )),
         Format::Csv { delimiter, .. } => {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
@@ -140,6 +149,9 @@ fn json_field_of(error: &serde_json::Error) -> Option<String> {
 /// Encodes a record as one line (without the newline) in `format`.
 pub(crate) fn encode_line<T: Serialize>(format: &Format, value: &T) -> Result<String, String> {
     match format {
+        Format::Parquet => {
+            Err("Parquet is not a line format: write it with the Parquet sink".into())
+        }
         Format::JsonLines => serde_json::to_string(value).map_err(|e| e.to_string()),
         Format::Lines => match serde_json::to_value(value).map_err(|e| e.to_string())? {
             serde_json::Value::String(s) => Ok(s),

@@ -1,6 +1,7 @@
 //! Riffle's connectors: sources and sinks, with formats kept separate from transports.
 //!
-//! - [`FileSource`] / [`FileSink`]: files and directories in CSV, JSON lines or text lines;
+//! - [`FileSource`] / [`FileSink`] / [`ParquetSink`]: files and directories in CSV, JSON lines,
+//!   text lines or Parquet;
 //! - [`SocketSource`] / [`SocketSink`]: line-delimited TCP;
 //! - [`DataGen`]: seeded generated records at a rate or count;
 //! - [`nexmark`]: the Nexmark auction benchmark generator;
@@ -12,6 +13,7 @@ mod bad_record;
 mod file;
 mod format;
 pub mod nexmark;
+mod part_files;
 
 pub use bad_record::BadRecords;
 pub use file::{FileReader, FileSource};
@@ -22,6 +24,6 @@ mod sinks;
 mod socket;
 
 pub use datagen::{DataGen, RowRng, Throttle};
-pub use file_sink::FileSink;
+pub use file_sink::{FileSink, ParquetSink};
 pub use sinks::{BlackholeSink, PrintSink};
 pub use socket::{SocketSink, SocketSource};
