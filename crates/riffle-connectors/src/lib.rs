@@ -24,6 +24,7 @@ mod sinks;
 mod socket;
 
 pub use datagen::{DataGen, RowRng, Throttle};
-pub use file_sink::{FileSink, ParquetSink};
+pub use file_sink::{FileSink, ParquetParts, ParquetSink, PartSink, PartWriter, TextParts};
+pub use part_files::PartFiles;
 pub use sinks::{BlackholeSink, PrintSink};
 pub use socket::{SocketSink, SocketSource};

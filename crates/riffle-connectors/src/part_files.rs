@@ -23,8 +23,9 @@ struct PartFilesSnapshot {
     next_part: u64,
 }
 
-/// Naming and committing of `part-W-N.EXT` files in a directory.
-pub(crate) struct PartFiles {
+/// Naming and committing of one worker's `part-W-N.EXT` files in a directory (see
+/// [`crate::PartSink`]).
+pub struct PartFiles {
     dir: PathBuf,
     worker: usize,
     extension: &'static str,
@@ -50,7 +51,7 @@ impl PartFiles {
     }
 
     /// The in-progress and visible paths of the next part, skipping names already published.
-    pub(crate) fn next_paths(&mut self) -> (PathBuf, PathBuf) {
+    pub fn next_paths(&mut self) -> (PathBuf, PathBuf) {
         loop {
             let name = format!(
                 "part-{}-{:05}.{}",
@@ -65,7 +66,7 @@ impl PartFiles {
     }
 
     /// A part was written completely and synced: it waits for its epoch.
-    pub(crate) fn closed(&mut self, temp: PathBuf, visible: PathBuf) {
+    pub fn closed(&mut self, temp: PathBuf, visible: PathBuf) {
         self.pending.push((temp, visible));
     }
 
