@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use riffle_connectors::nexmark::{Event, NexmarkConfig, NexmarkReader};
-use riffle_connectors::BlackholeSink;
+use riffle_connectors::{BlackholeSink, DataGen};
 use riffle_core::{Result, RiffleError};
 use riffle_runtime::{
-    execute, ExecutionConfig, KeyedState, ValueState, WatermarkStrategy, WindowAssigner,
+    execute, CheckpointConfig, CheckpointStore, ExecutionConfig, WatermarkStrategy, WindowAssigner,
 };
 
 /// Options of `riffle bench`.
@@ -79,21 +79,41 @@ fn window_count(workers: usize, events: u64) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// Snapshots `keys` keyed values and writes them to a file, as a checkpoint does.
-fn snapshot(keys: u64) -> Result<(Duration, u64)> {
-    let mut state: KeyedState<u64, ValueState<(u64, i64)>> = KeyedState::default();
-    for k in 0..keys {
-        state.get_mut(&k).update((k * 7, k as i64));
-    }
+/// What checkpointing a job that holds `keys` keys costs: a rolling per-key sum over
+/// `10 × keys` generated rows on `workers` workers, checkpointing every second. Returns the
+/// longest single operator snapshot (serialize + write) and the newest complete checkpoint's
+/// size on disk.
+fn checkpointed_state(workers: usize, keys: u64) -> Result<(Duration, u64, u64)> {
     let dir = std::env::temp_dir().join(format!("riffle-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| RiffleError::io(&dir, e))?;
-    let path = dir.join("state.bin");
-    let start = Instant::now();
-    let bytes = state.snapshot()?;
-    std::fs::write(&path, &bytes).map_err(|e| RiffleError::io(&path, e))?;
-    let took = start.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok((took, bytes.len() as u64))
+    let config = ExecutionConfig::threads(workers).with_checkpoints(CheckpointConfig {
+        dir: dir.clone(),
+        interval: Duration::from_secs(1),
+        restore: None,
+    });
+    let report = execute(&config, move |env| {
+        let sink = BlackholeSink::new(env);
+        DataGen::new(1, move |n, _| (n % keys, n))
+            .rows(10 * keys)
+            .stream(env, "rows", WatermarkStrategy::none())
+            .key_by(|r| r.0)
+            .reduce(|a, b| (a.0, a.1 + b.1))
+            .sink("blackhole", sink);
+        Ok(())
+    })?;
+    let latest = CheckpointStore::latest_complete(&dir)?.ok_or_else(|| {
+        RiffleError::Checkpoint("the benchmark job completed no checkpoint".into())
+    })?;
+    let chk = dir.join(format!("chk-{latest:08}"));
+    let size = std::fs::read_dir(&chk)
+        .map_err(|e| RiffleError::io(&chk, e))?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let _ = std::fs::remove_dir_all(&dir);
+    let max = Duration::from_millis(report.counter("checkpoint.snapshot_max_ms"));
+    Ok((max, size, latest))
 }
 
 /// Runs the benchmarks and prints a table.
@@ -116,12 +136,16 @@ pub fn run(_config: &ExecutionConfig, args: &BenchArgs) -> Result<()> {
             );
         }
     }
-    let (took, size) = snapshot(args.keys)?;
-    println!(
-        "\nkeyed state snapshot of {} keys: {:.3} s, {:.1} MB written",
-        args.keys,
-        took.as_secs_f64(),
-        size as f64 / 1e6
-    );
+    for &workers in &args.workers {
+        let (max, size, epoch) = checkpointed_state(workers, args.keys)?;
+        println!(
+            "\ncheckpoints of a job holding {} keys on {workers} worker(s): longest operator snapshot \
+             {:.3} s; the {} checkpoint is {:.1} MB on disk",
+            args.keys,
+            max.as_secs_f64(),
+            if epoch == u64::MAX { "final".to_string() } else { format!("newest ({epoch})") },
+            size as f64 / 1e6
+        );
+    }
     Ok(())
 }

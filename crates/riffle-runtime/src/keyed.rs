@@ -82,8 +82,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                         let Some(closed) = epochs.close(frontier) else {
                             break;
                         };
-                        if let Err(error) = state.snapshot().and_then(|b| epochs.write(closed, &b))
-                        {
+                        if let Err(error) = epochs.checkpoint(closed, || state.snapshot()) {
                             job.fail(error);
                         }
                     }

@@ -8,6 +8,7 @@ use timely::dataflow::operators::generic::OutputBuilderSession;
 use timely::dataflow::operators::{Capability, CapabilitySet, InputCapability};
 use timely::progress::frontier::MutableAntichain;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use riffle_core::Result;
@@ -99,6 +100,8 @@ pub(crate) struct Epochs {
     pub(crate) name: String,
     /// This worker.
     pub(crate) worker: usize,
+    bytes: Arc<AtomicU64>,
+    max_ms: Arc<AtomicU64>,
 }
 
 /// The pseudo-epoch of the snapshot taken when the input has ended.
@@ -113,6 +116,8 @@ impl Epochs {
             store,
             name,
             worker,
+            bytes: job.counter("checkpoint.state_bytes"),
+            max_ms: job.counter("checkpoint.snapshot_max_ms"),
         }
     }
 
@@ -155,6 +160,22 @@ impl Epochs {
             Some(store) => store.write(epoch, &self.name, self.worker, bytes),
             None => Ok(()),
         }
+    }
+
+    /// Takes (`snapshot`) and writes the operator's snapshot for `epoch`, counting its size
+    /// (`checkpoint.state_bytes`) and the longest time one took (`checkpoint.snapshot_max_ms`).
+    pub(crate) fn checkpoint(
+        &self,
+        epoch: u64,
+        snapshot: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
+        let bytes = snapshot()?;
+        self.write(epoch, &bytes)?;
+        self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.max_ms
+            .fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The snapshot to restore, if the job restored a checkpoint.

@@ -378,8 +378,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                                 st.fire_event_timers(bound, &mut pending, at);
                                 flush(&mut pending, None, &held, &st.due, output);
                             }
-                            if let Err(error) = st.snapshot().and_then(|b| epochs.write(closed, &b))
-                            {
+                            if let Err(error) = epochs.checkpoint(closed, || st.snapshot()) {
                                 job.fail(error);
                             }
                             st.due.advance_epoch(epochs.current);

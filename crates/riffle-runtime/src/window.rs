@@ -464,9 +464,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                                 state.fire_until(bound, &mut emitted);
                                 flush(&mut emitted, None, &held, &state.due, output);
                             }
-                            if let Err(error) =
-                                state.snapshot().and_then(|b| epochs.write(closed, &b))
-                            {
+                            if let Err(error) = epochs.checkpoint(closed, || state.snapshot()) {
                                 job.fail(error);
                             }
                             state.due.advance_epoch(epochs.current);
