@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use riffle_connectors::nexmark::{Event, NexmarkConfig, NexmarkReader};
-use riffle_connectors::Throttle;
+use riffle_connectors::nexmark::{self, NexmarkConfig};
 use riffle_core::Result;
-use riffle_runtime::{Env, WatermarkStrategy, WindowAssigner};
+use riffle_runtime::{Env, WindowAssigner};
 use serde::{Deserialize, Serialize};
 
 use crate::Output;
@@ -35,21 +34,7 @@ pub fn build(
     rate: Option<u64>,
     output: &Output,
 ) -> Result<()> {
-    let workers = env.workers() as u64;
-    let reader = Throttle::new(
-        NexmarkReader::new(config.clone(), env.worker_index(), env.workers()),
-        rate.map(|r| (r / workers).max(1)),
-    );
-    let bids = env
-        .source(
-            "nexmark",
-            reader,
-            WatermarkStrategy::reader_defined(Event::timestamp),
-        )
-        .flat_map(|event| match event {
-            Event::Bid(bid) => Some(bid.auction),
-            _ => None,
-        });
+    let bids = nexmark::bids(env, config, rate).map(|bid| bid.auction);
     let counts = bids
         .key_by(|auction| *auction)
         .window(WindowAssigner::sliding(WINDOW, SLIDE))

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use riffle_connectors::nexmark::{Event, NexmarkConfig, NexmarkReader};
+use riffle_connectors::nexmark::{self, NexmarkConfig};
 use riffle_connectors::{BlackholeSink, DataGen};
 use riffle_core::{Result, RiffleError};
 use riffle_runtime::{
@@ -36,20 +36,11 @@ fn stateless(workers: usize, events: u64) -> Result<Duration> {
     let cfg = generator(events);
     let start = Instant::now();
     execute(&ExecutionConfig::threads(workers), move |env| {
-        let reader = NexmarkReader::new(cfg.clone(), env.worker_index(), env.workers());
         let sink = BlackholeSink::new(env);
-        env.source(
-            "nexmark",
-            reader,
-            WatermarkStrategy::reader_defined(Event::timestamp),
-        )
-        .flat_map(|e| match e {
-            Event::Bid(b) => Some(b),
-            _ => None,
-        })
-        .filter(|b| b.price > 0)
-        .map(|b| (b.auction, b.price * 908 / 1000))
-        .sink("blackhole", sink);
+        nexmark::bids(env, &cfg, None)
+            .filter(|b| b.price > 0)
+            .map(|b| (b.auction, b.price * 908 / 1000))
+            .sink("blackhole", sink);
         Ok(())
     })?;
     Ok(start.elapsed())
@@ -59,21 +50,13 @@ fn window_count(workers: usize, events: u64) -> Result<Duration> {
     let cfg = generator(events);
     let start = Instant::now();
     execute(&ExecutionConfig::threads(workers), move |env| {
-        let reader = NexmarkReader::new(cfg.clone(), env.worker_index(), env.workers());
         let sink = BlackholeSink::new(env);
-        env.source(
-            "nexmark",
-            reader,
-            WatermarkStrategy::reader_defined(Event::timestamp),
-        )
-        .flat_map(|e| match e {
-            Event::Bid(b) => Some(b.auction),
-            _ => None,
-        })
-        .key_by(|a| *a)
-        .window(WindowAssigner::tumbling(Duration::from_secs(10)))
-        .count()
-        .sink("blackhole", sink);
+        nexmark::bids(env, &cfg, None)
+            .map(|b| b.auction)
+            .key_by(|a| *a)
+            .window(WindowAssigner::tumbling(Duration::from_secs(10)))
+            .count()
+            .sink("blackhole", sink);
         Ok(())
     })?;
     Ok(start.elapsed())

@@ -6,10 +6,12 @@
 use std::borrow::Cow;
 
 use riffle_core::Result;
-use riffle_runtime::{decode_u64, EventTime, SourceReader, SourceStatus};
+use riffle_runtime::{
+    decode_u64, DataStream, Env, EventTime, SourceReader, SourceStatus, WatermarkStrategy,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::datagen::RowRng;
+use crate::datagen::{RowRng, Throttle};
 
 /// A new person (a bidder or seller).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -376,6 +378,22 @@ impl SourceReader<Event> for NexmarkReader {
         self.next_block = decode_u64(position)?;
         Ok(())
     }
+}
+
+/// The bids of the Nexmark stream: this worker's share, with the generator's watermarks, at
+/// most `rate` events per second in all (`None`: as fast as possible).
+pub fn bids<'s>(env: &Env<'s>, config: &NexmarkConfig, rate: Option<u64>) -> DataStream<'s, Bid> {
+    let reader = NexmarkReader::new(config.clone(), env.worker_index(), env.workers());
+    let per_worker = rate.map(|r| (r / env.workers() as u64).max(1));
+    env.source(
+        "nexmark",
+        Throttle::new(reader, per_worker),
+        WatermarkStrategy::reader_defined(Event::timestamp),
+    )
+    .flat_map(|event| match event {
+        Event::Bid(bid) => Some(bid),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
