@@ -52,10 +52,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
             move |default_cap, info| {
                 let mut epochs = Epochs::new(&job, format!("op{}", info.local_id), worker);
                 let mut state: KeyedState<K, ValueState<T>> = KeyedState::default();
-                if let Err(error) = epochs
-                    .restored()
-                    .and_then(|bytes| bytes.map_or(Ok(()), |b| state.restore(&b)))
-                {
+                if let Err(error) = epochs.restore(|b| state.restore(b)) {
                     job.fail(error);
                 }
                 // Holds the output back to the input frontier until each epoch's snapshot is

@@ -178,11 +178,15 @@ impl Epochs {
         Ok(())
     }
 
-    /// The snapshot to restore, if the job restored a checkpoint.
-    pub(crate) fn restored(&self) -> Result<Option<Vec<u8>>> {
-        match &self.store {
-            Some(store) => store.read_restored(&self.name, self.worker),
-            None => Ok(None),
+    /// Hands the operator's snapshot in the restored checkpoint to `apply`; nothing happens
+    /// when the job restored no checkpoint or the operator has no snapshot in it.
+    pub(crate) fn restore(&self, apply: impl FnOnce(&[u8]) -> Result<()>) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        match store.read_restored(&self.name, self.worker)? {
+            Some(bytes) => apply(&bytes),
+            None => Ok(()),
         }
     }
 }

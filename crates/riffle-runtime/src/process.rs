@@ -340,10 +340,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                         _records: std::marker::PhantomData,
                     };
                     let restart = default_cap.delayed(&Time::new(epochs.current, MIN_WATERMARK));
-                    if let Err(error) = epochs
-                        .restored()
-                        .and_then(|bytes| bytes.map_or(Ok(()), |b| st.restore(&b, &restart)))
-                    {
+                    if let Err(error) = epochs.restore(|b| st.restore(b, &restart)) {
                         job.fail(error);
                     }
                     let mut held = CapabilitySet::from_elem(default_cap);

@@ -69,10 +69,7 @@ impl<'s, T: Data> DataStream<'s, T> {
                 move |default_cap, info| {
                     let activator = scope.activator_for(info.address);
                     let mut epochs = Epochs::new(&job, format!("sink{}", info.local_id), worker);
-                    if let Err(error) = epochs
-                        .restored()
-                        .and_then(|bytes| bytes.map_or(Ok(()), |b| sink.restore(&b)))
-                    {
+                    if let Err(error) = epochs.restore(|b| sink.restore(b)) {
                         job.fail(error);
                     }
                     // Held until the last commit, so the dataflow stays alive while it waits.

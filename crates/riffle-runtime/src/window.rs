@@ -420,10 +420,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                     let mut epochs = Epochs::new(&job, format!("op{}", info.local_id), worker);
                     let mut state = WindowState::<K, T, A>::new(agg, assigner, allowed_lateness);
                     let restart = default_cap.delayed(&Time::new(epochs.current, MIN_WATERMARK));
-                    if let Err(error) = epochs
-                        .restored()
-                        .and_then(|bytes| bytes.map_or(Ok(()), |b| state.restore(&b, &restart)))
-                    {
+                    if let Err(error) = epochs.restore(|b| state.restore(b, &restart)) {
                         job.fail(error);
                     }
                     let mut held = CapabilitySet::from_elem(default_cap);
