@@ -15,7 +15,7 @@ use riffle_core::Result;
 
 use crate::checkpoint::CheckpointStore;
 use crate::job::JobShared;
-use crate::stream::Builder;
+use crate::stream::{Builder, Records};
 use crate::time::{frontier_epoch, EventTime, Time, MAX_WATERMARK};
 use crate::Data;
 
@@ -250,6 +250,7 @@ pub(crate) type Pending<V> = Vec<(Time, EventTime, V)>;
 
 /// Sends what an operator produced, each under the capability for its time: a due
 /// capability where one is held for it, else one derived from `held` or `current`.
+/// Consecutive outputs of one time leave together in one container.
 pub(crate) fn flush<V: Data>(
     emitted: &mut Pending<V>,
     current: Option<&Capability<Time>>,
@@ -257,19 +258,33 @@ pub(crate) fn flush<V: Data>(
     due: &DueCaps,
     output: &mut OutputBuilderSession<'_, Time, Builder<V>>,
 ) {
-    for (time, ts, value) in emitted.drain(..) {
-        let cap = due
-            .get(ts)
-            .filter(|c| c.time() == &time)
-            .cloned()
-            .or_else(|| held.try_delayed(&time))
-            .or_else(|| current.and_then(|c| c.try_delayed(&time)))
-            .or_else(|| current.cloned());
-        match cap {
-            Some(cap) => output.session(&cap).give((ts, value)),
-            // Every output is produced under a capability the operator holds; reaching this
-            // would be a bug in the operator, so say so loudly rather than lose it silently.
-            None => tracing::error!(?time, ts, "operator output without a capability"),
+    let mut run: Records<V> = Vec::new();
+    let mut run_cap: Option<Capability<Time>> = None;
+    let mut run_time: Option<Time> = None;
+    let mut drained = emitted.drain(..).peekable();
+    while let Some((time, ts, value)) = drained.next() {
+        if run_time != Some(time) {
+            run_time = Some(time);
+            // Capabilities for one time are interchangeable: resolve one per run.
+            run_cap = due
+                .get(ts)
+                .filter(|c| c.time() == &time)
+                .cloned()
+                .or_else(|| held.try_delayed(&time))
+                .or_else(|| current.and_then(|c| c.try_delayed(&time)))
+                .or_else(|| current.cloned());
+        }
+        run.push((ts, value));
+        let run_ends = drained.peek().is_none_or(|next| next.0 != time);
+        if run_ends {
+            match &run_cap {
+                Some(cap) => output.session(cap).give_container(&mut run),
+                // Every output is produced under a capability the operator holds; reaching
+                // this would be a bug in the operator, so say so loudly rather than lose it
+                // silently.
+                None => tracing::error!(?time, ts, "operator output without a capability"),
+            }
+            run.clear();
         }
     }
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use riffle_core::{Result, RiffleError};
+
+use crate::stream::Records;
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
@@ -145,13 +147,27 @@ struct WatermarkTracker<T> {
 }
 
 impl<T> WatermarkTracker<T> {
-    fn stamp(&mut self, value: &T) -> EventTime {
-        let ts = match &self.strategy.timestamp {
-            Some(f) => f(value),
-            None => now_millis(),
-        };
-        self.max_timestamp = self.max_timestamp.max(ts);
-        ts
+    /// Moves `batch` into a container of stamped records: event times from the strategy's
+    /// assigner, or the ingestion time of the whole batch (one clock read) without one.
+    fn stamp_all(&mut self, batch: &mut Vec<T>) -> Records<T> {
+        let mut records = Vec::with_capacity(batch.len());
+        match &self.strategy.timestamp {
+            Some(f) => {
+                let mut max = self.max_timestamp;
+                records.extend(batch.drain(..).map(|value| {
+                    let ts = f(&value);
+                    max = max.max(ts);
+                    (ts, value)
+                }));
+                self.max_timestamp = max;
+            }
+            None => {
+                let now = now_millis();
+                self.max_timestamp = self.max_timestamp.max(now);
+                records.extend(batch.drain(..).map(|value| (now, value)));
+            }
+        }
+        records
     }
 
     fn watermark(&self) -> EventTime {
@@ -281,12 +297,8 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
                 self.idle_since = None;
                 self.records
                     .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
-                let mut session = output.session(&*cap);
-                for value in self.batch.drain(..) {
-                    let ts = self.tracker.stamp(&value);
-                    session.give((ts, value));
-                }
-                drop(session);
+                let mut records = self.tracker.stamp_all(&mut self.batch);
+                output.session(&*cap).give_container(&mut records);
                 if reader_watermark.is_none() {
                     advance(cap, self.tracker.watermark());
                 }

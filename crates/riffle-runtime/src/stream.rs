@@ -64,11 +64,18 @@ impl<'s, T: Data> DataStream<'s, T> {
 
     /// Keeps the records for which `predicate` is true.
     pub fn filter(self, mut predicate: impl FnMut(&T) -> bool + 'static) -> DataStream<'s, T> {
-        self.flat_map_with_time("filter", move |ts, v, out| {
-            if predicate(&v) {
-                out.push((ts, v))
-            }
-        })
+        // In place: the kept records leave in the container they arrived in.
+        let stream = self
+            .stream
+            .unary::<Builder<T>, _, _, _>(Pipeline, "filter", move |_, _| {
+                move |input, output| {
+                    input.for_each(|cap, data| {
+                        data.retain(|(_, v)| predicate(v));
+                        output.session(&cap).give_container(data);
+                    });
+                }
+            });
+        DataStream::new(stream, self.env)
     }
 
     /// Replaces every record by the items `f` returns, each with the record's event time.
@@ -117,6 +124,8 @@ impl<'s, T: Data> DataStream<'s, T> {
             .unary::<Builder<U>, _, _, _>(Pipeline, name, move |_, _| {
                 move |input, output| {
                     input.for_each(|cap, data| {
+                        // The last container left with the message: size the next one once.
+                        buffer.reserve(data.len());
                         for (ts, v) in data.drain(..) {
                             f(ts, v, &mut buffer);
                         }
