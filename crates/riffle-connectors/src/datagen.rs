@@ -56,6 +56,12 @@ impl RowRng {
         (min as i128 + (self.next_u64() as u128 % span) as i128) as i64
     }
 
+    /// A uniform integer in `[0, n)` (`0` when `n` is 0), by a multiply and shift rather
+    /// than a division.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
     /// A uniform float in `[min, max)`.
     pub fn range_f64(&mut self, min: f64, max: f64) -> f64 {
         let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
@@ -69,13 +75,13 @@ impl RowRng {
 
     /// A random lowercase ASCII string of `len` characters.
     pub fn string(&mut self, len: usize) -> String {
-        let mut bytes = Vec::with_capacity(len);
-        while bytes.len() < len {
-            // Eight letters from one draw: each byte of the number picks a letter.
-            let mut bits = self.next_u64();
-            for _ in 0..(len - bytes.len()).min(8) {
-                bytes.push(b'a' + ((bits & 0xff) % 26) as u8);
-                bits >>= 8;
+        let mut bytes = vec![0u8; len];
+        for chunk in bytes.chunks_mut(8) {
+            // Eight letters from one draw: each byte `b` of the number picks letter
+            // `b · 26 / 256`, a multiply and shift rather than a division.
+            let draw = self.next_u64().to_le_bytes();
+            for (letter, b) in chunk.iter_mut().zip(draw) {
+                *letter = b'a' + ((b as u16 * 26) >> 8) as u8;
             }
         }
         // ASCII letters only, so always valid UTF-8.

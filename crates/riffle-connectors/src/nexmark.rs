@@ -187,9 +187,13 @@ impl NexmarkConfig {
         (self.person_proportion + self.auction_proportion + self.bid_proportion).max(1)
     }
 
+    fn rate(&self) -> u64 {
+        self.events_per_second.max(1)
+    }
+
     /// Event time of event `n`: evenly spaced at `events_per_second`, never decreasing.
     pub fn timestamp(&self, n: u64) -> EventTime {
-        let rate = self.events_per_second.max(1) as u128;
+        let rate = self.rate() as u128;
         self.first_event_time_ms + (n as u128 * 1000 / rate) as EventTime
     }
 
@@ -207,26 +211,81 @@ impl NexmarkConfig {
                 .saturating_sub(self.person_proportion)
                 .min(self.auction_proportion)
     }
+}
 
-    /// A person id that exists at event `n`, among the recently active ones.
-    fn recent_person(&self, n: u64, rng: &mut RowRng) -> u64 {
-        let count = self.persons_before(n).max(1);
-        let active = self.num_active_people.min(count).max(1);
-        let base = count - active;
-        FIRST_PERSON_ID + base + rng.next_u64() % active
+/// What the generator derives from an event's number alone: its place in the proportion
+/// period, the people and auctions before it, and its time. [`Cursor::at`] computes it for
+/// any `n`; a reader walking a block steps it with [`Cursor::advance`], without divisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    n: u64,
+    /// `n % period`.
+    offset: u64,
+    /// People among events `0..n`.
+    persons: u64,
+    /// Auctions among events `0..n`.
+    auctions: u64,
+    /// `n * 1000 / rate` and its remainder: the time offset in ms.
+    millis: u64,
+    millis_rem: u64,
+}
+
+impl Cursor {
+    fn at(config: &NexmarkConfig, n: u64) -> Self {
+        let scaled = n as u128 * 1000;
+        let rate = config.rate() as u128;
+        Cursor {
+            n,
+            offset: n % config.period(),
+            persons: config.persons_before(n),
+            auctions: config.auctions_before(n),
+            millis: (scaled / rate) as u64,
+            millis_rem: (scaled % rate) as u64,
+        }
     }
 
-    /// An auction id that exists at event `n`, among those in flight.
-    fn recent_auction(&self, n: u64, rng: &mut RowRng) -> u64 {
-        let count = self.auctions_before(n).max(1);
-        let in_flight = self.num_in_flight_auctions.min(count).max(1);
-        FIRST_AUCTION_ID + count - in_flight + rng.next_u64() % in_flight
+    /// Moves to event `n + 1`; `step` is `(1000 / rate, 1000 % rate)`.
+    fn advance(&mut self, config: &NexmarkConfig, step: (u64, u64)) {
+        if self.offset < config.person_proportion {
+            self.persons += 1;
+        } else if self.offset < config.person_proportion + config.auction_proportion {
+            self.auctions += 1;
+        }
+        self.n += 1;
+        self.offset += 1;
+        if self.offset == config.period() {
+            self.offset = 0;
+        }
+        self.millis += step.0;
+        self.millis_rem += step.1;
+        if self.millis_rem >= config.rate() {
+            self.millis_rem -= config.rate();
+            self.millis += 1;
+        }
+    }
+
+    fn timestamp(&self, config: &NexmarkConfig) -> EventTime {
+        config.first_event_time_ms + self.millis as EventTime
+    }
+
+    /// A person id that exists now, among the recently active ones.
+    fn recent_person(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
+        let count = self.persons.max(1);
+        let active = config.num_active_people.min(count).max(1);
+        FIRST_PERSON_ID + count - active + rng.below(active)
+    }
+
+    /// An auction id that exists now, among those in flight.
+    fn recent_auction(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
+        let count = self.auctions.max(1);
+        let in_flight = config.num_in_flight_auctions.min(count).max(1);
+        FIRST_AUCTION_ID + count - in_flight + rng.below(in_flight)
     }
 }
 
 /// True for the share `(ratio - 1) / ratio` of choices that go to the hot item.
 fn is_hot(rng: &mut RowRng, ratio: u64) -> bool {
-    !rng.next_u64().is_multiple_of(ratio.max(1))
+    rng.below(ratio.max(1)) != 0
 }
 
 /// The hot item among ids up to `last`: `last` rounded down to a multiple of `ratio`.
@@ -234,34 +293,63 @@ fn round_down(last: u64, ratio: u64) -> u64 {
     last / ratio.max(1) * ratio.max(1)
 }
 
+/// Steps of the price table: prices are log-uniform, interpolated between table entries.
+const PRICE_STEPS: usize = 1 << 10;
+
+/// `100 · 10^(6 i / PRICE_STEPS)` cents for `i` in `0..=PRICE_STEPS`.
+fn price_table() -> &'static [u64; PRICE_STEPS + 1] {
+    static TABLE: std::sync::OnceLock<[u64; PRICE_STEPS + 1]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            (100.0 * 10f64.powf(6.0 * i as f64 / PRICE_STEPS as f64)).round() as u64
+        })
+    })
+}
+
+/// A price in cents, log-uniform from 1 to 1,000,000 dollars (as Nexmark's `10^(6u) · 100`),
+/// interpolated in integers between table entries instead of calling `pow` for every bid.
 fn price(rng: &mut RowRng) -> u64 {
-    (10f64.powf(rng.range_f64(0.0, 6.0)) * 100.0).round() as u64
+    let table = price_table();
+    let bits = rng.next_u64();
+    // The top 10 bits pick the step, the next 16 the point within it.
+    let i = (bits >> 54) as usize;
+    let within = (bits >> 38) & 0xffff;
+    let (lo, hi) = (table[i], table[i + 1]);
+    lo + (((hi - lo) * within) >> 16)
 }
 
 fn pick<'a>(list: &[&'a str], rng: &mut RowRng) -> &'a str {
-    list[(rng.next_u64() % list.len() as u64) as usize]
+    list[rng.below(list.len() as u64) as usize]
 }
 
 /// Event `n` of the stream configured by `config`.
 pub fn event(config: &NexmarkConfig, n: u64) -> Event {
-    let mut rng = RowRng::new(config.seed, n);
-    let date_time = config.timestamp(n);
-    let offset = n % config.period();
-    if offset < config.person_proportion {
-        let id = FIRST_PERSON_ID + config.persons_before(n);
-        let name = format!(
-            "{} {}",
-            pick(&FIRST_NAMES, &mut rng),
-            pick(&LAST_NAMES, &mut rng)
-        );
-        let email_address = format!("{}@{}.com", rng.string(7), rng.string(5));
-        let credit_card = format!(
-            "{:04} {:04} {:04} {:04}",
-            rng.next_u64() % 10_000,
-            rng.next_u64() % 10_000,
-            rng.next_u64() % 10_000,
-            rng.next_u64() % 10_000
-        );
+    event_at(config, &Cursor::at(config, n))
+}
+
+fn event_at(config: &NexmarkConfig, at: &Cursor) -> Event {
+    let mut rng = RowRng::new(config.seed, at.n);
+    let date_time = at.timestamp(config);
+    if at.offset < config.person_proportion {
+        let id = FIRST_PERSON_ID + at.persons;
+        // Built by hand rather than with `format!`, which costs more than a whole bid.
+        let (first, last) = (pick(&FIRST_NAMES, &mut rng), pick(&LAST_NAMES, &mut rng));
+        let mut name = String::with_capacity(first.len() + 1 + last.len());
+        name.extend([first, " ", last]);
+        let mut email_address = rng.string(7);
+        email_address.push('@');
+        email_address.push_str(&rng.string(5));
+        email_address.push_str(".com");
+        let mut credit_card = String::with_capacity(19);
+        for group in 0..4 {
+            if group > 0 {
+                credit_card.push(' ');
+            }
+            let digits = rng.below(10_000);
+            for place in [1000, 100, 10, 1] {
+                credit_card.push(char::from(b'0' + (digits / place % 10) as u8));
+            }
+        }
         Event::Person(Box::new(Person {
             id,
             name,
@@ -272,14 +360,13 @@ pub fn event(config: &NexmarkConfig, n: u64) -> Event {
             date_time,
             extra: String::new(),
         }))
-    } else if offset < config.person_proportion + config.auction_proportion {
-        let id = FIRST_AUCTION_ID + config.auctions_before(n);
+    } else if at.offset < config.person_proportion + config.auction_proportion {
+        let id = FIRST_AUCTION_ID + at.auctions;
         let seller = if is_hot(&mut rng, config.hot_seller_ratio) {
             // The hot seller: the most recent person, rounded down to the ratio.
-            FIRST_PERSON_ID
-                + round_down(config.persons_before(n).max(1) - 1, config.hot_seller_ratio)
+            FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_seller_ratio)
         } else {
-            config.recent_person(n, &mut rng)
+            at.recent_person(config, &mut rng)
         };
         let initial_bid = price(&mut rng);
         Event::Auction(Box::new(Auction {
@@ -289,29 +376,25 @@ pub fn event(config: &NexmarkConfig, n: u64) -> Event {
             initial_bid,
             reserve: initial_bid + price(&mut rng),
             date_time,
-            expires: date_time + 10_000 + (rng.next_u64() % 20_000) as i64,
+            expires: date_time + 10_000 + rng.below(20_000) as i64,
             seller,
-            category: FIRST_CATEGORY_ID + rng.next_u64() % NUM_CATEGORIES,
+            category: FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES),
             extra: String::new(),
         }))
     } else {
         let auction = if is_hot(&mut rng, config.hot_auction_ratio) {
-            let last = config.auctions_before(n).max(1) - 1;
-            FIRST_AUCTION_ID
-                + last / config.hot_auction_ratio.max(1) * config.hot_auction_ratio.max(1)
+            FIRST_AUCTION_ID + round_down(at.auctions.max(1) - 1, config.hot_auction_ratio)
         } else {
-            config.recent_auction(n, &mut rng)
+            at.recent_auction(config, &mut rng)
         };
+        let last_person = FIRST_PERSON_ID + at.persons.max(1) - 1;
         let bidder = if is_hot(&mut rng, config.hot_bidder_ratio) {
-            let last = config.persons_before(n).max(1) - 1;
-            FIRST_PERSON_ID
-                + last / config.hot_bidder_ratio.max(1) * config.hot_bidder_ratio.max(1)
-                + 1
+            FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_bidder_ratio) + 1
         } else {
-            config.recent_person(n, &mut rng)
+            at.recent_person(config, &mut rng)
         }
-        .min(FIRST_PERSON_ID + config.persons_before(n).max(1) - 1);
-        let (channel, url) = CHANNELS[(rng.next_u64() % CHANNELS.len() as u64) as usize];
+        .min(last_person);
+        let (channel, url) = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
         Event::Bid(Bid {
             auction,
             bidder,
@@ -325,33 +408,59 @@ pub fn event(config: &NexmarkConfig, n: u64) -> Event {
 }
 
 /// Event numbers per block handed to a worker.
-const BLOCK: u64 = 4096;
+const BLOCK: u64 = 1024;
 
 /// One worker's share of the Nexmark stream: blocks of event numbers round-robin over the
 /// workers. Its watermark per block is the block's first event time minus one, so no event is
 /// late and watermarks do not depend on the number of workers. (Rate limits in wall-clock
 /// time come from wrapping it in [`crate::Throttle`].)
-pub struct NexmarkReader {
+///
+/// A reader of all events ([`NexmarkReader::new`]) yields [`Event`]s; a reader of bids
+/// ([`NexmarkReader::bids`]) still generates every event, and yields the bids.
+pub struct NexmarkReader<O = Event> {
     config: NexmarkConfig,
     next_block: u64,
     workers: u64,
     watermark: EventTime,
+    keep: fn(Event) -> Option<O>,
 }
 
-impl NexmarkReader {
-    /// The reader of worker `worker_index` of `workers`.
+impl NexmarkReader<Event> {
+    /// The reader of all events for worker `worker_index` of `workers`.
     pub fn new(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
+        NexmarkReader::keeping(config, worker_index, workers, Some)
+    }
+}
+
+impl NexmarkReader<Bid> {
+    /// The reader of the bids for worker `worker_index` of `workers`.
+    pub fn bids(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
+        NexmarkReader::keeping(config, worker_index, workers, |event| match event {
+            Event::Bid(bid) => Some(bid),
+            _ => None,
+        })
+    }
+}
+
+impl<O> NexmarkReader<O> {
+    fn keeping(
+        config: NexmarkConfig,
+        worker_index: usize,
+        workers: usize,
+        keep: fn(Event) -> Option<O>,
+    ) -> Self {
         NexmarkReader {
             config,
             next_block: worker_index as u64,
             workers: workers.max(1) as u64,
             watermark: EventTime::MIN,
+            keep,
         }
     }
 }
 
-impl SourceReader<Event> for NexmarkReader {
-    fn poll(&mut self, out: &mut Vec<Event>) -> Result<SourceStatus> {
+impl<O: 'static> SourceReader<O> for NexmarkReader<O> {
+    fn poll(&mut self, out: &mut Vec<O>) -> Result<SourceStatus> {
         let start = self.next_block.saturating_mul(BLOCK);
         let end = match self.config.max_events {
             Some(max) => max.min(start.saturating_add(BLOCK)),
@@ -360,8 +469,15 @@ impl SourceReader<Event> for NexmarkReader {
         if start >= end {
             return Ok(SourceStatus::Finished);
         }
-        self.watermark = self.config.timestamp(start) - 1;
-        out.extend((start..end).map(|n| event(&self.config, n)));
+        let config = &self.config;
+        let mut at = Cursor::at(config, start);
+        self.watermark = at.timestamp(config) - 1;
+        let step = (1000 / config.rate(), 1000 % config.rate());
+        out.reserve((end - start) as usize);
+        for _ in start..end {
+            out.extend((self.keep)(event_at(config, &at)));
+            at.advance(config, step);
+        }
         self.next_block += self.workers;
         Ok(SourceStatus::Ready)
     }
@@ -383,17 +499,17 @@ impl SourceReader<Event> for NexmarkReader {
 /// The bids of the Nexmark stream: this worker's share, with the generator's watermarks, at
 /// most `rate` events per second in all (`None`: as fast as possible).
 pub fn bids<'s>(env: &Env<'s>, config: &NexmarkConfig, rate: Option<u64>) -> DataStream<'s, Bid> {
-    let reader = NexmarkReader::new(config.clone(), env.worker_index(), env.workers());
-    let per_worker = rate.map(|r| (r / env.workers() as u64).max(1));
+    let reader = NexmarkReader::bids(config.clone(), env.worker_index(), env.workers());
+    // The throttle counts what the reader yields: bids, the bid share of the events.
+    let bids_per_second = rate.map(|r| {
+        let share = r as u128 * config.bid_proportion as u128 / config.period() as u128;
+        (share as u64 / env.workers() as u64).max(1)
+    });
     env.source(
         "nexmark",
-        Throttle::new(reader, per_worker),
-        WatermarkStrategy::reader_defined(Event::timestamp),
+        Throttle::new(reader, bids_per_second),
+        WatermarkStrategy::reader_defined(|bid: &Bid| bid.date_time),
     )
-    .flat_map(|event| match event {
-        Event::Bid(bid) => Some(bid),
-        _ => None,
-    })
 }
 
 #[cfg(test)]
@@ -406,6 +522,55 @@ mod tests {
             max_events: Some(events),
             ..NexmarkConfig::default()
         }
+    }
+
+    #[test]
+    fn prices_are_log_uniform_over_six_decades() {
+        let mut rng = RowRng::new(1, 2);
+        let prices: Vec<u64> = (0..60_000).map(|_| price(&mut rng)).collect();
+        assert!(prices.iter().all(|p| (100..=100_000_000).contains(p)));
+        // Each decade of the price holds about a sixth of the bids.
+        for decade in 0..6u32 {
+            let (lo, hi) = (100 * 10u64.pow(decade), 100 * 10u64.pow(decade + 1));
+            let share = prices.iter().filter(|p| (lo..hi).contains(*p)).count();
+            assert!((9_000..11_000).contains(&share), "decade {decade}: {share}");
+        }
+    }
+
+    #[test]
+    fn stepping_a_cursor_equals_computing_it() {
+        for rate in [1, 7, 999, 1000, 1001, 100_000] {
+            let cfg = NexmarkConfig {
+                events_per_second: rate,
+                ..config(0)
+            };
+            let step = (1000 / cfg.rate(), 1000 % cfg.rate());
+            let mut at = Cursor::at(&cfg, 12_345);
+            for n in 12_345..12_345 + 500 {
+                assert_eq!(at, Cursor::at(&cfg, n), "rate {rate}");
+                assert_eq!(at.timestamp(&cfg), cfg.timestamp(n));
+                at.advance(&cfg, step);
+            }
+        }
+    }
+
+    #[test]
+    fn the_bid_reader_yields_the_bids_of_the_event_reader() {
+        let cfg = config(10_000);
+        let (mut events, mut bids) = (Vec::new(), Vec::new());
+        let mut all = NexmarkReader::new(cfg.clone(), 1, 2);
+        let mut only_bids = NexmarkReader::bids(cfg, 1, 2);
+        while all.poll(&mut events).unwrap() == SourceStatus::Ready {}
+        while only_bids.poll(&mut bids).unwrap() == SourceStatus::Ready {}
+        let expected: Vec<Bid> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Bid(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert!(expected.len() > 4_000, "{}", expected.len());
+        assert!(bids == expected);
     }
 
     #[test]
