@@ -8,7 +8,8 @@ use riffle_connectors::nexmark::{self, NexmarkConfig};
 use riffle_connectors::{BlackholeSink, DataGen};
 use riffle_core::{Result, RiffleError};
 use riffle_runtime::{
-    execute, CheckpointConfig, CheckpointStore, ExecutionConfig, WatermarkStrategy, WindowAssigner,
+    execute, CheckpointConfig, CheckpointStore, ExecutionConfig, SourceReader, SourceStatus,
+    WatermarkStrategy, WindowAssigner,
 };
 
 /// Options of `riffle bench`.
@@ -20,6 +21,9 @@ pub struct BenchArgs {
     /// Worker counts to run each job with.
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     workers: Vec<usize>,
+    /// Run only the jobs whose name contains this text (the checkpoint benchmark is "checkpoint").
+    #[arg(long)]
+    only: Option<String>,
     /// Keys in the state-snapshot benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
@@ -40,6 +44,46 @@ fn stateless(workers: usize, events: u64) -> Result<Duration> {
         nexmark::bids(env, &cfg, None)
             .filter(|b| b.price > 0)
             .map(|b| (b.auction, b.price * 908 / 1000))
+            .sink("blackhole", sink);
+        Ok(())
+    })?;
+    Ok(start.elapsed())
+}
+
+/// The generator alone, without a dataflow: what building the events (and keeping the
+/// bids) costs a worker.
+fn generator_only(workers: usize, events: u64) -> Result<Duration> {
+    let cfg = generator(events);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for w in 0..workers {
+            let cfg = cfg.clone();
+            scope.spawn(move || {
+                let mut reader = nexmark::NexmarkReader::bids(cfg, w, workers);
+                let mut batch = Vec::new();
+                let mut sum = 0u64;
+                while reader.poll(&mut batch)? == SourceStatus::Ready {
+                    sum = sum.wrapping_add(batch.len() as u64);
+                    batch.clear();
+                }
+                std::hint::black_box(sum);
+                Ok::<_, RiffleError>(())
+            });
+        }
+    });
+    Ok(start.elapsed())
+}
+
+/// The runtime alone: the same map/filter over trivially generated numbers.
+fn runtime_only(workers: usize, events: u64) -> Result<Duration> {
+    let start = Instant::now();
+    execute(&ExecutionConfig::threads(workers), move |env| {
+        let sink = BlackholeSink::new(env);
+        DataGen::new(0, |n, _| n)
+            .rows(events)
+            .stream(env, "numbers", WatermarkStrategy::none())
+            .filter(|n| *n > 0)
+            .map(|n| (n % 1000, n * 908 / 1000))
             .sink("blackhole", sink);
         Ok(())
     })?;
@@ -104,11 +148,17 @@ pub fn run(_config: &ExecutionConfig, args: &BenchArgs) -> Result<()> {
     println!("| job | workers | events | seconds | M events/s | M events/s per worker |");
     println!("|---|---|---|---|---|---|");
     type Job = fn(usize, u64) -> Result<Duration>;
-    let jobs: [(&str, Job); 2] = [
+    let jobs: [(&str, Job); 4] = [
+        ("nexmark generator alone (no dataflow)", generator_only),
+        (
+            "numbers map/filter -> blackhole (runtime alone)",
+            runtime_only,
+        ),
         ("nexmark map/filter -> blackhole", stateless),
         ("nexmark keyed tumbling count (10 s)", window_count),
     ];
-    for (name, job) in jobs {
+    let selected = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
+    for (name, job) in jobs.into_iter().filter(|(name, _)| selected(name)) {
         for &workers in &args.workers {
             let took = job(workers, args.events)?.as_secs_f64();
             let rate = args.events as f64 / took / 1e6;
@@ -119,7 +169,7 @@ pub fn run(_config: &ExecutionConfig, args: &BenchArgs) -> Result<()> {
             );
         }
     }
-    for &workers in &args.workers {
+    for &workers in args.workers.iter().filter(|_| selected("checkpoint")) {
         let (max, size, epoch) = checkpointed_state(workers, args.keys)?;
         println!(
             "\ncheckpoints of a job holding {} keys on {workers} worker(s): longest operator snapshot \

@@ -4,6 +4,11 @@
 mod bench;
 mod progress;
 
+/// The engine allocates and frees many short-lived batches; mimalloc keeps them in
+/// thread-local pages instead of returning them to the kernel (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
