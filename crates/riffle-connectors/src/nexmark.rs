@@ -217,7 +217,8 @@ impl NexmarkConfig {
 /// period, the people and auctions before it, and its time. [`Cursor::at`] computes it for
 /// any `n`; a reader walking a block steps it with [`Cursor::advance`], without divisions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Cursor {
+#[doc(hidden)]
+pub struct Cursor {
     n: u64,
     /// `n % period`.
     offset: u64,
@@ -382,28 +383,58 @@ fn event_at(config: &NexmarkConfig, at: &Cursor) -> Event {
             extra: String::new(),
         }))
     } else {
-        let auction = if is_hot(&mut rng, config.hot_auction_ratio) {
-            FIRST_AUCTION_ID + round_down(at.auctions.max(1) - 1, config.hot_auction_ratio)
+        Event::Bid(bid_at(config, at, &mut rng, date_time))
+    }
+}
+
+/// The bid at `at`, with `rng` as seeded for it.
+fn bid_at(config: &NexmarkConfig, at: &Cursor, rng: &mut RowRng, date_time: EventTime) -> Bid {
+    let auction = if is_hot(rng, config.hot_auction_ratio) {
+        FIRST_AUCTION_ID + round_down(at.auctions.max(1) - 1, config.hot_auction_ratio)
+    } else {
+        at.recent_auction(config, rng)
+    };
+    let last_person = FIRST_PERSON_ID + at.persons.max(1) - 1;
+    let bidder = if is_hot(rng, config.hot_bidder_ratio) {
+        FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_bidder_ratio) + 1
+    } else {
+        at.recent_person(config, rng)
+    }
+    .min(last_person);
+    let (channel, url) = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
+    Bid {
+        auction,
+        bidder,
+        price: price(rng),
+        channel: Cow::Borrowed(channel),
+        url: Cow::Borrowed(url),
+        date_time,
+        extra: String::new(),
+    }
+}
+
+/// What a [`NexmarkReader`] yields: every [`Event`], or only the [`Bid`]s.
+pub trait NexmarkOutput: Sized + 'static {
+    /// Generates the event at `at` and appends what this output keeps of it to `out`.
+    #[doc(hidden)]
+    fn generate(config: &NexmarkConfig, at: &Cursor, out: &mut Vec<Self>);
+}
+
+impl NexmarkOutput for Event {
+    fn generate(config: &NexmarkConfig, at: &Cursor, out: &mut Vec<Self>) {
+        out.push(event_at(config, at));
+    }
+}
+
+impl NexmarkOutput for Bid {
+    fn generate(config: &NexmarkConfig, at: &Cursor, out: &mut Vec<Self>) {
+        if at.offset < config.person_proportion + config.auction_proportion {
+            // People and auctions are generated as in the full stream, then dropped.
+            drop(event_at(config, at));
         } else {
-            at.recent_auction(config, &mut rng)
-        };
-        let last_person = FIRST_PERSON_ID + at.persons.max(1) - 1;
-        let bidder = if is_hot(&mut rng, config.hot_bidder_ratio) {
-            FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_bidder_ratio) + 1
-        } else {
-            at.recent_person(config, &mut rng)
+            let mut rng = RowRng::new(config.seed, at.n);
+            out.push(bid_at(config, at, &mut rng, at.timestamp(config)));
         }
-        .min(last_person);
-        let (channel, url) = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
-        Event::Bid(Bid {
-            auction,
-            bidder,
-            price: price(&mut rng),
-            channel: Cow::Borrowed(channel),
-            url: Cow::Borrowed(url),
-            date_time,
-            extra: String::new(),
-        })
     }
 }
 
@@ -422,44 +453,36 @@ pub struct NexmarkReader<O = Event> {
     next_block: u64,
     workers: u64,
     watermark: EventTime,
-    keep: fn(Event) -> Option<O>,
+    output: std::marker::PhantomData<O>,
 }
 
 impl NexmarkReader<Event> {
     /// The reader of all events for worker `worker_index` of `workers`.
     pub fn new(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
-        NexmarkReader::keeping(config, worker_index, workers, Some)
+        NexmarkReader::of(config, worker_index, workers)
     }
 }
 
 impl NexmarkReader<Bid> {
     /// The reader of the bids for worker `worker_index` of `workers`.
     pub fn bids(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
-        NexmarkReader::keeping(config, worker_index, workers, |event| match event {
-            Event::Bid(bid) => Some(bid),
-            _ => None,
-        })
+        NexmarkReader::of(config, worker_index, workers)
     }
 }
 
 impl<O> NexmarkReader<O> {
-    fn keeping(
-        config: NexmarkConfig,
-        worker_index: usize,
-        workers: usize,
-        keep: fn(Event) -> Option<O>,
-    ) -> Self {
+    fn of(config: NexmarkConfig, worker_index: usize, workers: usize) -> Self {
         NexmarkReader {
             config,
             next_block: worker_index as u64,
             workers: workers.max(1) as u64,
             watermark: EventTime::MIN,
-            keep,
+            output: std::marker::PhantomData,
         }
     }
 }
 
-impl<O: 'static> SourceReader<O> for NexmarkReader<O> {
+impl<O: NexmarkOutput> SourceReader<O> for NexmarkReader<O> {
     fn poll(&mut self, out: &mut Vec<O>) -> Result<SourceStatus> {
         let start = self.next_block.saturating_mul(BLOCK);
         let end = match self.config.max_events {
@@ -475,7 +498,7 @@ impl<O: 'static> SourceReader<O> for NexmarkReader<O> {
         let step = (1000 / config.rate(), 1000 % config.rate());
         out.reserve((end - start) as usize);
         for _ in start..end {
-            out.extend((self.keep)(event_at(config, &at)));
+            O::generate(config, &at, out);
             at.advance(config, step);
         }
         self.next_block += self.workers;

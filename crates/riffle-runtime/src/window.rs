@@ -512,6 +512,9 @@ struct WindowState<K, T, A: AggregateFunction<T>> {
     /// Capabilities held for the outputs of pending windows, by last timestamp.
     due: DueCaps,
     assigned: Vec<Window>,
+    /// The tumbling window the last record fell in: the next one usually falls there too,
+    /// which saves assigning it.
+    last_tumbling: Option<Window>,
     _records: std::marker::PhantomData<T>,
 }
 
@@ -526,6 +529,7 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
             cleanup_queue: BTreeMap::new(),
             due: DueCaps::new(),
             assigned: Vec::new(),
+            last_tumbling: None,
             _records: std::marker::PhantomData,
         }
     }
@@ -543,7 +547,18 @@ impl<K: Data + Hash + Eq, T: Data, A: AggregateFunction<T>> WindowState<K, T, A>
         let event_time = self.assigner.domain == TimeDomain::EventTime;
         let emitted_under = cap.time().watermark;
         let mut assigned = std::mem::take(&mut self.assigned);
-        self.assigner.assign_into(ts, &mut assigned);
+        match self.last_tumbling {
+            Some(w) if w.start <= ts && ts < w.end => {
+                assigned.clear();
+                assigned.push(w);
+            }
+            _ => {
+                self.assigner.assign_into(ts, &mut assigned);
+                if matches!(self.assigner.kind, WindowKind::Tumbling { .. }) {
+                    self.last_tumbling = assigned.first().copied();
+                }
+            }
+        }
         if event_time {
             assigned.retain(|w| w.max_timestamp().saturating_add(self.lateness) > emitted_under);
         }
