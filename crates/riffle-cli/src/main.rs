@@ -82,6 +82,10 @@ struct ClusterArgs {
     /// any) or the path of a checkpoint directory.
     #[arg(long, global = true, requires = "checkpoint_dir")]
     restore: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the job runs (for example
+    /// 127.0.0.1:9249; with several processes on one host, give each its own port).
+    #[arg(long, global = true, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl ClusterArgs {
@@ -115,6 +119,9 @@ impl ClusterArgs {
                 interval: Duration::from_millis(self.checkpoint_interval.max(1)),
                 restore,
             });
+        }
+        if let Some(address) = self.metrics_addr {
+            config = config.with_metrics(address);
         }
         config.validate()?;
         Ok(config)

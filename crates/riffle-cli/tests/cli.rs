@@ -335,3 +335,52 @@ fn sigkill_at_random_moments_then_restore_commits_exactly_the_uninterrupted_outp
     assert_eq!(missing, 0, "missing lines");
     assert_eq!(got, expected);
 }
+
+/// One scrape of a Prometheus endpoint; `None` while nothing listens yet.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).ok()?;
+    Some(reply)
+}
+
+/// The value of `metric` (with its labels) in a scrape.
+fn metric(reply: &str, metric: &str) -> Option<u64> {
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix(metric)?.trim().parse().ok())
+}
+
+#[test]
+fn a_running_job_serves_prometheus_metrics_that_grow() {
+    let port = free_port();
+    let mut child = riffle()
+        .args(["demo", "--events", "100000000", "--rate", "200000", "--discard"])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let records = "riffle_source_nexmark_records_total{process=\"0\"}";
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while seen.len() < 2 && started.elapsed() < Duration::from_secs(30) {
+        if let Some(n) = scrape(port).as_deref().and_then(|r| metric(r, records)) {
+            if seen.last().is_none_or(|last| n > *last) && n > 0 {
+                seen.push(n);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let reply = scrape(port).unwrap_or_default();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(seen.len(), 2, "the counter did not grow: {seen:?}\n{reply}");
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.contains("# TYPE riffle_source_nexmark_records_total counter"));
+    assert!(metric(&reply, "riffle_watermark_ms{process=\"0\"}").is_some_and(|w| w > 0));
+    assert_eq!(metric(&reply, "riffle_job_failed{process=\"0\"}"), Some(0));
+}

@@ -1,5 +1,6 @@
 //! How many workers and processes run a job, and where the processes are.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use riffle_core::{Result, RiffleError};
@@ -29,6 +30,8 @@ pub struct ExecutionConfig {
     pub addresses: Vec<String>,
     /// Periodic checkpoints and the checkpoint to restore, if any.
     pub checkpoint: Option<CheckpointConfig>,
+    /// Where to serve Prometheus metrics (`GET /metrics`) while the job runs, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ExecutionConfig {
@@ -46,6 +49,7 @@ impl ExecutionConfig {
             process: 0,
             addresses: Vec::new(),
             checkpoint: None,
+            metrics: None,
         }
     }
 
@@ -57,6 +61,7 @@ impl ExecutionConfig {
             process,
             addresses,
             checkpoint: None,
+            metrics: None,
         }
     }
 
@@ -72,6 +77,12 @@ impl ExecutionConfig {
     /// The same configuration, checkpointing as `checkpoint` says.
     pub fn with_checkpoints(mut self, checkpoint: CheckpointConfig) -> Self {
         self.checkpoint = Some(checkpoint);
+        self
+    }
+
+    /// The same configuration, serving Prometheus metrics at `address` while the job runs.
+    pub fn with_metrics(mut self, address: SocketAddr) -> Self {
+        self.metrics = Some(address);
         self
     }
 

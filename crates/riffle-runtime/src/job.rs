@@ -9,6 +9,7 @@ use timely::dataflow::Scope;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::ExecutionConfig;
+use crate::metrics::MetricsServer;
 use crate::time::{EventTime, Time, MIN_WATERMARK};
 
 /// State shared by every worker of one process while a job runs: the first error, a
@@ -48,6 +49,11 @@ impl JobShared {
     /// Asks every source to stop at its next poll, without an error.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// True once a worker recorded an error.
+    pub fn has_failed(&self) -> bool {
+        self.error.lock().map(|e| e.is_some()).unwrap_or(true)
     }
 
     /// True once the job failed or was cancelled: sources stop producing.
@@ -181,6 +187,10 @@ where
         let store = CheckpointStore::open(checkpoint, config.total_workers(), config.process)?;
         let _ = job.checkpoints.set(Arc::new(store));
     }
+    let _metrics = match config.metrics {
+        Some(address) => Some(MetricsServer::start(address, Arc::clone(&job), config.process)?),
+        None => None,
+    };
     let shared = Arc::clone(&job);
     let guards = timely::execute(timely_config, move |worker| {
         let job = Arc::clone(&shared);

@@ -33,6 +33,7 @@ mod count_window;
 mod job;
 mod join;
 mod keyed;
+mod metrics;
 mod operator;
 mod process;
 mod sink;
@@ -54,6 +55,7 @@ pub use join::{
     KeyedConnectedStreams, RegularJoin, WindowJoin,
 };
 pub use keyed::KeyedStream;
+pub use metrics::MetricsServer;
 pub use process::{Context, KeyedProcessFunction, Timer};
 pub use sink::Sink;
 pub use source::{decode_u64, now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};
