@@ -358,7 +358,14 @@ fn metric(reply: &str, metric: &str) -> Option<u64> {
 fn a_running_job_serves_prometheus_metrics_that_grow() {
     let port = free_port();
     let mut child = riffle()
-        .args(["demo", "--events", "100000000", "--rate", "200000", "--discard"])
+        .args([
+            "demo",
+            "--events",
+            "100000000",
+            "--rate",
+            "200000",
+            "--discard",
+        ])
         .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -9,6 +9,7 @@ use timely::dataflow::Scope;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::ExecutionConfig;
+use crate::control;
 use crate::metrics::MetricsServer;
 use crate::time::{EventTime, Time, MIN_WATERMARK};
 
@@ -16,22 +17,28 @@ use crate::time::{EventTime, Time, MIN_WATERMARK};
 /// cancellation flag the sources watch, and named counters.
 pub struct JobShared {
     error: Mutex<Option<RiffleError>>,
+    /// The error was this process's own (not another process's, reported to it).
+    failed_here: AtomicBool,
     cancelled: AtomicBool,
     counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     max_watermark: AtomicI64,
     checkpoints: OnceLock<Arc<CheckpointStore>>,
     sinks_per_worker: AtomicUsize,
+    /// (processes, this process's index), once the job runs.
+    cluster: OnceLock<(usize, usize)>,
 }
 
 impl Default for JobShared {
     fn default() -> Self {
         JobShared {
             error: Mutex::new(None),
+            failed_here: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
             counters: Mutex::new(BTreeMap::new()),
             max_watermark: AtomicI64::new(MIN_WATERMARK),
             checkpoints: OnceLock::new(),
             sinks_per_worker: AtomicUsize::new(0),
+            cluster: OnceLock::new(),
         }
     }
 }
@@ -41,9 +48,36 @@ impl JobShared {
     pub fn fail(&self, error: RiffleError) {
         tracing::error!(%error, "job failed");
         if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(error);
+            if slot.is_none() {
+                *slot = Some(error);
+                self.failed_here.store(true, Ordering::SeqCst);
+            }
         }
         self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Records that another process of the job failed with `message`, and stops this one.
+    pub(crate) fn fail_remote(&self, process: usize, message: &str) {
+        tracing::error!(
+            process,
+            message,
+            "another process of the job failed; stopping"
+        );
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert_with(|| {
+                RiffleError::Runtime(format!("process {process} of the job failed: {message}"))
+            });
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// This process's own error, if it failed (not because another process did).
+    pub(crate) fn own_failure(&self) -> Option<String> {
+        if !self.failed_here.load(Ordering::SeqCst) {
+            return None;
+        }
+        let slot = self.error.lock().ok()?;
+        slot.as_ref().map(|e| e.to_string())
     }
 
     /// Asks every source to stop at its next poll, without an error.
@@ -79,6 +113,16 @@ impl JobShared {
     /// The largest watermark any source of this process has reached.
     pub fn max_watermark(&self) -> EventTime {
         self.max_watermark.load(Ordering::Relaxed)
+    }
+
+    /// Processes in the job (1 before it runs).
+    pub fn processes(&self) -> usize {
+        self.cluster.get().map_or(1, |c| c.0)
+    }
+
+    /// This process's index in the job.
+    pub fn process(&self) -> usize {
+        self.cluster.get().map_or(0, |c| c.1)
     }
 
     /// The job's checkpoint storage, when it checkpoints.
@@ -132,6 +176,8 @@ pub struct Env<'s> {
     pub(crate) scope: Scope<'s, Time>,
     pub(crate) job: Arc<JobShared>,
     pub(crate) sinks: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Sources of this worker still running: the control stream lives as long as they do.
+    pub(crate) live_sources: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl<'s> Env<'s> {
@@ -187,8 +233,13 @@ where
         let store = CheckpointStore::open(checkpoint, config.total_workers(), config.process)?;
         let _ = job.checkpoints.set(Arc::new(store));
     }
+    let _ = job.cluster.set((config.processes, config.process));
     let _metrics = match config.metrics {
-        Some(address) => Some(MetricsServer::start(address, Arc::clone(&job), config.process)?),
+        Some(address) => Some(MetricsServer::start(
+            address,
+            Arc::clone(&job),
+            config.process,
+        )?),
         None => None,
     };
     let shared = Arc::clone(&job);
@@ -199,8 +250,10 @@ where
                 scope,
                 job: Arc::clone(&job),
                 sinks: Default::default(),
+                live_sources: Default::default(),
             };
             let built = build(&mut env);
+            control::install(&env);
             job.sinks_per_worker
                 .store(env.sinks.get(), Ordering::SeqCst);
             built

@@ -29,6 +29,7 @@
 
 mod checkpoint;
 mod config;
+mod control;
 mod count_window;
 mod job;
 mod join;

@@ -41,9 +41,8 @@ impl MetricsServer {
     /// Listens on `address` (port 0 picks a free port) and serves the metrics of `job`,
     /// labelled with this `process`'s index.
     pub fn start(address: SocketAddr, job: Arc<JobShared>, process: usize) -> Result<Self> {
-        let listener = TcpListener::bind(address).map_err(|e| {
-            RiffleError::Config(format!("cannot serve metrics on {address}: {e}"))
-        })?;
+        let listener = TcpListener::bind(address)
+            .map_err(|e| RiffleError::Config(format!("cannot serve metrics on {address}: {e}")))?;
         let address = listener
             .local_addr()
             .map_err(|e| RiffleError::Runtime(format!("metrics listener: {e}")))?;
@@ -129,7 +128,9 @@ pub(crate) fn render(job: &JobShared, process: usize) -> String {
     let label = format!("{{process=\"{process}\"}}");
     for (name, value) in job.counters() {
         let metric = format!("riffle_{}_total", sanitize(&name));
-        out.push_str(&format!("# TYPE {metric} counter\n{metric}{label} {value}\n"));
+        out.push_str(&format!(
+            "# TYPE {metric} counter\n{metric}{label} {value}\n"
+        ));
     }
     let watermark = job.max_watermark();
     if watermark > MIN_WATERMARK {

@@ -1,14 +1,12 @@
 //! Sources: readers polled by a timely source operator, with timestamps and watermarks.
 
-use std::sync::atomic::Ordering;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-
 use riffle_core::{Result, RiffleError};
-
-use crate::stream::Records;
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
@@ -17,7 +15,7 @@ use timely::dataflow::operators::Capability;
 
 use crate::checkpoint::CheckpointStore;
 use crate::job::{Env, JobShared};
-use crate::stream::DataStream;
+use crate::stream::{DataStream, Records};
 use crate::time::{EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 use crate::Data;
 
@@ -341,6 +339,7 @@ impl<'s> Env<'s> {
         let records = job.counter(&format!("source.{name}.records"));
         let store = job.checkpoints().cloned();
         let worker = self.worker_index();
+        let live_sources = Rc::clone(&self.live_sources);
         let stream = source::<_, CapacityContainerBuilder<Vec<(EventTime, T)>>, _, _>(
             scope,
             name,
@@ -368,22 +367,27 @@ impl<'s> Env<'s> {
                         None
                     }
                 };
+                let mut live = capability.as_ref().map(|_| LiveSource::new(&live_sources));
                 move |output| {
-                    let Some(cap) = capability.as_mut() else {
-                        return;
-                    };
-                    if job.is_cancelled() {
-                        capability = None;
-                        return;
-                    }
-                    match driver.run(cap, output) {
-                        Ok(Next::Again) => activator.activate(),
-                        Ok(Next::Later) => activator.activate_after(Duration::from_millis(1)),
-                        Ok(Next::Done) => capability = None,
-                        Err(error) => {
-                            job.fail(error);
+                    if let Some(cap) = capability.as_mut() {
+                        if job.is_cancelled() {
                             capability = None;
+                        } else {
+                            match driver.run(cap, output) {
+                                Ok(Next::Again) => activator.activate(),
+                                Ok(Next::Later) => {
+                                    activator.activate_after(Duration::from_millis(1))
+                                }
+                                Ok(Next::Done) => capability = None,
+                                Err(error) => {
+                                    job.fail(error);
+                                    capability = None;
+                                }
+                            }
                         }
+                    }
+                    if capability.is_none() {
+                        live.take();
                     }
                 }
             },
@@ -442,6 +446,22 @@ impl<'s> Env<'s> {
         };
         let strategy = WatermarkStrategy::reader_defined(|(ts, _): &(EventTime, T)| *ts);
         self.source("scripted", reader, strategy).map(|(_, v)| v)
+    }
+}
+
+/// Counts a source among its worker's running sources until dropped.
+struct LiveSource(Rc<Cell<usize>>);
+
+impl LiveSource {
+    fn new(count: &Rc<Cell<usize>>) -> Self {
+        count.set(count.get() + 1);
+        LiveSource(Rc::clone(count))
+    }
+}
+
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
     }
 }
 
