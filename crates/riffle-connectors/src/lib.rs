@@ -19,11 +19,13 @@ pub use bad_record::BadRecords;
 pub use file::{FileReader, FileSource};
 pub use format::Format;
 mod datagen;
+mod datagen_table;
 mod file_sink;
 mod sinks;
 mod socket;
 
 pub use datagen::{DataGen, RowRng, Throttle};
+pub use datagen_table::DataGenTable;
 pub use file_sink::{FileSink, ParquetParts, ParquetSink, PartSink, PartWriter, TextParts};
 pub use part_files::PartFiles;
 pub use sinks::{BlackholeSink, PrintSink};
