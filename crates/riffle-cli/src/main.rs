@@ -3,6 +3,7 @@
 
 mod bench;
 mod progress;
+mod sql;
 
 /// The engine allocates and frees many short-lived batches; mimalloc keeps them in
 /// thread-local pages instead of returning them to the kernel (see BENCHMARKS.md).
@@ -35,6 +36,8 @@ const EXAMPLES: &str = "Examples:
                                                exactly-once files; after a crash add --restore latest
   riffle run window-join --output out/         orders joined with payments, to files
   riffle bench                                 throughput of the built-in jobs
+  riffle sql -f examples/sql/hello.sql         a Flink SQL script over bounded tables
+  riffle sql -e 'SELECT 1 + 1' --format csv    statements from the command line, as CSV
 
 A cluster of 2 processes with 2 workers each, on this machine:
   riffle demo -n 2 -p 0 -w 2 &  riffle demo -n 2 -p 1 -w 2
@@ -170,6 +173,8 @@ enum Command {
     Run(Example),
     /// Measure the throughput of built-in jobs (events per second, per worker count).
     Bench(bench::BenchArgs),
+    /// Run Flink SQL: a script (-f) or statements (-e), over bounded tables (batch mode).
+    Sql(sql::SqlArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,6 +280,7 @@ fn run(cli: Cli) -> Result<()> {
             })?
         }
         Command::Bench(args) => return bench::run(&config, &args),
+        Command::Sql(args) => return sql::run(&args),
         Command::Run(example) => run_example(&config, example)?,
     };
     summarize(&report, started.elapsed());

@@ -391,3 +391,64 @@ fn a_running_job_serves_prometheus_metrics_that_grow() {
     assert!(metric(&reply, "riffle_watermark_ms{process=\"0\"}").is_some_and(|w| w > 0));
     assert_eq!(metric(&reply, "riffle_job_failed{process=\"0\"}"), Some(0));
 }
+
+#[test]
+fn the_sql_example_matches_an_independent_computation() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/sql/hello.sql");
+    let out = run(&["sql", "-f", script, "--format", "csv"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+
+    // The same rows, generated directly and aggregated here.
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("customer", DataType::Int32, true),
+        Field::new("amount", DataType::Float64, true),
+    ]));
+    let options = [
+        ("connector", "datagen"),
+        ("seed", "42"),
+        ("fields.order_id.kind", "sequence"),
+        ("fields.order_id.start", "1"),
+        ("fields.order_id.end", "10000"),
+        ("fields.customer.min", "1"),
+        ("fields.customer.max", "5"),
+        ("fields.amount.min", "1"),
+        ("fields.amount.max", "1000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let table = riffle_connectors::DataGenTable::from_options(schema, &options).unwrap();
+    let batch = table.rows(0, 10_000).unwrap();
+    let customers = batch.column(1).as_primitive::<Int32Type>();
+    let amounts = batch.column(2).as_primitive::<Float64Type>();
+    let mut per_customer: BTreeMap<i32, (u64, f64, u64)> = BTreeMap::new();
+    for i in 0..batch.num_rows() {
+        let entry = per_customer.entry(customers.value(i)).or_default();
+        entry.0 += 1;
+        entry.1 += amounts.value(i);
+        entry.2 += u64::from(amounts.value(i) > 900.0);
+    }
+    let mut expected = String::from("customer,orders,total,big_orders\n");
+    for (customer, (orders, total, big)) in per_customer {
+        let total = (total * 100.0).round() / 100.0;
+        expected.push_str(&format!("{customer},{orders},{total},{big}\n"));
+    }
+    assert_eq!(csv, expected);
+}
+
+#[test]
+fn a_sql_typo_is_a_clear_error_with_a_caret() {
+    let out = riffle()
+        .args(["sql", "-e", "SELECT 1;\nSELECT x FROM;"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SQL error at line 2, column 14"), "{err}");
+    assert!(err.contains("  SELECT x FROM\n               ^"), "{err}");
+}

@@ -46,6 +46,10 @@ pub enum RiffleError {
     /// Writing or reading a checkpoint failed.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A SQL statement is wrong: the message names the position and shows the statement
+    /// with a caret under it.
+    #[error("{0}")]
+    Sql(String),
     /// The dataflow runtime failed (worker set-up, cluster connection).
     #[error("runtime: {0}")]
     Runtime(String),

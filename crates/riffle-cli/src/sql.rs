@@ -1,0 +1,72 @@
+//! `riffle sql`: Flink SQL scripts over bounded tables.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use riffle_core::{Result, RiffleError};
+use riffle_sql::{render, Output, ResultFormat, Session};
+
+/// How results print.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Format {
+    /// An aligned table (the default on a terminal).
+    Table,
+    /// CSV with a header (the default when the output is a pipe or file).
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `riffle sql`.
+#[derive(Args, Debug, Clone)]
+pub struct SqlArgs {
+    /// A SQL script to run, statements separated by `;`.
+    #[arg(short = 'f', long = "file", conflicts_with = "execute")]
+    file: Option<PathBuf>,
+    /// Statements to run, given on the command line.
+    #[arg(short = 'e', long = "execute")]
+    execute: Option<String>,
+    /// How SELECT results print.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+/// Runs the script and prints each statement's result.
+pub fn run(args: &SqlArgs) -> Result<()> {
+    let script = match (&args.file, &args.execute) {
+        (Some(path), _) => std::fs::read_to_string(path).map_err(|e| RiffleError::io(path, e))?,
+        (None, Some(text)) => text.clone(),
+        (None, None) => {
+            return Err(RiffleError::Config(
+                "give a script with -f FILE or statements with -e 'SQL' (the interactive \
+                 shell is not there yet)"
+                    .into(),
+            ))
+        }
+    };
+    let stdout = std::io::stdout();
+    let terminal = stdout.is_terminal();
+    let format = match args.format {
+        Some(Format::Table) => ResultFormat::Table,
+        Some(Format::Csv) => ResultFormat::Csv,
+        Some(Format::Json) => ResultFormat::Json,
+        None if terminal => ResultFormat::Table,
+        None => ResultFormat::Csv,
+    };
+    let mut session = Session::new()?;
+    let mut out = stdout.lock();
+    session.run_script(&script, |_, output| {
+        let text = match output {
+            Output::Rows { schema, batches } => render(&schema, &batches, format)?,
+            // Messages are for people: keep them off a pipe that carries data.
+            Output::Message(message) if terminal => format!("{message}\n"),
+            Output::Message(message) => {
+                eprintln!("{message}");
+                String::new()
+            }
+        };
+        out.write_all(text.as_bytes())
+            .map_err(|e| RiffleError::Runtime(format!("cannot write the result: {e}")))
+    })
+}

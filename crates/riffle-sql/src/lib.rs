@@ -1,0 +1,19 @@
+//! Riffle's SQL layer: scripts in the Flink SQL dialect.
+//!
+//! [`parse_script`] splits a script into statements and parses Flink's DDL (`CREATE TABLE`
+//! with computed columns, `WATERMARK FOR`, `PRIMARY KEY ... NOT ENFORCED` and `WITH`
+//! options), which `sqlparser` does not know; everything else goes to DataFusion, which
+//! plans and type-checks it. A [`Session`] keeps the catalog and runs statements over
+//! bounded tables (Flink's batch mode); [`render`] prints results as Flink's SQL client does.
+//!
+//! Streaming execution of SQL on the runtime (windows, changelogs) is not here yet.
+
+mod format;
+mod script;
+mod session;
+mod types;
+
+pub use format::{render, ResultFormat};
+pub use script::{parse_script, ColumnDef, ColumnKind, Located, Statement, TableDef, WatermarkDef};
+pub use session::{Output, Session};
+pub use types::{arrow_type, flink_name};

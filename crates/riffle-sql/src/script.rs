@@ -1,0 +1,404 @@
+//! Splitting a script into statements and parsing Flink's DDL, which `sqlparser` does not
+//! know (`WATERMARK FOR`, computed columns, `PRIMARY KEY ... NOT ENFORCED`), on top of
+//! `sqlparser`'s tokenizer and parser so that every error has a line and column.
+
+use std::collections::BTreeMap;
+
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, Expr, ObjectName};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use riffle_core::{Result, RiffleError};
+
+/// One statement of a script, with where it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// The statement.
+    pub statement: Statement,
+    /// Its text, as written.
+    pub text: String,
+    /// Line (from 1) of its first token in the script.
+    pub line: u64,
+}
+
+/// What the SQL layer does with a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `CREATE TABLE` in Flink's form.
+    CreateTable(Box<TableDef>),
+    /// `SET 'key' = 'value'` (or `SET` alone: show the settings).
+    Set(Option<(String, String)>),
+    /// `SHOW TABLES`.
+    ShowTables,
+    /// `DESCRIBE t` / `DESC t`.
+    Describe(String),
+    /// `DROP TABLE [IF EXISTS] t`.
+    DropTable {
+        /// The table.
+        name: String,
+        /// No error when it does not exist.
+        if_exists: bool,
+    },
+    /// Anything else: a query or a statement planned by DataFusion.
+    Query,
+}
+
+/// A table as `CREATE TABLE` declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDef {
+    /// The table's name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<ColumnDef>,
+    /// `WATERMARK FOR column AS expression`.
+    pub watermark: Option<WatermarkDef>,
+    /// `PRIMARY KEY (...) NOT ENFORCED`.
+    pub primary_key: Vec<String>,
+    /// The `WITH (...)` options.
+    pub options: BTreeMap<String, String>,
+    /// `IF NOT EXISTS` was given.
+    pub if_not_exists: bool,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    /// The column's name.
+    pub name: String,
+    /// What the column holds.
+    pub kind: ColumnKind,
+}
+
+/// A physical column read from the connector, or one computed from the others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnKind {
+    /// Declared with a type.
+    Physical {
+        /// The SQL type.
+        data_type: SqlType,
+        /// `NOT NULL` was not given.
+        nullable: bool,
+    },
+    /// `name AS expression`.
+    Computed(Box<Expr>),
+}
+
+/// `WATERMARK FOR column AS expression`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatermarkDef {
+    /// The rowtime column.
+    pub column: String,
+    /// The watermark expression.
+    pub expr: Expr,
+}
+
+/// Splits `script` into statements and parses each.
+pub fn parse_script(script: &str) -> Result<Vec<Located>> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, script)
+        .tokenize_with_location()
+        .map_err(|e| {
+            sql_error(
+                script,
+                Location::new(e.location.line, e.location.column),
+                &e.message,
+            )
+        })?;
+    let mut statements = Vec::new();
+    let mut current: Vec<TokenWithSpan> = Vec::new();
+    for token in tokens {
+        if token.token == Token::SemiColon {
+            statements.extend(statement(script, std::mem::take(&mut current))?);
+        } else {
+            current.push(token);
+        }
+    }
+    statements.extend(statement(script, current)?);
+    Ok(statements)
+}
+
+fn is_blank(token: &Token) -> bool {
+    matches!(token, Token::Whitespace(_))
+}
+
+fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>> {
+    let Some(first) = tokens.iter().find(|t| !is_blank(&t.token)) else {
+        return Ok(None);
+    };
+    let line = first.span.start.line;
+    let start = tokens.iter().position(|t| !is_blank(&t.token)).unwrap_or(0);
+    let text: String = tokens[start..]
+        .iter()
+        .map(|t| t.token.to_string())
+        .collect();
+    let text = text.trim_end().to_string();
+    let words: Vec<String> = tokens
+        .iter()
+        .filter(|t| !is_blank(&t.token))
+        .take(4)
+        .map(|t| t.token.to_string().to_uppercase())
+        .collect();
+    let starts = |prefix: &[&str]| {
+        words.len() >= prefix.len() && prefix.iter().zip(&words).all(|(a, b)| a == b)
+    };
+    let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
+    let fail = |e: ParserError, parser: &Parser| {
+        sql_error(script, parser.peek_token().span.start, &e.to_string())
+    };
+    let statement = if starts(&["CREATE", "TABLE"]) || starts(&["CREATE", "TEMPORARY", "TABLE"]) {
+        Statement::CreateTable(Box::new(
+            create_table(&mut parser).map_err(|e| fail(e, &parser))?,
+        ))
+    } else if starts(&["SET"]) {
+        Statement::Set(set(&mut parser).map_err(|e| fail(e, &parser))?)
+    } else if starts(&["SHOW", "TABLES"]) {
+        Statement::ShowTables
+    } else if starts(&["DESCRIBE"]) || starts(&["DESC"]) {
+        parser.next_token();
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        Statement::Describe(object_name(&name))
+    } else if starts(&["DROP", "TABLE"]) {
+        parser.next_token();
+        parser.next_token();
+        let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        Statement::DropTable {
+            name: object_name(&name),
+            if_exists,
+        }
+    } else {
+        Statement::Query
+    };
+    Ok(Some(Located {
+        statement,
+        text,
+        line,
+    }))
+}
+
+/// A table name as the catalog keys it: unquoted parts lower-cased, as DataFusion does.
+pub fn object_name(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) if ident.quote_style.is_none() => ident.value.to_lowercase(),
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn ident_name(ident: &datafusion::sql::sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_none() {
+        ident.value.to_lowercase()
+    } else {
+        ident.value.clone()
+    }
+}
+
+fn set(parser: &mut Parser) -> std::result::Result<Option<(String, String)>, ParserError> {
+    parser.expect_keyword(Keyword::SET)?;
+    if parser.peek_token().token == Token::EOF {
+        return Ok(None);
+    }
+    let key = parser.parse_literal_string()?;
+    parser.expect_token(&Token::Eq)?;
+    let value = parser.parse_literal_string()?;
+    expect_end(parser)?;
+    Ok(Some((key, value)))
+}
+
+fn expect_end(parser: &mut Parser) -> std::result::Result<(), ParserError> {
+    let next = parser.peek_token();
+    if next.token == Token::EOF {
+        Ok(())
+    } else {
+        parser.expected("end of statement", next)
+    }
+}
+
+fn create_table(parser: &mut Parser) -> std::result::Result<TableDef, ParserError> {
+    parser.expect_keyword(Keyword::CREATE)?;
+    let _temporary = parser.parse_keyword(Keyword::TEMPORARY);
+    parser.expect_keyword(Keyword::TABLE)?;
+    let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = object_name(&parser.parse_object_name(false)?);
+    parser.expect_token(&Token::LParen)?;
+    let mut table = TableDef {
+        name,
+        columns: Vec::new(),
+        watermark: None,
+        primary_key: Vec::new(),
+        options: BTreeMap::new(),
+        if_not_exists,
+    };
+    loop {
+        if parse_word(parser, "WATERMARK") {
+            parser.expect_keyword(Keyword::FOR)?;
+            let column = ident_name(&parser.parse_identifier()?);
+            parser.expect_keyword(Keyword::AS)?;
+            let expr = parser.parse_expr()?;
+            table.watermark = Some(WatermarkDef { column, expr });
+        } else if parser.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {
+            table.primary_key = parser
+                .parse_parenthesized_column_list(
+                    datafusion::sql::sqlparser::parser::IsOptional::Mandatory,
+                    false,
+                )?
+                .iter()
+                .map(ident_name)
+                .collect();
+            if !parser.parse_keywords(&[Keyword::NOT, Keyword::ENFORCED]) {
+                let next = parser.peek_token();
+                return parser.expected(
+                    "NOT ENFORCED (Riffle, like Flink, does not check primary keys)",
+                    next,
+                );
+            }
+        } else {
+            table.columns.push(column(parser)?);
+        }
+        if parser.consume_token(&Token::Comma) {
+            continue;
+        }
+        parser.expect_token(&Token::RParen)?;
+        break;
+    }
+    if parser.parse_keyword(Keyword::WITH) {
+        parser.expect_token(&Token::LParen)?;
+        loop {
+            let key = parser.parse_literal_string()?;
+            parser.expect_token(&Token::Eq)?;
+            let value = parser.parse_literal_string()?;
+            table.options.insert(key, value);
+            if parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            parser.expect_token(&Token::RParen)?;
+            break;
+        }
+    }
+    expect_end(parser)?;
+    Ok(table)
+}
+
+/// Consumes the next token if it is the word `word` (for Flink words `sqlparser` does not
+/// have as keywords).
+fn parse_word(parser: &mut Parser, word: &str) -> bool {
+    match parser.peek_token().token {
+        Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word) => {
+            parser.next_token();
+            true
+        }
+        _ => false,
+    }
+}
+
+fn column(parser: &mut Parser) -> std::result::Result<ColumnDef, ParserError> {
+    let name = ident_name(&parser.parse_identifier()?);
+    if parser.parse_keyword(Keyword::AS) {
+        let expr = parser.parse_expr()?;
+        return Ok(ColumnDef {
+            name,
+            kind: ColumnKind::Computed(Box::new(expr)),
+        });
+    }
+    let data_type = parser.parse_data_type()?;
+    let mut nullable = true;
+    if parser.parse_keywords(&[Keyword::NOT, Keyword::NULL]) {
+        nullable = false;
+    } else {
+        let _ = parser.parse_keyword(Keyword::NULL);
+    }
+    Ok(ColumnDef {
+        name,
+        kind: ColumnKind::Physical {
+            data_type,
+            nullable,
+        },
+    })
+}
+
+/// An error at `at` in `script`: the message, the position, and the line with a caret.
+pub fn sql_error(script: &str, at: Location, message: &str) -> RiffleError {
+    let message = message
+        .trim_start_matches("sql parser error: ")
+        .split(" at Line: ")
+        .next()
+        .unwrap_or(message);
+    let line_text = script
+        .lines()
+        .nth(at.line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    let caret = " ".repeat(at.column.saturating_sub(1) as usize);
+    RiffleError::Sql(format!(
+        "SQL error at line {}, column {}: {message}\n  {line_text}\n  {caret}^",
+        at.line, at.column
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flink_create_table_parses_with_all_its_parts() {
+        let script = "
+            -- bids from the generator
+            CREATE TABLE bids (
+                auction BIGINT NOT NULL,
+                price DOUBLE,
+                dollars AS price / 100,
+                ts TIMESTAMP(3),
+                WATERMARK FOR ts AS ts - INTERVAL '5' SECOND,
+                PRIMARY KEY (auction) NOT ENFORCED
+            ) WITH ('connector' = 'datagen', 'number-of-rows' = '10');
+            SET 'parallelism.default' = '2';
+            SELECT * FROM bids;";
+        let statements = parse_script(script).unwrap();
+        assert_eq!(statements.len(), 3);
+        let Statement::CreateTable(table) = &statements[0].statement else {
+            panic!("{:?}", statements[0]);
+        };
+        assert_eq!(table.name, "bids");
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["auction", "price", "dollars", "ts"]);
+        assert!(matches!(
+            table.columns[0].kind,
+            ColumnKind::Physical {
+                nullable: false,
+                ..
+            }
+        ));
+        assert!(matches!(table.columns[2].kind, ColumnKind::Computed(_)));
+        assert_eq!(table.watermark.as_ref().unwrap().column, "ts");
+        assert_eq!(table.primary_key, ["auction"]);
+        assert_eq!(table.options["number-of-rows"], "10");
+        assert_eq!(statements[0].line, 3);
+        assert_eq!(
+            statements[1].statement,
+            Statement::Set(Some(("parallelism.default".into(), "2".into())))
+        );
+        assert_eq!(statements[2].statement, Statement::Query);
+        assert_eq!(statements[2].text, "SELECT * FROM bids");
+    }
+
+    #[test]
+    fn a_ddl_mistake_points_at_its_line_and_column() {
+        let script =
+            "CREATE TABLE t (\n  a BIGINT,\n  PRIMARY KEY (a)\n) WITH ('connector' = 'datagen')";
+        let error = parse_script(script).unwrap_err().to_string();
+        assert!(error.contains("line 4, column 1"), "{error}");
+        assert!(error.contains("NOT ENFORCED"), "{error}");
+        assert!(
+            error.ends_with(") WITH ('connector' = 'datagen')\n  ^"),
+            "{error}"
+        );
+    }
+}

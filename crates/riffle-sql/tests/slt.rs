@@ -1,0 +1,74 @@
+//! Runs every `tests/sql/*.slt` file (sqllogictest format) against a fresh [`Session`].
+
+use riffle_core::RiffleError;
+use riffle_sql::{render, Output, ResultFormat, Session};
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+struct Db(Session);
+
+impl sqllogictest::DB for Db {
+    type Error = RiffleError;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, RiffleError> {
+        let mut result = DBOutput::StatementComplete(0);
+        self.0.run_script(sql, |_, output| {
+            if let Output::Rows { schema, batches } = output {
+                // CSV without its header: one line per row, cells split on commas.
+                let text = render(&schema, &batches, ResultFormat::Csv)?;
+                let rows: Vec<Vec<String>> = text.lines().skip(1).map(split_csv).collect();
+                result = DBOutput::Rows {
+                    types: vec![DefaultColumnType::Any; schema.fields().len()],
+                    rows,
+                };
+            }
+            Ok(())
+        })?;
+        Ok(result)
+    }
+}
+
+/// Cells of one CSV line; empty cells are NULL.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells.push(cell);
+    cells
+        .into_iter()
+        .map(|c| if c.is_empty() { "NULL".to_string() } else { c })
+        .collect()
+}
+
+#[test]
+fn sql_logic_tests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        // Files may refer to data beside them.
+        std::env::set_current_dir(&dir).unwrap();
+        let mut runner = sqllogictest::Runner::new(|| async { Ok(Db(Session::new()?)) });
+        if let Err(error) = runner.run_file(&file) {
+            panic!("{}: {error}", file.display());
+        }
+    }
+}
