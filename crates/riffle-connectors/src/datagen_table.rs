@@ -31,7 +31,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use riffle_core::{closest, Batch, Result, RiffleError};
+use riffle_core::{did_you_mean, Batch, Result, RiffleError};
 use riffle_runtime::{DataStream, Env, SourceReader, SourceStatus, WatermarkStrategy};
 
 use crate::datagen::RowRng;
@@ -163,9 +163,7 @@ impl DataGenTable {
                 continue;
             }
             let Some(rest) = key.strip_prefix("fields.") else {
-                let hint = closest(key, TABLE_OPTIONS)
-                    .map(|c| format!("; did you mean '{c}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(key, TABLE_OPTIONS);
                 return Err(RiffleError::Config(format!(
                     "datagen: unknown option '{key}'{hint} (options: {}, fields.<column>.<{}>)",
                     TABLE_OPTIONS.join(", "),
@@ -174,18 +172,14 @@ impl DataGenTable {
             };
             let (column, option) = rest.rsplit_once('.').unwrap_or((rest, ""));
             if !names.contains(&column) {
-                let hint = closest(column, names.iter().copied())
-                    .map(|c| format!("; did you mean '{c}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(column, names.iter().copied());
                 return Err(RiffleError::Config(format!(
                     "datagen: option '{key}' names no column '{column}'{hint} (columns: {})",
                     names.join(", ")
                 )));
             }
             if !FIELD_OPTIONS.contains(&option) {
-                let hint = closest(option, FIELD_OPTIONS)
-                    .map(|c| format!("; did you mean '{c}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(option, FIELD_OPTIONS);
                 return Err(RiffleError::Config(format!(
                     "datagen: unknown field option '{key}'{hint} (field options: {})",
                     FIELD_OPTIONS.join(", ")

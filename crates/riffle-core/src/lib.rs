@@ -14,5 +14,5 @@ mod policy;
 
 pub use batch::Batch;
 pub use error::{Result, RiffleError};
-pub use names::closest;
+pub use names::{closest, did_you_mean};
 pub use policy::{BadRecordPolicy, RecordLocation};

@@ -19,6 +19,20 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// `"; did you mean 'x'?"` for the [`closest`] candidate, or nothing: the tail of an error
+/// message about an unknown name.
+///
+/// ```
+/// use riffle_core::did_you_mean;
+/// assert_eq!(did_you_mean("prce", ["price"]), "; did you mean 'price'?");
+/// assert_eq!(did_you_mean("zzz", ["price"]), "");
+/// ```
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(name, candidates)
+        .map(|c| format!("; did you mean '{c}'?"))
+        .unwrap_or_default()
+}
+
 /// Levenshtein distance between `a` and `b`, in characters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -10,7 +10,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, SessionContext};
 use datafusion::sql::sqlparser::tokenizer::Location;
 use riffle_connectors::DataGenTable;
-use riffle_core::{closest, Result, RiffleError};
+use riffle_core::{did_you_mean, Result, RiffleError};
 
 use crate::script::{parse_script, sql_error, ColumnKind, Located, Statement, TableDef};
 use crate::types::{arrow_type, flink_name};
@@ -143,9 +143,7 @@ impl Session {
     }
 
     fn unknown_table(&self, name: &str) -> RiffleError {
-        let hint = closest(name, self.tables.keys().map(String::as_str))
-            .map(|c| format!("; did you mean '{c}'?"))
-            .unwrap_or_default();
+        let hint = did_you_mean(name, self.tables.keys().map(String::as_str));
         RiffleError::Sql(format!("unknown table '{name}'{hint}"))
     }
 
@@ -187,9 +185,7 @@ impl Session {
             .chain(&def.primary_key)
         {
             if !names.contains(&key.as_str()) {
-                let hint = closest(key, names.iter().copied())
-                    .map(|c| format!("; did you mean '{c}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(key, names.iter().copied());
                 return Err(in_statement(RiffleError::Sql(format!(
                     "unknown column '{key}'{hint}"
                 ))));
@@ -437,9 +433,7 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
             ];
             for key in def.options.keys() {
                 if !OPTIONS.contains(&key.as_str()) {
-                    let hint = closest(key, OPTIONS)
-                        .map(|c| format!("; did you mean '{c}'?"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean(key, OPTIONS);
                     return Err(RiffleError::Sql(format!(
                         "unknown filesystem option '{key}'{hint} (options: {})",
                         OPTIONS.join(", ")
@@ -462,9 +456,7 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
             }
         }
         other => {
-            let hint = closest(other, CONNECTORS)
-                .map(|c| format!("; did you mean '{c}'?"))
-                .unwrap_or_default();
+            let hint = did_you_mean(other, CONNECTORS);
             Err(RiffleError::Sql(format!(
                 "'connector' = '{other}' is not available in SQL{hint} (connectors: {})",
                 CONNECTORS.join(", ")
