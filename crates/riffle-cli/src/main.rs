@@ -37,6 +37,7 @@ const EXAMPLES: &str = "Examples:
   riffle run window-join --output out/         orders joined with payments, to files
   riffle bench                                 throughput of the built-in jobs
   riffle sql -f examples/sql/hello.sql         a Flink SQL script over bounded tables
+  riffle sql -f examples/nexmark/q5.sql -w 2   a streaming Nexmark query on 2 workers
   riffle sql -e 'SELECT 1 + 1' --format csv    statements from the command line, as CSV
 
 A cluster of 2 processes with 2 workers each, on this machine:
@@ -280,7 +281,7 @@ fn run(cli: Cli) -> Result<()> {
             })?
         }
         Command::Bench(args) => return bench::run(&config, &args),
-        Command::Sql(args) => return sql::run(&args),
+        Command::Sql(args) => return sql::run(&args, &config),
         Command::Run(example) => run_example(&config, example)?,
     };
     summarize(&report, started.elapsed());

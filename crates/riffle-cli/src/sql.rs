@@ -1,10 +1,12 @@
-//! `riffle sql`: Flink SQL scripts over bounded tables.
+//! `riffle sql`: Flink SQL scripts, in batch mode over bounded tables and as streaming jobs
+//! on the runtime.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use riffle_core::{Result, RiffleError};
+use riffle_runtime::ExecutionConfig;
 use riffle_sql::{render, Output, ResultFormat, Session};
 
 /// How results print.
@@ -33,7 +35,10 @@ pub struct SqlArgs {
 }
 
 /// Runs the script and prints each statement's result.
-pub fn run(args: &SqlArgs) -> Result<()> {
+///
+/// Streaming statements run with `config` (`-w`, `-n`, `-p`, checkpoints); a script's
+/// `SET 'parallelism.default'` overrides `-w`.
+pub fn run(args: &SqlArgs, config: &ExecutionConfig) -> Result<()> {
     let script = match (&args.file, &args.execute) {
         (Some(path), _) => std::fs::read_to_string(path).map_err(|e| RiffleError::io(path, e))?,
         (None, Some(text)) => text.clone(),
@@ -55,7 +60,7 @@ pub fn run(args: &SqlArgs) -> Result<()> {
         None => ResultFormat::Csv,
     };
     let mut session = Session::new()?;
-    let mut out = stdout.lock();
+    session.set_execution(config.clone());
     session.run_script(&script, |_, output| {
         let text = match output {
             Output::Rows { schema, batches } => render(&schema, &batches, format)?,
@@ -66,7 +71,10 @@ pub fn run(args: &SqlArgs) -> Result<()> {
                 String::new()
             }
         };
-        out.write_all(text.as_bytes())
+        // Locked per statement: a streaming job's print sink writes from its workers.
+        stdout
+            .lock()
+            .write_all(text.as_bytes())
             .map_err(|e| RiffleError::Runtime(format!("cannot write the result: {e}")))
     })
 }

@@ -452,3 +452,64 @@ fn a_sql_typo_is_a_clear_error_with_a_caret() {
     assert!(err.contains("SQL error at line 2, column 14"), "{err}");
     assert!(err.contains("  SELECT x FROM\n               ^"), "{err}");
 }
+
+/// The Nexmark SQL examples, run as written except for a smaller `events.num`.
+fn nexmark_example(name: &str, workers: &str) -> Output {
+    let path = format!(
+        "{}/../../examples/nexmark/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let script = std::fs::read_to_string(&path).unwrap();
+    let small = script
+        .replace("'events.num' = '10000000'", "'events.num' = '100000'")
+        .replace("'events.num' = '1000000'", "'events.num' = '100000'");
+    assert_ne!(small, script, "{name} sets events.num");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, small).unwrap();
+    run(&["sql", "-f", file.to_str().unwrap(), "-w", workers])
+}
+
+#[test]
+fn the_nexmark_sql_examples_run_as_written() {
+    for (query, rows) in [("q0.sql", 92_000), ("q1.sql", 92_000)] {
+        let out = nexmark_example(query, "2");
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        // 46 of every 50 events are bids.
+        assert!(
+            said.contains(&format!("{rows} rows written")),
+            "{query}: {said}"
+        );
+    }
+    let out = nexmark_example("q2.sql", "1");
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    let written: u64 = said
+        .split(" rows written")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("q2: {said}"));
+    assert!(
+        written > 0 && written < 92_000,
+        "q2 selects some bids: {written}"
+    );
+}
+
+#[test]
+fn the_hot_auctions_example_prints_windows_identically_on_1_and_2_workers() {
+    let lines = |workers: &str| {
+        let out = nexmark_example("hot_auctions.sql", workers);
+        let mut lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            // Flink's print sink prefixes `N> ` with more than one worker.
+            .map(|l| l.split_once("> ").map_or(l, |(_, rest)| rest).to_string())
+            .collect();
+        lines.sort();
+        lines
+    };
+    let one = lines("1");
+    assert!(!one.is_empty(), "some auction is hot");
+    assert!(one.iter().all(|l| l.starts_with("+I[")), "{one:?}");
+    assert_eq!(one, lines("2"));
+}

@@ -249,17 +249,23 @@ impl DataGenTable {
 
     /// This worker's share of the rows as a stream of batches, at the configured rate.
     pub fn stream<'s>(&self, env: &Env<'s>, name: &str) -> DataStream<'s, Batch> {
-        let workers = env.workers() as u64;
-        let reader = DataGenTableReader {
+        let reader = self.reader(env.worker_index(), env.workers());
+        env.source(name, reader, WatermarkStrategy::none())
+    }
+
+    /// The reader of worker `worker_index` of `workers`: blocks of rows round-robin over the
+    /// workers, at the configured rate.
+    pub fn reader(&self, worker_index: usize, workers: usize) -> DataGenTableReader {
+        let workers = workers.max(1) as u64;
+        DataGenTableReader {
             table: self.clone(),
-            next_block: env.worker_index() as u64,
+            next_block: worker_index as u64,
             offset: 0,
             workers,
             rate: self.rows_per_second.map(|r| (r / workers).max(1)),
             started: Instant::now(),
             emitted: 0,
-        };
-        env.source(name, reader, WatermarkStrategy::none())
+        }
     }
 }
 
@@ -515,7 +521,8 @@ fn with_timezone(array: ArrayRef, tz: Option<Arc<str>>) -> ArrayRef {
 
 /// One worker's reader: blocks of rows round-robin over the workers, emitted in pieces when
 /// a rate limit allows fewer rows than a block.
-struct DataGenTableReader {
+/// One worker's share of a [`DataGenTable`] (see [`DataGenTable::reader`]).
+pub struct DataGenTableReader {
     table: DataGenTable,
     next_block: u64,
     /// Rows of the current block already emitted.

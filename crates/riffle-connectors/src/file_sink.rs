@@ -112,6 +112,23 @@ impl PartSink<TextParts> {
         })
     }
 
+    /// A sink of lines already encoded by the caller (SQL renders rows itself), in part files
+    /// named with `extension` (`csv`, `jsonl`, ...).
+    pub fn encoded_lines(
+        env: &Env<'_>,
+        dir: impl Into<PathBuf>,
+        extension: &'static str,
+    ) -> Result<Self> {
+        Ok(PartSink {
+            parts: PartFiles::new(env, dir.into(), extension)?,
+            writer: TextParts {
+                format: Format::Lines,
+                max_part_bytes: 128 << 20,
+                open: None,
+            },
+        })
+    }
+
     /// Rolls to a new part file once one reaches `bytes`.
     pub fn max_part_bytes(mut self, bytes: u64) -> Self {
         self.writer.max_part_bytes = bytes.max(1);

@@ -21,12 +21,14 @@ pub use format::Format;
 mod datagen;
 mod datagen_table;
 mod file_sink;
+mod nexmark_table;
 mod sinks;
 mod socket;
 
 pub use datagen::{DataGen, RowRng, Throttle};
-pub use datagen_table::DataGenTable;
+pub use datagen_table::{DataGenTable, DataGenTableReader};
 pub use file_sink::{FileSink, ParquetParts, ParquetSink, PartSink, PartWriter, TextParts};
+pub use nexmark_table::{NexmarkKind, NexmarkTable, NexmarkTableReader};
 pub use part_files::PartFiles;
 pub use sinks::{BlackholeSink, PrintSink};
 pub use socket::{SocketSink, SocketSource};

@@ -61,6 +61,22 @@ pub trait SourceReader<T>: 'static {
     }
 }
 
+/// A boxed reader reads as the reader in it, so that a job can choose its source at run time.
+impl<T, R: SourceReader<T> + ?Sized> SourceReader<T> for Box<R> {
+    fn poll(&mut self, out: &mut Vec<T>) -> Result<SourceStatus> {
+        (**self).poll(out)
+    }
+    fn batch_watermark(&self) -> Option<EventTime> {
+        (**self).batch_watermark()
+    }
+    fn position(&self) -> Option<Vec<u8>> {
+        (**self).position()
+    }
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        (**self).seek(position)
+    }
+}
+
 /// Current wall-clock time in milliseconds since the Unix epoch.
 pub fn now_millis() -> EventTime {
     SystemTime::now()

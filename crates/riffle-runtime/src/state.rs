@@ -89,6 +89,10 @@ impl<T> ValueState<T> {
     pub fn value(&self) -> Option<&T> {
         self.0.as_ref()
     }
+    /// The value to change in place, if set.
+    pub fn value_mut(&mut self) -> Option<&mut T> {
+        self.0.as_mut()
+    }
     /// Sets the value.
     pub fn update(&mut self, value: T) {
         self.0 = Some(value);

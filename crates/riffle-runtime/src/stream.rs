@@ -88,6 +88,32 @@ impl<'s, T: Data> DataStream<'s, T> {
         })
     }
 
+    /// The stateless operator over whole containers: `f` sees every record that arrived
+    /// together (with their event times) and pushes outputs, so it can batch them (SQL turns
+    /// rows back into columnar batches this way).
+    pub fn map_chunks<U: Data>(
+        self,
+        name: &str,
+        mut f: impl FnMut(&mut Vec<(EventTime, T)>, &mut Vec<(EventTime, U)>) + 'static,
+    ) -> DataStream<'s, U> {
+        let mut buffer = Vec::new();
+        let stream = self
+            .stream
+            .unary::<Builder<U>, _, _, _>(Pipeline, name, move |_, _| {
+                move |input, output| {
+                    input.for_each(|cap, data| {
+                        f(data, &mut buffer);
+                        data.clear();
+                        if !buffer.is_empty() {
+                            output.session(&cap).give_container(&mut buffer);
+                            buffer.clear();
+                        }
+                    });
+                }
+            });
+        DataStream::new(stream, self.env)
+    }
+
     /// Calls `f` on every record and passes the record on unchanged.
     pub fn inspect(self, mut f: impl FnMut(EventTime, &T) + 'static) -> DataStream<'s, T> {
         self.flat_map_with_time("inspect", move |ts, v, out| {

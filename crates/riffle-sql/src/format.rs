@@ -49,20 +49,8 @@ pub fn render(schema: &Schema, batches: &[RecordBatch], format: ResultFormat) ->
             out.push_str(&header.join(","));
             out.push('\n');
             for batch in batches {
-                let cells = formatters(batch)?;
-                for row in 0..batch.num_rows() {
-                    let line: Vec<String> = cells
-                        .iter()
-                        .zip(batch.columns())
-                        .map(|(f, column)| {
-                            if column.is_null(row) {
-                                String::new()
-                            } else {
-                                csv_field(&f.value(row).to_string())
-                            }
-                        })
-                        .collect();
-                    out.push_str(&line.join(","));
+                for line in csv_lines(batch)? {
+                    out.push_str(&line);
                     out.push('\n');
                 }
             }
@@ -71,26 +59,66 @@ pub fn render(schema: &Schema, batches: &[RecordBatch], format: ResultFormat) ->
         ResultFormat::Json => {
             let mut out = String::new();
             for batch in batches {
-                let cells = formatters(batch)?;
-                for row in 0..batch.num_rows() {
-                    let mut object = serde_json::Map::new();
-                    for ((field, f), column) in
-                        schema.fields().iter().zip(&cells).zip(batch.columns())
-                    {
-                        let value = if column.is_null(row) {
-                            serde_json::Value::Null
-                        } else {
-                            json_value(field.data_type(), f.value(row).to_string())
-                        };
-                        object.insert(field.name().clone(), value);
-                    }
-                    out.push_str(&serde_json::Value::Object(object).to_string());
+                for line in json_lines(batch)? {
+                    out.push_str(&line);
                     out.push('\n');
                 }
             }
             Ok(out)
         }
     }
+}
+
+/// The rows of `batch` as CSV lines (no header; NULL is an empty field).
+pub fn csv_lines(batch: &RecordBatch) -> Result<Vec<String>> {
+    let cells = formatters(batch)?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            cells
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, column)| {
+                    if column.is_null(row) {
+                        String::new()
+                    } else {
+                        csv_field(&f.value(row).to_string())
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect())
+}
+
+/// The rows of `batch` as JSON objects, one per line.
+pub fn json_lines(batch: &RecordBatch) -> Result<Vec<String>> {
+    let cells = formatters(batch)?;
+    let schema = batch.schema();
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let mut object = serde_json::Map::new();
+            for ((field, f), column) in schema.fields().iter().zip(&cells).zip(batch.columns()) {
+                let value = if column.is_null(row) {
+                    serde_json::Value::Null
+                } else {
+                    json_value(field.data_type(), f.value(row).to_string())
+                };
+                object.insert(field.name().clone(), value);
+            }
+            serde_json::Value::Object(object).to_string()
+        })
+        .collect())
+}
+
+/// The rows of `batch` as Flink's print sink writes inserts: `+I[1, abc, 2026-11-25 10:00:00.000]`.
+pub fn changelog_lines(batch: &RecordBatch) -> Result<Vec<String>> {
+    let cells = formatters(batch)?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let values: Vec<String> = cells.iter().map(|f| f.value(row).to_string()).collect();
+            format!("+I[{}]", values.join(", "))
+        })
+        .collect())
 }
 
 fn formatters(batch: &RecordBatch) -> Result<Vec<ArrayFormatter<'_>>> {

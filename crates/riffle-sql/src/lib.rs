@@ -6,12 +6,19 @@
 //! plans and type-checks it. A [`Session`] keeps the catalog and runs statements over
 //! bounded tables (Flink's batch mode); [`render`] prints results as Flink's SQL client does.
 //!
-//! Streaming execution of SQL on the runtime (windows, changelogs) is not here yet.
+//! Queries over unbounded tables (or with `SET 'execution.runtime-mode' = 'streaming'`) run
+//! on the runtime: see [`stream`].
 
+mod files;
 mod format;
+mod functions;
 mod script;
 mod session;
+mod sink;
+pub mod stream;
+mod tvf;
 mod types;
+mod value;
 
 pub use format::{render, ResultFormat};
 pub use script::{parse_script, ColumnDef, ColumnKind, Located, Statement, TableDef, WatermarkDef};

@@ -40,12 +40,20 @@ pub enum Statement {
         /// No error when it does not exist.
         if_exists: bool,
     },
+    /// `INSERT INTO t SELECT ...`: the query's rows go to table `t`'s sink.
+    Insert {
+        /// The target table.
+        table: String,
+        /// The statement's text with `INSERT INTO t` blanked out, so that positions in the
+        /// query stay those of the statement.
+        query: String,
+    },
     /// Anything else: a query or a statement planned by DataFusion.
     Query,
 }
 
 /// A table as `CREATE TABLE` declares it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TableDef {
     /// The table's name.
     pub name: String,
@@ -127,6 +135,7 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         return Ok(None);
     };
     let line = first.span.start.line;
+    let first_at = first.span.start;
     let start = tokens.iter().position(|t| !is_blank(&t.token)).unwrap_or(0);
     let text: String = tokens[start..]
         .iter()
@@ -171,6 +180,34 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
             name: object_name(&name),
             if_exists,
         }
+    } else if starts(&["INSERT", "INTO"]) {
+        parser.next_token();
+        parser.next_token();
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        let next = parser.peek_token();
+        if next.token == Token::LParen {
+            return Err(sql_error(
+                script,
+                next.span.start,
+                "INSERT INTO with a column list is not supported yet: select the target's \
+                 columns in order",
+            ));
+        }
+        // Positions relative to the statement's first token.
+        let at = next.span.start;
+        let line = at.line - first_at.line + 1;
+        let column = if line == 1 {
+            at.column - first_at.column + 1
+        } else {
+            at.column
+        };
+        let query = blank_before(&text, line, column);
+        Statement::Insert {
+            table: object_name(&name),
+            query,
+        }
     } else {
         Statement::Query
     };
@@ -179,6 +216,28 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         text,
         line,
     }))
+}
+
+/// `text` with every character before (`line`, `column`) (1-based) replaced by a space,
+/// newlines kept.
+fn blank_before(text: &str, line: u64, column: u64) -> String {
+    let (mut l, mut c) = (1u64, 1u64);
+    text.chars()
+        .map(|ch| {
+            let before = (l, c) < (line, column);
+            if ch == '\n' {
+                l += 1;
+                c = 1;
+            } else {
+                c += 1;
+            }
+            if before && ch != '\n' {
+                ' '
+            } else {
+                ch
+            }
+        })
+        .collect()
 }
 
 /// A table name as the catalog keys it: unquoted parts lower-cased, as DataFusion does.

@@ -1,18 +1,29 @@
 //! A SQL session: the catalog of tables a script creates, its settings, and statements run
-//! against bounded tables with DataFusion (Flink's batch mode).
+//! with DataFusion over bounded tables (Flink's batch mode) or on the runtime as streaming
+//! jobs (see [`crate::stream`]).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, SessionContext};
 use datafusion::sql::sqlparser::tokenizer::Location;
-use riffle_connectors::DataGenTable;
-use riffle_core::{did_you_mean, Result, RiffleError};
+use riffle_connectors::{DataGenTable, NexmarkTable};
+use riffle_core::{did_you_mean, Batch, Result, RiffleError};
+use riffle_runtime::{execute, Collector, ExecutionConfig, SourceReader, SourceStatus};
 
-use crate::script::{parse_script, sql_error, ColumnKind, Located, Statement, TableDef};
+use crate::files::{list_files, FileBatchReader, TextFormat};
+use crate::script::{
+    parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
+};
+use crate::sink::SinkSpec;
+use crate::stream::{Node, Physical, ReaderFactory, SourceSpec, Tables};
+use crate::tvf::{explode, interval_text_ms, rewrite, WindowTvf};
 use crate::types::{arrow_type, flink_name};
 
 /// Rows per batch when a generated table is read.
@@ -66,6 +77,7 @@ pub struct Session {
     runtime: tokio::runtime::Runtime,
     tables: BTreeMap<String, Table>,
     settings: BTreeMap<String, String>,
+    execution: ExecutionConfig,
 }
 
 impl Session {
@@ -75,11 +87,17 @@ impl Session {
             .enable_all()
             .build()
             .map_err(|e| RiffleError::Runtime(format!("cannot start the SQL runtime: {e}")))?;
+        let ctx = SessionContext::new();
+        // It splits a DISTINCT aggregate into two aggregations, which a window aggregation
+        // on a stream cannot run as one step.
+        ctx.remove_optimizer_rule("single_distinct_aggregation_to_group_by");
+        crate::functions::register(&ctx);
         Ok(Session {
-            ctx: SessionContext::new(),
+            ctx,
             runtime,
             tables: BTreeMap::new(),
             settings: BTreeMap::new(),
+            execution: ExecutionConfig::threads(1),
         })
     }
 
@@ -138,6 +156,7 @@ impl Session {
                     "[INFO] Execute statement succeeded.".into(),
                 ))
             }
+            Statement::Insert { table, query } => self.insert(located, table, query),
             Statement::Query => self.query(located),
         }
     }
@@ -211,7 +230,7 @@ impl Session {
             .cloned()
             .ok_or_else(|| self.unknown_table(name))?;
         // Register it so that computed columns get their types from the planner.
-        self.register(&table)?;
+        self.register(&table, false)?;
         let schema = self
             .runtime
             .block_on(self.ctx.table(name))
@@ -269,61 +288,357 @@ impl Session {
     }
 
     fn query(&mut self, located: &Located) -> Result<Output> {
+        self.run(located, &located.text.clone(), None)
+    }
+
+    fn insert(&mut self, located: &Located, table: &str, query: &str) -> Result<Output> {
+        let target = self
+            .tables
+            .get(table)
+            .cloned()
+            .ok_or_else(|| self.unknown_table(table))?;
+        let sink = SinkSpec::of(&target.def, || text_format(&target.def))?;
+        self.run(located, query, Some((target, sink)))
+    }
+
+    /// Plans `text` (a query) and runs it in batch mode (DataFusion) or streaming mode (the
+    /// runtime), handing the rows to `target`'s sink or returning them.
+    fn run(
+        &mut self,
+        located: &Located,
+        text: &str,
+        target: Option<(Table, SinkSpec)>,
+    ) -> Result<Output> {
+        let (text, tvfs) = rewrite(text, 0).map_err(|e| in_script(located, e))?;
         let state = self.ctx.state();
         let statement = state
-            .sql_to_statement(&located.text, &datafusion::config::Dialect::Generic)
+            .sql_to_statement(&text, &datafusion::config::Dialect::Generic)
             .map_err(|e| positioned(located, &e.to_string()))?;
         let references = state
             .resolve_table_references(&statement)
             .map_err(|e| positioned(located, &e.to_string()))?;
+        let mut names: Vec<String> = tvfs.iter().map(|t| t.table.clone()).collect();
         for reference in references {
             let name = reference.table().to_string();
-            match self.tables.get(&name).cloned() {
-                Some(table) => self.register(&table)?,
-                None if self.ctx.table_exist(name.as_str()).unwrap_or(false) => {}
-                None => return Err(self.unknown_table(&name)),
+            if !tvfs.iter().any(|t| t.name == name) {
+                names.push(name);
             }
         }
-        let ctx = self.ctx.clone();
-        let text = located.text.clone();
-        let (schema, batches) = self
-            .runtime
-            .block_on(async move {
-                let frame = ctx.sql(&text).await?;
-                let schema = Arc::new(frame.schema().as_arrow().clone());
-                let batches = frame.collect().await?;
-                Ok::<_, datafusion::error::DataFusionError>((schema, batches))
-            })
-            .map_err(|e| positioned(located, &e.to_string()))?;
-        Ok(Output::Rows { schema, batches })
+        names.sort();
+        names.dedup();
+        let mut tables = Vec::new();
+        for name in &names {
+            match self.tables.get(name) {
+                Some(table) => tables.push(table.clone()),
+                None => return Err(self.unknown_table(name)),
+            }
+        }
+        if self.streaming(&tables)? {
+            for table in &tables {
+                self.register(table, false)?;
+            }
+            let mut windows = Vec::new();
+            for tvf in tvfs {
+                let schema = self.window_schema(&tvf)?;
+                let empty = MemTable::try_new(Arc::clone(&schema), vec![vec![]])
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                self.register_provider(&tvf.name, Arc::new(empty))?;
+                windows.push((tvf, schema));
+            }
+            let plan = self.plan(&text).map_err(|e| positioned(located, &e))?;
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            let planner = Planner {
+                session: self,
+                windows: &windows,
+            };
+            let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
+                .map_err(|e| in_statement(located, e))?;
+            let unbounded = tables.iter().any(|t| !is_bounded(&t.def));
+            let sink = match target {
+                Some(target) => Some(target),
+                // An unbounded SELECT never ends: print its changelog as it comes.
+                None if unbounded => Some((
+                    Table {
+                        def: TableDef::default(),
+                        physical: Arc::clone(&schema),
+                    },
+                    SinkSpec::Print,
+                )),
+                None => None,
+            };
+            self.run_job(node, schema, sink)
+        } else {
+            for table in &tables {
+                self.register(table, true)?;
+            }
+            for tvf in &tvfs {
+                let schema = self.window_schema(tvf)?;
+                let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
+                let batches = input
+                    .iter()
+                    .map(|b| explode(tvf, &schema, b))
+                    .collect::<Result<Vec<_>>>()?;
+                let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                self.register_provider(&tvf.name, Arc::new(mem))?;
+            }
+            let ctx = self.ctx.clone();
+            let (schema, batches) = self
+                .runtime
+                .block_on(async move {
+                    let frame = ctx.sql(&text).await?;
+                    let schema = Arc::new(frame.schema().as_arrow().clone());
+                    let batches = frame.collect().await?;
+                    Ok::<_, datafusion::error::DataFusionError>((schema, batches))
+                })
+                .map_err(|e| positioned(located, &e.to_string()))?;
+            match target {
+                None => Ok(Output::Rows { schema, batches }),
+                Some(target) => self.run_job(Node::Values(Arc::new(batches)), schema, Some(target)),
+            }
+        }
     }
 
-    /// Makes `table` readable by DataFusion under its name: its rows (bounded sources only),
-    /// with its computed columns as a view over them.
-    fn register(&mut self, table: &Table) -> Result<()> {
+    /// Whether statements over `tables` run in streaming mode: as `execution.runtime-mode`
+    /// says, or, when it is not set, when a table is unbounded.
+    fn streaming(&self, tables: &[Table]) -> Result<bool> {
+        let unbounded = tables.iter().find(|t| !is_bounded(&t.def));
+        match self.setting("execution.runtime-mode") {
+            Some("streaming") => Ok(true),
+            Some("batch") => match unbounded {
+                Some(t) => Err(RiffleError::Sql(format!(
+                    "table '{}' is unbounded, and batch mode reads bounded tables only; SET \
+                     'execution.runtime-mode' = 'streaming'",
+                    t.def.name
+                ))),
+                None => Ok(false),
+            },
+            Some(other) => Err(RiffleError::Sql(format!(
+                "'execution.runtime-mode' = '{other}': use 'streaming' or 'batch'"
+            ))),
+            None => Ok(unbounded.is_some()),
+        }
+    }
+
+    /// Where streaming jobs run (workers, processes, checkpoints), as `riffle sql -w N ...`
+    /// gives it; `SET 'parallelism.default'` overrides the workers.
+    pub fn set_execution(&mut self, config: ExecutionConfig) {
+        self.execution = config;
+    }
+
+    /// Worker threads of a streaming job per process (`parallelism.default`, else the
+    /// execution config's).
+    fn parallelism(&self) -> Result<usize> {
+        match self.setting("parallelism.default") {
+            None => Ok(self.execution.workers.max(1)),
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(RiffleError::Sql(format!(
+                    "'parallelism.default' = '{v}' is not a positive number of workers"
+                ))),
+            },
+        }
+    }
+
+    /// The schema of a window TVF's rows (its input table must be registered).
+    fn window_schema(&self, tvf: &WindowTvf) -> Result<SchemaRef> {
+        let input = self
+            .runtime
+            .block_on(self.ctx.table(tvf.table.as_str()))
+            .map_err(|e| RiffleError::Sql(e.to_string()))?;
+        tvf.schema(input.schema().as_arrow())
+    }
+
+    fn register_provider(
+        &self,
+        name: &str,
+        provider: Arc<dyn datafusion::catalog::TableProvider>,
+    ) -> Result<()> {
+        let _ = self.ctx.deregister_table(name);
+        self.ctx
+            .register_table(name, provider)
+            .map(|_| ())
+            .map_err(|e| RiffleError::Runtime(e.to_string()))
+    }
+
+    /// Runs `sql` with DataFusion and returns its rows.
+    fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let ctx = self.ctx.clone();
+        let sql = sql.to_string();
+        self.runtime
+            .block_on(async move { ctx.sql(&sql).await?.collect().await })
+            .map_err(|e| RiffleError::Sql(e.to_string()))
+    }
+
+    /// DataFusion's optimised logical plan of `sql`; the error as text for `positioned`.
+    fn plan(&self, sql: &str) -> std::result::Result<LogicalPlan, String> {
+        let state = self.ctx.state();
+        self.runtime
+            .block_on(async { state.create_logical_plan(sql).await })
+            .and_then(|plan| state.optimize(&plan))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The streaming source of catalog table `table`.
+    fn source(&self, table: &Table) -> Result<SourceSpec> {
         let def = &table.def;
-        let has_computed = def
+        let physical = Arc::clone(&table.physical);
+        let options = &def.options;
+        let mut reader_watermarks = false;
+        let reader: ReaderFactory = match options.get("connector").map(String::as_str) {
+            Some("datagen") => {
+                let generator = DataGenTable::from_options(physical, options)?;
+                Arc::new(move |w, n| Ok(Box::new(generator.reader(w, n)) as _))
+            }
+            Some("nexmark") => {
+                reader_watermarks = true;
+                let generator = NexmarkTable::from_options(physical, options)?;
+                Arc::new(move |w, n| Ok(Box::new(generator.reader(w, n)) as _))
+            }
+            Some("filesystem") => {
+                let path = PathBuf::from(options.get("path").cloned().unwrap_or_default());
+                let files = list_files(&path)?;
+                let format = text_format(def)?;
+                Arc::new(move |w, n| {
+                    Ok(Box::new(FileBatchReader::new(
+                        &files,
+                        Arc::clone(&physical),
+                        format,
+                        w,
+                        n,
+                    )) as _)
+                })
+            }
+            other => {
+                return Err(RiffleError::Sql(format!(
+                    "table '{}': connector {other:?} cannot be read",
+                    def.name
+                )))
+            }
+        };
+        let rowtime = match &def.watermark {
+            None => None,
+            Some(watermark) => Some((
+                self.rowtime(table, &watermark.column)?,
+                watermark_delay(watermark)?,
+            )),
+        };
+        Ok(SourceSpec {
+            name: def.name.clone(),
+            reader,
+            rowtime,
+            reader_watermarks,
+        })
+    }
+
+    /// The expression of rowtime column `column` over the table's physical columns.
+    fn rowtime(&self, table: &Table, column: &str) -> Result<Physical> {
+        let def = &table.def;
+        let expr = match def
             .columns
             .iter()
-            .any(|c| matches!(c.kind, ColumnKind::Computed(_)));
-        let raw = if has_computed {
-            format!("__riffle_raw_{}", def.name)
-        } else {
-            def.name.clone()
+            .find(|c| c.name == column)
+            .map(|c| &c.kind)
+        {
+            Some(ColumnKind::Computed(expr)) => expr.to_string(),
+            _ => format!("\"{column}\""),
         };
+        let sql = format!("SELECT {expr} FROM \"{}\"", raw_name(def));
+        let state = self.ctx.state();
+        let plan = self
+            .runtime
+            .block_on(async { state.create_logical_plan(&sql).await })
+            .map_err(|e| RiffleError::Sql(format!("table '{}': WATERMARK: {e}", def.name)))?;
+        let LogicalPlan::Projection(projection) = &plan else {
+            return Err(RiffleError::Sql(format!(
+                "table '{}': cannot plan the rowtime column",
+                def.name
+            )));
+        };
+        state
+            .create_physical_expr(projection.expr[0].clone(), projection.input.schema())
+            .map_err(|e| RiffleError::Sql(format!("table '{}': WATERMARK: {e}", def.name)))
+    }
+
+    /// Runs `node` on the runtime with the session's parallelism: into `sink`, or collected
+    /// and returned.
+    fn run_job(
+        &self,
+        node: Node,
+        schema: SchemaRef,
+        sink: Option<(Table, SinkSpec)>,
+    ) -> Result<Output> {
+        let mut config = self.execution.clone();
+        config.workers = self.parallelism()?;
+        let collector: Collector<Batch> = Collector::new();
+        let collect = collector.clone();
+        let node = Arc::new(node);
+        let written = "sql.rows_written";
+        let target = match &sink {
+            Some((table, _)) => Some(conform(&schema, &table.physical, &table.def.name)?),
+            None => None,
+        };
+        let spec = sink.as_ref().map(|(_, s)| s.clone());
+        let report = execute(&config, move |env| {
+            let stream = node.build(env)?;
+            let counter = env.job().counter(written);
+            let stream = match &target {
+                Some(target) => {
+                    let target = Arc::clone(target);
+                    let job = Arc::clone(env.job());
+                    stream.flat_map(move |b| match cast_batch(&b, &target) {
+                        Ok(b) => {
+                            counter.fetch_add(b.num_rows() as u64, AtomicOrdering::Relaxed);
+                            Some(Batch(b))
+                        }
+                        Err(error) => {
+                            job.fail(error);
+                            None
+                        }
+                    })
+                }
+                None => stream,
+            };
+            match &spec {
+                None => stream.collect_into(&collect),
+                Some(spec) => spec.attach(env, stream)?,
+            }
+            Ok(())
+        })?;
+        match sink {
+            None => Ok(Output::Rows {
+                schema,
+                batches: collector.values().into_iter().map(|b| b.0).collect(),
+            }),
+            Some((table, _)) => Ok(Output::Message(format!(
+                "[INFO] {} rows written to '{}'.",
+                report.counter(written),
+                table.def.name
+            ))),
+        }
+    }
+
+    /// Makes `table` readable by DataFusion under its name, with its computed columns as a
+    /// view over its physical ones: with its rows (bounded tables, batch mode) or, for
+    /// planning a streaming job, empty.
+    fn register(&mut self, table: &Table, rows: bool) -> Result<()> {
+        let def = &table.def;
+        let raw = raw_name(def);
         let _ = self.ctx.deregister_table(raw.as_str());
         let _ = self.ctx.deregister_table(def.name.as_str());
         let connector = def.options.get("connector").map(String::as_str);
+        let physical = Arc::clone(&table.physical);
+        let materialise = |batches: Vec<RecordBatch>| -> Result<Arc<MemTable>> {
+            MemTable::try_new(Arc::clone(&physical), vec![batches])
+                .map(Arc::new)
+                .map_err(|e| RiffleError::Runtime(e.to_string()))
+        };
         match connector {
+            _ if !rows => self.register_provider(&raw, materialise(Vec::new())?)?,
             Some("datagen") => {
-                let generator =
-                    DataGenTable::from_options(Arc::clone(&table.physical), &def.options)?;
+                let generator = DataGenTable::from_options(Arc::clone(&physical), &def.options)?;
                 let Some(rows) = generator.number_of_rows() else {
-                    return Err(RiffleError::Sql(format!(
-                        "table '{}' is unbounded (datagen without 'number-of-rows' or a \
-                         sequence); `riffle sql` runs bounded (batch) queries only so far",
-                        def.name
-                    )));
+                    return Err(unbounded(def));
                 };
                 let mut batches = Vec::new();
                 let mut start = 0;
@@ -332,11 +647,20 @@ impl Session {
                     batches.push(generator.rows(start, end)?);
                     start = end;
                 }
-                let mem = MemTable::try_new(Arc::clone(&table.physical), vec![batches])
-                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-                self.ctx
-                    .register_table(raw.as_str(), Arc::new(mem))
-                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                self.register_provider(&raw, materialise(batches)?)?;
+            }
+            Some("nexmark") => {
+                let generator = NexmarkTable::from_options(Arc::clone(&physical), &def.options)?;
+                if generator.max_events().is_none() {
+                    return Err(unbounded(def));
+                }
+                let mut reader = generator.reader(0, 1);
+                let mut batches = Vec::new();
+                while reader.poll(&mut batches)? != SourceStatus::Finished {}
+                self.register_provider(
+                    &raw,
+                    materialise(batches.into_iter().map(|b| b.0).collect())?,
+                )?;
             }
             Some("filesystem") => {
                 let path = def.options.get("path").cloned().unwrap_or_default();
@@ -346,44 +670,34 @@ impl Session {
                         def.name
                     )));
                 }
-                let format = def.options.get("format").map(String::as_str);
                 let ctx = self.ctx.clone();
                 let schema = Arc::clone(&table.physical);
-                let result = match format {
-                    Some("csv") => {
-                        let header = def.options.get("csv.header").is_some_and(|v| v == "true");
-                        let delimiter = def
-                            .options
-                            .get("csv.field-delimiter")
-                            .and_then(|d| d.bytes().next())
-                            .unwrap_or(b',');
-                        self.runtime.block_on(async {
-                            let options = CsvReadOptions::new()
-                                .schema(&schema)
-                                .has_header(header)
-                                .delimiter(delimiter)
-                                .file_extension("");
-                            ctx.register_csv(raw.as_str(), &path, options).await
-                        })
-                    }
-                    Some("json") => self.runtime.block_on(async {
+                let result = match text_format(def)? {
+                    TextFormat::Csv { header, delimiter } => self.runtime.block_on(async {
+                        let options = CsvReadOptions::new()
+                            .schema(&schema)
+                            .has_header(header)
+                            .delimiter(delimiter)
+                            .file_extension("");
+                        ctx.register_csv(raw.as_str(), &path, options).await
+                    }),
+                    TextFormat::Json => self.runtime.block_on(async {
                         let options = JsonReadOptions::default()
                             .schema(&schema)
                             .file_extension("");
                         ctx.register_json(raw.as_str(), &path, options).await
                     }),
-                    _ => unreachable_format(),
                 };
                 result.map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name)))?;
             }
             _ => {
                 return Err(RiffleError::Sql(format!(
-                    "table '{}': connector {connector:?} cannot be read by `riffle sql` yet",
+                    "table '{}' (connector {connector:?}) is a sink: it cannot be read",
                     def.name
                 )))
             }
         }
-        if has_computed {
+        if raw != def.name {
             let select: Vec<String> = def
                 .columns
                 .iter()
@@ -407,6 +721,11 @@ impl Session {
         Ok(())
     }
 
+    /// Sets `key` to `value`, as `SET 'key' = 'value'` does.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.settings.insert(key.to_string(), value.to_string());
+    }
+
     /// The value of setting `key`, if set.
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings.get(key).map(String::as_str)
@@ -416,30 +735,39 @@ impl Session {
 /// Checked when the table is created: the connector and its options, so that a typo shows
 /// at `CREATE TABLE` rather than at the first query.
 fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
-    const CONNECTORS: [&str; 2] = ["datagen", "filesystem"];
+    const CONNECTORS: [&str; 5] = ["datagen", "nexmark", "filesystem", "print", "blackhole"];
     let connector = def.options.get("connector").ok_or_else(|| {
-        RiffleError::Sql("the WITH options need 'connector' (datagen, filesystem)".into())
+        RiffleError::Sql(format!(
+            "the WITH options need 'connector' ({})",
+            CONNECTORS.join(", ")
+        ))
     })?;
+    let only = |allowed: &[&str]| -> Result<()> {
+        for key in def.options.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let hint = did_you_mean(key, allowed.iter().copied());
+                return Err(RiffleError::Sql(format!(
+                    "unknown {connector} option '{key}'{hint} (options: {})",
+                    allowed.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    };
     match connector.as_str() {
         "datagen" => DataGenTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),
+        "nexmark" => NexmarkTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),
+        "print" => only(&["connector", "print-identifier"]),
+        "blackhole" => only(&["connector"]),
         "filesystem" => {
-            const OPTIONS: [&str; 6] = [
+            only(&[
                 "connector",
                 "path",
                 "format",
                 "csv.header",
                 "csv.field-delimiter",
                 "source.monitor-interval",
-            ];
-            for key in def.options.keys() {
-                if !OPTIONS.contains(&key.as_str()) {
-                    let hint = did_you_mean(key, OPTIONS);
-                    return Err(RiffleError::Sql(format!(
-                        "unknown filesystem option '{key}'{hint} (options: {})",
-                        OPTIONS.join(", ")
-                    )));
-                }
-            }
+            ])?;
             if !def.options.contains_key("path") {
                 return Err(RiffleError::Sql(
                     "the filesystem connector needs 'path'".into(),
@@ -463,13 +791,6 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
             )))
         }
     }
-}
-
-#[cold]
-fn unreachable_format() -> std::result::Result<(), datafusion::error::DataFusionError> {
-    Err(datafusion::error::DataFusionError::Plan(
-        "the table's format was checked at CREATE TABLE".into(),
-    ))
 }
 
 /// A planner or parser error of `located`, with the position when the message has one
@@ -505,5 +826,186 @@ fn positioned(located: &Located, message: &str) -> RiffleError {
             ))
         }
         None => RiffleError::Sql(format!("line {}: {message}", located.line)),
+    }
+}
+
+/// The name DataFusion reads a table's physical columns under (the table's own name when it
+/// has no computed columns; otherwise a view of that name adds them).
+fn raw_name(def: &TableDef) -> String {
+    if def
+        .columns
+        .iter()
+        .any(|c| matches!(c.kind, ColumnKind::Computed(_)))
+    {
+        format!("__riffle_raw_{}", def.name)
+    } else {
+        def.name.clone()
+    }
+}
+
+fn unbounded(def: &TableDef) -> RiffleError {
+    RiffleError::Sql(format!(
+        "table '{}' is unbounded; batch mode reads bounded tables only",
+        def.name
+    ))
+}
+
+/// Whether a table's source ends: datagen with a row count or a sequence, nexmark with
+/// 'events.num', files that are not watched.
+fn is_bounded(def: &TableDef) -> bool {
+    match def.options.get("connector").map(String::as_str) {
+        Some("datagen") => {
+            def.options.contains_key("number-of-rows")
+                || def
+                    .options
+                    .iter()
+                    .any(|(k, v)| k.ends_with(".kind") && v == "sequence")
+        }
+        Some("nexmark") => def.options.contains_key("events.num"),
+        Some("filesystem") => !def.options.contains_key("source.monitor-interval"),
+        _ => false,
+    }
+}
+
+/// The delay of `WATERMARK FOR ts AS ts - INTERVAL 'n' UNIT` (or `AS ts`: none), ms.
+fn watermark_delay(watermark: &WatermarkDef) -> Result<i64> {
+    use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as SqlExpr};
+    let column = |e: &SqlExpr| matches!(e, SqlExpr::Identifier(i) if i.value.eq_ignore_ascii_case(&watermark.column));
+    match &watermark.expr {
+        e if column(e) => Ok(0),
+        SqlExpr::BinaryOp {
+            left,
+            op: BinaryOperator::Minus,
+            right,
+        } if column(left) => interval_text_ms(&right.to_string()),
+        other => Err(RiffleError::Sql(format!(
+            "WATERMARK FOR {0} AS {other}: Riffle takes `{0}` or `{0} - INTERVAL 'n' UNIT`",
+            watermark.column
+        ))),
+    }
+}
+
+/// The format of a filesystem table.
+fn text_format(def: &TableDef) -> Result<TextFormat> {
+    match def.options.get("format").map(String::as_str) {
+        Some("csv") => Ok(TextFormat::Csv {
+            header: def.options.get("csv.header").is_some_and(|v| v == "true"),
+            delimiter: def
+                .options
+                .get("csv.field-delimiter")
+                .and_then(|d| d.bytes().next())
+                .unwrap_or(b','),
+        }),
+        Some("json") => Ok(TextFormat::Json),
+        other => Err(RiffleError::Sql(format!(
+            "table '{}': 'format' = {other:?}: use 'csv' or 'json'",
+            def.name
+        ))),
+    }
+}
+
+/// An error of a statement, with the statement's line in the script.
+fn in_statement(located: &Located, error: RiffleError) -> RiffleError {
+    let message = error.to_string();
+    RiffleError::Sql(format!(
+        "line {}: {}",
+        located.line,
+        message.trim_start_matches("SQL error: ")
+    ))
+}
+
+/// An error positioned in the statement (`at line L, column C`), moved to the script's line.
+fn in_script(located: &Located, error: RiffleError) -> RiffleError {
+    let message = error.to_string();
+    let Some((_, rest)) = message.split_once("at line ") else {
+        return error;
+    };
+    let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    match line.parse::<u64>() {
+        Ok(l) => RiffleError::Sql(message.trim_start_matches("SQL error: ").replacen(
+            &format!("at line {l},"),
+            &format!("at line {},", located.line + l - 1),
+            1,
+        )),
+        Err(_) => error,
+    }
+}
+
+/// The schema the query's rows (`from`) are cast to for the sink table (`to`); an error
+/// names the column whose type does not convert.
+fn conform(from: &SchemaRef, to: &SchemaRef, table: &str) -> Result<SchemaRef> {
+    if from.fields().len() != to.fields().len() {
+        return Err(RiffleError::Sql(format!(
+            "INSERT INTO {table}: the query gives {} columns and '{table}' has {} ({})",
+            from.fields().len(),
+            to.fields().len(),
+            to.fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for (f, t) in from.fields().iter().zip(to.fields()) {
+        if !datafusion::arrow::compute::can_cast_types(f.data_type(), t.data_type()) {
+            return Err(RiffleError::Sql(format!(
+                "INSERT INTO {table}: column '{}' is {} and cannot be written to '{}' {}",
+                f.name(),
+                flink_name(f.data_type()),
+                t.name(),
+                flink_name(t.data_type())
+            )));
+        }
+    }
+    Ok(Arc::new(Schema::new(
+        to.fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    )))
+}
+
+/// `batch` cast column by column to `schema`.
+fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))
+}
+
+/// The catalog and window TVFs as the streaming planner sees them.
+struct Planner<'a> {
+    session: &'a Session,
+    windows: &'a [(WindowTvf, SchemaRef)],
+}
+
+impl Tables for Planner<'_> {
+    fn source(&self, name: &str) -> Result<Option<SourceSpec>> {
+        match self
+            .session
+            .tables
+            .values()
+            .find(|t| t.def.name == name || raw_name(&t.def) == name)
+        {
+            Some(table) => self.session.source(table).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn window(&self, name: &str) -> Result<Option<(WindowTvf, Node, SchemaRef)>> {
+        let Some((tvf, schema)) = self.windows.iter().find(|(t, _)| t.name == name) else {
+            return Ok(None);
+        };
+        let plan = self
+            .session
+            .plan(&format!("SELECT * FROM \"{}\"", tvf.table))
+            .map_err(RiffleError::Sql)?;
+        let input = Node::from_plan(&plan, &self.session.ctx.state(), self)?;
+        Ok(Some((tvf.clone(), input, Arc::clone(schema))))
     }
 }

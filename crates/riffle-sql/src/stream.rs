@@ -1,0 +1,770 @@
+//! Streaming execution of SQL on the runtime.
+//!
+//! DataFusion plans and type-checks the query; [`Node::from_plan`] turns its optimised logical
+//! plan into a tree the runtime runs on every worker: sources read Arrow batches, projections
+//! and filters run DataFusion's physical expressions batch by batch where the data is, and a
+//! window aggregation is a keyed process function with one state per (group, window) that
+//! fires when the watermark passes the window's end. Plans the runtime cannot run yet are
+//! refused by name.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use datafusion::arrow::array::TimestampMillisecondArray;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{cast, filter_record_batch, max};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_expr::PhysicalExpr;
+use riffle_core::{Batch, Result, RiffleError};
+use riffle_runtime::{
+    Context, DataStream, Env, EventTime, KeyedProcessFunction, SourceReader, Timer, ValueState,
+    WatermarkStrategy,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::tvf::{explode, WindowTvf};
+use crate::value::Value;
+
+/// A physical expression shared by every worker.
+pub type Physical = Arc<dyn PhysicalExpr>;
+
+/// Makes a source's reader on a worker: `(worker_index, workers)`.
+pub type ReaderFactory =
+    Arc<dyn Fn(usize, usize) -> Result<Box<dyn SourceReader<Batch>>> + Send + Sync>;
+
+/// A table read by a streaming job.
+#[derive(Clone)]
+pub struct SourceSpec {
+    /// The table's name, for errors and metrics.
+    pub name: String,
+    /// Its reader on each worker.
+    pub reader: ReaderFactory,
+    /// Event time: the expression giving a row's time and the watermark's delay behind the
+    /// largest time seen (`WATERMARK FOR ts AS ts - INTERVAL ...`), if the table has one.
+    pub rowtime: Option<(Physical, i64)>,
+    /// The reader emits its own watermarks (generators that know their disorder).
+    pub reader_watermarks: bool,
+}
+
+/// How to build the input of a window TVF: the plan of `SELECT * FROM table`.
+pub type TvfInput = Box<Node>;
+
+/// One operator of a streaming plan.
+pub enum Node {
+    /// Rows of a table, optionally a subset of its columns.
+    Scan {
+        /// The source.
+        source: SourceSpec,
+        /// Columns kept, by index.
+        projection: Option<Vec<usize>>,
+    },
+    /// A window TVF: every row in each window it belongs to, with the window columns.
+    Windows {
+        /// The TVF's input.
+        input: TvfInput,
+        /// The call.
+        tvf: WindowTvf,
+        /// Its output schema.
+        schema: SchemaRef,
+        /// Columns kept, by index.
+        projection: Option<Vec<usize>>,
+    },
+    /// `SELECT exprs`.
+    Project {
+        /// The input.
+        input: Box<Node>,
+        /// One expression per output column.
+        exprs: Vec<Physical>,
+        /// The output schema.
+        schema: SchemaRef,
+    },
+    /// `WHERE predicate`.
+    Filter {
+        /// The input.
+        input: Box<Node>,
+        /// The condition.
+        predicate: Physical,
+    },
+    /// `GROUP BY window_start, window_end, ...` over a window TVF.
+    WindowAggregate(Box<WindowAggregate>),
+    /// `UNION ALL`.
+    Union(Vec<Node>),
+    /// Rows computed already (a batch-mode result on its way to a sink), emitted by the
+    /// first worker.
+    Values(Arc<Vec<RecordBatch>>),
+}
+
+/// A window aggregation: keys (including the window's columns) and aggregates.
+pub struct WindowAggregate {
+    input: Node,
+    keys: Vec<Physical>,
+    aggregates: Vec<AggregateSpec>,
+    /// Which key gives the window's end, and how.
+    time: WindowTime,
+    schema: SchemaRef,
+}
+
+/// Where a window aggregation reads the window's end from.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum WindowTime {
+    /// Key `i` is `window_end`.
+    End(usize),
+    /// Key `i` is `window_start`; the window is that long.
+    Start(usize, i64),
+}
+
+impl WindowTime {
+    /// The window's largest timestamp (end - 1), when its timer fires.
+    fn fire_at(self, key: &[Value]) -> Option<EventTime> {
+        let (value, plus) = match self {
+            WindowTime::End(i) => (key.get(i)?, 0),
+            WindowTime::Start(i, size) => (key.get(i)?, size),
+        };
+        match value {
+            Value::Int(v) => Some(v + plus - 1),
+            _ => None,
+        }
+    }
+}
+
+/// The aggregate functions the streaming runtime computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Function {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+struct AggregateSpec {
+    function: Function,
+    distinct: bool,
+    arg: Physical,
+    filter: Option<Physical>,
+}
+
+/// An aggregate's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Acc {
+    Count(i64),
+    Sum(Value),
+    Min(Value),
+    Max(Value),
+    Avg(f64, i64),
+    Distinct(BTreeSet<Value>),
+}
+
+impl Acc {
+    fn new(function: Function, distinct: bool) -> Acc {
+        match (function, distinct) {
+            (_, true) => Acc::Distinct(BTreeSet::new()),
+            (Function::Count, _) => Acc::Count(0),
+            (Function::Sum, _) => Acc::Sum(Value::Null),
+            (Function::Min, _) => Acc::Min(Value::Null),
+            (Function::Max, _) => Acc::Max(Value::Null),
+            (Function::Avg, _) => Acc::Avg(0.0, 0),
+        }
+    }
+
+    /// Adds `v` (NULLs are skipped, as SQL's aggregates skip them).
+    fn add(&mut self, v: Value) {
+        if v.is_null() {
+            return;
+        }
+        match self {
+            Acc::Count(n) => *n += 1,
+            Acc::Sum(sum) => *sum = add(sum, &v),
+            Acc::Min(m) => {
+                if m.is_null() || v < *m {
+                    *m = v
+                }
+            }
+            Acc::Max(m) => {
+                if m.is_null() || v > *m {
+                    *m = v
+                }
+            }
+            Acc::Avg(sum, n) => {
+                *sum += as_f64(&v);
+                *n += 1;
+            }
+            Acc::Distinct(set) => {
+                set.insert(v);
+            }
+        }
+    }
+
+    fn result(&self, function: Function) -> Value {
+        match self {
+            Acc::Count(n) => Value::Int(*n),
+            Acc::Sum(v) | Acc::Min(v) | Acc::Max(v) => v.clone(),
+            Acc::Avg(_, 0) => Value::Null,
+            Acc::Avg(sum, n) => Value::Float(sum / *n as f64),
+            Acc::Distinct(set) => {
+                let mut acc = Acc::new(function, false);
+                set.iter().for_each(|v| acc.add(v.clone()));
+                acc.result(function)
+            }
+        }
+    }
+}
+
+fn add(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Null, v) => v.clone(),
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+        (Value::UInt(x), Value::UInt(y)) => Value::UInt(x.wrapping_add(*y)),
+        (x, y) => Value::Float(as_f64(x) + as_f64(y)),
+    }
+}
+
+fn as_f64(v: &Value) -> f64 {
+    match v {
+        Value::Int(x) => *x as f64,
+        Value::UInt(x) => *x as f64,
+        Value::Float(x) => *x,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Null | Value::Str(_) => f64::NAN,
+    }
+}
+
+/// What the runtime cannot run yet, said plainly.
+fn unsupported(what: &str) -> RiffleError {
+    RiffleError::Sql(format!(
+        "{what} is not supported in streaming mode yet; for bounded tables run it in batch \
+         mode (SET 'execution.runtime-mode' = 'batch')"
+    ))
+}
+
+/// What the planner needs to know about the tables a plan reads.
+pub trait Tables {
+    /// The source of the table DataFusion scans under `name`, if it is a catalog table.
+    fn source(&self, name: &str) -> Result<Option<SourceSpec>>;
+    /// The window TVF the generated table `name` stands for, with its input's plan.
+    fn window(&self, name: &str) -> Result<Option<(WindowTvf, Node, SchemaRef)>>;
+}
+
+/// Column lineage: whether output column `index` of `plan` is a window TVF's
+/// `window_start` or `window_end`, passed through unchanged.
+fn window_column(
+    plan: &LogicalPlan,
+    index: usize,
+    tables: &dyn Tables,
+) -> Option<(String, WindowTvf)> {
+    match plan {
+        LogicalPlan::Projection(p) => match strip_alias(p.expr.get(index)?) {
+            Expr::Column(c) => {
+                let i = p.input.schema().index_of_column(c).ok()?;
+                window_column(&p.input, i, tables)
+            }
+            _ => None,
+        },
+        LogicalPlan::Filter(f) => window_column(&f.input, index, tables),
+        LogicalPlan::SubqueryAlias(s) => window_column(&s.input, index, tables),
+        LogicalPlan::TableScan(scan) => {
+            let (tvf, _, schema) = tables.window(scan.table_name.table()).ok()??;
+            let source_index = match &scan.projection {
+                Some(p) => *p.get(index)?,
+                None => index,
+            };
+            let name = schema.field(source_index).name().clone();
+            (name == "window_start" || name == "window_end").then_some((name, tvf))
+        }
+        _ => None,
+    }
+}
+
+fn strip_alias(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Alias(a) => strip_alias(&a.expr),
+        other => other,
+    }
+}
+
+impl Node {
+    /// The streaming plan of DataFusion's (optimised) logical `plan`.
+    pub fn from_plan(
+        plan: &LogicalPlan,
+        state: &SessionState,
+        tables: &dyn Tables,
+    ) -> Result<Node> {
+        let physical = |expr: &Expr, input: &LogicalPlan| -> Result<Physical> {
+            state
+                .create_physical_expr(expr.clone(), input.schema())
+                .map_err(|e| RiffleError::Sql(e.to_string()))
+        };
+        Ok(match plan {
+            LogicalPlan::Projection(p) => Node::Project {
+                input: Box::new(Node::from_plan(&p.input, state, tables)?),
+                exprs: p
+                    .expr
+                    .iter()
+                    .map(|e| physical(e, &p.input))
+                    .collect::<Result<_>>()?,
+                schema: Arc::new(p.schema.as_arrow().clone()),
+            },
+            LogicalPlan::Filter(f) => Node::Filter {
+                input: Box::new(Node::from_plan(&f.input, state, tables)?),
+                predicate: physical(&f.predicate, &f.input)?,
+            },
+            LogicalPlan::SubqueryAlias(s) => Node::from_plan(&s.input, state, tables)?,
+            LogicalPlan::Union(u) => Node::Union(
+                u.inputs
+                    .iter()
+                    .map(|i| Node::from_plan(i, state, tables))
+                    .collect::<Result<_>>()?,
+            ),
+            LogicalPlan::TableScan(scan) => {
+                if scan.fetch.is_some() || !scan.filters.is_empty() {
+                    return Err(unsupported("LIMIT"));
+                }
+                let name = scan.table_name.table();
+                if let Some((tvf, input, schema)) = tables.window(name)? {
+                    Node::Windows {
+                        input: Box::new(input),
+                        tvf,
+                        schema,
+                        projection: scan.projection.clone(),
+                    }
+                } else if let Some(source) = tables.source(name)? {
+                    Node::Scan {
+                        source,
+                        projection: scan.projection.clone(),
+                    }
+                } else {
+                    return Err(RiffleError::Sql(format!(
+                        "table '{name}' cannot be read in streaming mode"
+                    )));
+                }
+            }
+            LogicalPlan::Aggregate(a) => {
+                let mut end = None;
+                let mut start = None;
+                for (i, key) in a.group_expr.iter().enumerate() {
+                    if matches!(key, Expr::GroupingSet(_)) {
+                        return Err(unsupported("GROUPING SETS, CUBE and ROLLUP"));
+                    }
+                    let Expr::Column(c) = key else {
+                        continue;
+                    };
+                    let Ok(index) = a.input.schema().index_of_column(c) else {
+                        continue;
+                    };
+                    match window_column(&a.input, index, tables) {
+                        Some((name, _)) if name == "window_end" => end = Some(i),
+                        Some((_, tvf)) => start = Some((i, tvf)),
+                        None => {}
+                    }
+                }
+                let time = match (end, start) {
+                    (Some(i), _) => Some(WindowTime::End(i)),
+                    (None, Some((i, tvf))) => match tvf.kind.size_from_start() {
+                        Some(size) => Some(WindowTime::Start(i, size)),
+                        None => {
+                            return Err(RiffleError::Sql(
+                                "a CUMULATE window aggregation must group by window_end \
+                                 (its windows share their start)"
+                                    .into(),
+                            ))
+                        }
+                    },
+                    (None, None) => None,
+                };
+                let Some(time) = time else {
+                    return Err(unsupported(
+                        "GROUP BY without window_start and window_end of a window table \
+                         function (an updating aggregation)",
+                    ));
+                };
+                let keys = a
+                    .group_expr
+                    .iter()
+                    .map(|e| physical(e, &a.input))
+                    .collect::<Result<_>>()?;
+                let output = a.schema.as_arrow();
+                let mut aggregates = Vec::new();
+                for expr in &a.aggr_expr {
+                    let Expr::AggregateFunction(f) = strip_alias(expr) else {
+                        return Err(unsupported(&format!("the aggregate {expr}")));
+                    };
+                    let name = f.func.name().to_lowercase();
+                    let function = match name.as_str() {
+                        "count" => Function::Count,
+                        "sum" => Function::Sum,
+                        "min" => Function::Min,
+                        "max" => Function::Max,
+                        "avg" | "mean" => Function::Avg,
+                        other => {
+                            return Err(unsupported(&format!(
+                                "the aggregate function {} (COUNT, SUM, MIN, MAX and AVG are \
+                                 supported)",
+                                other.to_uppercase()
+                            )))
+                        }
+                    };
+                    if !f.params.order_by.is_empty() {
+                        return Err(unsupported(
+                            "an ordered aggregate (WITHIN GROUP / ORDER BY)",
+                        ));
+                    }
+                    let [arg] = f.params.args.as_slice() else {
+                        return Err(unsupported(&format!(
+                            "{} over {} arguments",
+                            name.to_uppercase(),
+                            f.params.args.len()
+                        )));
+                    };
+                    aggregates.push(AggregateSpec {
+                        function,
+                        distinct: f.params.distinct,
+                        arg: physical(arg, &a.input)?,
+                        filter: match &f.params.filter {
+                            Some(filter) => Some(physical(filter, &a.input)?),
+                            None => None,
+                        },
+                    });
+                }
+                Node::WindowAggregate(Box::new(WindowAggregate {
+                    input: Node::from_plan(&a.input, state, tables)?,
+                    keys,
+                    aggregates,
+                    time,
+                    schema: Arc::new(output.clone()),
+                }))
+            }
+            LogicalPlan::Sort(_) => return Err(unsupported("ORDER BY")),
+            LogicalPlan::Limit(_) => return Err(unsupported("LIMIT")),
+            LogicalPlan::Join(_) => return Err(unsupported("a join")),
+            LogicalPlan::Window(_) => return Err(unsupported("an OVER window")),
+            LogicalPlan::Distinct(_) => return Err(unsupported("SELECT DISTINCT")),
+            other => {
+                return Err(unsupported(&format!(
+                    "the plan step {}",
+                    other.display().to_string().split(':').next().unwrap_or("?")
+                )))
+            }
+        })
+    }
+
+    /// Builds this plan on a worker: a stream of batches.
+    pub fn build<'s>(&self, env: &Env<'s>) -> Result<DataStream<'s, Batch>> {
+        let job = Arc::clone(env.job());
+        // Errors in an operator fail the job with the error (no panics, no lost message).
+        let guard = move |result: Result<RecordBatch>| -> Option<Batch> {
+            match result {
+                Ok(batch) if batch.num_rows() > 0 => Some(Batch(batch)),
+                Ok(_) => None,
+                Err(error) => {
+                    job.fail(error);
+                    None
+                }
+            }
+        };
+        Ok(match self {
+            Node::Scan { source, projection } => {
+                let stream = scan(env, source)?;
+                match projection.clone() {
+                    Some(columns) => stream.flat_map(move |b| guard(project(&b, &columns))),
+                    None => stream,
+                }
+            }
+            Node::Windows {
+                input,
+                tvf,
+                schema,
+                projection,
+            } => {
+                let (tvf, schema, projection) =
+                    (tvf.clone(), Arc::clone(schema), projection.clone());
+                input.build(env)?.flat_map(move |b| {
+                    guard(
+                        explode(&tvf, &schema, &b).and_then(|out| match &projection {
+                            Some(columns) => project(&out, columns),
+                            None => Ok(out),
+                        }),
+                    )
+                })
+            }
+            Node::Project {
+                input,
+                exprs,
+                schema,
+            } => {
+                let (exprs, schema) = (exprs.clone(), Arc::clone(schema));
+                input.build(env)?.flat_map(move |b| {
+                    let columns = exprs
+                        .iter()
+                        .map(|e| evaluate(e, &b))
+                        .collect::<Result<Vec<_>>>();
+                    guard(columns.and_then(|c| {
+                        let options = datafusion::arrow::array::RecordBatchOptions::new()
+                            .with_row_count(Some(b.num_rows()));
+                        RecordBatch::try_new_with_options(Arc::clone(&schema), c, &options)
+                            .map_err(arrow_error)
+                    }))
+                })
+            }
+            Node::Filter { input, predicate } => {
+                let predicate = Arc::clone(predicate);
+                input.build(env)?.flat_map(move |b| {
+                    guard(evaluate(&predicate, &b).and_then(|mask| {
+                        let mask = mask
+                            .as_any()
+                            .downcast_ref::<BooleanArray>()
+                            .ok_or_else(|| RiffleError::Sql("WHERE needs a BOOLEAN".into()))?;
+                        filter_record_batch(&b, mask).map_err(arrow_error)
+                    }))
+                })
+            }
+            Node::Union(inputs) => {
+                let mut streams = inputs.iter().map(|i| i.build(env));
+                let first = streams
+                    .next()
+                    .ok_or_else(|| RiffleError::Sql("UNION of nothing".into()))??;
+                streams.try_fold(first, |acc, s| Ok::<_, RiffleError>(acc.union(s?)))?
+            }
+            Node::WindowAggregate(w) => w.build(env, guard)?,
+            Node::Values(batches) => {
+                let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
+                env.from_iter(batches, WatermarkStrategy::none())
+            }
+        })
+    }
+}
+
+fn arrow_error(e: datafusion::arrow::error::ArrowError) -> RiffleError {
+    RiffleError::Runtime(e.to_string())
+}
+
+fn project(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch> {
+    batch.project(columns).map_err(arrow_error)
+}
+
+/// `expr` over `batch`, as a column.
+fn evaluate(expr: &Physical, batch: &RecordBatch) -> Result<ArrayRef> {
+    expr.evaluate(batch)
+        .and_then(|v| v.into_array(batch.num_rows()))
+        .map_err(|e| RiffleError::Runtime(format!("evaluating {expr}: {e}")))
+}
+
+/// The largest event time in `batch` under `rowtime`, in ms.
+fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventTime> {
+    let times = evaluate(rowtime, batch)?;
+    let times =
+        cast(&times, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(arrow_error)?;
+    let times = times
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| RiffleError::Runtime("the rowtime column is not a timestamp".into()))?;
+    Ok(max(times).unwrap_or(EventTime::MIN))
+}
+
+/// A source's stream on this worker, stamped with its rowtime and watermarked.
+fn scan<'s>(env: &Env<'s>, source: &SourceSpec) -> Result<DataStream<'s, Batch>> {
+    let reader = (source.reader)(env.worker_index(), env.workers())?;
+    let name = format!("sql.{}", source.name);
+    let strategy = match &source.rowtime {
+        None => WatermarkStrategy::none(),
+        Some((rowtime, delay)) => {
+            let rowtime = Arc::clone(rowtime);
+            let job = Arc::clone(env.job());
+            let stamp = move |b: &Batch| match max_time(&rowtime, b) {
+                Ok(t) => t,
+                Err(error) => {
+                    job.fail(error);
+                    EventTime::MIN
+                }
+            };
+            if source.reader_watermarks {
+                WatermarkStrategy::reader_defined(stamp)
+            } else {
+                WatermarkStrategy::bounded_out_of_orderness(
+                    std::time::Duration::from_millis(*delay as u64),
+                    stamp,
+                )
+            }
+        }
+    };
+    Ok(env.source(&name, reader, strategy))
+}
+
+/// What a window aggregation keys and folds: one row's key and aggregate inputs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AggRow {
+    key: Vec<Value>,
+    inputs: Vec<Value>,
+}
+
+impl WindowAggregate {
+    fn build<'s>(
+        &self,
+        env: &Env<'s>,
+        guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+    ) -> Result<DataStream<'s, Batch>> {
+        let keys = self.keys.clone();
+        let specs: Vec<(Physical, Option<Physical>)> = self
+            .aggregates
+            .iter()
+            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
+            .collect();
+        let time = self.time;
+        let job = Arc::clone(env.job());
+        let rows =
+            self.input
+                .build(env)?
+                .flat_map_with_time("sql.window_rows", move |_, batch, out| {
+                    if let Err(error) = rows_of(&batch, &keys, &specs, time, out) {
+                        job.fail(error);
+                    }
+                });
+        let functions: Vec<(Function, bool)> = self
+            .aggregates
+            .iter()
+            .map(|a| (a.function, a.distinct))
+            .collect();
+        let fired = rows
+            .key_by(|row: &AggRow| row.key.clone())
+            .process(WindowFold {
+                functions,
+                late: env.job().counter("sql.window.late_rows"),
+            });
+        let schema = Arc::clone(&self.schema);
+        Ok(fired.map_chunks("sql.window_batches", move |rows, out| {
+            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
+                return;
+            };
+            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+            if let Some(batch) = guard(batch_of(&schema, &values)) {
+                out.push((ts, batch));
+            }
+        }))
+    }
+}
+
+/// Rows of `values` (one `Vec` per row, a value per column of `schema`) as a batch.
+fn batch_of(schema: &SchemaRef, values: &[Vec<Value>]) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(j, field)| {
+            let column: Vec<&Value> = values.iter().map(|row| &row[j]).collect();
+            Value::to_array(&column, field.data_type())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(arrow_error)
+}
+
+/// Splits `batch` into keyed rows, each stamped with its window's largest timestamp.
+fn rows_of(
+    batch: &RecordBatch,
+    keys: &[Physical],
+    specs: &[(Physical, Option<Physical>)],
+    time: WindowTime,
+    out: &mut Vec<(EventTime, AggRow)>,
+) -> Result<()> {
+    let key_columns = keys
+        .iter()
+        .map(|k| evaluate(k, batch))
+        .collect::<Result<Vec<_>>>()?;
+    let mut inputs = Vec::with_capacity(specs.len());
+    for (arg, filter) in specs {
+        let values = evaluate(arg, batch)?;
+        let mask = match filter {
+            Some(f) => Some(evaluate(f, batch)?),
+            None => None,
+        };
+        inputs.push((values, mask));
+    }
+    for row in 0..batch.num_rows() {
+        let key = key_columns
+            .iter()
+            .map(|c| Value::from_array(c, row))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(ts) = time.fire_at(&key) else {
+            return Err(RiffleError::Runtime("a row has no window".into()));
+        };
+        let mut values = Vec::with_capacity(inputs.len());
+        for (column, mask) in &inputs {
+            let selected = match mask {
+                Some(m) => m
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .is_some_and(|m| m.is_valid(row) && m.value(row)),
+                None => true,
+            };
+            values.push(if selected {
+                Value::from_array(column, row)?
+            } else {
+                Value::Null
+            });
+        }
+        out.push((
+            ts,
+            AggRow {
+                key,
+                inputs: values,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The keyed half of a window aggregation: folds each (group, window)'s rows and emits the
+/// group's row when the watermark passes the window's end.
+struct WindowFold {
+    functions: Vec<(Function, bool)>,
+    late: Arc<AtomicU64>,
+}
+
+impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
+    type State = ValueState<Vec<Acc>>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: AggRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        // The window has fired under this watermark: the row is late (Flink drops it too).
+        if ctx.timestamp() <= ctx.current_watermark() {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if ctx.state().value().is_none() {
+            let fresh = self
+                .functions
+                .iter()
+                .map(|(f, d)| Acc::new(*f, *d))
+                .collect();
+            ctx.state().update(fresh);
+            ctx.register_event_time_timer(ctx.timestamp());
+        }
+        if let Some(accs) = ctx.state().value_mut() {
+            for (acc, value) in accs.iter_mut().zip(row.inputs) {
+                acc.add(value);
+            }
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        _timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let mut row = ctx.key().clone();
+        if let Some(accs) = ctx.state().value() {
+            row.extend(
+                accs.iter()
+                    .zip(&self.functions)
+                    .map(|(acc, (f, _))| acc.result(*f)),
+            );
+            ctx.collect(row);
+        }
+        ctx.clear_state();
+    }
+}
