@@ -513,3 +513,91 @@ fn the_hot_auctions_example_prints_windows_identically_on_1_and_2_workers() {
     assert!(one.iter().all(|l| l.starts_with("+I[")), "{one:?}");
     assert_eq!(one, lines("2"));
 }
+
+/// A windowed SQL job into files, writing to `out`; `rate` limits it in wall-clock time.
+fn windowed_sql_script(dir: &Path, out: &Path, rate: Option<u64>) -> std::path::PathBuf {
+    let limit = rate.map_or(String::new(), |r| format!(", 'rate-limit' = '{r}'"));
+    let script = format!(
+        "CREATE TABLE bid (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
+             WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND)
+         WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '600000',
+               'first-event.rate' = '10000'{limit});
+         CREATE TABLE counts (window_end TIMESTAMP(3), auction BIGINT, bids BIGINT, top BIGINT)
+         WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         SET 'execution.runtime-mode' = 'streaming';
+         INSERT INTO counts
+         SELECT window_end, auction, COUNT(*), MAX(price)
+         FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '1' SECOND))
+         GROUP BY window_start, window_end, auction;",
+        out.display()
+    );
+    let name = if rate.is_some() {
+        "limited.sql"
+    } else {
+        "reference.sql"
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+#[test]
+fn a_windowed_sql_job_killed_and_restored_writes_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    let script = windowed_sql_script(dir.path(), &reference, None);
+    run(&["sql", "-w", "2", "-f", script.to_str().unwrap()]);
+    let expected = published(&reference);
+    assert!(expected.len() > 1000, "{} rows", expected.len());
+
+    let out = dir.path().join("out");
+    let chk = dir.path().join("chk");
+    let script = windowed_sql_script(dir.path(), &out, Some(150_000));
+    let checkpointed = |restore: bool| -> Child {
+        let mut cmd = riffle();
+        cmd.args(["sql", "-w", "2", "--checkpoint-dir", chk.to_str().unwrap()])
+            .args(["--checkpoint-interval", "100"]);
+        if restore {
+            cmd.args(["--restore", "latest"]);
+        }
+        cmd.args(["-f", script.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let rng = std::collections::hash_map::RandomState::new();
+    let mut kills = 0;
+    let mut restore = false;
+    let start = Instant::now();
+    while kills < 5 && start.elapsed() < Duration::from_secs(120) {
+        let mut child = checkpointed(restore);
+        restore = true;
+        let wait = 400 + (std::hash::BuildHasher::hash_one(&rng, kills) % 800);
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        assert!(published(&out).len() <= expected.len());
+    }
+    assert!(kills >= 3, "only {kills} kills landed");
+    // Killed runs committed output, so the restored run must not write it again.
+    let before = published(&out).len();
+    assert!(
+        before > 0 && before < expected.len(),
+        "{before} rows before the last run"
+    );
+    assert!(checkpointed(true).wait().unwrap().success());
+    let got = published(&out);
+    let mut seen = std::collections::BTreeSet::new();
+    let duplicated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
+    assert!(
+        duplicated.is_empty(),
+        "duplicated: {:?}",
+        &duplicated[..duplicated.len().min(5)]
+    );
+    assert_eq!(got, expected);
+}
