@@ -1,7 +1,7 @@
 //! How results print: an aligned table for people, CSV or JSON lines for scripts.
 //! Timestamps print as `YYYY-MM-DD HH:MM:SS.mmm`, as Flink prints them.
 
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, Int8Array};
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -110,13 +110,31 @@ pub fn json_lines(batch: &RecordBatch) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The rows of `batch` as Flink's print sink writes inserts: `+I[1, abc, 2026-11-25 10:00:00.000]`.
+/// The rows of `batch` as Flink's print sink writes them: `+I[1, abc, 2026-11-25 10:00:00.000]`,
+/// with the row kind (`-U`, `+U`, `-D`) of an updating result, whose last column holds it.
 pub fn changelog_lines(batch: &RecordBatch) -> Result<Vec<String>> {
     let cells = formatters(batch)?;
+    let schema = batch.schema();
+    let kinds = match schema.fields().last() {
+        Some(f) if f.name() == crate::stream::ROW_KIND => batch
+            .column(batch.num_columns() - 1)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .cloned(),
+        _ => None,
+    };
+    let shown = cells.len() - usize::from(kinds.is_some());
     Ok((0..batch.num_rows())
         .map(|row| {
-            let values: Vec<String> = cells.iter().map(|f| f.value(row).to_string()).collect();
-            format!("+I[{}]", values.join(", "))
+            let values: Vec<String> = cells[..shown]
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect();
+            let kind = kinds
+                .as_ref()
+                .and_then(|k| crate::stream::ROW_KINDS.get(k.value(row) as usize))
+                .unwrap_or(&"+I");
+            format!("{kind}[{}]", values.join(", "))
         })
         .collect())
 }

@@ -18,7 +18,7 @@ mod sink;
 pub mod stream;
 mod tvf;
 mod types;
-mod value;
+pub mod value;
 
 pub use format::{render, ResultFormat};
 pub use script::{parse_script, ColumnDef, ColumnKind, Located, Statement, TableDef, WatermarkDef};

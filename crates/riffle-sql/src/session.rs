@@ -22,9 +22,10 @@ use crate::script::{
     parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
 };
 use crate::sink::SinkSpec;
-use crate::stream::{Node, Physical, ReaderFactory, SourceSpec, Tables};
+use crate::stream::{batch_of, with_row_kind, Node, Physical, ReaderFactory, SourceSpec, Tables};
 use crate::tvf::{explode, interval_text_ms, rewrite, WindowTvf};
 use crate::types::{arrow_type, flink_name};
+use crate::value::Value;
 
 /// Rows per batch when a generated table is read.
 const READ_BATCH: u64 = 8192;
@@ -572,10 +573,26 @@ impl Session {
         config.workers = self.parallelism()?;
         let collector: Collector<Batch> = Collector::new();
         let collect = collector.clone();
+        let updating = node.updating();
         let node = Arc::new(node);
         let written = "sql.rows_written";
         let target = match &sink {
-            Some((table, _)) => Some(conform(&schema, &table.physical, &table.def.name)?),
+            Some((table, SinkSpec::Files { .. })) if updating => {
+                return Err(RiffleError::Sql(format!(
+                    "table '{}' (filesystem) takes appended rows only, and the query's result \
+                     is updating (an aggregation without a window); write it to a print or \
+                     blackhole table, or aggregate per window",
+                    table.def.name
+                )))
+            }
+            Some((table, _)) => {
+                let target = conform(&schema, &table.physical, &table.def.name)?;
+                Some(if updating {
+                    with_row_kind(&target)
+                } else {
+                    target
+                })
+            }
             None => None,
         };
         let spec = sink.as_ref().map(|(_, s)| s.clone());
@@ -605,11 +622,13 @@ impl Session {
             }
             Ok(())
         })?;
+        let batches: Vec<RecordBatch> = collector.values().into_iter().map(|b| b.0).collect();
         match sink {
-            None => Ok(Output::Rows {
+            None if updating => Ok(Output::Rows {
+                batches: vec![materialise(&schema, &batches)?],
                 schema,
-                batches: collector.values().into_iter().map(|b| b.0).collect(),
             }),
+            None => Ok(Output::Rows { schema, batches }),
             Some((table, _)) => Ok(Output::Message(format!(
                 "[INFO] {} rows written to '{}'.",
                 report.counter(written),
@@ -963,6 +982,36 @@ fn conform(from: &SchemaRef, to: &SchemaRef, table: &str) -> Result<SchemaRef> {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect::<Vec<_>>(),
     )))
+}
+
+/// The final table of a changelog (`batches` of `schema` plus the row kind): inserts and
+/// update-afters add their row, update-befores and deletes take one equal row away.
+fn materialise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    // A multiset of rows: row -> how many times it is in the table.
+    let mut table: BTreeMap<Vec<Value>, usize> = BTreeMap::new();
+    for batch in batches {
+        let columns = batch.columns();
+        for row in 0..batch.num_rows() {
+            let mut values = columns
+                .iter()
+                .map(|c| Value::from_array(c, row))
+                .collect::<Result<Vec<_>>>()?;
+            let kind = values.pop();
+            if matches!(kind, Some(Value::Int(0 | 2))) {
+                *table.entry(values).or_default() += 1;
+            } else if let Some(n) = table.get_mut(&values) {
+                *n -= 1;
+                if *n == 0 {
+                    table.remove(&values);
+                }
+            }
+        }
+    }
+    let rows: Vec<Vec<Value>> = table
+        .into_iter()
+        .flat_map(|(row, n)| std::iter::repeat_n(row, n))
+        .collect();
+    batch_of(schema, &rows)
 }
 
 /// `batch` cast column by column to `schema`.

@@ -88,8 +88,9 @@ pub enum Node {
         /// The condition.
         predicate: Physical,
     },
-    /// `GROUP BY window_start, window_end, ...` over a window TVF.
-    WindowAggregate(Box<WindowAggregate>),
+    /// `GROUP BY window_start, window_end, ...` over a window TVF (appends rows when windows
+    /// fire), or `GROUP BY` without a window (an updating result: a changelog).
+    Aggregate(Box<Aggregate>),
     /// `UNION ALL`.
     Union(Vec<Node>),
     /// Rows computed already (a batch-mode result on its way to a sink), emitted by the
@@ -97,14 +98,31 @@ pub enum Node {
     Values(Arc<Vec<RecordBatch>>),
 }
 
-/// A window aggregation: keys (including the window's columns) and aggregates.
-pub struct WindowAggregate {
+/// An aggregation: keys (including the window's columns, for a window aggregation) and
+/// aggregates.
+pub struct Aggregate {
     input: Node,
     keys: Vec<Physical>,
     aggregates: Vec<AggregateSpec>,
-    /// Which key gives the window's end, and how.
-    time: WindowTime,
+    /// Which key gives the window's end, and how; `None` without a window.
+    time: Option<WindowTime>,
     schema: SchemaRef,
+}
+
+/// The column that carries each row's kind in an updating result (Flink's RowKind values).
+pub const ROW_KIND: &str = "__op";
+/// `+I`, `-U`, `+U`, `-D`, as `ROW_KIND` holds them.
+pub const ROW_KINDS: [&str; 4] = ["+I", "-U", "+U", "-D"];
+
+/// `schema` with the row-kind column last.
+pub fn with_row_kind(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(datafusion::arrow::datatypes::Field::new(
+        ROW_KIND,
+        DataType::Int8,
+        false,
+    ));
+    Arc::new(datafusion::arrow::datatypes::Schema::new(fields))
 }
 
 /// Where a window aggregation reads the window's end from.
@@ -312,12 +330,20 @@ impl Node {
                 predicate: physical(&f.predicate, &f.input)?,
             },
             LogicalPlan::SubqueryAlias(s) => Node::from_plan(&s.input, state, tables)?,
-            LogicalPlan::Union(u) => Node::Union(
-                u.inputs
+            LogicalPlan::Union(u) => {
+                let inputs: Vec<Node> = u
+                    .inputs
                     .iter()
                     .map(|i| Node::from_plan(i, state, tables))
-                    .collect::<Result<_>>()?,
-            ),
+                    .collect::<Result<_>>()?;
+                let updating = inputs.iter().filter(|i| i.updating()).count();
+                if updating != 0 && updating != inputs.len() {
+                    return Err(unsupported(
+                        "UNION ALL of an updating result with an append-only one",
+                    ));
+                }
+                Node::Union(inputs)
+            }
             LogicalPlan::TableScan(scan) => {
                 if scan.fetch.is_some() || !scan.filters.is_empty() {
                     return Err(unsupported("LIMIT"));
@@ -374,12 +400,10 @@ impl Node {
                     },
                     (None, None) => None,
                 };
-                let Some(time) = time else {
-                    return Err(unsupported(
-                        "GROUP BY without window_start and window_end of a window table \
-                         function (an updating aggregation)",
-                    ));
-                };
+                let input = Node::from_plan(&a.input, state, tables)?;
+                if input.updating() {
+                    return Err(unsupported("an aggregation of an updating result"));
+                }
                 let keys = a
                     .group_expr
                     .iter()
@@ -428,8 +452,8 @@ impl Node {
                         },
                     });
                 }
-                Node::WindowAggregate(Box::new(WindowAggregate {
-                    input: Node::from_plan(&a.input, state, tables)?,
+                Node::Aggregate(Box::new(Aggregate {
+                    input,
                     keys,
                     aggregates,
                     time,
@@ -448,6 +472,17 @@ impl Node {
                 )))
             }
         })
+    }
+
+    /// Whether this plan's result is updating (a changelog whose batches carry the row kind
+    /// in their last column, [`ROW_KIND`]).
+    pub fn updating(&self) -> bool {
+        match self {
+            Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
+            Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
+            Node::Aggregate(a) => a.time.is_none(),
+            Node::Union(inputs) => inputs.iter().any(Node::updating),
+        }
     }
 
     /// Builds this plan on a worker: a stream of batches.
@@ -494,12 +529,25 @@ impl Node {
                 exprs,
                 schema,
             } => {
-                let (exprs, schema) = (exprs.clone(), Arc::clone(schema));
+                // An updating input's row kinds pass through, last.
+                let updating = input.updating();
+                let schema = if updating {
+                    with_row_kind(schema)
+                } else {
+                    Arc::clone(schema)
+                };
+                let exprs = exprs.clone();
                 input.build(env)?.flat_map(move |b| {
                     let columns = exprs
                         .iter()
                         .map(|e| evaluate(e, &b))
-                        .collect::<Result<Vec<_>>>();
+                        .collect::<Result<Vec<_>>>()
+                        .map(|mut columns| {
+                            if updating {
+                                columns.push(Arc::clone(b.column(b.num_columns() - 1)));
+                            }
+                            columns
+                        });
                     guard(columns.and_then(|c| {
                         let options = datafusion::arrow::array::RecordBatchOptions::new()
                             .with_row_count(Some(b.num_rows()));
@@ -527,7 +575,7 @@ impl Node {
                     .ok_or_else(|| RiffleError::Sql("UNION of nothing".into()))??;
                 streams.try_fold(first, |acc, s| Ok::<_, RiffleError>(acc.union(s?)))?
             }
-            Node::WindowAggregate(w) => w.build(env, guard)?,
+            Node::Aggregate(a) => a.build(env, guard)?,
             Node::Values(batches) => {
                 let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
                 env.from_iter(batches, WatermarkStrategy::none())
@@ -599,7 +647,7 @@ struct AggRow {
     inputs: Vec<Value>,
 }
 
-impl WindowAggregate {
+impl Aggregate {
     fn build<'s>(
         &self,
         env: &Env<'s>,
@@ -613,27 +661,34 @@ impl WindowAggregate {
             .collect();
         let time = self.time;
         let job = Arc::clone(env.job());
-        let rows =
-            self.input
-                .build(env)?
-                .flat_map_with_time("sql.window_rows", move |_, batch, out| {
-                    if let Err(error) = rows_of(&batch, &keys, &specs, time, out) {
-                        job.fail(error);
-                    }
-                });
+        let rows = self.input.build(env)?.flat_map_with_time(
+            "sql.aggregate_rows",
+            move |ts, batch, out| {
+                if let Err(error) = rows_of(&batch, ts, &keys, &specs, time, out) {
+                    job.fail(error);
+                }
+            },
+        );
         let functions: Vec<(Function, bool)> = self
             .aggregates
             .iter()
             .map(|a| (a.function, a.distinct))
             .collect();
-        let fired = rows
-            .key_by(|row: &AggRow| row.key.clone())
-            .process(WindowFold {
-                functions,
-                late: env.job().counter("sql.window.late_rows"),
-            });
-        let schema = Arc::clone(&self.schema);
-        Ok(fired.map_chunks("sql.window_batches", move |rows, out| {
+        let keyed = rows.key_by(|row: &AggRow| row.key.clone());
+        let (fired, schema) = match time {
+            Some(_) => (
+                keyed.process(WindowFold {
+                    functions,
+                    late: env.job().counter("sql.window.late_rows"),
+                }),
+                Arc::clone(&self.schema),
+            ),
+            None => (
+                keyed.process(GroupFold { functions }),
+                with_row_kind(&self.schema),
+            ),
+        };
+        Ok(fired.map_chunks("sql.aggregate_batches", move |rows, out| {
             let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
                 return;
             };
@@ -646,7 +701,7 @@ impl WindowAggregate {
 }
 
 /// Rows of `values` (one `Vec` per row, a value per column of `schema`) as a batch.
-fn batch_of(schema: &SchemaRef, values: &[Vec<Value>]) -> Result<RecordBatch> {
+pub fn batch_of(schema: &SchemaRef, values: &[Vec<Value>]) -> Result<RecordBatch> {
     let columns = schema
         .fields()
         .iter()
@@ -659,12 +714,14 @@ fn batch_of(schema: &SchemaRef, values: &[Vec<Value>]) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(arrow_error)
 }
 
-/// Splits `batch` into keyed rows, each stamped with its window's largest timestamp.
+/// Splits `batch` into keyed rows, each stamped with its window's largest timestamp (or, without
+/// a window, with the batch's time `ts`).
 fn rows_of(
     batch: &RecordBatch,
+    ts: EventTime,
     keys: &[Physical],
     specs: &[(Physical, Option<Physical>)],
-    time: WindowTime,
+    time: Option<WindowTime>,
     out: &mut Vec<(EventTime, AggRow)>,
 ) -> Result<()> {
     let key_columns = keys
@@ -685,8 +742,11 @@ fn rows_of(
             .iter()
             .map(|c| Value::from_array(c, row))
             .collect::<Result<Vec<_>>>()?;
-        let Some(ts) = time.fire_at(&key) else {
-            return Err(RiffleError::Runtime("a row has no window".into()));
+        let ts = match time {
+            Some(time) => time
+                .fire_at(&key)
+                .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?,
+            None => ts,
         };
         let mut values = Vec::with_capacity(inputs.len());
         for (column, mask) in &inputs {
@@ -766,5 +826,61 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
             ctx.collect(row);
         }
         ctx.clear_state();
+    }
+}
+
+/// The keyed half of an aggregation without windows: for every row, the group's new result
+/// replaces its old one in the output, as Flink's changelog does: `+I` for a new group, then
+/// `-U` (old) and `+U` (new) when the result changes. The row kind is the last value.
+struct GroupFold {
+    functions: Vec<(Function, bool)>,
+}
+
+/// A group's aggregate states and the result last emitted.
+type GroupState = ValueState<(Vec<Acc>, Vec<Value>)>;
+
+impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
+    type State = GroupState;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: AggRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let key = ctx.key().clone();
+        let functions = &self.functions;
+        let state = ctx.state();
+        if state.value().is_none() {
+            let fresh = functions.iter().map(|(f, d)| Acc::new(*f, *d)).collect();
+            state.update((fresh, Vec::new()));
+        }
+        let Some((accs, last)) = state.value_mut() else {
+            return;
+        };
+        for (acc, value) in accs.iter_mut().zip(row.inputs) {
+            acc.add(value);
+        }
+        let result: Vec<Value> = accs
+            .iter()
+            .zip(functions)
+            .map(|(acc, (f, _))| acc.result(*f))
+            .collect();
+        if !last.is_empty() && *last == result {
+            return;
+        }
+        let previous = std::mem::replace(last, result.clone());
+        let line = |values: Vec<Value>, kind: i64| {
+            let mut row = key.clone();
+            row.extend(values);
+            row.push(Value::Int(kind));
+            row
+        };
+        if previous.is_empty() {
+            ctx.collect(line(result, 0));
+        } else {
+            ctx.collect(line(previous, 1));
+            ctx.collect(line(result, 2));
+        }
     }
 }

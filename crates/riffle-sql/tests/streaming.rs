@@ -202,3 +202,29 @@ fn insert_checks_the_target_and_blackhole_counts_rows() {
         .to_string();
     assert!(error.contains("cannot be written to"), "{error}");
 }
+
+#[test]
+fn a_group_by_without_windows_ends_with_the_loops_counts_on_any_worker_count() {
+    let mut expected: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for (_, auction, price) in bids() {
+        let e = expected.entry(auction).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(price);
+    }
+    let mut expected: Vec<String> = expected
+        .iter()
+        .map(|(a, (n, top))| format!("{a},{n},{top}"))
+        .collect();
+    expected.sort();
+    let query = "SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;";
+    for workers in [1, 4] {
+        let settings = format!(
+            "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
+        );
+        assert_eq!(
+            rows(&format!("{}{query}", bid_table(&settings))),
+            expected,
+            "{workers} workers"
+        );
+    }
+}
