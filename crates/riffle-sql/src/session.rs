@@ -92,6 +92,9 @@ impl Session {
         // It splits a DISTINCT aggregate into two aggregations, which a window aggregation
         // on a stream cannot run as one step.
         ctx.remove_optimizer_rule("single_distinct_aggregation_to_group_by");
+        // It turns inner joins into semi joins (or drops them) where one side's rows are
+        // unique; the streaming runtime runs inner joins.
+        ctx.remove_optimizer_rule("eliminate_join");
         crate::functions::register(&ctx);
         Ok(Session {
             ctx,

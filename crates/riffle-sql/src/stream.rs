@@ -20,8 +20,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{
-    Context, DataStream, Env, EventTime, KeyedProcessFunction, SourceReader, Timer, ValueState,
-    WatermarkStrategy,
+    Context, DataStream, Either, Env, EventTime, KeyedProcessFunction, ListState, SourceReader,
+    Timer, ValueState, WatermarkStrategy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +91,8 @@ pub enum Node {
     /// `GROUP BY window_start, window_end, ...` over a window TVF (appends rows when windows
     /// fire), or `GROUP BY` without a window (an updating result: a changelog).
     Aggregate(Box<Aggregate>),
+    /// An inner equi-join of two append-only inputs.
+    Join(Box<Join>),
     /// `UNION ALL`.
     Union(Vec<Node>),
     /// Rows computed already (a batch-mode result on its way to a sink), emitted by the
@@ -106,6 +108,21 @@ pub struct Aggregate {
     aggregates: Vec<AggregateSpec>,
     /// Which key gives the window's end, and how; `None` without a window.
     time: Option<WindowTime>,
+    schema: SchemaRef,
+}
+
+/// An inner equi-join: rows of both sides keyed by their join keys, each row joined with the
+/// other side's rows of its key so far. A window join (keys holding a window's end on both
+/// sides) drops a window's rows once the watermark passes the window.
+pub struct Join {
+    left: Node,
+    right: Node,
+    left_keys: Vec<Physical>,
+    right_keys: Vec<Physical>,
+    /// The condition beyond the equalities, over the joined row.
+    filter: Option<Physical>,
+    /// Which key is the window's end, for a window join.
+    window: Option<WindowTime>,
     schema: SchemaRef,
 }
 
@@ -283,6 +300,14 @@ fn window_column(
         },
         LogicalPlan::Filter(f) => window_column(&f.input, index, tables),
         LogicalPlan::SubqueryAlias(s) => window_column(&s.input, index, tables),
+        // A window aggregation's result keeps its window columns (cascaded windows).
+        LogicalPlan::Aggregate(a) => match strip_alias(a.group_expr.get(index)?) {
+            Expr::Column(c) => {
+                let i = a.input.schema().index_of_column(c).ok()?;
+                window_column(&a.input, i, tables)
+            }
+            _ => None,
+        },
         LogicalPlan::TableScan(scan) => {
             let (tvf, _, schema) = tables.window(scan.table_name.table()).ok()??;
             let source_index = match &scan.projection {
@@ -462,7 +487,63 @@ impl Node {
             }
             LogicalPlan::Sort(_) => return Err(unsupported("ORDER BY")),
             LogicalPlan::Limit(_) => return Err(unsupported("LIMIT")),
-            LogicalPlan::Join(_) => return Err(unsupported("a join")),
+            LogicalPlan::Join(j) => {
+                use datafusion::logical_expr::JoinType;
+                if j.join_type != JoinType::Inner {
+                    return Err(unsupported(&format!(
+                        "a {} join (inner joins are)",
+                        j.join_type.to_string().to_uppercase()
+                    )));
+                }
+                if j.on.is_empty() {
+                    return Err(unsupported("a join without an equality of the two sides"));
+                }
+                let left = Node::from_plan(&j.left, state, tables)?;
+                let right = Node::from_plan(&j.right, state, tables)?;
+                if left.updating() || right.updating() {
+                    return Err(unsupported("a join of an updating result"));
+                }
+                let mut left_keys = Vec::new();
+                let mut right_keys = Vec::new();
+                let mut window = None;
+                for (i, (l, r)) in j.on.iter().enumerate() {
+                    left_keys.push(physical(l, &j.left)?);
+                    right_keys.push(physical(r, &j.right)?);
+                    let side_window = |e: &Expr, plan: &LogicalPlan| match e {
+                        Expr::Column(c) => plan
+                            .schema()
+                            .index_of_column(c)
+                            .ok()
+                            .and_then(|k| window_column(plan, k, tables)),
+                        _ => None,
+                    };
+                    if let (Some((ln, lt)), Some((rn, _))) =
+                        (side_window(l, &j.left), side_window(r, &j.right))
+                    {
+                        if ln == rn && ln == "window_end" {
+                            window = Some(WindowTime::End(i));
+                        } else if ln == rn && window.is_none() {
+                            window = lt
+                                .kind
+                                .size_from_start()
+                                .map(|size| WindowTime::Start(i, size));
+                        }
+                    }
+                }
+                let filter = match &j.filter {
+                    Some(f) => Some(physical(f, plan)?),
+                    None => None,
+                };
+                Node::Join(Box::new(Join {
+                    left,
+                    right,
+                    left_keys,
+                    right_keys,
+                    filter,
+                    window,
+                    schema: Arc::new(j.schema.as_arrow().clone()),
+                }))
+            }
             LogicalPlan::Window(_) => return Err(unsupported("an OVER window")),
             LogicalPlan::Distinct(_) => return Err(unsupported("SELECT DISTINCT")),
             other => {
@@ -480,6 +561,7 @@ impl Node {
         match self {
             Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
+            Node::Join(_) => false,
             Node::Aggregate(a) => a.time.is_none(),
             Node::Union(inputs) => inputs.iter().any(Node::updating),
         }
@@ -576,6 +658,7 @@ impl Node {
                 streams.try_fold(first, |acc, s| Ok::<_, RiffleError>(acc.union(s?)))?
             }
             Node::Aggregate(a) => a.build(env, guard)?,
+            Node::Join(j) => j.build(env, guard)?,
             Node::Values(batches) => {
                 let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
                 env.from_iter(batches, WatermarkStrategy::none())
@@ -882,5 +965,158 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
             ctx.collect(line(previous, 1));
             ctx.collect(line(result, 2));
         }
+    }
+}
+
+/// A row on its way into a join: its key and all its values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct JoinRow {
+    key: Vec<Value>,
+    values: Vec<Value>,
+}
+
+/// A join input's rows with their keys; rows with a NULL key join nothing and are dropped.
+fn join_rows(batch: &RecordBatch, keys: &[Physical], out: &mut Vec<JoinRow>) -> Result<()> {
+    let key_columns = keys
+        .iter()
+        .map(|k| evaluate(k, batch))
+        .collect::<Result<Vec<_>>>()?;
+    for row in 0..batch.num_rows() {
+        let key = key_columns
+            .iter()
+            .map(|c| Value::from_array(c, row))
+            .collect::<Result<Vec<_>>>()?;
+        if key.iter().any(Value::is_null) {
+            continue;
+        }
+        let values = batch
+            .columns()
+            .iter()
+            .map(|c| Value::from_array(c, row))
+            .collect::<Result<Vec<_>>>()?;
+        out.push(JoinRow { key, values });
+    }
+    Ok(())
+}
+
+impl Join {
+    fn build<'s>(
+        &self,
+        env: &Env<'s>,
+        guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+    ) -> Result<DataStream<'s, Batch>> {
+        let side = |node: &Node,
+                    keys: &[Physical],
+                    left: bool|
+         -> Result<DataStream<'s, Either<JoinRow, JoinRow>>> {
+            let keys = keys.to_vec();
+            let job = Arc::clone(env.job());
+            Ok(node
+                .build(env)?
+                .flat_map_with_time("sql.join_rows", move |ts, batch, out| {
+                    let mut rows = Vec::new();
+                    if let Err(error) = join_rows(&batch, &keys, &mut rows) {
+                        job.fail(error);
+                    }
+                    out.extend(rows.into_iter().map(|r| {
+                        (
+                            ts,
+                            if left {
+                                Either::Left(r)
+                            } else {
+                                Either::Right(r)
+                            },
+                        )
+                    }));
+                }))
+        };
+        let left = side(&self.left, &self.left_keys, true)?;
+        let right = side(&self.right, &self.right_keys, false)?;
+        let joined = left
+            .union(right)
+            .key_by(|row: &Either<JoinRow, JoinRow>| match row {
+                Either::Left(r) | Either::Right(r) => r.key.clone(),
+            })
+            .process(JoinFold {
+                window: self.window,
+            });
+        let schema = Arc::clone(&self.schema);
+        let filter = self.filter.clone();
+        Ok(joined.map_chunks("sql.join_batches", move |rows, out| {
+            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
+                return;
+            };
+            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+            let batch = batch_of(&schema, &values).and_then(|batch| match &filter {
+                Some(filter) => {
+                    let mask = evaluate(filter, &batch)?;
+                    let mask = mask
+                        .as_any()
+                        .downcast_ref::<BooleanArray>()
+                        .ok_or_else(|| {
+                            RiffleError::Sql("a join condition needs a BOOLEAN".into())
+                        })?;
+                    filter_record_batch(&batch, mask).map_err(arrow_error)
+                }
+                None => Ok(batch),
+            });
+            if let Some(batch) = guard(batch) {
+                out.push((ts, batch));
+            }
+        }))
+    }
+}
+
+/// The keyed half of a join: each side's rows of the key, and each new row joined with the
+/// other side's.
+struct JoinFold {
+    window: Option<WindowTime>,
+}
+
+impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
+    type State = (ListState<Vec<Value>>, ListState<Vec<Value>>);
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: Either<JoinRow, JoinRow>,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        if let Some(window) = self.window {
+            match window.fire_at(ctx.key()) {
+                // The window is over: its rows are late, as in a window aggregation.
+                Some(end) if end <= ctx.current_watermark() => return,
+                Some(end) => ctx.register_event_time_timer(end),
+                None => {}
+            }
+        }
+        let mut joined = Vec::new();
+        let (lefts, rights) = ctx.state();
+        match row {
+            Either::Left(l) => {
+                for r in rights.get() {
+                    joined.push(l.values.iter().chain(r).cloned().collect());
+                }
+                lefts.add(l.values);
+            }
+            Either::Right(r) => {
+                for l in lefts.get() {
+                    joined.push(l.iter().chain(&r.values).cloned().collect());
+                }
+                rights.add(r.values);
+            }
+        }
+        for row in joined {
+            ctx.collect(row);
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        _timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        // A window join's window is over: no row of it can come any more.
+        ctx.clear_state();
     }
 }

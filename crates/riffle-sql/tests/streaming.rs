@@ -228,3 +228,164 @@ fn a_group_by_without_windows_ends_with_the_loops_counts_on_any_worker_count() {
         );
     }
 }
+
+/// Events and event-time rate of the Nexmark example tests.
+const Q_EVENTS: u64 = 60_000;
+const Q_RATE: u64 = 1_000;
+
+/// Runs `examples/nexmark/NAME` on `workers` workers over a smaller stream, its `INSERT INTO`
+/// turned into the SELECT it writes, and returns the rows as sorted CSV lines.
+fn example_rows(name: &str, workers: usize) -> Vec<String> {
+    let path = format!(
+        "{}/../../examples/nexmark/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replace(
+        "'events.num' = '10000000'",
+        &format!("'events.num' = '{Q_EVENTS}', 'first-event.rate' = '{Q_RATE}'"),
+    );
+    let select: String = text
+        .lines()
+        .filter(|l| !l.starts_with("INSERT INTO"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(select, text, "{name} has an INSERT INTO");
+    rows(&format!(
+        "SET 'parallelism.default' = '{workers}';\n{select}"
+    ))
+}
+
+fn q_events() -> Vec<Event> {
+    let config = NexmarkConfig {
+        max_events: Some(Q_EVENTS),
+        events_per_second: Q_RATE,
+        ..NexmarkConfig::default()
+    };
+    (0..Q_EVENTS).map(|n| event(&config, n)).collect()
+}
+
+fn timestamp(ms: i64) -> String {
+    datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime(ms)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
+
+fn check_example(name: &str, mut expected: Vec<String>) {
+    expected.sort();
+    assert!(!expected.is_empty(), "{name}: the expected result is empty");
+    for workers in [1, 4] {
+        assert_eq!(
+            example_rows(name, workers),
+            expected,
+            "{name} on {workers} workers"
+        );
+    }
+}
+
+#[test]
+fn nexmark_q3_regular_join_matches_a_loop() {
+    let events = q_events();
+    let people: BTreeMap<u64, (String, String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Person(p) => Some((p.id, (p.name.clone(), p.city.clone(), p.state.clone()))),
+            _ => None,
+        })
+        .collect();
+    let expected = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Auction(a) if a.category == 10 => {
+                let (name, city, state) = people.get(&a.seller)?;
+                ["OR", "ID", "CA"]
+                    .contains(&state.as_str())
+                    .then(|| format!("{name},{city},{state},{}", a.id))
+            }
+            _ => None,
+        })
+        .collect();
+    check_example("q3.sql", expected);
+}
+
+#[test]
+fn nexmark_q5_hot_items_match_a_loop() {
+    // Bids per (window start, auction) for windows of 10 s every 2 s.
+    let mut counts: BTreeMap<(i64, u64), i64> = BTreeMap::new();
+    for e in q_events() {
+        if let Event::Bid(b) = e {
+            let last = b.date_time - b.date_time.rem_euclid(2_000);
+            for k in 0..5 {
+                *counts.entry((last - k * 2_000, b.auction)).or_default() += 1;
+            }
+        }
+    }
+    let mut max: BTreeMap<i64, i64> = BTreeMap::new();
+    for ((start, _), n) in &counts {
+        let m = max.entry(*start).or_default();
+        *m = (*m).max(*n);
+    }
+    let expected = counts
+        .iter()
+        .filter(|((start, _), n)| **n >= max[start])
+        .map(|((_, auction), n)| format!("{auction},{n}"))
+        .collect();
+    check_example("q5.sql", expected);
+}
+
+#[test]
+fn nexmark_q7_highest_bids_match_a_loop() {
+    let bids: Vec<_> = q_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Bid(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let mut max: BTreeMap<i64, u64> = BTreeMap::new();
+    for b in &bids {
+        let end = b.date_time - b.date_time.rem_euclid(10_000) + 10_000;
+        let m = max.entry(end).or_default();
+        *m = (*m).max(b.price);
+    }
+    let mut expected = Vec::new();
+    for b in &bids {
+        for (end, price) in &max {
+            if *price == b.price && end - 10_000 <= b.date_time && b.date_time <= *end {
+                let ts = timestamp(b.date_time);
+                expected.push(format!(
+                    "{},{},{},{ts},{}",
+                    b.auction, b.price, b.bidder, b.extra
+                ));
+            }
+        }
+    }
+    check_example("q7.sql", expected);
+}
+
+#[test]
+fn nexmark_q8_window_join_matches_a_loop() {
+    let events = q_events();
+    let window = |ts: i64| ts - ts.rem_euclid(10_000);
+    let sellers: std::collections::BTreeSet<(u64, i64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Auction(a) => Some((a.seller, window(a.date_time))),
+            _ => None,
+        })
+        .collect();
+    let people: std::collections::BTreeSet<(u64, String, i64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Person(p) => Some((p.id, p.name.clone(), window(p.date_time))),
+            _ => None,
+        })
+        .collect();
+    let expected = people
+        .into_iter()
+        .filter(|(id, _, start)| sellers.contains(&(*id, *start)))
+        .map(|(id, name, start)| format!("{id},{name},{}", timestamp(start)))
+        .collect();
+    check_example("q8.sql", expected);
+}
