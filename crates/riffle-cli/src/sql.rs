@@ -64,6 +64,7 @@ pub fn run(args: &SqlArgs, config: &ExecutionConfig) -> Result<()> {
     session.run_script(&script, |_, output| {
         let text = match output {
             Output::Rows { schema, batches } => render(&schema, &batches, format)?,
+            Output::Text(text) => text,
             // Messages are for people: keep them off a pipe that carries data.
             Output::Message(message) if terminal => format!("{message}\n"),
             Output::Message(message) => {

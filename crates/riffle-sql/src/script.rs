@@ -48,6 +48,29 @@ pub enum Statement {
         /// query stay those of the statement.
         query: String,
     },
+    /// `CREATE [TEMPORARY] VIEW [IF NOT EXISTS] v AS query`.
+    CreateView {
+        /// The view's name.
+        name: String,
+        /// The statement's text with everything before the query blanked out.
+        query: String,
+        /// No error when it exists.
+        if_not_exists: bool,
+    },
+    /// `DROP [TEMPORARY] VIEW [IF EXISTS] v`.
+    DropView {
+        /// The view.
+        name: String,
+        /// No error when it does not exist.
+        if_exists: bool,
+    },
+    /// `EXPLAIN [PLAN FOR] statement`: the plans of a query or an `INSERT INTO`.
+    Explain(Box<Located>),
+    /// `EXECUTE STATEMENT SET BEGIN INSERT ...; INSERT ...; END` (or `BEGIN STATEMENT SET;
+    /// ...; END`): the inserts run as one job.
+    StatementSet(Vec<Located>),
+    /// `END` of a statement set (only inside `parse_script`).
+    End,
     /// Anything else: a query or a statement planned by DataFusion.
     Query,
 }
@@ -113,17 +136,103 @@ pub fn parse_script(script: &str) -> Result<Vec<Located>> {
                 &e.message,
             )
         })?;
-    let mut statements = Vec::new();
+    let mut groups = Vec::new();
     let mut current: Vec<TokenWithSpan> = Vec::new();
     for token in tokens {
         if token.token == Token::SemiColon {
-            statements.extend(statement(script, std::mem::take(&mut current))?);
+            groups.push(std::mem::take(&mut current));
         } else {
             current.push(token);
         }
     }
-    statements.extend(statement(script, current)?);
+    groups.push(current);
+    let mut statements = Vec::new();
+    // An open statement set: where it began, and its inserts so far.
+    let mut set: Option<(Location, Vec<Located>)> = None;
+    for group in groups {
+        let (group, begins) = strip_set_header(group);
+        if let Some(at) = begins {
+            if set.is_some() {
+                return Err(sql_error(script, at, "a statement set cannot hold another"));
+            }
+            set = Some((at, Vec::new()));
+        }
+        let Some(located) = statement(script, group)? else {
+            continue;
+        };
+        match (set.is_some(), &located.statement) {
+            (true, Statement::End) => {
+                let Some((at, inserts)) = set.take() else {
+                    continue;
+                };
+                if inserts.is_empty() {
+                    return Err(sql_error(
+                        script,
+                        at,
+                        "a statement set needs an INSERT INTO",
+                    ));
+                }
+                statements.push(Located {
+                    text: inserts
+                        .iter()
+                        .map(|i| i.text.trim())
+                        .collect::<Vec<_>>()
+                        .join(";\n"),
+                    line: at.line,
+                    statement: Statement::StatementSet(inserts),
+                });
+            }
+            (true, Statement::Insert { .. }) => {
+                if let Some((_, inserts)) = set.as_mut() {
+                    inserts.push(located);
+                }
+            }
+            (true, _) => {
+                return Err(RiffleError::Sql(format!(
+                    "line {}: a statement set holds INSERT INTO statements only",
+                    located.line
+                )))
+            }
+            (false, Statement::End) => {
+                return Err(RiffleError::Sql(format!(
+                    "line {}: END without EXECUTE STATEMENT SET BEGIN",
+                    located.line
+                )))
+            }
+            (false, _) => statements.push(located),
+        }
+    }
+    if let Some((at, _)) = set {
+        return Err(sql_error(
+            script,
+            at,
+            "this statement set is not closed with END",
+        ));
+    }
     Ok(statements)
+}
+
+/// `tokens` without a leading `EXECUTE STATEMENT SET BEGIN` or `BEGIN STATEMENT SET`, and
+/// where that header was.
+fn strip_set_header(tokens: Vec<TokenWithSpan>) -> (Vec<TokenWithSpan>, Option<Location>) {
+    let words: Vec<(usize, String)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !is_blank(&t.token))
+        .take(4)
+        .map(|(i, t)| (i, t.token.to_string().to_uppercase()))
+        .collect();
+    let names: Vec<&str> = words.iter().map(|(_, w)| w.as_str()).collect();
+    let header = if names.starts_with(&["EXECUTE", "STATEMENT", "SET", "BEGIN"]) {
+        4
+    } else if names.starts_with(&["BEGIN", "STATEMENT", "SET"]) {
+        3
+    } else {
+        return (tokens, None);
+    };
+    let at = tokens[words[0].0].span.start;
+    let rest = tokens[words[header - 1].0 + 1..].to_vec();
+    (rest, Some(at))
 }
 
 fn is_blank(token: &Token) -> bool {
@@ -151,6 +260,7 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
     let starts = |prefix: &[&str]| {
         words.len() >= prefix.len() && prefix.iter().zip(&words).all(|(a, b)| a == b)
     };
+    let parser_tokens = tokens.clone();
     let mut parser = Parser::new(&GenericDialect {}).with_tokens_with_locations(tokens);
     let fail = |e: ParserError, parser: &Parser| {
         sql_error(script, parser.peek_token().span.start, &e.to_string())
@@ -180,6 +290,59 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
             name: object_name(&name),
             if_exists,
         }
+    } else if words.len() == 1 && starts(&["END"]) {
+        Statement::End
+    } else if starts(&["CREATE", "VIEW"])
+        || starts(&["CREATE", "TEMPORARY", "VIEW"])
+        || starts(&["CREATE", "OR", "REPLACE"])
+    {
+        parser.next_token();
+        if parser.parse_keywords(&[Keyword::OR, Keyword::REPLACE]) {
+            let next = parser.peek_token();
+            return Err(sql_error(
+                script,
+                next.span.start,
+                "CREATE OR REPLACE is not supported: DROP the view first",
+            ));
+        }
+        let _temporary = parser.parse_keyword(Keyword::TEMPORARY);
+        parser
+            .expect_keyword(Keyword::VIEW)
+            .map_err(|e| fail(e, &parser))?;
+        let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        parser
+            .expect_keyword(Keyword::AS)
+            .map_err(|e| fail(e, &parser))?;
+        let at = parser.peek_token().span.start;
+        Statement::CreateView {
+            name: object_name(&name),
+            query: blank_until(&text, first_at, at),
+            if_not_exists,
+        }
+    } else if starts(&["DROP", "VIEW"]) || starts(&["DROP", "TEMPORARY", "VIEW"]) {
+        parser.next_token();
+        let _temporary = parser.parse_keyword(Keyword::TEMPORARY);
+        parser.next_token();
+        let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        Statement::DropView {
+            name: object_name(&name),
+            if_exists,
+        }
+    } else if starts(&["EXPLAIN"]) {
+        parser.next_token();
+        let _ = parser.parse_keywords(&[Keyword::PLAN, Keyword::FOR]);
+        let at = parser.peek_token().span.start;
+        let inner: Vec<TokenWithSpan> = tokens_after(&parser_tokens, at);
+        let Some(inner) = statement(script, inner)? else {
+            return Err(sql_error(script, at, "EXPLAIN needs a statement"));
+        };
+        Statement::Explain(Box::new(inner))
     } else if starts(&["INSERT", "INTO"]) {
         parser.next_token();
         parser.next_token();
@@ -195,15 +358,7 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
                  columns in order",
             ));
         }
-        // Positions relative to the statement's first token.
-        let at = next.span.start;
-        let line = at.line - first_at.line + 1;
-        let column = if line == 1 {
-            at.column - first_at.column + 1
-        } else {
-            at.column
-        };
-        let query = blank_before(&text, line, column);
+        let query = blank_until(&text, first_at, next.span.start);
         Statement::Insert {
             table: object_name(&name),
             query,
@@ -216,6 +371,27 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         text,
         line,
     }))
+}
+
+/// The tokens of a statement from script position `at` on.
+fn tokens_after(tokens: &[TokenWithSpan], at: Location) -> Vec<TokenWithSpan> {
+    tokens
+        .iter()
+        .filter(|t| (t.span.start.line, t.span.start.column) >= (at.line, at.column))
+        .cloned()
+        .collect()
+}
+
+/// A statement's `text` (whose first token is at script position `first`) with everything
+/// before script position `at` blanked out, so positions in the rest stay the statement's.
+fn blank_until(text: &str, first: Location, at: Location) -> String {
+    let line = at.line - first.line + 1;
+    let column = if line == 1 {
+        at.column - first.column + 1
+    } else {
+        at.column
+    };
+    blank_before(text, line, column)
 }
 
 /// `text` with every character before (`line`, `column`) (1-based) replaced by a space,

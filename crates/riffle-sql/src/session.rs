@@ -42,6 +42,32 @@ pub enum Output {
     },
     /// A message for the person (`[INFO] Execute statement succeeded.` in Flink's words).
     Message(String),
+    /// Text that is the statement's result (`EXPLAIN`'s plans).
+    Text(String),
+}
+
+/// What `Session::setup` registered for a query.
+struct Setup {
+    /// The query with its window TVFs replaced by generated tables.
+    text: String,
+    /// Whether it runs in streaming mode.
+    streaming: bool,
+    /// The TVFs and their schemas.
+    windows: Vec<(WindowTvf, SchemaRef)>,
+    /// Whether a table it reads is unbounded.
+    unbounded: bool,
+}
+
+/// A planned statement: what runs, and where its rows go (`None`: back to the caller).
+struct Job {
+    node: Node,
+    schema: SchemaRef,
+    sink: Option<(Table, SinkSpec)>,
+}
+
+/// The counter of rows written by the `i`-th insert of a job.
+fn written(i: usize) -> String {
+    format!("sql.rows_written.{i}")
 }
 
 /// A table of the catalog: its declaration and the schema of its physical columns.
@@ -78,6 +104,8 @@ pub struct Session {
     runtime: tokio::runtime::Runtime,
     tables: BTreeMap<String, Table>,
     settings: BTreeMap<String, String>,
+    /// Views: name and query.
+    views: BTreeMap<String, String>,
     execution: ExecutionConfig,
 }
 
@@ -101,6 +129,7 @@ impl Session {
             runtime,
             tables: BTreeMap::new(),
             settings: BTreeMap::new(),
+            views: BTreeMap::new(),
             execution: ExecutionConfig::threads(1),
         })
     }
@@ -137,7 +166,13 @@ impl Session {
                 ))
             }
             Statement::ShowTables => {
-                let names: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+                let mut names: Vec<&str> = self
+                    .tables
+                    .keys()
+                    .chain(self.views.keys())
+                    .map(String::as_str)
+                    .collect();
+                names.sort();
                 let column = Arc::new(datafusion::arrow::array::StringArray::from(names));
                 let schema = Arc::new(Schema::new(vec![Field::new(
                     "table name",
@@ -161,6 +196,27 @@ impl Session {
                 ))
             }
             Statement::Insert { table, query } => self.insert(located, table, query),
+            Statement::CreateView {
+                name,
+                query,
+                if_not_exists,
+            } => self.create_view(located, name, query, *if_not_exists),
+            Statement::DropView { name, if_exists } => {
+                if self.views.remove(name).is_none() && !if_exists {
+                    let hint = did_you_mean(name, self.views.keys().map(String::as_str));
+                    return Err(RiffleError::Sql(format!("unknown view '{name}'{hint}")));
+                }
+                let _ = self.ctx.deregister_table(name.as_str());
+                Ok(Output::Message(
+                    "[INFO] Execute statement succeeded.".into(),
+                ))
+            }
+            Statement::Explain(inner) => self.explain(inner),
+            Statement::StatementSet(inserts) => self.statement_set(inserts),
+            Statement::End => Err(RiffleError::Sql(format!(
+                "line {}: END without EXECUTE STATEMENT SET BEGIN",
+                located.line
+            ))),
             Statement::Query => self.query(located),
         }
     }
@@ -292,76 +348,234 @@ impl Session {
     }
 
     fn query(&mut self, located: &Located) -> Result<Output> {
-        self.run(located, &located.text.clone(), None)
+        let job = self.prepare(located, &located.text.clone(), None)?;
+        self.run_jobs(vec![job])
     }
 
     fn insert(&mut self, located: &Located, table: &str, query: &str) -> Result<Output> {
+        let target = self.sink_table(table)?;
+        let job = self.prepare(located, query, Some(target))?;
+        self.run_jobs(vec![job])
+    }
+
+    /// `EXECUTE STATEMENT SET`: every insert planned, then run as one job.
+    fn statement_set(&mut self, inserts: &[Located]) -> Result<Output> {
+        let mut jobs = Vec::new();
+        for located in inserts {
+            let Statement::Insert { table, query } = &located.statement else {
+                return Err(in_statement(
+                    located,
+                    RiffleError::Sql("a statement set holds INSERT INTO statements only".into()),
+                ));
+            };
+            let target = self.sink_table(table)?;
+            jobs.push(self.prepare(located, query, Some(target))?);
+        }
+        self.run_jobs(jobs)
+    }
+
+    /// The sink of an `INSERT INTO table`.
+    fn sink_table(&self, table: &str) -> Result<(Table, SinkSpec)> {
         let target = self
             .tables
             .get(table)
             .cloned()
             .ok_or_else(|| self.unknown_table(table))?;
         let sink = SinkSpec::of(&target.def, || text_format(&target.def))?;
-        self.run(located, query, Some((target, sink)))
+        Ok((target, sink))
     }
 
-    /// Plans `text` (a query) and runs it in batch mode (DataFusion) or streaming mode (the
-    /// runtime), handing the rows to `target`'s sink or returning them.
-    fn run(
-        &mut self,
-        located: &Located,
-        text: &str,
-        target: Option<(Table, SinkSpec)>,
-    ) -> Result<Output> {
+    /// Registers what the query `text` reads (its tables, views and window TVFs): for a
+    /// streaming plan empty, for batch mode with their rows when `rows`. Returns the text
+    /// with its TVFs replaced, whether it runs in streaming mode, its TVFs with their schemas,
+    /// and whether a table it reads is unbounded.
+    fn setup(&mut self, located: &Located, text: &str, rows: bool) -> Result<Setup> {
         let (text, tvfs) = rewrite(text, 0).map_err(|e| in_script(located, e))?;
-        let state = self.ctx.state();
-        let statement = state
-            .sql_to_statement(&text, &datafusion::config::Dialect::Generic)
-            .map_err(|e| positioned(located, &e.to_string()))?;
-        let references = state
-            .resolve_table_references(&statement)
-            .map_err(|e| positioned(located, &e.to_string()))?;
-        let mut names: Vec<String> = tvfs.iter().map(|t| t.table.clone()).collect();
-        for reference in references {
-            let name = reference.table().to_string();
-            if !tvfs.iter().any(|t| t.name == name) {
-                names.push(name);
+        let mut names = self
+            .references(&text)
+            .map_err(|e| positioned(located, &e))?;
+        names.retain(|n| !tvfs.iter().any(|t| &t.name == n));
+        names.extend(tvfs.iter().map(|t| t.table.clone()));
+        // Views bring the tables they read.
+        let mut views = Vec::new();
+        let mut k = 0;
+        while k < names.len() {
+            if let Some(query) = self.views.get(&names[k]).cloned() {
+                views.push(names[k].clone());
+                let inner = self.references(&query).map_err(RiffleError::Sql)?;
+                names.extend(inner);
             }
+            k += 1;
         }
         names.sort();
         names.dedup();
         let mut tables = Vec::new();
-        for name in &names {
+        for name in names.iter().filter(|n| !views.contains(n)) {
             match self.tables.get(name) {
                 Some(table) => tables.push(table.clone()),
                 None => return Err(self.unknown_table(name)),
             }
         }
-        if self.streaming(&tables)? {
-            for table in &tables {
-                self.register(table, false)?;
+        let streaming = self.streaming(&tables)?;
+        for table in &tables {
+            self.register(table, rows && !streaming)?;
+        }
+        // Views read the tables just registered (a view holds its tables' providers).
+        for view in views.iter().rev() {
+            self.register_view(view)?;
+        }
+        let mut windows = Vec::new();
+        for tvf in tvfs {
+            let schema = self.window_schema(&tvf)?;
+            let batches = if rows && !streaming {
+                let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
+                input
+                    .iter()
+                    .map(|b| explode(&tvf, &schema, b))
+                    .collect::<Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
+            let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])
+                .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+            self.register_provider(&tvf.name, Arc::new(mem))?;
+            windows.push((tvf, schema));
+        }
+        Ok(Setup {
+            text,
+            streaming,
+            windows,
+            unbounded: tables.iter().any(|t| !is_bounded(&t.def)),
+        })
+    }
+
+    /// The tables and views a query names.
+    fn references(&self, text: &str) -> std::result::Result<Vec<String>, String> {
+        let state = self.ctx.state();
+        let statement = state
+            .sql_to_statement(text, &datafusion::config::Dialect::Generic)
+            .map_err(|e| e.to_string())?;
+        let references = state
+            .resolve_table_references(&statement)
+            .map_err(|e| e.to_string())?;
+        Ok(references.iter().map(|r| r.table().to_string()).collect())
+    }
+
+    /// (Re)creates view `name` in DataFusion over the tables registered now.
+    fn register_view(&self, name: &str) -> Result<()> {
+        let Some(query) = self.views.get(name) else {
+            return Ok(());
+        };
+        let _ = self.ctx.deregister_table(name);
+        let sql = format!("CREATE VIEW \"{name}\" AS {}", query.trim());
+        let ctx = self.ctx.clone();
+        self.runtime
+            .block_on(async move { ctx.sql(&sql).await.map(|_| ()) })
+            .map_err(|e| RiffleError::Sql(format!("view '{name}': {e}")))
+    }
+
+    fn create_view(
+        &mut self,
+        located: &Located,
+        name: &str,
+        query: &str,
+        if_not_exists: bool,
+    ) -> Result<Output> {
+        if self.tables.contains_key(name) || self.views.contains_key(name) {
+            if if_not_exists {
+                return Ok(Output::Message(
+                    "[INFO] Execute statement succeeded.".into(),
+                ));
             }
-            let mut windows = Vec::new();
-            for tvf in tvfs {
-                let schema = self.window_schema(&tvf)?;
-                let empty = MemTable::try_new(Arc::clone(&schema), vec![vec![]])
-                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-                self.register_provider(&tvf.name, Arc::new(empty))?;
-                windows.push((tvf, schema));
+            return Err(in_statement(
+                located,
+                RiffleError::Sql(format!("a table or view '{name}' already exists")),
+            ));
+        }
+        let (_, tvfs) = rewrite(query, 0).map_err(|e| in_script(located, e))?;
+        if !tvfs.is_empty() {
+            return Err(in_statement(
+                located,
+                RiffleError::Sql(
+                    "a window table function in a view is not supported yet: use it in the \
+                     query that reads the view"
+                        .into(),
+                ),
+            ));
+        }
+        // Planned once now, so that a mistake shows where the view is made.
+        self.views.insert(name.to_string(), query.to_string());
+        let check = self.setup(located, &format!("SELECT * FROM \"{name}\""), false);
+        if let Err(error) = check {
+            self.views.remove(name);
+            return Err(error);
+        }
+        Ok(Output::Message(
+            "[INFO] Execute statement succeeded.".into(),
+        ))
+    }
+
+    /// `EXPLAIN`: DataFusion's optimised plan of the query and, in streaming mode, the
+    /// operators the runtime runs.
+    fn explain(&mut self, inner: &Located) -> Result<Output> {
+        let text = match &inner.statement {
+            Statement::Query => inner.text.clone(),
+            Statement::Insert { query, .. } => query.clone(),
+            _ => {
+                return Err(in_statement(
+                    inner,
+                    RiffleError::Sql("EXPLAIN takes a query or an INSERT INTO".into()),
+                ))
             }
-            let plan = self.plan(&text).map_err(|e| positioned(located, &e))?;
+        };
+        let setup = self.setup(inner, &text, false)?;
+        let plan = self.plan(&setup.text).map_err(|e| positioned(inner, &e))?;
+        let mut out = format!(
+            "== Optimized logical plan (DataFusion) ==\n{}\n",
+            plan.display_indent()
+        );
+        if setup.streaming {
+            let planner = Planner {
+                session: self,
+                windows: &setup.windows,
+            };
+            let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
+                .map_err(|e| in_statement(inner, e))?;
+            out.push_str(&format!(
+                "\n== Streaming plan ({} workers) ==\n{}",
+                self.parallelism()?,
+                node.describe()
+            ));
+        } else {
+            out.push_str("\n== Batch mode: DataFusion runs the plan above ==\n");
+        }
+        Ok(Output::Text(out))
+    }
+
+    /// Plans `text` (a query): a streaming job on the runtime, or a batch-mode result from
+    /// DataFusion, for `target`'s sink or to be returned.
+    fn prepare(
+        &mut self,
+        located: &Located,
+        text: &str,
+        target: Option<(Table, SinkSpec)>,
+    ) -> Result<Job> {
+        let setup = self.setup(located, text, true)?;
+        if setup.streaming {
+            let plan = self
+                .plan(&setup.text)
+                .map_err(|e| positioned(located, &e))?;
             let schema = Arc::new(plan.schema().as_arrow().clone());
             let planner = Planner {
                 session: self,
-                windows: &windows,
+                windows: &setup.windows,
             };
             let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
                 .map_err(|e| in_statement(located, e))?;
-            let unbounded = tables.iter().any(|t| !is_bounded(&t.def));
             let sink = match target {
                 Some(target) => Some(target),
                 // An unbounded SELECT never ends: print its changelog as it comes.
-                None if unbounded => Some((
+                None if setup.unbounded => Some((
                     Table {
                         def: TableDef::default(),
                         physical: Arc::clone(&schema),
@@ -370,23 +584,10 @@ impl Session {
                 )),
                 None => None,
             };
-            self.run_job(node, schema, sink)
+            Ok(Job { node, schema, sink })
         } else {
-            for table in &tables {
-                self.register(table, true)?;
-            }
-            for tvf in &tvfs {
-                let schema = self.window_schema(tvf)?;
-                let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
-                let batches = input
-                    .iter()
-                    .map(|b| explode(tvf, &schema, b))
-                    .collect::<Result<Vec<_>>>()?;
-                let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])
-                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-                self.register_provider(&tvf.name, Arc::new(mem))?;
-            }
             let ctx = self.ctx.clone();
+            let text = setup.text;
             let (schema, batches) = self
                 .runtime
                 .block_on(async move {
@@ -396,10 +597,11 @@ impl Session {
                     Ok::<_, datafusion::error::DataFusionError>((schema, batches))
                 })
                 .map_err(|e| positioned(located, &e.to_string()))?;
-            match target {
-                None => Ok(Output::Rows { schema, batches }),
-                Some(target) => self.run_job(Node::Values(Arc::new(batches)), schema, Some(target)),
-            }
+            Ok(Job {
+                node: Node::Values(Arc::new(batches)),
+                schema,
+                sink: target,
+            })
         }
     }
 
@@ -564,80 +766,106 @@ impl Session {
             .map_err(|e| RiffleError::Sql(format!("table '{}': WATERMARK: {e}", def.name)))
     }
 
-    /// Runs `node` on the runtime with the session's parallelism: into `sink`, or collected
-    /// and returned.
-    fn run_job(
-        &self,
-        node: Node,
-        schema: SchemaRef,
-        sink: Option<(Table, SinkSpec)>,
-    ) -> Result<Output> {
+    /// Runs `jobs` as one job on the runtime with the session's parallelism: each into its
+    /// sink, or (a single SELECT) collected and returned.
+    fn run_jobs(&self, jobs: Vec<Job>) -> Result<Output> {
+        // A batch-mode SELECT has its rows already.
+        if let [Job {
+            node: Node::Values(batches),
+            schema,
+            sink: None,
+        }] = jobs.as_slice()
+        {
+            return Ok(Output::Rows {
+                schema: Arc::clone(schema),
+                batches: batches.as_ref().clone(),
+            });
+        }
         let mut config = self.execution.clone();
         config.workers = self.parallelism()?;
         let collector: Collector<Batch> = Collector::new();
-        let collect = collector.clone();
-        let updating = node.updating();
-        let node = Arc::new(node);
-        let written = "sql.rows_written";
-        let target = match &sink {
-            Some((table, SinkSpec::Files { .. })) if updating => {
-                return Err(RiffleError::Sql(format!(
-                    "table '{}' (filesystem) takes appended rows only, and the query's result \
-                     is updating (an aggregation without a window); write it to a print or \
-                     blackhole table, or aggregate per window",
-                    table.def.name
-                )))
-            }
-            Some((table, _)) => {
-                let target = conform(&schema, &table.physical, &table.def.name)?;
-                Some(if updating {
-                    with_row_kind(&target)
-                } else {
-                    target
-                })
-            }
-            None => None,
-        };
-        let spec = sink.as_ref().map(|(_, s)| s.clone());
-        let report = execute(&config, move |env| {
-            let stream = node.build(env)?;
-            let counter = env.job().counter(written);
-            let stream = match &target {
-                Some(target) => {
-                    let target = Arc::clone(target);
-                    let job = Arc::clone(env.job());
-                    stream.flat_map(move |b| match cast_batch(&b, &target) {
-                        Ok(b) => {
-                            counter.fetch_add(b.num_rows() as u64, AtomicOrdering::Relaxed);
-                            Some(Batch(b))
-                        }
-                        Err(error) => {
-                            job.fail(error);
-                            None
-                        }
+        let mut parts = Vec::new();
+        let updating: Vec<bool> = jobs.iter().map(|j| j.node.updating()).collect();
+        for job in &jobs {
+            let updating = job.node.updating();
+            let target = match &job.sink {
+                Some((table, SinkSpec::Files { .. })) if updating => {
+                    return Err(RiffleError::Sql(format!(
+                        "table '{}' (filesystem) takes appended rows only, and the query's \
+                         result is updating (an aggregation without a window); write it to a \
+                         print or blackhole table, or aggregate per window",
+                        table.def.name
+                    )))
+                }
+                Some((table, _)) => {
+                    let target = conform(&job.schema, &table.physical, &table.def.name)?;
+                    Some(if updating {
+                        with_row_kind(&target)
+                    } else {
+                        target
                     })
                 }
-                None => stream,
+                None => None,
             };
-            match &spec {
-                None => stream.collect_into(&collect),
-                Some(spec) => spec.attach(env, stream)?,
+            parts.push((target, job.sink.as_ref().map(|(_, s)| s.clone())));
+        }
+        let mut nodes = Vec::new();
+        let mut results = Vec::new();
+        for job in jobs {
+            nodes.push(job.node);
+            results.push((job.schema, job.sink));
+        }
+        let nodes = Arc::new(nodes);
+        let collect = collector.clone();
+        let report = execute(&config, move |env| {
+            for (i, (node, (target, spec))) in nodes.iter().zip(&parts).enumerate() {
+                let stream = node.build(env)?;
+                let counter = env.job().counter(&written(i));
+                let stream = match target {
+                    Some(target) => {
+                        let target = Arc::clone(target);
+                        let job = Arc::clone(env.job());
+                        stream.flat_map(move |b| match cast_batch(&b, &target) {
+                            Ok(b) => {
+                                counter.fetch_add(b.num_rows() as u64, AtomicOrdering::Relaxed);
+                                Some(Batch(b))
+                            }
+                            Err(error) => {
+                                job.fail(error);
+                                None
+                            }
+                        })
+                    }
+                    None => stream,
+                };
+                match spec {
+                    None => stream.collect_into(&collect),
+                    Some(spec) => spec.attach(env, stream)?,
+                }
             }
             Ok(())
         })?;
-        let batches: Vec<RecordBatch> = collector.values().into_iter().map(|b| b.0).collect();
-        match sink {
-            None if updating => Ok(Output::Rows {
-                batches: vec![materialise(&schema, &batches)?],
-                schema,
-            }),
-            None => Ok(Output::Rows { schema, batches }),
-            Some((table, _)) => Ok(Output::Message(format!(
-                "[INFO] {} rows written to '{}'.",
-                report.counter(written),
-                table.def.name
-            ))),
+        let mut messages = Vec::new();
+        for (i, (schema, sink)) in results.into_iter().enumerate() {
+            match sink {
+                None => {
+                    let batches: Vec<RecordBatch> =
+                        collector.values().into_iter().map(|b| b.0).collect();
+                    let batches = if updating[i] {
+                        vec![materialise(&schema, &batches)?]
+                    } else {
+                        batches
+                    };
+                    return Ok(Output::Rows { schema, batches });
+                }
+                Some((table, _)) => messages.push(format!(
+                    "[INFO] {} rows written to '{}'.",
+                    report.counter(&written(i)),
+                    table.def.name
+                )),
+            }
         }
+        Ok(Output::Message(messages.join("\n")))
     }
 
     /// Makes `table` readable by DataFusion under its name, with its computed columns as a

@@ -555,6 +555,107 @@ impl Node {
         })
     }
 
+    /// The operators of this plan, one per line, inputs indented below.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        self.describe_into(0, &mut out);
+        out
+    }
+
+    fn describe_into(&self, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        let line = match self {
+            Node::Scan { source, projection } => format!(
+                "Source {} ({}){}",
+                source.name,
+                match &source.rowtime {
+                    Some((_, delay)) if source.reader_watermarks => {
+                        format!("the generator's watermarks, declared delay {delay} ms")
+                    }
+                    Some((_, delay)) => format!("watermark {delay} ms behind the largest time"),
+                    None => "no event time".into(),
+                },
+                match projection {
+                    Some(p) => format!(", columns {p:?}"),
+                    None => String::new(),
+                }
+            ),
+            Node::Windows { tvf, .. } => format!(
+                "Windows {:?} of {} on {} (offset {} ms)",
+                tvf.kind, tvf.table, tvf.time_column, tvf.offset
+            ),
+            Node::Project { exprs, .. } => format!(
+                "Project [{}]",
+                exprs
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Node::Filter { predicate, .. } => format!("Filter {predicate}"),
+            Node::Aggregate(a) => format!(
+                "{} keyed by [{}]: {}",
+                match a.time {
+                    Some(_) => "WindowAggregate (fires on the watermark)",
+                    None => "GroupAggregate (changelog)",
+                },
+                a.keys
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.aggregates
+                    .iter()
+                    .map(|g| format!(
+                        "{:?}{}({}){}",
+                        g.function,
+                        if g.distinct { " DISTINCT" } else { "" },
+                        g.arg,
+                        if g.filter.is_some() { " FILTER" } else { "" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Node::Join(j) => format!(
+                "{} on [{}] = [{}]{}",
+                if j.window.is_some() {
+                    "WindowJoin (state dropped at the window's end)"
+                } else {
+                    "Join (state kept)"
+                },
+                j.left_keys
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                j.right_keys
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                match &j.filter {
+                    Some(f) => format!(" where {f}"),
+                    None => String::new(),
+                }
+            ),
+            Node::Union(_) => "Union".into(),
+            Node::Values(b) => format!("Values ({} batches)", b.len()),
+        };
+        out.push_str(&format!("{pad}{line}\n"));
+        match self {
+            Node::Scan { .. } | Node::Values(_) => {}
+            Node::Windows { input, .. }
+            | Node::Project { input, .. }
+            | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
+            Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
+            Node::Join(j) => {
+                j.left.describe_into(depth + 1, out);
+                j.right.describe_into(depth + 1, out);
+            }
+            Node::Union(inputs) => inputs.iter().for_each(|i| i.describe_into(depth + 1, out)),
+        }
+    }
+
     /// Whether this plan's result is updating (a changelog whose batches carry the row kind
     /// in their last column, [`ROW_KIND`]).
     pub fn updating(&self) -> bool {

@@ -13,6 +13,13 @@ impl sqllogictest::DB for Db {
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, RiffleError> {
         let mut result = DBOutput::StatementComplete(0);
         self.0.run_script(sql, |_, output| {
+            if let Output::Text(text) = &output {
+                // One row per line, one column.
+                result = DBOutput::Rows {
+                    types: vec![DefaultColumnType::Any],
+                    rows: text.lines().map(|l| vec![l.trim().to_string()]).collect(),
+                };
+            }
             if let Output::Rows { schema, batches } = output {
                 // CSV without its header: one line per row, cells split on commas.
                 let text = render(&schema, &batches, ResultFormat::Csv)?;

@@ -389,3 +389,70 @@ fn nexmark_q8_window_join_matches_a_loop() {
         .collect();
     check_example("q8.sql", expected);
 }
+
+#[test]
+fn a_statement_set_runs_its_inserts_as_one_job_and_explain_shows_the_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let script = format!(
+        "{}
+        CREATE TABLE counts (ws BIGINT, auction BIGINT, bids BIGINT, top BIGINT, total BIGINT)
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+        CREATE TABLE picked (auction BIGINT, price BIGINT)
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+        EXECUTE STATEMENT SET BEGIN
+            INSERT INTO counts {TUMBLE_QUERY}
+            INSERT INTO picked SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0;
+        END;
+        EXPLAIN {TUMBLE_QUERY}",
+        bid_table("SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '2';"),
+        a.display(),
+        b.display()
+    );
+    let mut messages = Vec::new();
+    let mut explained = String::new();
+    Session::new()
+        .unwrap()
+        .run_script(&script, |_, output| {
+            match output {
+                Output::Message(m) => messages.push(m),
+                Output::Text(t) => explained = t,
+                Output::Rows { .. } => {}
+            }
+            Ok(())
+        })
+        .unwrap();
+    let lines = |dir: &std::path::Path| -> Vec<String> {
+        let mut lines: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .flat_map(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                text.lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(lines(&a), rows(&format!("{}{TUMBLE_QUERY}", bid_table(""))));
+    let picked = bids().iter().filter(|(_, a, _)| a % 123 == 0).count();
+    assert_eq!(lines(&b).len(), picked);
+    assert!(
+        lines(&b)[0].starts_with("{\"auction\":"),
+        "{}",
+        lines(&b)[0]
+    );
+    let done = messages.last().unwrap();
+    assert!(
+        done.contains("rows written to 'counts'")
+            && done.contains(&format!("{picked} rows written to 'picked'")),
+        "{done}"
+    );
+    assert!(explained.contains("Optimized logical plan"), "{explained}");
+    assert!(
+        explained.contains("WindowAggregate (fires on the watermark)"),
+        "{explained}"
+    );
+    assert!(explained.contains("Source bid"), "{explained}");
+}
