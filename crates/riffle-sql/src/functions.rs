@@ -1,40 +1,205 @@
-//! Flink's names for functions DataFusion has under other names or not at all, registered in
-//! every session.
+//! Flink's names for functions that DataFusion has under other names, with other formats, or
+//! not at all, registered in every session, and `ONE_HOT_ENCODE`, the example of a function
+//! registered from Rust (`Session::register_udf` adds more).
 
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder,
+    TimestampMillisecondArray,
+};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::numeric::rem;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
+use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
 
 /// Registers the Flink functions in `ctx`.
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(Mod::new()));
+    for function in [
+        Function::Mod,
+        Function::DateFormat,
+        Function::ToTimestamp,
+        Function::FromUnixtime,
+        Function::Proctime,
+        Function::OneHotEncode,
+    ] {
+        ctx.register_udf(ScalarUDF::from(Flink::new(function)));
+    }
 }
 
-/// `MOD(a, b)`: the remainder of `a / b`, with the sign of `a` (Flink's and SQL's MOD).
+/// The functions of this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Function {
+    /// `MOD(a, b)`: the remainder of `a / b`, with the sign of `a`.
+    Mod,
+    /// `DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm')`: a timestamp as text, in Java's pattern letters.
+    DateFormat,
+    /// `TO_TIMESTAMP(s [, 'yyyy-MM-dd HH:mm:ss'])`: text to TIMESTAMP(3); NULL if it does not
+    /// parse.
+    ToTimestamp,
+    /// `FROM_UNIXTIME(seconds [, format])`: seconds since 1970 as text.
+    FromUnixtime,
+    /// `PROCTIME()`: the wall-clock time when the row is processed.
+    Proctime,
+    /// `ONE_HOT_ENCODE(value, 'a,b,c')`: an ARRAY<DOUBLE> with 1.0 at the value's place among
+    /// the categories and 0.0 elsewhere (all zeros for a value not among them or NULL).
+    OneHotEncode,
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct Mod {
+struct Flink {
+    function: Function,
     signature: Signature,
 }
 
-impl Mod {
-    fn new() -> Self {
-        Mod {
-            signature: Signature::uniform(
+impl Flink {
+    fn new(function: Function) -> Self {
+        let any = |n: &[usize]| {
+            Signature::one_of(
+                n.iter().map(|&k| TypeSignature::Any(k)).collect(),
+                Volatility::Immutable,
+            )
+        };
+        let signature = match function {
+            Function::Mod => Signature::uniform(
                 2,
                 vec![DataType::Int64, DataType::UInt64, DataType::Float64],
                 Volatility::Immutable,
             ),
+            Function::DateFormat | Function::OneHotEncode => any(&[2]),
+            Function::ToTimestamp => Signature::one_of(
+                vec![TypeSignature::String(1), TypeSignature::String(2)],
+                Volatility::Immutable,
+            ),
+            Function::FromUnixtime => any(&[1, 2]),
+            Function::Proctime => Signature::nullary(Volatility::Volatile),
+        };
+        Flink {
+            function,
+            signature,
         }
     }
 }
 
-impl ScalarUDFImpl for Mod {
+fn internal(what: &str) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::Internal(format!("a cast did not give {what}"))
+}
+
+fn timestamp_ms() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+/// A constant text argument (a format, a category list).
+fn text_argument(args: &[ColumnarValue], i: usize, name: &str) -> Result<String> {
+    match args.get(i) {
+        Some(ColumnarValue::Scalar(s)) => match s.cast_to(&DataType::Utf8)?.try_as_str() {
+            Some(Some(text)) => Ok(text.to_string()),
+            _ => exec_err!("{name}: argument {} is NULL", i + 1),
+        },
+        _ => exec_err!("{name}: argument {} must be a constant", i + 1),
+    }
+}
+
+/// Java's date pattern letters (`yyyy-MM-dd HH:mm:ss.SSS`) as chrono's format.
+pub fn java_pattern(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        if c == '\'' {
+            // Quoted literal text; '' is a quote.
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '\'' {
+                out.push(chars[j]);
+                j += 1;
+            }
+            if j == i + 1 {
+                out.push('\'');
+            }
+            i = j + 1;
+            continue;
+        }
+        let mapped = match (c, run) {
+            ('y', 2) => "%y",
+            ('y', _) => "%Y",
+            ('M', 1) => "%-m",
+            ('M', 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', 1) => "%-d",
+            ('d', _) => "%d",
+            ('H', 1) => "%-H",
+            ('H', _) => "%H",
+            ('h', _) => "%I",
+            ('m', _) => "%M",
+            ('s', _) => "%S",
+            ('S', _) => "%3f",
+            ('a', _) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            ('D', _) => "%j",
+            ('%', _) => "%%",
+            _ => {
+                out.extend(std::iter::repeat_n(c, run));
+                i += run;
+                continue;
+            }
+        };
+        out.push_str(mapped);
+        i += run;
+    }
+    out
+}
+
+/// `text` parsed with the chrono `format` (a date-only format gives midnight).
+fn parse_time(text: &str, format: &str) -> Option<i64> {
+    let time = NaiveDateTime::parse_from_str(text.trim(), format)
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text.trim(), format)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(time.and_utc().timestamp_millis())
+}
+
+fn format_times(times: &TimestampMillisecondArray, format: &str) -> ArrayRef {
+    let mut out = StringBuilder::with_capacity(times.len(), times.len() * format.len());
+    for i in 0..times.len() {
+        match times
+            .is_valid(i)
+            .then(|| times.value_as_datetime(i))
+            .flatten()
+        {
+            Some(t) => out.append_value(t.format(format).to_string()),
+            None => out.append_null(),
+        }
+    }
+    Arc::new(out.finish())
+}
+
+impl ScalarUDFImpl for Flink {
     fn name(&self) -> &str {
-        "mod"
+        match self.function {
+            Function::Mod => "mod",
+            Function::DateFormat => "date_format",
+            Function::ToTimestamp => "to_timestamp",
+            Function::FromUnixtime => "from_unixtime",
+            Function::Proctime => "proctime",
+            Function::OneHotEncode => "one_hot_encode",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -42,11 +207,120 @@ impl ScalarUDFImpl for Mod {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(arg_types.first().cloned().unwrap_or(DataType::Int64))
+        Ok(match self.function {
+            Function::Mod => arg_types.first().cloned().unwrap_or(DataType::Int64),
+            Function::DateFormat | Function::FromUnixtime => DataType::Utf8,
+            Function::ToTimestamp | Function::Proctime => timestamp_ms(),
+            Function::OneHotEncode => {
+                DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
+            }
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        Ok(ColumnarValue::Array(rem(&arrays[0], &arrays[1])?))
+        let rows = args.number_rows;
+        let name = self.name().to_uppercase();
+        let column = |i: usize, to: &DataType| -> Result<ArrayRef> {
+            Ok(cast(&args.args[i].to_array(rows)?, to)?)
+        };
+        let array: ArrayRef = match self.function {
+            Function::Mod => {
+                let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+                rem(&arrays[0], &arrays[1])?
+            }
+            Function::DateFormat => {
+                let format = java_pattern(&text_argument(&args.args, 1, &name)?);
+                let times = column(0, &timestamp_ms())?;
+                let times = times
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| internal("a millisecond timestamp"))?;
+                format_times(times, &format)
+            }
+            Function::FromUnixtime => {
+                let format = match args.args.len() {
+                    2 => java_pattern(&text_argument(&args.args, 1, &name)?),
+                    _ => "%Y-%m-%d %H:%M:%S".to_string(),
+                };
+                let seconds = column(0, &DataType::Int64)?;
+                let millis = datafusion::arrow::compute::kernels::numeric::mul(
+                    &seconds,
+                    &datafusion::arrow::array::Int64Array::new_scalar(1000),
+                )?;
+                let times = cast(&millis, &timestamp_ms())?;
+                let times = times
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| internal("a millisecond timestamp"))?;
+                format_times(times, &format)
+            }
+            Function::ToTimestamp => {
+                let format = match args.args.len() {
+                    2 => java_pattern(&text_argument(&args.args, 1, &name)?),
+                    _ => "%Y-%m-%d %H:%M:%S%.f".to_string(),
+                };
+                let texts = column(0, &DataType::Utf8)?;
+                let texts = texts
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| internal("text"))?;
+                let parsed: TimestampMillisecondArray = texts
+                    .iter()
+                    .map(|t| t.and_then(|t| parse_time(t, &format)))
+                    .collect();
+                Arc::new(parsed)
+            }
+            Function::Proctime => {
+                let now = riffle_runtime::now_millis();
+                return Ok(ColumnarValue::Scalar(ScalarValue::TimestampMillisecond(
+                    Some(now),
+                    None,
+                )));
+            }
+            Function::OneHotEncode => {
+                let categories: Vec<String> = text_argument(&args.args, 1, &name)?
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .collect();
+                let values = column(0, &DataType::Utf8)?;
+                let values = values
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| internal("text"))?;
+                let mut out = ListBuilder::new(Float64Builder::new());
+                for value in values.iter() {
+                    for category in &categories {
+                        let hit = value.is_some_and(|v| v == category);
+                        out.values().append_value(if hit { 1.0 } else { 0.0 });
+                    }
+                    out.append(true);
+                }
+                Arc::new(out.finish())
+            }
+        };
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_patterns_become_chrono_formats() {
+        assert_eq!(
+            java_pattern("yyyy-MM-dd HH:mm:ss.SSS"),
+            "%Y-%m-%d %H:%M:%S.%3f"
+        );
+        assert_eq!(java_pattern("yyyy/M/d 'at' HH:mm"), "%Y/%-m/%-d at %H:%M");
+        assert_eq!(
+            parse_time("2024-03-01 10:00", &java_pattern("yyyy-MM-dd HH:mm")),
+            Some(1_709_287_200_000)
+        );
+        assert_eq!(
+            parse_time("2024-03-01", &java_pattern("yyyy-MM-dd")),
+            Some(1_709_251_200_000)
+        );
+        assert_eq!(parse_time("soon", "%Y"), None);
     }
 }

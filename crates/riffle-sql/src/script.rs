@@ -246,11 +246,21 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
     let line = first.span.start.line;
     let first_at = first.span.start;
     let start = tokens.iter().position(|t| !is_blank(&t.token)).unwrap_or(0);
-    let text: String = tokens[start..]
+    // The statement as written (a token's display does not escape quotes inside strings).
+    let last = tokens
         .iter()
-        .map(|t| t.token.to_string())
-        .collect();
-    let text = text.trim_end().to_string();
+        .rev()
+        .find(|t| !is_blank(&t.token))
+        .map_or(first_at, |t| t.span.end);
+    let text = match (offset(script, first_at), offset(script, last)) {
+        (Some(from), Some(to)) if from <= to => script[from..to].trim_end().to_string(),
+        _ => tokens[start..]
+            .iter()
+            .map(|t| t.token.to_string())
+            .collect::<String>()
+            .trim_end()
+            .to_string(),
+    };
     let words: Vec<String> = tokens
         .iter()
         .filter(|t| !is_blank(&t.token))
@@ -371,6 +381,22 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         text,
         line,
     }))
+}
+
+/// The byte offset in `script` of position `at` (line and column from 1, columns in
+/// characters), or `None` past its end.
+fn offset(script: &str, at: Location) -> Option<usize> {
+    let mut line_start = 0;
+    for _ in 1..at.line {
+        line_start += script[line_start..].find('\n')? + 1;
+    }
+    let line = &script[line_start..];
+    let column = at.column.saturating_sub(1) as usize;
+    match line.char_indices().nth(column) {
+        Some((i, _)) => Some(line_start + i),
+        None if line.chars().count() == column => Some(script.len()),
+        None => None,
+    }
 }
 
 /// The tokens of a statement from script position `at` on.

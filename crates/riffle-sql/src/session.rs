@@ -971,6 +971,18 @@ impl Session {
         Ok(())
     }
 
+    /// Registers a scalar function written in Rust (a DataFusion `ScalarUDF`): usable in
+    /// batch and streaming mode, under its name, from the next statement on.
+    pub fn register_udf(&mut self, udf: datafusion::logical_expr::ScalarUDF) {
+        self.ctx.register_udf(udf);
+    }
+
+    /// Registers an aggregate function written in Rust (a DataFusion `AggregateUDF`): batch
+    /// mode runs it; streaming mode refuses it by name for now.
+    pub fn register_udaf(&mut self, udaf: datafusion::logical_expr::AggregateUDF) {
+        self.ctx.register_udaf(udaf);
+    }
+
     /// Sets `key` to `value`, as `SET 'key' = 'value'` does.
     pub fn set(&mut self, key: &str, value: &str) {
         self.settings.insert(key.to_string(), value.to_string());

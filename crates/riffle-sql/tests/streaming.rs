@@ -456,3 +456,57 @@ fn a_statement_set_runs_its_inserts_as_one_job_and_explain_shows_the_operators()
     );
     assert!(explained.contains("Source bid"), "{explained}");
 }
+
+#[test]
+fn a_function_registered_from_rust_runs_in_batch_and_streaming_mode() {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+
+    // price_band(price) = price / 1000, as a function written in Rust.
+    let band = create_udf(
+        "price_band",
+        vec![DataType::Int64],
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let prices = ColumnarValue::values_to_arrays(args)?;
+            let prices = prices[0]
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| datafusion::error::DataFusionError::Internal("BIGINT".into()))?;
+            let bands: Int64Array = prices.iter().map(|p| p.map(|p| p / 1000)).collect();
+            Ok(ColumnarValue::Array(Arc::new(bands) as ArrayRef))
+        }),
+    );
+    let mut expected: BTreeMap<u64, u64> = BTreeMap::new();
+    for (_, _, price) in bids() {
+        *expected.entry(price / 1000).or_default() += 1;
+    }
+    let expected: Vec<String> = expected
+        .iter()
+        .filter(|(band, _)| **band < 5)
+        .map(|(band, n)| format!("{band},{n}"))
+        .collect();
+    let query = "SELECT price_band(price) AS band, COUNT(*) FROM bid
+                 WHERE price_band(price) < 5 GROUP BY price_band(price);";
+    for mode in ["batch", "streaming"] {
+        let mut session = Session::new().unwrap();
+        session.register_udf(band.clone());
+        let settings = format!("SET 'execution.runtime-mode' = '{mode}';");
+        let mut out = Vec::new();
+        session
+            .run_script(&format!("{}{query}", bid_table(&settings)), |_, output| {
+                if let Output::Rows { schema, batches } = output {
+                    let text = render(&schema, &batches, ResultFormat::Csv)?;
+                    out = text.lines().skip(1).map(str::to_string).collect();
+                }
+                Ok(())
+            })
+            .unwrap();
+        out.sort_by_key(|l| l.split(',').next().unwrap().parse::<u64>().unwrap());
+        assert_eq!(out, expected, "{mode} mode");
+    }
+}
