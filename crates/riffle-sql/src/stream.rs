@@ -93,6 +93,9 @@ pub enum Node {
     Aggregate(Box<Aggregate>),
     /// An inner equi-join of two append-only inputs.
     Join(Box<Join>),
+    /// `ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)` kept to `rn <= N`: Top-N and
+    /// deduplication.
+    TopN(Box<TopN>),
     /// `UNION ALL`.
     Union(Vec<Node>),
     /// Rows computed already (a batch-mode result on its way to a sink), emitted by the
@@ -122,6 +125,20 @@ pub struct Join {
     /// The condition beyond the equalities, over the joined row.
     filter: Option<Physical>,
     /// Which key is the window's end, for a window join.
+    window: Option<WindowTime>,
+    schema: SchemaRef,
+}
+
+/// Top-N per partition: the rows with the `limit` smallest sort keys, numbered. Over a window
+/// TVF's partitions (partition keys holding the window's end) it emits each window's rows
+/// once, when the watermark passes the window; otherwise its result is updating: each rank's
+/// row changes as better rows come.
+pub struct TopN {
+    input: Node,
+    partition: Vec<Physical>,
+    /// Sort keys: expression, ascending, nulls first.
+    order: Vec<(Physical, bool, bool)>,
+    limit: usize,
     window: Option<WindowTime>,
     schema: SchemaRef,
 }
@@ -350,9 +367,12 @@ impl Node {
                     .collect::<Result<_>>()?,
                 schema: Arc::new(p.schema.as_arrow().clone()),
             },
-            LogicalPlan::Filter(f) => Node::Filter {
-                input: Box::new(Node::from_plan(&f.input, state, tables)?),
-                predicate: physical(&f.predicate, &f.input)?,
+            LogicalPlan::Filter(f) => match top_n(f, state, tables)? {
+                Some(node) => node,
+                None => Node::Filter {
+                    input: Box::new(Node::from_plan(&f.input, state, tables)?),
+                    predicate: physical(&f.predicate, &f.input)?,
+                },
             },
             LogicalPlan::SubqueryAlias(s) => Node::from_plan(&s.input, state, tables)?,
             LogicalPlan::Union(u) => {
@@ -544,7 +564,12 @@ impl Node {
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
-            LogicalPlan::Window(_) => return Err(unsupported("an OVER window")),
+            LogicalPlan::Window(_) => {
+                return Err(unsupported(
+                    "an OVER window (ROW_NUMBER() filtered to rn <= N, for Top-N and \
+                     deduplication, is)",
+                ))
+            }
             LogicalPlan::Distinct(_) => return Err(unsupported("SELECT DISTINCT")),
             other => {
                 return Err(unsupported(&format!(
@@ -638,6 +663,25 @@ impl Node {
                     None => String::new(),
                 }
             ),
+            Node::TopN(t) => format!(
+                "{} of {} per [{}] by [{}]",
+                if t.window.is_some() {
+                    "WindowTopN (fires on the watermark)"
+                } else {
+                    "TopN (changelog)"
+                },
+                t.limit,
+                t.partition
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                t.order
+                    .iter()
+                    .map(|(e, asc, _)| format!("{e} {}", if *asc { "ASC" } else { "DESC" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Node::Union(_) => "Union".into(),
             Node::Values(b) => format!("Values ({} batches)", b.len()),
         };
@@ -648,6 +692,7 @@ impl Node {
             | Node::Project { input, .. }
             | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
             Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
+            Node::TopN(t) => t.input.describe_into(depth + 1, out),
             Node::Join(j) => {
                 j.left.describe_into(depth + 1, out);
                 j.right.describe_into(depth + 1, out);
@@ -663,6 +708,7 @@ impl Node {
             Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
             Node::Join(_) => false,
+            Node::TopN(t) => t.window.is_none(),
             Node::Aggregate(a) => a.time.is_none(),
             Node::Union(inputs) => inputs.iter().any(Node::updating),
         }
@@ -760,6 +806,7 @@ impl Node {
             }
             Node::Aggregate(a) => a.build(env, guard)?,
             Node::Join(j) => j.build(env, guard)?,
+            Node::TopN(t) => t.build(env, guard)?,
             Node::Values(batches) => {
                 let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
                 env.from_iter(batches, WatermarkStrategy::none())
@@ -1218,6 +1265,334 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
         // A window join's window is over: no row of it can come any more.
+        ctx.clear_state();
+    }
+}
+
+/// The Top-N pattern: `Filter(rn <= N)` over pass-through projections over a `Window` of a
+/// single `ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)`, as the planner makes it of
+/// `SELECT * FROM (SELECT ..., ROW_NUMBER() OVER (...) AS rn FROM t) WHERE rn <= N`.
+fn top_n(
+    filter: &datafusion::logical_expr::Filter,
+    state: &SessionState,
+    tables: &dyn Tables,
+) -> Result<Option<Node>> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    use datafusion::scalar::ScalarValue;
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &filter.predicate else {
+        return Ok(None);
+    };
+    let (Expr::Column(column), Expr::Literal(value, _)) = (left.as_ref(), right.as_ref()) else {
+        return Ok(None);
+    };
+    // Find the window expression the column is, through pass-through projections.
+    let mut plan = filter.input.as_ref();
+    let mut column = column.clone();
+    let mut projections = Vec::new();
+    let window = loop {
+        match plan {
+            LogicalPlan::Projection(p) => {
+                let index = p.schema.index_of_column(&column).ok();
+                let Some(Expr::Column(inner)) = index.and_then(|i| p.expr.get(i)).map(strip_alias)
+                else {
+                    return Ok(None);
+                };
+                column = inner.clone();
+                projections.push(p);
+                plan = p.input.as_ref();
+            }
+            LogicalPlan::Window(w) => break w,
+            _ => return Ok(None),
+        }
+    };
+    let index = window.schema.index_of_column(&column).ok();
+    let inputs = window.input.schema().fields().len();
+    let Some(k) = index.and_then(|i| i.checked_sub(inputs)) else {
+        return Ok(None);
+    };
+    let [Expr::WindowFunction(function)] = window.window_expr.as_slice() else {
+        return Err(unsupported("several OVER windows in one SELECT"));
+    };
+    if k != 0 || function.fun.name().to_lowercase() != "row_number" {
+        return Ok(None);
+    }
+    let bound = match value {
+        ScalarValue::UInt64(Some(v)) => *v as i128,
+        ScalarValue::Int64(Some(v)) => *v as i128,
+        ScalarValue::Int32(Some(v)) => *v as i128,
+        _ => {
+            return Err(unsupported(
+                "a ROW_NUMBER() compared with something else than a number",
+            ))
+        }
+    };
+    let limit = match op {
+        Operator::LtEq => bound,
+        Operator::Lt => bound - 1,
+        Operator::Eq if bound == 1 => 1,
+        _ => {
+            return Err(unsupported(
+                "a ROW_NUMBER() condition other than rn <= N, rn < N or rn = 1",
+            ))
+        }
+    };
+    if limit < 1 {
+        return Err(RiffleError::Sql(
+            "a Top-N condition that keeps no row".into(),
+        ));
+    }
+    let params = &function.params;
+    if params.order_by.is_empty() {
+        return Err(unsupported("a ROW_NUMBER() without ORDER BY"));
+    }
+    let physical = |expr: &Expr| -> Result<Physical> {
+        state
+            .create_physical_expr(expr.clone(), window.input.schema())
+            .map_err(|e| RiffleError::Sql(e.to_string()))
+    };
+    let mut partition = Vec::new();
+    let mut window_time = None;
+    for (i, key) in params.partition_by.iter().enumerate() {
+        partition.push(physical(key)?);
+        if let Expr::Column(c) = key {
+            if let Some((name, tvf)) = window
+                .input
+                .schema()
+                .index_of_column(c)
+                .ok()
+                .and_then(|j| window_column(&window.input, j, tables))
+            {
+                if name == "window_end" {
+                    window_time = Some(WindowTime::End(i));
+                } else if window_time.is_none() {
+                    window_time = tvf
+                        .kind
+                        .size_from_start()
+                        .map(|size| WindowTime::Start(i, size));
+                }
+            }
+        }
+    }
+    let order = params
+        .order_by
+        .iter()
+        .map(|sort| Ok((physical(&sort.expr)?, sort.asc, sort.nulls_first)))
+        .collect::<Result<Vec<_>>>()?;
+    let input = Node::from_plan(&window.input, state, tables)?;
+    if input.updating() {
+        return Err(unsupported("a Top-N of an updating result"));
+    }
+    let mut node = Node::TopN(Box::new(TopN {
+        input,
+        partition,
+        order,
+        limit: limit as usize,
+        window: window_time,
+        schema: Arc::new(window.schema.as_arrow().clone()),
+    }));
+    // The projections between the filter and the window, innermost first.
+    for p in projections.into_iter().rev() {
+        node = Node::Project {
+            input: Box::new(node),
+            exprs: p
+                .expr
+                .iter()
+                .map(|e| {
+                    state
+                        .create_physical_expr(e.clone(), p.input.schema())
+                        .map_err(|e| RiffleError::Sql(e.to_string()))
+                })
+                .collect::<Result<_>>()?,
+            schema: Arc::new(p.schema.as_arrow().clone()),
+        };
+    }
+    Ok(Some(node))
+}
+
+/// A row on its way into a Top-N: its partition, sort key and values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RankRow {
+    partition: Vec<Value>,
+    order: Vec<Value>,
+    values: Vec<Value>,
+}
+
+impl TopN {
+    fn build<'s>(
+        &self,
+        env: &Env<'s>,
+        guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+    ) -> Result<DataStream<'s, Batch>> {
+        let partition = self.partition.clone();
+        let order: Vec<Physical> = self.order.iter().map(|(e, ..)| Arc::clone(e)).collect();
+        let job = Arc::clone(env.job());
+        let rows =
+            self.input
+                .build(env)?
+                .flat_map_with_time("sql.rank_rows", move |ts, batch, out| {
+                    let rows = (|| -> Result<Vec<RankRow>> {
+                        let values = |exprs: &[Physical]| -> Result<Vec<ArrayRef>> {
+                            exprs.iter().map(|e| evaluate(e, &batch)).collect()
+                        };
+                        let (keys, sorts) = (values(&partition)?, values(&order)?);
+                        let cell = |columns: &[ArrayRef], row| -> Result<Vec<Value>> {
+                            columns.iter().map(|c| Value::from_array(c, row)).collect()
+                        };
+                        (0..batch.num_rows())
+                            .map(|row| {
+                                Ok(RankRow {
+                                    partition: cell(&keys, row)?,
+                                    order: cell(&sorts, row)?,
+                                    values: cell(batch.columns(), row)?,
+                                })
+                            })
+                            .collect()
+                    })();
+                    match rows {
+                        Ok(rows) => out.extend(rows.into_iter().map(|r| (ts, r))),
+                        Err(error) => job.fail(error),
+                    }
+                });
+        let directions: Vec<(bool, bool)> = self.order.iter().map(|(_, a, n)| (*a, *n)).collect();
+        let ranked = rows
+            .key_by(|row: &RankRow| row.partition.clone())
+            .process(RankFold {
+                directions,
+                limit: self.limit,
+                window: self.window,
+                late: env.job().counter("sql.window.late_rows"),
+            });
+        let schema = if self.window.is_some() {
+            Arc::clone(&self.schema)
+        } else {
+            with_row_kind(&self.schema)
+        };
+        Ok(ranked.map_chunks("sql.rank_batches", move |rows, out| {
+            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
+                return;
+            };
+            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+            if let Some(batch) = guard(batch_of(&schema, &values)) {
+                out.push((ts, batch));
+            }
+        }))
+    }
+}
+
+/// Orders sort keys as `ORDER BY` says: per key ascending or descending, NULLs first or last.
+fn compare_keys(a: &[Value], b: &[Value], directions: &[(bool, bool)]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for ((x, y), (asc, nulls_first)) in a.iter().zip(b).zip(directions) {
+        let order = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if *nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if *nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (false, false) if *asc => x.cmp(y),
+            (false, false) => y.cmp(x),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The keyed half of a Top-N: a partition's best rows (sort key and values), in order.
+struct RankFold {
+    directions: Vec<(bool, bool)>,
+    limit: usize,
+    window: Option<WindowTime>,
+    late: Arc<AtomicU64>,
+}
+
+/// A partition's rows: (sort key, values), best first.
+type Ranked = ValueState<Vec<(Vec<Value>, Vec<Value>)>>;
+
+impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
+    type State = Ranked;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: RankRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        if let Some(window) = self.window {
+            match window.fire_at(ctx.key()) {
+                Some(end) if end <= ctx.current_watermark() => {
+                    self.late.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Some(end) => ctx.register_event_time_timer(end),
+                None => {}
+            }
+        }
+        let directions = &self.directions;
+        let limit = self.limit;
+        let state = ctx.state();
+        if state.value().is_none() {
+            state.update(Vec::new());
+        }
+        let Some(best) = state.value_mut() else {
+            return;
+        };
+        let before = best.clone();
+        // After every row of an equal key: ties keep their arrival order.
+        let at = best.partition_point(|(key, _)| {
+            compare_keys(key, &row.order, directions) != std::cmp::Ordering::Greater
+        });
+        if at >= limit {
+            return;
+        }
+        best.insert(at, (row.order, row.values));
+        best.truncate(limit);
+        if self.window.is_some() {
+            return;
+        }
+        // The changelog of the ranks that changed.
+        let after = best.clone();
+        let ranked = |values: &[Value], rank: usize, kind: i64| {
+            let mut row = values.to_vec();
+            row.push(Value::Int(rank as i64 + 1));
+            row.push(Value::Int(kind));
+            row
+        };
+        for (rank, (_, new)) in after.iter().enumerate().skip(at) {
+            match before.get(rank) {
+                Some((_, old)) if old == new => {}
+                Some((_, old)) => {
+                    ctx.collect(ranked(old, rank, 1));
+                    ctx.collect(ranked(new, rank, 2));
+                }
+                None => ctx.collect(ranked(new, rank, 0)),
+            }
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        _timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        if let Some(best) = ctx.state().value().cloned() {
+            for (rank, (_, values)) in best.into_iter().enumerate() {
+                let mut row = values;
+                row.push(Value::Int(rank as i64 + 1));
+                ctx.collect(row);
+            }
+        }
         ctx.clear_state();
     }
 }

@@ -510,3 +510,40 @@ fn a_function_registered_from_rust_runs_in_batch_and_streaming_mode() {
         assert_eq!(out, expected, "{mode} mode");
     }
 }
+
+#[test]
+fn top_3_bids_per_auction_match_a_loop_on_any_worker_count() {
+    let mut best: BTreeMap<u64, Vec<(u64, i64)>> = BTreeMap::new();
+    for (ts, auction, price) in bids() {
+        best.entry(auction).or_default().push((price, ts));
+    }
+    let mut expected = Vec::new();
+    for (auction, mut bids) in best {
+        // ORDER BY price DESC, dateTime ASC.
+        bids.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (rank, (price, _)) in bids.iter().take(3).enumerate() {
+            expected.push(format!("{auction},{price},{}", rank + 1));
+        }
+    }
+    expected.sort();
+    let query = "SELECT auction, price, rn FROM (
+            SELECT auction, price, ROW_NUMBER() OVER (
+                PARTITION BY auction ORDER BY price DESC, dateTime) AS rn
+            FROM bid)
+        WHERE rn <= 3;";
+    for workers in [1, 4] {
+        let settings = format!(
+            "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
+        );
+        assert_eq!(
+            rows(&format!("{}{query}", bid_table(&settings))),
+            expected,
+            "{workers} workers"
+        );
+    }
+    assert_eq!(
+        rows(&format!("{}{query}", bid_table(""))),
+        expected,
+        "batch mode"
+    );
+}
