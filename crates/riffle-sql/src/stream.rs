@@ -96,6 +96,8 @@ pub enum Node {
     /// `ROW_NUMBER() OVER (PARTITION BY ... ORDER BY ...)` kept to `rn <= N`: Top-N and
     /// deduplication.
     TopN(Box<TopN>),
+    /// Aggregates `OVER (PARTITION BY ... ORDER BY time ROWS|RANGE ... PRECEDING)`.
+    Over(Box<Over>),
     /// `UNION ALL`.
     Union(Vec<Node>),
     /// Rows computed already (a batch-mode result on its way to a sink), emitted by the
@@ -141,6 +143,34 @@ pub struct TopN {
     limit: usize,
     window: Option<WindowTime>,
     schema: SchemaRef,
+}
+
+/// An OVER aggregation: each row with aggregates over the rows of its partition before it in
+/// time (a number of rows, or a time range, or all), emitted in time order once the watermark
+/// passes the row's time.
+pub struct Over {
+    input: Node,
+    partition: Vec<Physical>,
+    /// The time the rows are ordered by.
+    time: Physical,
+    aggregates: Vec<AggregateSpec>,
+    frame: Frame,
+    schema: SchemaRef,
+}
+
+/// Which earlier rows an OVER aggregate sees besides the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Frame {
+    /// `ROWS BETWEEN n PRECEDING AND CURRENT ROW`.
+    Rows(u64),
+    /// `RANGE BETWEEN INTERVAL ... PRECEDING AND CURRENT ROW` (ms); rows of equal time are
+    /// peers and see each other.
+    Range(i64),
+    /// `UNBOUNDED PRECEDING` (RANGE: with peers).
+    Unbounded {
+        /// RANGE (peers included) rather than ROWS.
+        range: bool,
+    },
 }
 
 /// The column that carries each row's kind in an updating result (Flink's RowKind values).
@@ -461,20 +491,7 @@ impl Node {
                         return Err(unsupported(&format!("the aggregate {expr}")));
                     };
                     let name = f.func.name().to_lowercase();
-                    let function = match name.as_str() {
-                        "count" => Function::Count,
-                        "sum" => Function::Sum,
-                        "min" => Function::Min,
-                        "max" => Function::Max,
-                        "avg" | "mean" => Function::Avg,
-                        other => {
-                            return Err(unsupported(&format!(
-                                "the aggregate function {} (COUNT, SUM, MIN, MAX and AVG are \
-                                 supported)",
-                                other.to_uppercase()
-                            )))
-                        }
-                    };
+                    let function = aggregate_function(&name)?;
                     if !f.params.order_by.is_empty() {
                         return Err(unsupported(
                             "an ordered aggregate (WITHIN GROUP / ORDER BY)",
@@ -564,12 +581,7 @@ impl Node {
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
-            LogicalPlan::Window(_) => {
-                return Err(unsupported(
-                    "an OVER window (ROW_NUMBER() filtered to rn <= N, for Top-N and \
-                     deduplication, is)",
-                ))
-            }
+            LogicalPlan::Window(w) => over(w, state, tables)?,
             LogicalPlan::Distinct(_) => return Err(unsupported("SELECT DISTINCT")),
             other => {
                 return Err(unsupported(&format!(
@@ -682,6 +694,21 @@ impl Node {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Node::Over(o) => format!(
+                "Over {:?} per [{}] by {}: {}",
+                o.frame,
+                o.partition
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                o.time,
+                o.aggregates
+                    .iter()
+                    .map(|g| format!("{:?}({})", g.function, g.arg))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Node::Union(_) => "Union".into(),
             Node::Values(b) => format!("Values ({} batches)", b.len()),
         };
@@ -693,6 +720,7 @@ impl Node {
             | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
             Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
             Node::TopN(t) => t.input.describe_into(depth + 1, out),
+            Node::Over(o) => o.input.describe_into(depth + 1, out),
             Node::Join(j) => {
                 j.left.describe_into(depth + 1, out);
                 j.right.describe_into(depth + 1, out);
@@ -709,6 +737,7 @@ impl Node {
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
             Node::Join(_) => false,
             Node::TopN(t) => t.window.is_none(),
+            Node::Over(_) => false,
             Node::Aggregate(a) => a.time.is_none(),
             Node::Union(inputs) => inputs.iter().any(Node::updating),
         }
@@ -807,6 +836,7 @@ impl Node {
             Node::Aggregate(a) => a.build(env, guard)?,
             Node::Join(j) => j.build(env, guard)?,
             Node::TopN(t) => t.build(env, guard)?,
+            Node::Over(o) => o.build(env, guard)?,
             Node::Values(batches) => {
                 let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
                 env.from_iter(batches, WatermarkStrategy::none())
@@ -1594,5 +1624,422 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
             }
         }
         ctx.clear_state();
+    }
+}
+
+/// The streaming aggregate of a function name.
+fn aggregate_function(name: &str) -> Result<Function> {
+    Ok(match name {
+        "count" => Function::Count,
+        "sum" => Function::Sum,
+        "min" => Function::Min,
+        "max" => Function::Max,
+        "avg" | "mean" => Function::Avg,
+        other => {
+            return Err(unsupported(&format!(
+                "the aggregate function {} (COUNT, SUM, MIN, MAX and AVG are supported)",
+                other.to_uppercase()
+            )))
+        }
+    })
+}
+
+/// An interval literal in milliseconds (days and smaller units).
+fn interval_millis(value: &datafusion::scalar::ScalarValue) -> Option<i64> {
+    use datafusion::scalar::ScalarValue as S;
+    match value {
+        S::IntervalDayTime(Some(v)) => Some(v.days as i64 * 86_400_000 + v.milliseconds as i64),
+        S::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
+            Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
+        }
+        S::DurationMillisecond(Some(v)) => Some(*v),
+        S::DurationSecond(Some(v)) => Some(v * 1000),
+        _ => None,
+    }
+}
+
+/// Plans an OVER aggregation; ROW_NUMBER without a Top-N filter and other window functions
+/// are refused by name.
+fn over(
+    window: &datafusion::logical_expr::logical_plan::Window,
+    state: &SessionState,
+    tables: &dyn Tables,
+) -> Result<Node> {
+    use datafusion::logical_expr::{ExprSchemable, WindowFrameBound, WindowFrameUnits};
+    let physical = |expr: &Expr| -> Result<Physical> {
+        state
+            .create_physical_expr(expr.clone(), window.input.schema())
+            .map_err(|e| RiffleError::Sql(e.to_string()))
+    };
+    let mut shape = None;
+    let mut aggregates = Vec::new();
+    for expr in &window.window_expr {
+        let Expr::WindowFunction(f) = strip_alias(expr) else {
+            return Err(unsupported(&format!("the OVER expression {expr}")));
+        };
+        let name = f.fun.name().to_lowercase();
+        if !matches!(
+            f.fun,
+            datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(_)
+        ) {
+            return Err(unsupported(&format!(
+                "the window function {} (aggregates OVER a window are, and ROW_NUMBER() \
+                 filtered to rn <= N for Top-N)",
+                name.to_uppercase()
+            )));
+        }
+        let p = &f.params;
+        let this = (
+            p.partition_by.clone(),
+            p.order_by.clone(),
+            p.window_frame.clone(),
+        );
+        match &shape {
+            None => shape = Some(this),
+            Some(first) if *first == this => {}
+            Some(_) => {
+                return Err(unsupported(
+                    "OVER windows with different PARTITION BY, ORDER BY or frames in one SELECT",
+                ))
+            }
+        }
+        let [arg] = p.args.as_slice() else {
+            return Err(unsupported(&format!(
+                "{} over {} arguments",
+                name.to_uppercase(),
+                p.args.len()
+            )));
+        };
+        aggregates.push(AggregateSpec {
+            function: aggregate_function(&name)?,
+            distinct: p.distinct,
+            arg: physical(arg)?,
+            filter: match &p.filter {
+                Some(filter) => Some(physical(filter)?),
+                None => None,
+            },
+        });
+    }
+    let Some((partition_by, order_by, frame)) = shape else {
+        return Err(unsupported("an empty OVER window"));
+    };
+    let [order] = order_by.as_slice() else {
+        return Err(unsupported(
+            "an OVER window without exactly one ORDER BY (a time)",
+        ));
+    };
+    let time_type = order
+        .expr
+        .get_type(window.input.schema().as_ref())
+        .map_err(|e| RiffleError::Sql(e.to_string()))?;
+    if !order.asc || !matches!(time_type, DataType::Timestamp(..)) {
+        return Err(unsupported(
+            "an OVER window not ordered by a time ascending (Flink orders OVER windows by \
+             their time attribute)",
+        ));
+    }
+    if frame.end_bound != WindowFrameBound::CurrentRow {
+        return Err(unsupported(
+            "an OVER frame that does not end at CURRENT ROW",
+        ));
+    }
+    let frame = match (&frame.units, &frame.start_bound) {
+        (WindowFrameUnits::Rows, WindowFrameBound::Preceding(v)) if v.is_null() => {
+            Frame::Unbounded { range: false }
+        }
+        (WindowFrameUnits::Range, WindowFrameBound::Preceding(v)) if v.is_null() => {
+            Frame::Unbounded { range: true }
+        }
+        (WindowFrameUnits::Rows, WindowFrameBound::Preceding(v)) => {
+            match v.cast_to(&DataType::UInt64) {
+                Ok(datafusion::scalar::ScalarValue::UInt64(Some(n))) => Frame::Rows(n),
+                _ => return Err(unsupported(&format!("the ROWS frame {v} PRECEDING"))),
+            }
+        }
+        (WindowFrameUnits::Rows, WindowFrameBound::CurrentRow) => Frame::Rows(0),
+        (WindowFrameUnits::Range, WindowFrameBound::Preceding(v)) => match interval_millis(v) {
+            Some(ms) => Frame::Range(ms),
+            None => return Err(unsupported(&format!("the RANGE frame {v} PRECEDING"))),
+        },
+        (WindowFrameUnits::Range, WindowFrameBound::CurrentRow) => Frame::Range(0),
+        (units, bound) => {
+            return Err(unsupported(&format!(
+                "the OVER frame {units:?} from {bound}"
+            )))
+        }
+    };
+    let input = Node::from_plan(&window.input, state, tables)?;
+    if input.updating() {
+        return Err(unsupported("an OVER window over an updating result"));
+    }
+    Ok(Node::Over(Box::new(Over {
+        input,
+        partition: partition_by.iter().map(&physical).collect::<Result<_>>()?,
+        time: physical(&order.expr)?,
+        aggregates,
+        frame,
+        schema: Arc::new(window.schema.as_arrow().clone()),
+    })))
+}
+
+/// A row on its way into an OVER aggregation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct OverRow {
+    partition: Vec<Value>,
+    time: i64,
+    inputs: Vec<Value>,
+    values: Vec<Value>,
+}
+
+impl Over {
+    fn build<'s>(
+        &self,
+        env: &Env<'s>,
+        guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+    ) -> Result<DataStream<'s, Batch>> {
+        let partition = self.partition.clone();
+        let time = Arc::clone(&self.time);
+        let specs: Vec<(Physical, Option<Physical>)> = self
+            .aggregates
+            .iter()
+            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
+            .collect();
+        let job = Arc::clone(env.job());
+        let rows =
+            self.input
+                .build(env)?
+                .flat_map_with_time("sql.over_rows", move |_, batch, out| {
+                    let rows = (|| -> Result<Vec<(EventTime, OverRow)>> {
+                        let keys = partition
+                            .iter()
+                            .map(|e| evaluate(e, &batch))
+                            .collect::<Result<Vec<_>>>()?;
+                        let times = cast(
+                            &evaluate(&time, &batch)?,
+                            &DataType::Timestamp(TimeUnit::Millisecond, None),
+                        )
+                        .map_err(arrow_error)?;
+                        let times = times
+                            .as_any()
+                            .downcast_ref::<TimestampMillisecondArray>()
+                            .ok_or_else(|| {
+                                RiffleError::Runtime("an OVER time is not a timestamp".into())
+                            })?;
+                        let mut inputs = Vec::new();
+                        for (arg, filter) in &specs {
+                            let mask = match filter {
+                                Some(f) => Some(evaluate(f, &batch)?),
+                                None => None,
+                            };
+                            inputs.push((evaluate(arg, &batch)?, mask));
+                        }
+                        let mut rows = Vec::new();
+                        for row in 0..batch.num_rows() {
+                            // A row without a time has no place in the order.
+                            if times.is_null(row) {
+                                continue;
+                            }
+                            let mut values = Vec::with_capacity(inputs.len());
+                            for (column, mask) in &inputs {
+                                let selected = mask.as_ref().is_none_or(|m| {
+                                    m.as_any()
+                                        .downcast_ref::<BooleanArray>()
+                                        .is_some_and(|m| m.is_valid(row) && m.value(row))
+                                });
+                                values.push(if selected {
+                                    Value::from_array(column, row)?
+                                } else {
+                                    Value::Null
+                                });
+                            }
+                            let t = times.value(row);
+                            rows.push((
+                                t,
+                                OverRow {
+                                    partition: keys
+                                        .iter()
+                                        .map(|c| Value::from_array(c, row))
+                                        .collect::<Result<_>>()?,
+                                    time: t,
+                                    inputs: values,
+                                    values: batch
+                                        .columns()
+                                        .iter()
+                                        .map(|c| Value::from_array(c, row))
+                                        .collect::<Result<_>>()?,
+                                },
+                            ));
+                        }
+                        Ok(rows)
+                    })();
+                    match rows {
+                        Ok(rows) => out.extend(rows),
+                        Err(error) => job.fail(error),
+                    }
+                });
+        let functions: Vec<(Function, bool)> = self
+            .aggregates
+            .iter()
+            .map(|a| (a.function, a.distinct))
+            .collect();
+        let computed = rows
+            .key_by(|row: &OverRow| row.partition.clone())
+            .process(OverFold {
+                functions,
+                frame: self.frame,
+                late: env.job().counter("sql.over.late_rows"),
+            });
+        let schema = Arc::clone(&self.schema);
+        Ok(computed.map_chunks("sql.over_batches", move |rows, out| {
+            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
+                return;
+            };
+            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+            if let Some(batch) = guard(batch_of(&schema, &values)) {
+                out.push((ts, batch));
+            }
+        }))
+    }
+}
+
+/// A row waiting for the watermark: its aggregate inputs and its values.
+type Waiting = (Vec<Value>, Vec<Value>);
+
+/// A partition's OVER state: rows waiting for the watermark, the earlier rows the frame still
+/// holds (time and aggregate inputs), and running aggregates for unbounded frames.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct OverState {
+    pending: std::collections::BTreeMap<i64, Vec<Waiting>>,
+    history: std::collections::VecDeque<(i64, Vec<Value>)>,
+    running: Vec<Acc>,
+}
+
+/// The keyed half of an OVER aggregation.
+struct OverFold {
+    functions: Vec<(Function, bool)>,
+    frame: Frame,
+    late: Arc<AtomicU64>,
+}
+
+impl OverFold {
+    /// The aggregates over `rows` (each a row's inputs).
+    fn over<'a>(&self, rows: impl Iterator<Item = &'a Vec<Value>>) -> Vec<Value> {
+        let mut accs: Vec<Acc> = self
+            .functions
+            .iter()
+            .map(|(f, d)| Acc::new(*f, *d))
+            .collect();
+        for inputs in rows {
+            for (acc, v) in accs.iter_mut().zip(inputs) {
+                acc.add(v.clone());
+            }
+        }
+        self.results(&accs)
+    }
+
+    fn results(&self, accs: &[Acc]) -> Vec<Value> {
+        accs.iter()
+            .zip(&self.functions)
+            .map(|(acc, (f, _))| acc.result(*f))
+            .collect()
+    }
+}
+
+impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
+    type State = ValueState<OverState>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: OverRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        // Rows are computed in time order once the watermark passes them: an earlier one
+        // arriving later is late.
+        if row.time <= ctx.current_watermark() {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let state = ctx.state();
+        if state.value().is_none() {
+            state.update(OverState::default());
+        }
+        if let Some(over) = state.value_mut() {
+            over.pending
+                .entry(row.time)
+                .or_default()
+                .push((row.inputs, row.values));
+        }
+        ctx.register_event_time_timer(row.time);
+    }
+
+    fn on_timer(
+        &mut self,
+        timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let Some(mut over) = ctx.state().value().cloned() else {
+            return;
+        };
+        let Some(rows) = over.pending.remove(&timer.time) else {
+            return;
+        };
+        let t = timer.time;
+        let mut out = Vec::new();
+        match self.frame {
+            Frame::Unbounded { range } => {
+                if over.running.is_empty() {
+                    over.running = self
+                        .functions
+                        .iter()
+                        .map(|(f, d)| Acc::new(*f, *d))
+                        .collect();
+                }
+                if range {
+                    for (inputs, _) in &rows {
+                        for (acc, v) in over.running.iter_mut().zip(inputs) {
+                            acc.add(v.clone());
+                        }
+                    }
+                    let results = self.results(&over.running);
+                    for (_, values) in rows {
+                        out.push(values.into_iter().chain(results.iter().cloned()).collect());
+                    }
+                } else {
+                    for (inputs, values) in rows {
+                        for (acc, v) in over.running.iter_mut().zip(&inputs) {
+                            acc.add(v.clone());
+                        }
+                        let results = self.results(&over.running);
+                        out.push(values.into_iter().chain(results).collect::<Vec<_>>());
+                    }
+                }
+            }
+            Frame::Rows(n) => {
+                for (inputs, values) in rows {
+                    over.history.push_back((t, inputs));
+                    while over.history.len() as u64 > n + 1 {
+                        over.history.pop_front();
+                    }
+                    let results = self.over(over.history.iter().map(|(_, i)| i));
+                    out.push(values.into_iter().chain(results).collect::<Vec<_>>());
+                }
+            }
+            Frame::Range(ms) => {
+                over.history
+                    .extend(rows.iter().map(|(i, _)| (t, i.clone())));
+                while over.history.front().is_some_and(|(time, _)| *time < t - ms) {
+                    over.history.pop_front();
+                }
+                let results = self.over(over.history.iter().map(|(_, i)| i));
+                for (_, values) in rows {
+                    out.push(values.into_iter().chain(results.iter().cloned()).collect());
+                }
+            }
+        }
+        ctx.state().update(over);
+        for row in out {
+            ctx.collect(row);
+        }
     }
 }
