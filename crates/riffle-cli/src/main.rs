@@ -3,6 +3,7 @@
 
 mod bench;
 mod progress;
+mod repl;
 mod sql;
 
 /// The engine allocates and frees many short-lived batches; mimalloc keeps them in
@@ -39,6 +40,7 @@ const EXAMPLES: &str = "Examples:
   riffle sql -f examples/sql/hello.sql         a Flink SQL script over bounded tables
   riffle sql -f examples/nexmark/q5.sql -w 2   a streaming Nexmark query on 2 workers
   riffle sql -e 'SELECT 1 + 1' --format csv    statements from the command line, as CSV
+  riffle sql                                   the interactive SQL shell (history, Tab completion)
 
 A cluster of 2 processes with 2 workers each, on this machine:
   riffle demo -n 2 -p 0 -w 2 &  riffle demo -n 2 -p 1 -w 2

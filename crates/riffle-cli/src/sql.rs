@@ -1,7 +1,7 @@
-//! `riffle sql`: Flink SQL scripts, in batch mode over bounded tables and as streaming jobs
-//! on the runtime.
+//! `riffle sql`: Flink SQL scripts (a file, `-e`, or piped in) and, on a terminal, the
+//! interactive shell; in batch mode over bounded tables and as streaming jobs on the runtime.
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -40,15 +40,19 @@ pub struct SqlArgs {
 /// `SET 'parallelism.default'` overrides `-w`.
 pub fn run(args: &SqlArgs, config: &ExecutionConfig) -> Result<()> {
     let script = match (&args.file, &args.execute) {
-        (Some(path), _) => std::fs::read_to_string(path).map_err(|e| RiffleError::io(path, e))?,
-        (None, Some(text)) => text.clone(),
-        (None, None) => {
-            return Err(RiffleError::Config(
-                "give a script with -f FILE or statements with -e 'SQL' (the interactive \
-                 shell is not there yet)"
-                    .into(),
-            ))
+        (Some(path), _) => {
+            Some(std::fs::read_to_string(path).map_err(|e| RiffleError::io(path, e))?)
         }
+        (None, Some(text)) => Some(text.clone()),
+        // Statements piped in run as a script; a terminal gets the interactive shell.
+        (None, None) if !std::io::stdin().is_terminal() => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| RiffleError::io("stdin", e))?;
+            Some(text)
+        }
+        (None, None) => None,
     };
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
@@ -61,7 +65,7 @@ pub fn run(args: &SqlArgs, config: &ExecutionConfig) -> Result<()> {
     };
     let mut session = Session::new()?;
     session.set_execution(config.clone());
-    session.run_script(&script, |_, output| {
+    let show = |output: Output| {
         let text = match output {
             Output::Rows { schema, batches } => render(&schema, &batches, format)?,
             Output::Text(text) => text,
@@ -77,5 +81,9 @@ pub fn run(args: &SqlArgs, config: &ExecutionConfig) -> Result<()> {
             .lock()
             .write_all(text.as_bytes())
             .map_err(|e| RiffleError::Runtime(format!("cannot write the result: {e}")))
-    })
+    };
+    match script {
+        Some(script) => session.run_script(&script, |_, output| show(output)),
+        None => crate::repl::run(&mut session, show),
+    }
 }

@@ -630,3 +630,32 @@ fn a_streaming_group_by_prints_flinks_changelog() {
     );
     assert!(printed.lines().any(|l| l == "+I[carol, 1]"), "{printed}");
 }
+
+#[test]
+fn statements_piped_into_riffle_sql_run_as_a_script() {
+    use std::io::Write;
+    let mut child = riffle()
+        .args(["sql", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"CREATE TABLE t (x BIGINT) WITH ('connector' = 'datagen',\n\
+              'fields.x.kind' = 'sequence', 'fields.x.start' = '1', 'fields.x.end' = '4');\n\
+              SELECT SUM(x) AS total\nFROM t;\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "total\n10\n");
+}

@@ -21,6 +21,9 @@ mod types;
 pub mod value;
 
 pub use format::{render, ResultFormat};
-pub use script::{parse_script, ColumnDef, ColumnKind, Located, Statement, TableDef, WatermarkDef};
+pub use script::{
+    complete_statement, parse_script, ColumnDef, ColumnKind, Located, Statement, TableDef,
+    WatermarkDef,
+};
 pub use session::{Output, Session};
 pub use types::{arrow_type, flink_name};

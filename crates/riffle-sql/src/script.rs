@@ -27,6 +27,13 @@ pub struct Located {
 pub enum Statement {
     /// `CREATE TABLE` in Flink's form.
     CreateTable(Box<TableDef>),
+    /// `CREATE TABLE t WITH (...) AS query`: a table with the query's columns, filled by it.
+    CreateTableAs {
+        /// The table (no columns: they come from the query).
+        def: Box<TableDef>,
+        /// The statement's text with everything before the query blanked out.
+        query: String,
+    },
     /// `SET 'key' = 'value'` (or `SET` alone: show the settings).
     Set(Option<(String, String)>),
     /// `SHOW TABLES`.
@@ -122,6 +129,27 @@ pub struct WatermarkDef {
     pub column: String,
     /// The watermark expression.
     pub expr: Expr,
+}
+
+/// Whether `text` holds whole statements: it ends with `;` outside strings and comments (an
+/// interactive shell reads lines until then).
+///
+/// ```
+/// use riffle_sql::complete_statement;
+/// assert!(complete_statement("SELECT 'a;b';"));
+/// assert!(!complete_statement("SELECT ';"));
+/// assert!(!complete_statement("SELECT 1 -- done;"));
+/// ```
+pub fn complete_statement(text: &str) -> bool {
+    match Tokenizer::new(&GenericDialect {}, text).tokenize() {
+        Ok(tokens) => tokens
+            .iter()
+            .rev()
+            .find(|t| !is_blank(t))
+            .is_some_and(|t| *t == Token::SemiColon),
+        // An open string or comment: more lines are coming.
+        Err(_) => false,
+    }
 }
 
 /// Splits `script` into statements and parses each.
@@ -276,9 +304,13 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         sql_error(script, parser.peek_token().span.start, &e.to_string())
     };
     let statement = if starts(&["CREATE", "TABLE"]) || starts(&["CREATE", "TEMPORARY", "TABLE"]) {
-        Statement::CreateTable(Box::new(
-            create_table(&mut parser).map_err(|e| fail(e, &parser))?,
-        ))
+        match create_table(&mut parser).map_err(|e| fail(e, &parser))? {
+            (def, None) => Statement::CreateTable(Box::new(def)),
+            (def, Some(at)) => Statement::CreateTableAs {
+                def: Box::new(def),
+                query: blank_until(&text, first_at, at),
+            },
+        }
     } else if starts(&["SET"]) {
         Statement::Set(set(&mut parser).map_err(|e| fail(e, &parser))?)
     } else if starts(&["SHOW", "TABLES"]) {
@@ -484,13 +516,15 @@ fn expect_end(parser: &mut Parser) -> std::result::Result<(), ParserError> {
     }
 }
 
-fn create_table(parser: &mut Parser) -> std::result::Result<TableDef, ParserError> {
+/// A `CREATE TABLE`, and for `CREATE TABLE t WITH (...) AS query` where the query starts.
+fn create_table(
+    parser: &mut Parser,
+) -> std::result::Result<(TableDef, Option<Location>), ParserError> {
     parser.expect_keyword(Keyword::CREATE)?;
     let _temporary = parser.parse_keyword(Keyword::TEMPORARY);
     parser.expect_keyword(Keyword::TABLE)?;
     let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
     let name = object_name(&parser.parse_object_name(false)?);
-    parser.expect_token(&Token::LParen)?;
     let mut table = TableDef {
         name,
         columns: Vec::new(),
@@ -499,37 +533,49 @@ fn create_table(parser: &mut Parser) -> std::result::Result<TableDef, ParserErro
         options: BTreeMap::new(),
         if_not_exists,
     };
-    loop {
-        if parse_word(parser, "WATERMARK") {
-            parser.expect_keyword(Keyword::FOR)?;
-            let column = ident_name(&parser.parse_identifier()?);
-            parser.expect_keyword(Keyword::AS)?;
-            let expr = parser.parse_expr()?;
-            table.watermark = Some(WatermarkDef { column, expr });
-        } else if parser.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {
-            table.primary_key = parser
-                .parse_parenthesized_column_list(
-                    datafusion::sql::sqlparser::parser::IsOptional::Mandatory,
-                    false,
-                )?
-                .iter()
-                .map(ident_name)
-                .collect();
-            if !parser.parse_keywords(&[Keyword::NOT, Keyword::ENFORCED]) {
-                let next = parser.peek_token();
-                return parser.expected(
-                    "NOT ENFORCED (Riffle, like Flink, does not check primary keys)",
-                    next,
-                );
+    // CREATE TABLE ... AS SELECT takes its columns from the query.
+    let with_columns = parser.consume_token(&Token::LParen);
+    if with_columns {
+        loop {
+            if parse_word(parser, "WATERMARK") {
+                parser.expect_keyword(Keyword::FOR)?;
+                let column = ident_name(&parser.parse_identifier()?);
+                parser.expect_keyword(Keyword::AS)?;
+                let expr = parser.parse_expr()?;
+                table.watermark = Some(WatermarkDef { column, expr });
+            } else if parser.parse_keywords(&[Keyword::PRIMARY, Keyword::KEY]) {
+                table.primary_key = parser
+                    .parse_parenthesized_column_list(
+                        datafusion::sql::sqlparser::parser::IsOptional::Mandatory,
+                        false,
+                    )?
+                    .iter()
+                    .map(ident_name)
+                    .collect();
+                if !parser.parse_keywords(&[Keyword::NOT, Keyword::ENFORCED]) {
+                    let next = parser.peek_token();
+                    return parser.expected(
+                        "NOT ENFORCED (Riffle, like Flink, does not check primary keys)",
+                        next,
+                    );
+                }
+            } else {
+                table.columns.push(column(parser)?);
             }
-        } else {
-            table.columns.push(column(parser)?);
+            if parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            parser.expect_token(&Token::RParen)?;
+            break;
         }
-        if parser.consume_token(&Token::Comma) {
-            continue;
-        }
-        parser.expect_token(&Token::RParen)?;
-        break;
+    }
+    let next_word = match &parser.peek_token().token {
+        Token::Word(w) => Some(w.keyword),
+        _ => None,
+    };
+    if !with_columns && !matches!(next_word, Some(Keyword::WITH | Keyword::AS)) {
+        let next = parser.peek_token();
+        return parser.expected("( columns ), WITH (options) or AS query", next);
     }
     if parser.parse_keyword(Keyword::WITH) {
         parser.expect_token(&Token::LParen)?;
@@ -545,8 +591,13 @@ fn create_table(parser: &mut Parser) -> std::result::Result<TableDef, ParserErro
             break;
         }
     }
+    if !with_columns {
+        parser.expect_keyword(Keyword::AS)?;
+        let at = parser.peek_token().span.start;
+        return Ok((table, Some(at)));
+    }
     expect_end(parser)?;
-    Ok(table)
+    Ok((table, None))
 }
 
 /// Consumes the next token if it is the word `word` (for Flink words `sqlparser` does not

@@ -22,8 +22,11 @@ use crate::script::{
     parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
 };
 use crate::sink::SinkSpec;
-use crate::stream::{batch_of, with_row_kind, Node, Physical, ReaderFactory, SourceSpec, Tables};
-use crate::tvf::{explode, interval_text_ms, rewrite, WindowTvf};
+use crate::stream::{
+    batch_of, sessions_unaggregated, with_row_kind, Node, Physical, ReaderFactory, SourceSpec,
+    Tables,
+};
+use crate::tvf::{explode, interval_text_ms, rewrite, sessions, WindowKind, WindowTvf};
 use crate::types::{arrow_type, flink_name};
 use crate::value::Value;
 
@@ -152,6 +155,7 @@ impl Session {
     pub fn execute(&mut self, located: &Located) -> Result<Output> {
         match &located.statement {
             Statement::CreateTable(def) => self.create_table(def, located),
+            Statement::CreateTableAs { def, query } => self.create_table_as(def, query, located),
             Statement::Set(None) => Ok(Output::Message(
                 self.settings
                     .iter()
@@ -281,6 +285,62 @@ impl Session {
         Ok(Output::Message(
             "[INFO] Execute statement succeeded.".into(),
         ))
+    }
+
+    /// `CREATE TABLE t WITH (...) AS query`: the table gets the query's columns, then the
+    /// query's rows, as an `INSERT INTO` would write them.
+    fn create_table_as(
+        &mut self,
+        def: &TableDef,
+        query: &str,
+        located: &Located,
+    ) -> Result<Output> {
+        if self.tables.contains_key(&def.name) && def.if_not_exists {
+            return Ok(Output::Message(
+                "[INFO] Execute statement succeeded.".into(),
+            ));
+        }
+        let setup = self.setup(located, query, false)?;
+        let plan = self
+            .plan(&setup.text)
+            .map_err(|e| positioned(located, &e))?;
+        let mut columns = Vec::new();
+        for field in plan.schema().as_arrow().fields() {
+            let name = flink_name(field.data_type());
+            let data_type = datafusion::sql::sqlparser::parser::Parser::new(
+                &datafusion::sql::sqlparser::dialect::GenericDialect {},
+            )
+            .try_with_sql(&name)
+            .and_then(|mut p| p.parse_data_type())
+            .map_err(|_| {
+                in_statement(
+                    located,
+                    RiffleError::Sql(format!(
+                        "column '{}' of the query is {name}, which a table cannot hold yet",
+                        field.name()
+                    )),
+                )
+            })?;
+            columns.push(crate::script::ColumnDef {
+                name: field.name().clone(),
+                kind: ColumnKind::Physical {
+                    data_type,
+                    nullable: true,
+                },
+            });
+        }
+        let mut def = def.clone();
+        def.columns = columns;
+        self.create_table(&def, located)?;
+        let result = self
+            .sink_table(&def.name)
+            .and_then(|sink| self.prepare(located, query, Some(sink)))
+            .and_then(|job| self.run_jobs(vec![job]));
+        if result.is_err() {
+            // The statement failed: the table it created goes too.
+            self.tables.remove(&def.name);
+        }
+        result
     }
 
     fn describe(&mut self, name: &str) -> Result<Output> {
@@ -429,10 +489,25 @@ impl Session {
             let schema = self.window_schema(&tvf)?;
             let batches = if rows && !streaming {
                 let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
-                input
-                    .iter()
-                    .map(|b| explode(&tvf, &schema, b))
-                    .collect::<Result<Vec<_>>>()?
+                if matches!(tvf.kind, WindowKind::Session { .. }) {
+                    // Sessions need all of a partition's rows at once.
+                    let input_schema = input
+                        .first()
+                        .map(|b| b.schema())
+                        .unwrap_or_else(|| Arc::new(Schema::empty()));
+                    let all = datafusion::arrow::compute::concat_batches(&input_schema, &input)
+                        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                    if all.num_rows() == 0 {
+                        Vec::new()
+                    } else {
+                        vec![sessions(&tvf, &schema, &all)?]
+                    }
+                } else {
+                    input
+                        .iter()
+                        .map(|b| explode(&tvf, &schema, b))
+                        .collect::<Result<Vec<_>>>()?
+                }
             } else {
                 Vec::new()
             };
@@ -572,6 +647,9 @@ impl Session {
             };
             let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
                 .map_err(|e| in_statement(located, e))?;
+            if node.raw_sessions() {
+                return Err(in_statement(located, sessions_unaggregated()));
+            }
             let sink = match target {
                 Some(target) => Some(target),
                 // An unbounded SELECT never ends: print its changelog as it comes.
@@ -981,6 +1059,18 @@ impl Session {
     /// mode runs it; streaming mode refuses it by name for now.
     pub fn register_udaf(&mut self, udaf: datafusion::logical_expr::AggregateUDF) {
         self.ctx.register_udaf(udaf);
+    }
+
+    /// The names of the tables and views, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tables
+            .keys()
+            .chain(self.views.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names
     }
 
     /// Sets `key` to `value`, as `SET 'key' = 'value'` does.

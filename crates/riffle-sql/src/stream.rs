@@ -25,7 +25,7 @@ use riffle_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::tvf::{explode, WindowTvf};
+use crate::tvf::{explode, WindowKind, WindowTvf};
 use crate::value::Value;
 
 /// A physical expression shared by every worker.
@@ -196,13 +196,21 @@ enum WindowTime {
     End(usize),
     /// Key `i` is `window_start`; the window is that long.
     Start(usize, i64),
+    /// Keys `start` and `end` are a SESSION row's own window, `[ts, ts + gap)`, which merges
+    /// with the other sessions of its group.
+    Session {
+        /// Index of `window_start` among the keys.
+        start: usize,
+        /// Index of `window_end` among the keys.
+        end: usize,
+    },
 }
 
 impl WindowTime {
     /// The window's largest timestamp (end - 1), when its timer fires.
     fn fire_at(self, key: &[Value]) -> Option<EventTime> {
         let (value, plus) = match self {
-            WindowTime::End(i) => (key.get(i)?, 0),
+            WindowTime::End(i) | WindowTime::Session { end: i, .. } => (key.get(i)?, 0),
             WindowTime::Start(i, size) => (key.get(i)?, size),
         };
         match value {
@@ -280,6 +288,22 @@ impl Acc {
         }
     }
 
+    /// Folds `other` (of the same function) into this one: two sessions become one.
+    fn merge(&mut self, other: Acc) {
+        match (self, other) {
+            (Acc::Count(a), Acc::Count(b)) => *a += b,
+            (Acc::Sum(a), Acc::Sum(b)) => *a = add(a, &b),
+            (Acc::Min(a), Acc::Min(b)) if a.is_null() || (!b.is_null() && b < *a) => *a = b,
+            (Acc::Max(a), Acc::Max(b)) if a.is_null() || (!b.is_null() && b > *a) => *a = b,
+            (Acc::Avg(s, n), Acc::Avg(t, m)) => {
+                *s += t;
+                *n += m;
+            }
+            (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            _ => {}
+        }
+    }
+
     fn result(&self, function: Function) -> Value {
         match self {
             Acc::Count(n) => Value::Int(*n),
@@ -320,6 +344,14 @@ fn unsupported(what: &str) -> RiffleError {
         "{what} is not supported in streaming mode yet; for bounded tables run it in batch \
          mode (SET 'execution.runtime-mode' = 'batch')"
     ))
+}
+
+/// SESSION rows read other than by a session aggregation.
+pub fn sessions_unaggregated() -> RiffleError {
+    unsupported(
+        "reading SESSION window rows other than through GROUP BY window_start, window_end \
+         (a session window aggregation)",
+    )
 }
 
 /// What the planner needs to know about the tables a plan reads.
@@ -365,6 +397,29 @@ fn window_column(
             (name == "window_start" || name == "window_end").then_some((name, tvf))
         }
         _ => None,
+    }
+}
+
+/// Whether output column `index` of `plan` comes unchanged from a SESSION TVF's rows, whose
+/// window columns are a row's own session before sessions merge (a session aggregation
+/// settles them).
+fn raw_session(plan: &LogicalPlan, index: usize, tables: &dyn Tables) -> bool {
+    match plan {
+        LogicalPlan::Projection(p) => match p.expr.get(index).map(strip_alias) {
+            Some(Expr::Column(c)) => p
+                .input
+                .schema()
+                .index_of_column(c)
+                .is_ok_and(|i| raw_session(&p.input, i, tables)),
+            _ => false,
+        },
+        LogicalPlan::Filter(f) => raw_session(&f.input, index, tables),
+        LogicalPlan::SubqueryAlias(s) => raw_session(&s.input, index, tables),
+        LogicalPlan::TableScan(scan) => matches!(
+            tables.window(scan.table_name.table()),
+            Ok(Some((tvf, ..))) if matches!(tvf.kind, WindowKind::Session { .. })
+        ),
+        _ => false,
     }
 }
 
@@ -445,6 +500,7 @@ impl Node {
             LogicalPlan::Aggregate(a) => {
                 let mut end = None;
                 let mut start = None;
+                let mut session = false;
                 for (i, key) in a.group_expr.iter().enumerate() {
                     if matches!(key, Expr::GroupingSet(_)) {
                         return Err(unsupported("GROUPING SETS, CUBE and ROLLUP"));
@@ -455,6 +511,7 @@ impl Node {
                     let Ok(index) = a.input.schema().index_of_column(c) else {
                         continue;
                     };
+                    session |= raw_session(&a.input, index, tables);
                     match window_column(&a.input, index, tables) {
                         Some((name, _)) if name == "window_end" => end = Some(i),
                         Some((_, tvf)) => start = Some((i, tvf)),
@@ -462,13 +519,23 @@ impl Node {
                     }
                 }
                 let time = match (end, start) {
+                    (Some(end), Some((start, _))) if session => {
+                        Some(WindowTime::Session { start, end })
+                    }
+                    _ if session => {
+                        return Err(RiffleError::Sql(
+                            "a SESSION window aggregation must group by window_start and \
+                             window_end"
+                                .into(),
+                        ))
+                    }
                     (Some(i), _) => Some(WindowTime::End(i)),
                     (None, Some((i, tvf))) => match tvf.kind.size_from_start() {
                         Some(size) => Some(WindowTime::Start(i, size)),
                         None => {
                             return Err(RiffleError::Sql(
-                                "a CUMULATE window aggregation must group by window_end \
-                                 (its windows share their start)"
+                                "a CUMULATE or SESSION window aggregation must group by \
+                                 window_end (window_start alone does not fix the window)"
                                     .into(),
                             ))
                         }
@@ -539,6 +606,9 @@ impl Node {
                 let right = Node::from_plan(&j.right, state, tables)?;
                 if left.updating() || right.updating() {
                     return Err(unsupported("a join of an updating result"));
+                }
+                if left.raw_sessions() || right.raw_sessions() {
+                    return Err(sessions_unaggregated());
                 }
                 let mut left_keys = Vec::new();
                 let mut right_keys = Vec::new();
@@ -726,6 +796,20 @@ impl Node {
                 j.right.describe_into(depth + 1, out);
             }
             Node::Union(inputs) => inputs.iter().for_each(|i| i.describe_into(depth + 1, out)),
+        }
+    }
+
+    /// Whether this plan's rows are a SESSION TVF's rows with their own, unmerged session as
+    /// window (only a session aggregation can take them).
+    pub fn raw_sessions(&self) -> bool {
+        match self {
+            Node::Windows { tvf, .. } => matches!(tvf.kind, WindowKind::Session { .. }),
+            Node::Scan { .. } | Node::Values(_) | Node::Aggregate(_) => false,
+            Node::Project { input, .. } | Node::Filter { input, .. } => input.raw_sessions(),
+            Node::TopN(t) => t.input.raw_sessions(),
+            Node::Over(o) => o.input.raw_sessions(),
+            Node::Join(j) => j.left.raw_sessions() || j.right.raw_sessions(),
+            Node::Union(inputs) => inputs.iter().any(Node::raw_sessions),
         }
     }
 
@@ -935,17 +1019,36 @@ impl Aggregate {
             .iter()
             .map(|a| (a.function, a.distinct))
             .collect();
-        let keyed = rows.key_by(|row: &AggRow| row.key.clone());
         let (fired, schema) = match time {
-            Some(_) => (
-                keyed.process(WindowFold {
+            Some(WindowTime::Session { start, end }) => (
+                // Keyed by the group without its window: sessions of a group merge.
+                rows.key_by(move |row: &AggRow| {
+                    row.key
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != start && *i != end)
+                        .map(|(_, v)| v.clone())
+                        .collect::<Vec<_>>()
+                })
+                .process(SessionFold {
                     functions,
+                    start,
+                    end,
                     late: env.job().counter("sql.window.late_rows"),
                 }),
                 Arc::clone(&self.schema),
             ),
+            Some(_) => (
+                rows.key_by(|row: &AggRow| row.key.clone())
+                    .process(WindowFold {
+                        functions,
+                        late: env.job().counter("sql.window.late_rows"),
+                    }),
+                Arc::clone(&self.schema),
+            ),
             None => (
-                keyed.process(GroupFold { functions }),
+                rows.key_by(|row: &AggRow| row.key.clone())
+                    .process(GroupFold { functions }),
                 with_row_kind(&self.schema),
             ),
         };
@@ -1411,6 +1514,9 @@ fn top_n(
     let input = Node::from_plan(&window.input, state, tables)?;
     if input.updating() {
         return Err(unsupported("a Top-N of an updating result"));
+    }
+    if input.raw_sessions() {
+        return Err(sessions_unaggregated());
     }
     let mut node = Node::TopN(Box::new(TopN {
         input,
@@ -2040,6 +2146,111 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
         ctx.state().update(over);
         for row in out {
             ctx.collect(row);
+        }
+    }
+}
+
+/// A group's open sessions: start, end (exclusive) and aggregate states, by start.
+type Sessions = ValueState<Vec<(i64, i64, Vec<Acc>)>>;
+
+/// The keyed half of a SESSION window aggregation: each row opens the session `[ts, ts +
+/// gap)`, which merges with every session of its group it overlaps; a session is emitted when
+/// the watermark passes its end.
+struct SessionFold {
+    functions: Vec<(Function, bool)>,
+    /// Indices of `window_start` and `window_end` among the group's keys.
+    start: usize,
+    end: usize,
+    late: Arc<AtomicU64>,
+}
+
+impl KeyedProcessFunction<Vec<Value>, AggRow> for SessionFold {
+    type State = Sessions;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: AggRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let (Some(Value::Int(mut from)), Some(Value::Int(mut to))) = (
+            row.key.get(self.start).cloned(),
+            row.key.get(self.end).cloned(),
+        ) else {
+            return;
+        };
+        if to - 1 <= ctx.current_watermark() {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut accs: Vec<Acc> = self
+            .functions
+            .iter()
+            .map(|(f, d)| Acc::new(*f, *d))
+            .collect();
+        for (acc, value) in accs.iter_mut().zip(row.inputs) {
+            acc.add(value);
+        }
+        let state = ctx.state();
+        if state.value().is_none() {
+            state.update(Vec::new());
+        }
+        let Some(sessions) = state.value_mut() else {
+            return;
+        };
+        // Merge every session the new one overlaps.
+        let mut kept = Vec::with_capacity(sessions.len() + 1);
+        for (s, e, other) in sessions.drain(..) {
+            if s < to && from < e {
+                from = from.min(s);
+                to = to.max(e);
+                for (acc, o) in accs.iter_mut().zip(other) {
+                    acc.merge(o);
+                }
+            } else {
+                kept.push((s, e, other));
+            }
+        }
+        kept.push((from, to, accs));
+        kept.sort_by_key(|(s, ..)| *s);
+        *sessions = kept;
+        ctx.register_event_time_timer(to - 1);
+    }
+
+    fn on_timer(
+        &mut self,
+        timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let Some(sessions) = ctx.state().value().cloned() else {
+            return;
+        };
+        let (done, open): (Vec<_>, Vec<_>) = sessions
+            .into_iter()
+            .partition(|(_, e, _)| e - 1 <= timer.time);
+        let key = ctx.key().clone();
+        for (from, to, accs) in done {
+            // The group's keys with the session's window put back in their places.
+            let mut rest = key.iter().cloned();
+            let keys = (0..key.len() + 2).map(|i| {
+                if i == self.start {
+                    Value::Int(from)
+                } else if i == self.end {
+                    Value::Int(to)
+                } else {
+                    rest.next().unwrap_or(Value::Null)
+                }
+            });
+            let results = accs
+                .iter()
+                .zip(&self.functions)
+                .map(|(acc, (f, _))| acc.result(*f));
+            ctx.collect_at(to - 1, keys.chain(results).collect());
+        }
+        if open.is_empty() {
+            ctx.clear_state();
+        } else {
+            ctx.state().update(open);
         }
     }
 }

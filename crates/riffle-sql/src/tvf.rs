@@ -44,6 +44,13 @@ pub enum WindowKind {
         /// The largest window.
         size: i64,
     },
+    /// Sessions: rows of a partition less than `gap` apart share a window, which ends `gap`
+    /// after its last row. A row alone is the session `[ts, ts + gap)`; sessions merge as rows
+    /// come (in batch mode, at once over all rows).
+    Session {
+        /// The largest gap inside a session.
+        gap: i64,
+    },
 }
 
 impl WindowKind {
@@ -65,6 +72,7 @@ impl WindowKind {
                     start += slide;
                 }
             }
+            WindowKind::Session { gap } => out.push((ts, ts + gap)),
             WindowKind::Cumulate { step, size } => {
                 let start = align(size);
                 let mut end = start + step;
@@ -82,7 +90,7 @@ impl WindowKind {
     pub fn size_from_start(&self) -> Option<i64> {
         match *self {
             WindowKind::Tumble { size } | WindowKind::Hop { size, .. } => Some(size),
-            WindowKind::Cumulate { .. } => None,
+            WindowKind::Cumulate { .. } | WindowKind::Session { .. } => None,
         }
     }
 }
@@ -96,6 +104,8 @@ pub struct WindowTvf {
     pub table: String,
     /// The time column (`DESCRIPTOR(ts)`).
     pub time_column: String,
+    /// `PARTITION BY` columns of a SESSION call.
+    pub partition: Vec<String>,
     /// The windows.
     pub kind: WindowKind,
     /// Window alignment offset, ms.
@@ -185,6 +195,76 @@ pub fn explode(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Resu
     for values in [starts, ends, times] {
         columns.push(Arc::new(TimestampMillisecondArray::from(values)));
     }
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(fail)
+}
+
+/// A SESSION call's rows over a whole bounded input (`batch`, all its rows): per partition,
+/// rows in time order, a new session where the gap to the previous row reaches the call's gap.
+pub fn sessions(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
+    let WindowKind::Session { gap } = tvf.kind else {
+        return explode(tvf, schema, batch);
+    };
+    let fail = |e: datafusion::arrow::error::ArrowError| RiffleError::Runtime(e.to_string());
+    let time = batch
+        .column_by_name(&tvf.time_column)
+        .ok_or_else(|| RiffleError::Runtime(format!("no column '{}'", tvf.time_column)))?;
+    let time = cast(time, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(fail)?;
+    let time = time
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| RiffleError::Runtime("time column is not a timestamp".into()))?;
+    let mut keys = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut key = Vec::with_capacity(tvf.partition.len());
+        for name in &tvf.partition {
+            let column = batch.column_by_name(name).ok_or_else(|| {
+                RiffleError::Sql(format!("SESSION: PARTITION BY names no column '{name}'"))
+            })?;
+            key.push(crate::value::Value::from_array(column, row)?);
+        }
+        keys.push(key);
+    }
+    let mut order: Vec<usize> = (0..batch.num_rows())
+        .filter(|&r| time.is_valid(r))
+        .collect();
+    order.sort_by(|&a, &b| {
+        keys[a]
+            .cmp(&keys[b])
+            .then(time.value(a).cmp(&time.value(b)))
+    });
+    // Sessions as runs of `order`: (first index in order, last index in order).
+    let mut starts = vec![0i64; batch.num_rows()];
+    let mut ends = vec![0i64; batch.num_rows()];
+    let mut run = 0;
+    for i in 0..=order.len() {
+        let split = i == order.len()
+            || (i > run
+                && (keys[order[i]] != keys[order[i - 1]]
+                    || time.value(order[i]) - time.value(order[i - 1]) >= gap));
+        if split && i > run {
+            let (first, last) = (time.value(order[run]), time.value(order[i - 1]));
+            for &r in &order[run..i] {
+                starts[r] = first;
+                ends[r] = last + gap;
+            }
+            run = i;
+        }
+    }
+    let indices = UInt32Array::from(order.iter().map(|&r| r as u32).collect::<Vec<_>>());
+    let mut columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &indices, None))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(fail)?;
+    let pick = |values: &[i64], shift: i64| -> ArrayRef {
+        Arc::new(TimestampMillisecondArray::from(
+            order.iter().map(|&r| values[r] + shift).collect::<Vec<_>>(),
+        ))
+    };
+    columns.push(pick(&starts, 0));
+    columns.push(pick(&ends, 0));
+    columns.push(pick(&ends, -1));
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(fail)
 }
 
@@ -283,12 +363,6 @@ fn call(
     name: String,
 ) -> Result<(WindowTvf, usize)> {
     let error = |t: &TokenWithSpan, message: &str| sql_error(text, t.span.start, message);
-    if function == "SESSION" {
-        return Err(error(
-            &tokens[at],
-            "the SESSION window table function is not supported yet (TUMBLE, HOP and CUMULATE are)",
-        ));
-    }
     // Split the arguments at top-level commas.
     let mut args: Vec<&[TokenWithSpan]> = Vec::new();
     let mut depth = 0;
@@ -316,6 +390,7 @@ fn call(
     let positional: &[&str] = match function {
         "TUMBLE" => &["DATA", "TIMECOL", "SIZE", "OFFSET"],
         "HOP" => &["DATA", "TIMECOL", "SLIDE", "SIZE", "OFFSET"],
+        "SESSION" => &["DATA", "TIMECOL", "GAP"],
         _ => &["DATA", "TIMECOL", "STEP", "SIZE", "OFFSET"],
     };
     let mut named: Vec<(String, &[TokenWithSpan])> = Vec::new();
@@ -357,9 +432,37 @@ fn call(
         )
     };
     let data = get("DATA").ok_or_else(|| missing("DATA"))?;
-    let table = match data {
-        [t, n] if matches!(&t.token, Token::Word(w) if w.keyword == Keyword::TABLE) => {
-            word(n).ok_or_else(|| error(n, "expected a table name after TABLE"))?
+    let (table, partition) = match data {
+        [t, n, rest @ ..] if matches!(&t.token, Token::Word(w) if w.keyword == Keyword::TABLE) => {
+            let table = word(n).ok_or_else(|| error(n, "expected a table name after TABLE"))?;
+            let partition = match rest {
+                [] => Vec::new(),
+                [p, b, columns @ ..]
+                    if function == "SESSION"
+                        && matches!(&p.token, Token::Word(w) if w.keyword == Keyword::PARTITION)
+                        && matches!(&b.token, Token::Word(w) if w.keyword == Keyword::BY) =>
+                {
+                    // One column, or a parenthesized list.
+                    let names: Vec<String> = columns
+                        .iter()
+                        .filter(|t| {
+                            !matches!(t.token, Token::LParen | Token::RParen | Token::Comma)
+                        })
+                        .map(|t| word(t).ok_or_else(|| error(t, "expected a column name")))
+                        .collect::<Result<_>>()?;
+                    if names.is_empty() {
+                        return Err(error(b, "PARTITION BY needs a column"));
+                    }
+                    names
+                }
+                [other, ..] => {
+                    return Err(error(
+                        other,
+                        &format!("{function}: expected , after TABLE {table}"),
+                    ))
+                }
+            };
+            (table, partition)
         }
         _ => {
             let at = data.first().unwrap_or(&tokens[end]);
@@ -391,6 +494,9 @@ fn call(
         "TUMBLE" => WindowKind::Tumble {
             size: interval("SIZE")?,
         },
+        "SESSION" => WindowKind::Session {
+            gap: interval("GAP")?,
+        },
         "HOP" => {
             let (slide, size) = (interval("SLIDE")?, interval("SIZE")?);
             if size < slide {
@@ -421,6 +527,7 @@ fn call(
             name,
             table,
             time_column,
+            partition,
             kind,
             offset,
         },
@@ -550,15 +657,12 @@ mod tests {
         .to_string();
         assert!(err.contains("expected DESCRIPTOR(column)"), "{err}");
         assert!(err.contains("column 37"), "{err}");
-        let err = rewrite(
-            "SELECT * FROM TABLE(SESSION(TABLE t, DESCRIPTOR(ts), INTERVAL '1' SECOND))",
+        let (_, calls) = rewrite(
+            "SELECT * FROM TABLE(SESSION(TABLE t PARTITION BY (a, b), DESCRIPTOR(ts), INTERVAL '1' SECOND))",
             0,
         )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("SESSION window table function is not supported"),
-            "{err}"
-        );
+        .unwrap();
+        assert_eq!(calls[0].partition, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(calls[0].kind, WindowKind::Session { gap: 1000 });
     }
 }

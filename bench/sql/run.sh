@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Issue 4's SQL benchmark: Nexmark q0, q1, q2, q5, q7 and a GROUP BY over the same bids CSV
+# (about 5 million rows, in 2 part files), with Riffle and with PyFlink, at parallelism 1 and
+# 2, end to end into blackhole sinks; plus the rate at which DataFusion's Arrow CSV reader
+# parses the same files on 2 threads (SELECT COUNT(*) in batch mode).
+#
+#   bench/sql/run.sh            # needs a release build (cargo build --release -p riffle-cli)
+#                               # and bench/pyflink/setup.sh for the Flink side (SKIP_FLINK=1 skips it)
+# Prints one JSON line per run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TARGET=${CARGO_TARGET_DIR:-target}
+RIFFLE=${RIFFLE:-$TARGET/release/riffle}
+EVENTS=${EVENTS:-5434783}          # 46 of every 50 events are bids: about 5,000,000 bids
+DATA=${DATA:-$HOME/.cache/riffle-bench-data/bids-$EVENTS}
+VENV=${RIFFLE_BENCH_VENV:-$HOME/.cache/riffle-bench-venv}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+now() { date +%s.%N; }
+
+# The bids CSV, written by Riffle from its Nexmark generator (once).
+if [ ! -d "$DATA" ]; then
+  mkdir -p "$(dirname "$DATA")"
+  cat > "$WORK/make.sql" <<SQL
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+    dateTime TIMESTAMP(3), extra STRING)
+WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '$EVENTS');
+CREATE TABLE out (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+    dateTime TIMESTAMP(3), extra STRING)
+WITH ('connector' = 'filesystem', 'path' = '$DATA.tmp', 'format' = 'csv');
+SET 'execution.runtime-mode' = 'streaming';
+INSERT INTO out SELECT * FROM bid;
+SQL
+  rm -rf "$DATA.tmp"
+  "$RIFFLE" sql -w 2 -f "$WORK/make.sql" >&2
+  mv "$DATA.tmp" "$DATA"
+fi
+ROWS=$(cat "$DATA"/part-* | wc -l)
+
+ddl() {
+  cat <<SQL
+CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
+    dateTime TIMESTAMP(3), extra STRING,
+    WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND)
+WITH ('connector' = 'filesystem', 'path' = '$DATA', 'format' = 'csv');
+SET 'execution.runtime-mode' = 'streaming';
+SQL
+}
+
+query() {
+  case "$1" in
+    q0) echo "CREATE TABLE s (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING) WITH ('connector' = 'blackhole');
+INSERT INTO s SELECT auction, bidder, price, dateTime, extra FROM bid;" ;;
+    q1) echo "CREATE TABLE s (auction BIGINT, bidder BIGINT, price DOUBLE, dateTime TIMESTAMP(3), extra STRING) WITH ('connector' = 'blackhole');
+INSERT INTO s SELECT auction, bidder, 0.908 * price, dateTime, extra FROM bid;" ;;
+    q2) echo "CREATE TABLE s (auction BIGINT, price BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO s SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0;" ;;
+    q5|q7) sed -n '/^CREATE TABLE nexmark_/,$p' "examples/nexmark/$1.sql" | grep -v '^SET' ;;
+    groupby) echo "CREATE TABLE s (auction BIGINT, bids BIGINT, top BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO s SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;" ;;
+  esac
+}
+
+# Arrow's CSV reader (through DataFusion, 2 partitions): the parsing baseline for q0.
+{ ddl | sed "s/SET 'execution.runtime-mode' = 'streaming';/SET 'execution.runtime-mode' = 'batch';/"; echo "SELECT COUNT(*) FROM bid;"; } > "$WORK/parse.sql"
+start=$(now); "$RIFFLE" sql -f "$WORK/parse.sql" --format csv > /dev/null; end=$(now)
+echo "{\"engine\":\"arrow-csv (datafusion, 2 threads)\",\"rows\":$ROWS,\"seconds\":$(echo "$end - $start" | bc)}"
+
+for q in q0 q1 q2 q5 q7 groupby; do
+  { ddl; query "$q"; } > "$WORK/$q.sql"
+  for p in 1 2; do
+    start=$(now)
+    "$RIFFLE" sql -w "$p" -f "$WORK/$q.sql" > /dev/null 2> "$WORK/err"
+    end=$(now)
+    echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$(echo "$end - $start" | bc),\"said\":\"$(tail -1 "$WORK/err")\"}"
+    if [ -z "${SKIP_FLINK:-}" ]; then
+      "$VENV/bin/python" bench/pyflink/flink_sql_bench.py --csv "$DATA" --query "$q" \
+        --parallelism "$p" --rows "$ROWS"
+    fi
+  done
+done
