@@ -1052,16 +1052,76 @@ impl Aggregate {
                 with_row_kind(&self.schema),
             ),
         };
-        Ok(fired.map_chunks("sql.aggregate_batches", move |rows, out| {
-            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
-                return;
-            };
-            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
-            if let Some(batch) = guard(batch_of(&schema, &values)) {
-                out.push((ts, batch));
-            }
-        }))
+        Ok(rows_to_batches(
+            fired,
+            "sql.aggregate_batches",
+            schema,
+            Ok,
+            guard,
+        ))
     }
+}
+
+/// Rows (one `Vec` of values per row, as keyed operators emit them) back into batches of
+/// `schema`: one batch per container, stamped with its earliest time; `then` may transform
+/// each batch (a join's residual condition).
+fn rows_to_batches<'s>(
+    rows: DataStream<'s, Vec<Value>>,
+    name: &str,
+    schema: SchemaRef,
+    then: impl Fn(RecordBatch) -> Result<RecordBatch> + 'static,
+    guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+) -> DataStream<'s, Batch> {
+    rows.map_chunks(name, move |rows, out| {
+        let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
+            return;
+        };
+        let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+        if let Some(batch) = guard(batch_of(&schema, &values).and_then(&then)) {
+            out.push((ts, batch));
+        }
+    })
+}
+
+/// An aggregation's inputs over a batch: each aggregate's argument column and its FILTER mask.
+struct AggregateInputs(Vec<(ArrayRef, Option<ArrayRef>)>);
+
+impl AggregateInputs {
+    fn of(batch: &RecordBatch, specs: &[(Physical, Option<Physical>)]) -> Result<Self> {
+        let mut inputs = Vec::with_capacity(specs.len());
+        for (arg, filter) in specs {
+            let mask = match filter {
+                Some(f) => Some(evaluate(f, batch)?),
+                None => None,
+            };
+            inputs.push((evaluate(arg, batch)?, mask));
+        }
+        Ok(AggregateInputs(inputs))
+    }
+
+    /// Row `row`'s input to each aggregate: NULL (skipped) where its FILTER is not true.
+    fn row(&self, row: usize) -> Result<Vec<Value>> {
+        self.0
+            .iter()
+            .map(|(column, mask)| {
+                let selected = mask.as_ref().is_none_or(|m| {
+                    m.as_any()
+                        .downcast_ref::<BooleanArray>()
+                        .is_some_and(|m| m.is_valid(row) && m.value(row))
+                });
+                if selected {
+                    Value::from_array(column, row)
+                } else {
+                    Ok(Value::Null)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Row `row` of `columns` as values.
+fn row_values(columns: &[ArrayRef], row: usize) -> Result<Vec<Value>> {
+    columns.iter().map(|c| Value::from_array(c, row)).collect()
 }
 
 /// Rows of `values` (one `Vec` per row, a value per column of `schema`) as a batch.
@@ -1092,41 +1152,16 @@ fn rows_of(
         .iter()
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
-    let mut inputs = Vec::with_capacity(specs.len());
-    for (arg, filter) in specs {
-        let values = evaluate(arg, batch)?;
-        let mask = match filter {
-            Some(f) => Some(evaluate(f, batch)?),
-            None => None,
-        };
-        inputs.push((values, mask));
-    }
+    let inputs = AggregateInputs::of(batch, specs)?;
     for row in 0..batch.num_rows() {
-        let key = key_columns
-            .iter()
-            .map(|c| Value::from_array(c, row))
-            .collect::<Result<Vec<_>>>()?;
+        let key = row_values(&key_columns, row)?;
         let ts = match time {
             Some(time) => time
                 .fire_at(&key)
                 .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?,
             None => ts,
         };
-        let mut values = Vec::with_capacity(inputs.len());
-        for (column, mask) in &inputs {
-            let selected = match mask {
-                Some(m) => m
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .is_some_and(|m| m.is_valid(row) && m.value(row)),
-                None => true,
-            };
-            values.push(if selected {
-                Value::from_array(column, row)?
-            } else {
-                Value::Null
-            });
-        }
+        let values = inputs.row(row)?;
         out.push((
             ts,
             AggRow {
@@ -1263,18 +1298,11 @@ fn join_rows(batch: &RecordBatch, keys: &[Physical], out: &mut Vec<JoinRow>) -> 
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
     for row in 0..batch.num_rows() {
-        let key = key_columns
-            .iter()
-            .map(|c| Value::from_array(c, row))
-            .collect::<Result<Vec<_>>>()?;
+        let key = row_values(&key_columns, row)?;
         if key.iter().any(Value::is_null) {
             continue;
         }
-        let values = batch
-            .columns()
-            .iter()
-            .map(|c| Value::from_array(c, row))
-            .collect::<Result<Vec<_>>>()?;
+        let values = row_values(batch.columns(), row)?;
         out.push(JoinRow { key, values });
     }
     Ok(())
@@ -1323,28 +1351,24 @@ impl Join {
             });
         let schema = Arc::clone(&self.schema);
         let filter = self.filter.clone();
-        Ok(joined.map_chunks("sql.join_batches", move |rows, out| {
-            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
-                return;
-            };
-            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
-            let batch = batch_of(&schema, &values).and_then(|batch| match &filter {
-                Some(filter) => {
-                    let mask = evaluate(filter, &batch)?;
-                    let mask = mask
-                        .as_any()
-                        .downcast_ref::<BooleanArray>()
-                        .ok_or_else(|| {
-                            RiffleError::Sql("a join condition needs a BOOLEAN".into())
-                        })?;
-                    filter_record_batch(&batch, mask).map_err(arrow_error)
-                }
-                None => Ok(batch),
-            });
-            if let Some(batch) = guard(batch) {
-                out.push((ts, batch));
+        let residual = move |batch: RecordBatch| match &filter {
+            Some(filter) => {
+                let mask = evaluate(filter, &batch)?;
+                let mask = mask
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))?;
+                filter_record_batch(&batch, mask).map_err(arrow_error)
             }
-        }))
+            None => Ok(batch),
+        };
+        Ok(rows_to_batches(
+            joined,
+            "sql.join_batches",
+            schema,
+            residual,
+            guard,
+        ))
     }
 }
 
@@ -1603,15 +1627,13 @@ impl TopN {
         } else {
             with_row_kind(&self.schema)
         };
-        Ok(ranked.map_chunks("sql.rank_batches", move |rows, out| {
-            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
-                return;
-            };
-            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
-            if let Some(batch) = guard(batch_of(&schema, &values)) {
-                out.push((ts, batch));
-            }
-        }))
+        Ok(rows_to_batches(
+            ranked,
+            "sql.rank_batches",
+            schema,
+            Ok,
+            guard,
+        ))
     }
 }
 
@@ -1931,33 +1953,14 @@ impl Over {
                             .ok_or_else(|| {
                                 RiffleError::Runtime("an OVER time is not a timestamp".into())
                             })?;
-                        let mut inputs = Vec::new();
-                        for (arg, filter) in &specs {
-                            let mask = match filter {
-                                Some(f) => Some(evaluate(f, &batch)?),
-                                None => None,
-                            };
-                            inputs.push((evaluate(arg, &batch)?, mask));
-                        }
+                        let inputs = AggregateInputs::of(&batch, &specs)?;
                         let mut rows = Vec::new();
                         for row in 0..batch.num_rows() {
                             // A row without a time has no place in the order.
                             if times.is_null(row) {
                                 continue;
                             }
-                            let mut values = Vec::with_capacity(inputs.len());
-                            for (column, mask) in &inputs {
-                                let selected = mask.as_ref().is_none_or(|m| {
-                                    m.as_any()
-                                        .downcast_ref::<BooleanArray>()
-                                        .is_some_and(|m| m.is_valid(row) && m.value(row))
-                                });
-                                values.push(if selected {
-                                    Value::from_array(column, row)?
-                                } else {
-                                    Value::Null
-                                });
-                            }
+                            let values = inputs.row(row)?;
                             let t = times.value(row);
                             rows.push((
                                 t,
@@ -1996,15 +1999,13 @@ impl Over {
                 late: env.job().counter("sql.over.late_rows"),
             });
         let schema = Arc::clone(&self.schema);
-        Ok(computed.map_chunks("sql.over_batches", move |rows, out| {
-            let Some(ts) = rows.iter().map(|(ts, _)| *ts).min() else {
-                return;
-            };
-            let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
-            if let Some(batch) = guard(batch_of(&schema, &values)) {
-                out.push((ts, batch));
-            }
-        }))
+        Ok(rows_to_batches(
+            computed,
+            "sql.over_batches",
+            schema,
+            Ok,
+            guard,
+        ))
     }
 }
 
