@@ -15,7 +15,9 @@ use datafusion::prelude::{CsvReadOptions, JsonReadOptions, SessionContext};
 use datafusion::sql::sqlparser::tokenizer::Location;
 use riffle_connectors::{DataGenTable, NexmarkTable};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
-use riffle_runtime::{execute, Collector, ExecutionConfig, SourceReader, SourceStatus};
+use riffle_runtime::{
+    execute, CheckpointConfig, Collector, ExecutionConfig, Restore, SourceReader, SourceStatus,
+};
 
 use crate::files::{list_files, FileBatchReader, TextFormat};
 use crate::script::{
@@ -710,6 +712,53 @@ impl Session {
         self.execution = config;
     }
 
+    /// Where and how a job runs: the execution config (`riffle sql -w ... --checkpoint-dir`)
+    /// with the session's settings over it: `parallelism.default`, Flink's
+    /// `state.checkpoints.dir`, `execution.checkpointing.interval` and
+    /// `execution.savepoint.path` (`latest` or a checkpoint directory to restore).
+    fn job_config(&self) -> Result<ExecutionConfig> {
+        let mut config = self.execution.clone();
+        config.workers = self.parallelism()?;
+        let dir = self.setting("state.checkpoints.dir");
+        let interval = match self.setting("execution.checkpointing.interval") {
+            Some(text) => Some(flink_duration("execution.checkpointing.interval", text)?),
+            None => None,
+        };
+        let restore = self.setting("execution.savepoint.path").map(|p| match p {
+            "latest" => Restore::Latest,
+            path => Restore::Path(PathBuf::from(path)),
+        });
+        match (&mut config.checkpoint, dir) {
+            (Some(checkpoint), dir) => {
+                if let Some(dir) = dir {
+                    checkpoint.dir = PathBuf::from(dir);
+                }
+                if let Some(interval) = interval {
+                    checkpoint.interval = interval;
+                }
+                if restore.is_some() {
+                    checkpoint.restore = restore;
+                }
+            }
+            (None, Some(dir)) => {
+                config.checkpoint = Some(CheckpointConfig {
+                    dir: PathBuf::from(dir),
+                    interval: interval.unwrap_or(std::time::Duration::from_secs(1)),
+                    restore,
+                });
+            }
+            (None, None) if interval.is_some() || restore.is_some() => {
+                return Err(RiffleError::Sql(
+                    "checkpointing needs a directory: SET 'state.checkpoints.dir' = '...' (or \
+                     riffle sql --checkpoint-dir)"
+                        .into(),
+                ))
+            }
+            (None, None) => {}
+        }
+        Ok(config)
+    }
+
     /// Worker threads of a streaming job per process (`parallelism.default`, else the
     /// execution config's).
     fn parallelism(&self) -> Result<usize> {
@@ -859,8 +908,7 @@ impl Session {
                 batches: batches.as_ref().clone(),
             });
         }
-        let mut config = self.execution.clone();
-        config.workers = self.parallelism()?;
+        let config = self.job_config()?;
         let collector: Collector<Batch> = Collector::new();
         let mut parts = Vec::new();
         let updating: Vec<bool> = jobs.iter().map(|j| j.node.updating()).collect();
@@ -1179,6 +1227,32 @@ fn positioned(located: &Located, message: &str) -> RiffleError {
         }
         None => RiffleError::Sql(format!("line {}: {message}", located.line)),
     }
+}
+
+/// A duration as Flink writes one: `500 ms`, `10s`, `1 min`, `2 h` (a bare number is ms).
+fn flink_duration(key: &str, text: &str) -> Result<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| {
+        RiffleError::Sql(format!(
+            "'{key}' = '{text}' is not a duration such as '10 s'"
+        ))
+    })?;
+    let ms = match unit.trim().to_lowercase().as_str() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
+        "min" | "m" | "minute" | "minutes" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        other => {
+            return Err(RiffleError::Sql(format!(
+                "'{key}' = '{text}': unknown time unit '{other}' (ms, s, min or h)"
+            )))
+        }
+    };
+    Ok(std::time::Duration::from_millis(n * ms))
 }
 
 /// The name DataFusion reads a table's physical columns under (the table's own name when it

@@ -547,3 +547,49 @@ fn top_3_bids_per_auction_match_a_loop_on_any_worker_count() {
         "batch mode"
     );
 }
+
+#[test]
+fn flinks_checkpoint_settings_checkpoint_a_streaming_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, chk) = (dir.path().join("out"), dir.path().join("chk"));
+    let script = format!(
+        "{}
+        SET 'state.checkpoints.dir' = '{}';
+        SET 'execution.checkpointing.interval' = '50 ms';
+        CREATE TABLE counts (ws BIGINT, auction BIGINT, bids BIGINT, top BIGINT, total BIGINT)
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+        INSERT INTO counts {TUMBLE_QUERY}",
+        bid_table("SET 'execution.runtime-mode' = 'streaming';").replace(
+            "'first-event.rate' = '1000'",
+            "'first-event.rate' = '1000', 'rate-limit' = '400000'"
+        ),
+        chk.display(),
+        out.display()
+    );
+    Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap();
+    let checkpoints = std::fs::read_dir(&chk)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("chk-"))
+        .count();
+    assert!(
+        checkpoints > 0,
+        "no checkpoint written under {}",
+        chk.display()
+    );
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "{} SET 'execution.checkpointing.interval' = '1 s'; {TUMBLE_QUERY}",
+                bid_table("SET 'execution.runtime-mode' = 'streaming';")
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("checkpointing needs a directory"), "{error}");
+}
