@@ -519,9 +519,9 @@ fn with_timezone(array: ArrayRef, tz: Option<Arc<str>>) -> ArrayRef {
     }
 }
 
-/// One worker's reader: blocks of rows round-robin over the workers, emitted in pieces when
-/// a rate limit allows fewer rows than a block.
-/// One worker's share of a [`DataGenTable`] (see [`DataGenTable::reader`]).
+/// One worker's share of a [`DataGenTable`] (see [`DataGenTable::reader`]): blocks of rows
+/// round-robin over the workers, emitted in pieces when a rate limit allows fewer rows than a
+/// block.
 pub struct DataGenTableReader {
     table: DataGenTable,
     next_block: u64,

@@ -102,14 +102,8 @@ impl PartSink<TextParts> {
                 "the text file sink does not write Parquet: use ParquetSink".into(),
             ));
         }
-        Ok(PartSink {
-            parts: PartFiles::new(env, dir.into(), format.extension())?,
-            writer: TextParts {
-                format,
-                max_part_bytes: 128 << 20,
-                open: None,
-            },
-        })
+        let extension = format.extension();
+        Self::with_extension(env, dir, format, extension)
     }
 
     /// A sink of lines already encoded by the caller (SQL renders rows itself), in part files
@@ -119,10 +113,19 @@ impl PartSink<TextParts> {
         dir: impl Into<PathBuf>,
         extension: &'static str,
     ) -> Result<Self> {
+        Self::with_extension(env, dir, Format::Lines, extension)
+    }
+
+    fn with_extension(
+        env: &Env<'_>,
+        dir: impl Into<PathBuf>,
+        format: Format,
+        extension: &'static str,
+    ) -> Result<Self> {
         Ok(PartSink {
             parts: PartFiles::new(env, dir.into(), extension)?,
             writer: TextParts {
-                format: Format::Lines,
+                format,
                 max_part_bytes: 128 << 20,
                 open: None,
             },

@@ -144,25 +144,13 @@ impl<'s, T: Data> DataStream<'s, T> {
         name: &str,
         mut f: impl FnMut(EventTime, T, &mut Records<U>) + 'static,
     ) -> DataStream<'s, U> {
-        let mut buffer = Vec::new();
-        let stream = self
-            .stream
-            .unary::<Builder<U>, _, _, _>(Pipeline, name, move |_, _| {
-                move |input, output| {
-                    input.for_each(|cap, data| {
-                        // The last container left with the message: size the next one once.
-                        buffer.reserve(data.len());
-                        for (ts, v) in data.drain(..) {
-                            f(ts, v, &mut buffer);
-                        }
-                        if !buffer.is_empty() {
-                            output.session(&cap).give_container(&mut buffer);
-                            buffer.clear();
-                        }
-                    });
-                }
-            });
-        DataStream::new(stream, self.env)
+        self.map_chunks(name, move |data, out| {
+            // The last container left with the message: size the next one once.
+            out.reserve(data.len());
+            for (ts, v) in data.drain(..) {
+                f(ts, v, out);
+            }
+        })
     }
 
     /// Merges this stream with `other` (same type), like Flink's `union`.
