@@ -319,6 +319,35 @@ impl Acc {
     }
 }
 
+/// The aggregate functions of one aggregation (each with its DISTINCT flag): their fresh
+/// states, how a row's inputs fold in, and their results.
+#[derive(Debug, Clone)]
+struct Functions(Vec<(Function, bool)>);
+
+impl Functions {
+    fn of(specs: &[AggregateSpec]) -> Self {
+        Functions(specs.iter().map(|a| (a.function, a.distinct)).collect())
+    }
+
+    fn fresh(&self) -> Vec<Acc> {
+        self.0.iter().map(|(f, d)| Acc::new(*f, *d)).collect()
+    }
+
+    /// Folds one row's inputs (a value per function) into `accs`.
+    fn add(accs: &mut [Acc], inputs: impl IntoIterator<Item = Value>) {
+        for (acc, value) in accs.iter_mut().zip(inputs) {
+            acc.add(value);
+        }
+    }
+
+    fn results(&self, accs: &[Acc]) -> Vec<Value> {
+        accs.iter()
+            .zip(&self.0)
+            .map(|(acc, (f, _))| acc.result(*f))
+            .collect()
+    }
+}
+
 fn add(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Null, v) => v.clone(),
@@ -398,6 +427,43 @@ fn window_column(
         }
         _ => None,
     }
+}
+
+/// [`window_column`] of an expression over `plan`'s output: only a plain column has one.
+fn expr_window(
+    expr: &Expr,
+    plan: &LogicalPlan,
+    tables: &dyn Tables,
+) -> Option<(String, WindowTvf)> {
+    match expr {
+        Expr::Column(c) => plan
+            .schema()
+            .index_of_column(c)
+            .ok()
+            .and_then(|i| window_column(plan, i, tables)),
+        _ => None,
+    }
+}
+
+/// The window a list of keys fixes, given each key's window lineage: a `window_end` key, or
+/// else the `window_start` of a window whose length is known (TUMBLE, HOP).
+fn keys_window(
+    lineages: impl IntoIterator<Item = Option<(String, WindowTvf)>>,
+) -> Option<WindowTime> {
+    let mut start = None;
+    for (i, lineage) in lineages.into_iter().enumerate() {
+        match lineage {
+            Some((name, _)) if name == "window_end" => return Some(WindowTime::End(i)),
+            Some((_, tvf)) if start.is_none() => {
+                start = tvf
+                    .kind
+                    .size_from_start()
+                    .map(|size| WindowTime::Start(i, size));
+            }
+            _ => {}
+        }
+    }
+    start
 }
 
 /// Whether output column `index` of `plan` comes unchanged from a SESSION TVF's rows, whose
@@ -612,31 +678,22 @@ impl Node {
                 }
                 let mut left_keys = Vec::new();
                 let mut right_keys = Vec::new();
-                let mut window = None;
-                for (i, (l, r)) in j.on.iter().enumerate() {
+                let mut lineages = Vec::new();
+                for (l, r) in &j.on {
                     left_keys.push(physical(l, &j.left)?);
                     right_keys.push(physical(r, &j.right)?);
-                    let side_window = |e: &Expr, plan: &LogicalPlan| match e {
-                        Expr::Column(c) => plan
-                            .schema()
-                            .index_of_column(c)
-                            .ok()
-                            .and_then(|k| window_column(plan, k, tables)),
-                        _ => None,
-                    };
-                    if let (Some((ln, lt)), Some((rn, _))) =
-                        (side_window(l, &j.left), side_window(r, &j.right))
-                    {
-                        if ln == rn && ln == "window_end" {
-                            window = Some(WindowTime::End(i));
-                        } else if ln == rn && window.is_none() {
-                            window = lt
-                                .kind
-                                .size_from_start()
-                                .map(|size| WindowTime::Start(i, size));
-                        }
-                    }
+                    // A window join: both sides' keys hold the same window column.
+                    lineages.push(
+                        match (
+                            expr_window(l, &j.left, tables),
+                            expr_window(r, &j.right, tables),
+                        ) {
+                            (Some(left), Some((right, _))) if left.0 == right => Some(left),
+                            _ => None,
+                        },
+                    );
                 }
+                let window = keys_window(lineages);
                 let filter = match &j.filter {
                     Some(f) => Some(physical(f, plan)?),
                     None => None,
@@ -1014,11 +1071,7 @@ impl Aggregate {
                 }
             },
         );
-        let functions: Vec<(Function, bool)> = self
-            .aggregates
-            .iter()
-            .map(|a| (a.function, a.distinct))
-            .collect();
+        let functions = Functions::of(&self.aggregates);
         let (fired, schema) = match time {
             Some(WindowTime::Session { start, end }) => (
                 // Keyed by the group without its window: sessions of a group merge.
@@ -1176,7 +1229,7 @@ fn rows_of(
 /// The keyed half of a window aggregation: folds each (group, window)'s rows and emits the
 /// group's row when the watermark passes the window's end.
 struct WindowFold {
-    functions: Vec<(Function, bool)>,
+    functions: Functions,
     late: Arc<AtomicU64>,
 }
 
@@ -1195,18 +1248,11 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
             return;
         }
         if ctx.state().value().is_none() {
-            let fresh = self
-                .functions
-                .iter()
-                .map(|(f, d)| Acc::new(*f, *d))
-                .collect();
-            ctx.state().update(fresh);
+            ctx.state().update(self.functions.fresh());
             ctx.register_event_time_timer(ctx.timestamp());
         }
         if let Some(accs) = ctx.state().value_mut() {
-            for (acc, value) in accs.iter_mut().zip(row.inputs) {
-                acc.add(value);
-            }
+            Functions::add(accs, row.inputs);
         }
     }
 
@@ -1217,11 +1263,7 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
     ) {
         let mut row = ctx.key().clone();
         if let Some(accs) = ctx.state().value() {
-            row.extend(
-                accs.iter()
-                    .zip(&self.functions)
-                    .map(|(acc, (f, _))| acc.result(*f)),
-            );
+            row.extend(self.functions.results(accs));
             ctx.collect(row);
         }
         ctx.clear_state();
@@ -1232,7 +1274,7 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
 /// replaces its old one in the output, as Flink's changelog does: `+I` for a new group, then
 /// `-U` (old) and `+U` (new) when the result changes. The row kind is the last value.
 struct GroupFold {
-    functions: Vec<(Function, bool)>,
+    functions: Functions,
 }
 
 /// A group's aggregate states and the result last emitted.
@@ -1251,20 +1293,13 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
         let functions = &self.functions;
         let state = ctx.state();
         if state.value().is_none() {
-            let fresh = functions.iter().map(|(f, d)| Acc::new(*f, *d)).collect();
-            state.update((fresh, Vec::new()));
+            state.update((functions.fresh(), Vec::new()));
         }
         let Some((accs, last)) = state.value_mut() else {
             return;
         };
-        for (acc, value) in accs.iter_mut().zip(row.inputs) {
-            acc.add(value);
-        }
-        let result: Vec<Value> = accs
-            .iter()
-            .zip(functions)
-            .map(|(acc, (f, _))| acc.result(*f))
-            .collect();
+        Functions::add(accs, row.inputs);
+        let result = functions.results(accs);
         if !last.is_empty() && *last == result {
             return;
         }
@@ -1507,29 +1542,17 @@ fn top_n(
             .create_physical_expr(expr.clone(), window.input.schema())
             .map_err(|e| RiffleError::Sql(e.to_string()))
     };
-    let mut partition = Vec::new();
-    let mut window_time = None;
-    for (i, key) in params.partition_by.iter().enumerate() {
-        partition.push(physical(key)?);
-        if let Expr::Column(c) = key {
-            if let Some((name, tvf)) = window
-                .input
-                .schema()
-                .index_of_column(c)
-                .ok()
-                .and_then(|j| window_column(&window.input, j, tables))
-            {
-                if name == "window_end" {
-                    window_time = Some(WindowTime::End(i));
-                } else if window_time.is_none() {
-                    window_time = tvf
-                        .kind
-                        .size_from_start()
-                        .map(|size| WindowTime::Start(i, size));
-                }
-            }
-        }
-    }
+    let partition = params
+        .partition_by
+        .iter()
+        .map(&physical)
+        .collect::<Result<Vec<_>>>()?;
+    let window_time = keys_window(
+        params
+            .partition_by
+            .iter()
+            .map(|key| expr_window(key, &window.input, tables)),
+    );
     let order = params
         .order_by
         .iter()
@@ -1986,11 +2009,7 @@ impl Over {
                         Err(error) => job.fail(error),
                     }
                 });
-        let functions: Vec<(Function, bool)> = self
-            .aggregates
-            .iter()
-            .map(|a| (a.function, a.distinct))
-            .collect();
+        let functions = Functions::of(&self.aggregates);
         let computed = rows
             .key_by(|row: &OverRow| row.partition.clone())
             .process(OverFold {
@@ -2023,7 +2042,7 @@ struct OverState {
 
 /// The keyed half of an OVER aggregation.
 struct OverFold {
-    functions: Vec<(Function, bool)>,
+    functions: Functions,
     frame: Frame,
     late: Arc<AtomicU64>,
 }
@@ -2031,24 +2050,11 @@ struct OverFold {
 impl OverFold {
     /// The aggregates over `rows` (each a row's inputs).
     fn over<'a>(&self, rows: impl Iterator<Item = &'a Vec<Value>>) -> Vec<Value> {
-        let mut accs: Vec<Acc> = self
-            .functions
-            .iter()
-            .map(|(f, d)| Acc::new(*f, *d))
-            .collect();
+        let mut accs = self.functions.fresh();
         for inputs in rows {
-            for (acc, v) in accs.iter_mut().zip(inputs) {
-                acc.add(v.clone());
-            }
+            Functions::add(&mut accs, inputs.iter().cloned());
         }
-        self.results(&accs)
-    }
-
-    fn results(&self, accs: &[Acc]) -> Vec<Value> {
-        accs.iter()
-            .zip(&self.functions)
-            .map(|(acc, (f, _))| acc.result(*f))
-            .collect()
+        self.functions.results(&accs)
     }
 }
 
@@ -2096,28 +2102,20 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
         match self.frame {
             Frame::Unbounded { range } => {
                 if over.running.is_empty() {
-                    over.running = self
-                        .functions
-                        .iter()
-                        .map(|(f, d)| Acc::new(*f, *d))
-                        .collect();
+                    over.running = self.functions.fresh();
                 }
                 if range {
                     for (inputs, _) in &rows {
-                        for (acc, v) in over.running.iter_mut().zip(inputs) {
-                            acc.add(v.clone());
-                        }
+                        Functions::add(&mut over.running, inputs.iter().cloned());
                     }
-                    let results = self.results(&over.running);
+                    let results = self.functions.results(&over.running);
                     for (_, values) in rows {
                         out.push(values.into_iter().chain(results.iter().cloned()).collect());
                     }
                 } else {
                     for (inputs, values) in rows {
-                        for (acc, v) in over.running.iter_mut().zip(&inputs) {
-                            acc.add(v.clone());
-                        }
-                        let results = self.results(&over.running);
+                        Functions::add(&mut over.running, inputs);
+                        let results = self.functions.results(&over.running);
                         out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                     }
                 }
@@ -2158,7 +2156,7 @@ type Sessions = ValueState<Vec<(i64, i64, Vec<Acc>)>>;
 /// gap)`, which merges with every session of its group it overlaps; a session is emitted when
 /// the watermark passes its end.
 struct SessionFold {
-    functions: Vec<(Function, bool)>,
+    functions: Functions,
     /// Indices of `window_start` and `window_end` among the group's keys.
     start: usize,
     end: usize,
@@ -2184,14 +2182,8 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for SessionFold {
             self.late.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut accs: Vec<Acc> = self
-            .functions
-            .iter()
-            .map(|(f, d)| Acc::new(*f, *d))
-            .collect();
-        for (acc, value) in accs.iter_mut().zip(row.inputs) {
-            acc.add(value);
-        }
+        let mut accs = self.functions.fresh();
+        Functions::add(&mut accs, row.inputs);
         let state = ctx.state();
         if state.value().is_none() {
             state.update(Vec::new());
@@ -2242,10 +2234,7 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for SessionFold {
                     rest.next().unwrap_or(Value::Null)
                 }
             });
-            let results = accs
-                .iter()
-                .zip(&self.functions)
-                .map(|(acc, (f, _))| acc.result(*f));
+            let results = self.functions.results(&accs);
             ctx.collect_at(to - 1, keys.chain(results).collect());
         }
         if open.is_empty() {
