@@ -545,9 +545,8 @@ impl Session {
         };
         let _ = self.ctx.deregister_table(name);
         let sql = format!("CREATE VIEW \"{name}\" AS {}", query.trim());
-        let ctx = self.ctx.clone();
-        self.runtime
-            .block_on(async move { ctx.sql(&sql).await.map(|_| ()) })
+        self.run_sql(&sql)
+            .map(|_| ())
             .map_err(|e| RiffleError::Sql(format!("view '{name}': {e}")))
     }
 
@@ -666,17 +665,9 @@ impl Session {
             };
             Ok(Job { node, schema, sink })
         } else {
-            let ctx = self.ctx.clone();
-            let text = setup.text;
             let (schema, batches) = self
-                .runtime
-                .block_on(async move {
-                    let frame = ctx.sql(&text).await?;
-                    let schema = Arc::new(frame.schema().as_arrow().clone());
-                    let batches = frame.collect().await?;
-                    Ok::<_, datafusion::error::DataFusionError>((schema, batches))
-                })
-                .map_err(|e| positioned(located, &e.to_string()))?;
+                .run_sql(&setup.text)
+                .map_err(|e| positioned(located, &e))?;
             Ok(Job {
                 node: Node::Values(Arc::new(batches)),
                 schema,
@@ -796,11 +787,22 @@ impl Session {
 
     /// Runs `sql` with DataFusion and returns its rows.
     fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        self.run_sql(sql)
+            .map(|(_, batches)| batches)
+            .map_err(RiffleError::Sql)
+    }
+
+    /// Runs `sql` with DataFusion: the result's schema and rows, or the error as text (for
+    /// `positioned`).
+    fn run_sql(&self, sql: &str) -> std::result::Result<(SchemaRef, Vec<RecordBatch>), String> {
         let ctx = self.ctx.clone();
-        let sql = sql.to_string();
         self.runtime
-            .block_on(async move { ctx.sql(&sql).await?.collect().await })
-            .map_err(|e| RiffleError::Sql(e.to_string()))
+            .block_on(async move {
+                let frame = ctx.sql(sql).await?;
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                Ok::<_, datafusion::error::DataFusionError>((schema, frame.collect().await?))
+            })
+            .map_err(|e| e.to_string())
     }
 
     /// DataFusion's optimised logical plan of `sql`; the error as text for `positioned`.
@@ -1087,12 +1089,9 @@ impl Session {
                 def.name,
                 select.join(", ")
             );
-            let ctx = self.ctx.clone();
-            self.runtime
-                .block_on(async move { ctx.sql(&sql).await.map(|_| ()) })
-                .map_err(|e| {
-                    RiffleError::Sql(format!("table '{}': computed column: {e}", def.name))
-                })?;
+            self.run_sql(&sql).map_err(|e| {
+                RiffleError::Sql(format!("table '{}': computed column: {e}", def.name))
+            })?;
         }
         Ok(())
     }
@@ -1453,15 +1452,18 @@ impl Tables for Planner<'_> {
         }
     }
 
-    fn window(&self, name: &str) -> Result<Option<(WindowTvf, Node, SchemaRef)>> {
-        let Some((tvf, schema)) = self.windows.iter().find(|(t, _)| t.name == name) else {
-            return Ok(None);
-        };
+    fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)> {
+        self.windows
+            .iter()
+            .find(|(t, _)| t.name == name)
+            .map(|(tvf, schema)| (tvf.clone(), Arc::clone(schema)))
+    }
+
+    fn window_input(&self, tvf: &WindowTvf) -> Result<Node> {
         let plan = self
             .session
             .plan(&format!("SELECT * FROM \"{}\"", tvf.table))
             .map_err(RiffleError::Sql)?;
-        let input = Node::from_plan(&plan, &self.session.ctx.state(), self)?;
-        Ok(Some((tvf.clone(), input, Arc::clone(schema))))
+        Node::from_plan(&plan, &self.session.ctx.state(), self)
     }
 }

@@ -387,8 +387,10 @@ pub fn sessions_unaggregated() -> RiffleError {
 pub trait Tables {
     /// The source of the table DataFusion scans under `name`, if it is a catalog table.
     fn source(&self, name: &str) -> Result<Option<SourceSpec>>;
-    /// The window TVF the generated table `name` stands for, with its input's plan.
-    fn window(&self, name: &str) -> Result<Option<(WindowTvf, Node, SchemaRef)>>;
+    /// The window TVF the generated table `name` stands for, and its rows' schema.
+    fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)>;
+    /// The plan of a window TVF's input (`SELECT * FROM` its table).
+    fn window_input(&self, tvf: &WindowTvf) -> Result<Node>;
 }
 
 /// Column lineage: whether output column `index` of `plan` is a window TVF's
@@ -417,7 +419,7 @@ fn window_column(
             _ => None,
         },
         LogicalPlan::TableScan(scan) => {
-            let (tvf, _, schema) = tables.window(scan.table_name.table()).ok()??;
+            let (tvf, schema) = tables.window(scan.table_name.table())?;
             let source_index = match &scan.projection {
                 Some(p) => *p.get(index)?,
                 None => index,
@@ -483,7 +485,7 @@ fn raw_session(plan: &LogicalPlan, index: usize, tables: &dyn Tables) -> bool {
         LogicalPlan::SubqueryAlias(s) => raw_session(&s.input, index, tables),
         LogicalPlan::TableScan(scan) => matches!(
             tables.window(scan.table_name.table()),
-            Ok(Some((tvf, ..))) if matches!(tvf.kind, WindowKind::Session { .. })
+            Some((tvf, _)) if matches!(tvf.kind, WindowKind::Session { .. })
         ),
         _ => false,
     }
@@ -545,9 +547,9 @@ impl Node {
                     return Err(unsupported("LIMIT"));
                 }
                 let name = scan.table_name.table();
-                if let Some((tvf, input, schema)) = tables.window(name)? {
+                if let Some((tvf, schema)) = tables.window(name) {
                     Node::Windows {
-                        input: Box::new(input),
+                        input: Box::new(tables.window_input(&tvf)?),
                         tvf,
                         schema,
                         projection: scan.projection.clone(),
