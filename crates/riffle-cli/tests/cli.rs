@@ -268,6 +268,34 @@ fn results_are_identical_for_1_2_4_workers_and_2_processes() {
     assert_eq!(published(&out), one);
 }
 
+/// Starts a checkpointed job with `start(restore)` (restore from the second start on) and
+/// SIGKILLs it after a varied wait (`base` ms plus up to `spread` ms, different every run),
+/// up to `kills` times or until a run finishes first or two minutes pass; `after_kill` checks
+/// the output after each kill. Returns how many kills landed.
+fn kill_repeatedly(
+    kills: usize,
+    (base, spread): (u64, u64),
+    start: impl Fn(bool) -> Child,
+    after_kill: impl Fn(),
+) -> usize {
+    let rng = std::collections::hash_map::RandomState::new();
+    let mut landed = 0;
+    let began = Instant::now();
+    while landed < kills && began.elapsed() < Duration::from_secs(120) {
+        let mut child = start(landed > 0);
+        let wait = base + (std::hash::BuildHasher::hash_one(&rng, landed) % spread);
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill: nothing left to interrupt
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        landed += 1;
+        after_kill();
+    }
+    landed
+}
+
 #[test]
 fn sigkill_at_random_moments_then_restore_commits_exactly_the_uninterrupted_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -303,24 +331,9 @@ fn sigkill_at_random_moments_then_restore_commits_exactly_the_uninterrupted_outp
             .unwrap()
     };
     // Kill times vary with the seed of this run; each kill lands while the job is running.
-    let rng = std::collections::hash_map::RandomState::new();
-    let mut kills = 0;
-    let mut restore = false;
-    let start = Instant::now();
-    while kills < 6 && start.elapsed() < Duration::from_secs(120) {
-        let mut child = checkpointed(restore);
-        restore = true;
-        let wait = 300 + (std::hash::BuildHasher::hash_one(&rng, kills) % 900);
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_some() {
-            break; // finished before the kill: nothing left to interrupt
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        let so_far = published(&out);
-        assert!(so_far.len() <= expected.len());
-    }
+    let kills = kill_repeatedly(6, (300, 900), checkpointed, || {
+        assert!(published(&out).len() <= expected.len())
+    });
     assert!(kills >= 5, "only {kills} kills landed");
     let status = checkpointed(true).wait().unwrap();
     assert!(status.success());
@@ -566,23 +579,9 @@ fn a_windowed_sql_job_killed_and_restored_writes_exactly_the_uninterrupted_outpu
             .spawn()
             .unwrap()
     };
-    let rng = std::collections::hash_map::RandomState::new();
-    let mut kills = 0;
-    let mut restore = false;
-    let start = Instant::now();
-    while kills < 5 && start.elapsed() < Duration::from_secs(120) {
-        let mut child = checkpointed(restore);
-        restore = true;
-        let wait = 400 + (std::hash::BuildHasher::hash_one(&rng, kills) % 800);
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        assert!(published(&out).len() <= expected.len());
-    }
+    let kills = kill_repeatedly(5, (400, 800), checkpointed, || {
+        assert!(published(&out).len() <= expected.len())
+    });
     assert!(kills >= 3, "only {kills} kills landed");
     // Killed runs committed output, so the restored run must not write it again.
     let before = published(&out).len();
