@@ -14,14 +14,14 @@ JSON fields as in flink_sql_bench.py: `seconds` is the wall time of execute_sql(
 `net_seconds` Flink's net job runtime, `total_seconds` the whole script.
 """
 import argparse
-import importlib.metadata
-import json
 import sys
 import time
 
 T0 = time.perf_counter()
 
 from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
+
+from flink_common import report, run_insert  # noqa: E402
 
 SOURCE_DDL = """
 CREATE TEMPORARY TABLE t (
@@ -81,41 +81,11 @@ def main():
     conf.set("table.local-time-zone", "UTC")
 
     t_env.execute_sql(SOURCE_DDL.format(rows=args.rows, last=args.rows - 1))
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE sink ({SINKS[args.job]}) WITH ('connector' = 'blackhole')"
+    seconds, net_seconds = run_insert(
+        t_env, SINKS[args.job], QUERIES[args.job], args.explain, "flink_datagen_bench.py"
     )
-    insert = "INSERT INTO sink" + QUERIES[args.job]
-    plan = t_env.explain_sql(insert)  # plan once, untimed (see flink_sql_bench.py)
-    if args.explain:
-        print(plan, file=sys.stderr)
-
-    start = time.perf_counter()
-    result = t_env.execute_sql(insert)
-    result.wait()
-    seconds = time.perf_counter() - start
-
-    net_seconds = None
-    try:
-        job_result = result.get_job_client().get_job_execution_result().result()
-        net_seconds = round(job_result.get_net_runtime() / 1000, 3)
-    except Exception as e:  # detail only
-        print(f"flink_datagen_bench.py: net runtime unavailable: {e}", file=sys.stderr)
-
-    print(
-        json.dumps(
-            {
-                "engine": "flink",
-                "flink_version": importlib.metadata.version("apache-flink"),
-                "job": args.job,
-                "parallelism": args.parallelism,
-                "rows": args.rows,
-                "seconds": round(seconds, 3),
-                "net_seconds": net_seconds,
-                "total_seconds": round(time.perf_counter() - T0, 3),
-                "rows_per_second": round(args.rows / seconds, 1) if seconds > 0 else None,
-            }
-        ),
-        flush=True,
+    report(
+        T0, {"job": args.job, "parallelism": args.parallelism}, args.rows, seconds, net_seconds
     )
 
 

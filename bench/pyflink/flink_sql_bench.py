@@ -18,8 +18,6 @@ JSON fields:
   rows_per_second rows / seconds.
 """
 import argparse
-import importlib.metadata
-import json
 import os
 import sys
 import time
@@ -27,6 +25,8 @@ import time
 T0 = time.perf_counter()
 
 from pyflink.table import EnvironmentSettings, TableEnvironment  # noqa: E402
+
+from flink_common import report, run_insert  # noqa: E402
 
 # `dateTime` is back-quoted throughout: Flink 2.x's SQL parser rejects it bare (DATETIME is a
 # keyword there), unlike Flink 1.x where nexmark-flink's queries use it unquoted.
@@ -149,43 +149,11 @@ def main():
     conf.set("pipeline.name", f"riffle-ref-{args.query}-p{args.parallelism}")
 
     t_env.execute_sql(SOURCE_DDL.format(path=path.replace("'", "''")))
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE sink ({SINKS[args.query]}) WITH ('connector' = 'blackhole')"
+    seconds, net_seconds = run_insert(
+        t_env, SINKS[args.query], QUERIES[args.query], args.explain, "flink_sql_bench.py"
     )
-    insert = "INSERT INTO sink" + QUERIES[args.query]
-    # Plan once, untimed: a cold planner (Calcite, code generation) costs seconds, a fixed
-    # cost like the JVM start-up, not throughput.
-    plan = t_env.explain_sql(insert)
-    if args.explain:
-        print(plan, file=sys.stderr)
-
-    start = time.perf_counter()
-    result = t_env.execute_sql(insert)
-    result.wait()
-    seconds = time.perf_counter() - start
-
-    net_seconds = None
-    try:
-        job_result = result.get_job_client().get_job_execution_result().result()
-        net_seconds = round(job_result.get_net_runtime() / 1000, 3)
-    except Exception as e:  # detail only
-        print(f"flink_sql_bench.py: net runtime unavailable: {e}", file=sys.stderr)
-
-    print(
-        json.dumps(
-            {
-                "engine": "flink",
-                "flink_version": importlib.metadata.version("apache-flink"),
-                "query": args.query,
-                "parallelism": args.parallelism,
-                "rows": rows,
-                "seconds": round(seconds, 3),
-                "net_seconds": net_seconds,
-                "total_seconds": round(time.perf_counter() - T0, 3),
-                "rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
-            }
-        ),
-        flush=True,
+    report(
+        T0, {"query": args.query, "parallelism": args.parallelism}, rows, seconds, net_seconds
     )
 
 
