@@ -159,15 +159,7 @@ impl WindowTvf {
 /// The rows of `batch` (the TVF's input) in their windows, with the window columns: the
 /// schema is [`WindowTvf::schema`]. Rows whose time is NULL belong to no window.
 pub fn explode(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
-    let fail = |e: datafusion::arrow::error::ArrowError| RiffleError::Runtime(e.to_string());
-    let time = batch
-        .column_by_name(&tvf.time_column)
-        .ok_or_else(|| RiffleError::Runtime(format!("no column '{}'", tvf.time_column)))?;
-    let time = cast(time, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(fail)?;
-    let time = time
-        .as_any()
-        .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| RiffleError::Runtime("time column is not a timestamp".into()))?;
+    let time = times(tvf, batch)?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     let mut starts = Vec::with_capacity(batch.num_rows());
     let mut ends = Vec::with_capacity(batch.num_rows());
@@ -184,18 +176,46 @@ pub fn explode(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Resu
             ends.push(end);
         }
     }
+    in_windows(schema, batch, rows, starts, ends)
+}
+
+/// The TVF's time column of `batch`, in milliseconds.
+fn times(tvf: &WindowTvf, batch: &RecordBatch) -> Result<TimestampMillisecondArray> {
+    let time = batch
+        .column_by_name(&tvf.time_column)
+        .ok_or_else(|| RiffleError::Runtime(format!("no column '{}'", tvf.time_column)))?;
+    let time = cast(time, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(arrow)?;
+    time.as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .cloned()
+        .ok_or_else(|| RiffleError::Runtime("time column is not a timestamp".into()))
+}
+
+fn arrow(e: datafusion::arrow::error::ArrowError) -> RiffleError {
+    RiffleError::Runtime(e.to_string())
+}
+
+/// Rows `rows` of `batch` (in that order, repeats allowed), each in the window `starts[i]` ..
+/// `ends[i]`: the TVF's output of `schema`.
+fn in_windows(
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    rows: Vec<u32>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+) -> Result<RecordBatch> {
     let indices = UInt32Array::from(rows);
     let mut columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
         .map(|c| take(c.as_ref(), &indices, None))
         .collect::<std::result::Result<_, _>>()
-        .map_err(fail)?;
+        .map_err(arrow)?;
     let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
     for values in [starts, ends, times] {
         columns.push(Arc::new(TimestampMillisecondArray::from(values)));
     }
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(fail)
+    RecordBatch::try_new(Arc::clone(schema), columns).map_err(arrow)
 }
 
 /// A SESSION call's rows over a whole bounded input (`batch`, all its rows): per partition,
@@ -204,15 +224,7 @@ pub fn sessions(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Res
     let WindowKind::Session { gap } = tvf.kind else {
         return explode(tvf, schema, batch);
     };
-    let fail = |e: datafusion::arrow::error::ArrowError| RiffleError::Runtime(e.to_string());
-    let time = batch
-        .column_by_name(&tvf.time_column)
-        .ok_or_else(|| RiffleError::Runtime(format!("no column '{}'", tvf.time_column)))?;
-    let time = cast(time, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(fail)?;
-    let time = time
-        .as_any()
-        .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| RiffleError::Runtime("time column is not a timestamp".into()))?;
+    let time = times(tvf, batch)?;
     let mut keys = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         let mut key = Vec::with_capacity(tvf.partition.len());
@@ -250,22 +262,13 @@ pub fn sessions(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Res
             run = i;
         }
     }
-    let indices = UInt32Array::from(order.iter().map(|&r| r as u32).collect::<Vec<_>>());
-    let mut columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| take(c.as_ref(), &indices, None))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(fail)?;
-    let pick = |values: &[i64], shift: i64| -> ArrayRef {
-        Arc::new(TimestampMillisecondArray::from(
-            order.iter().map(|&r| values[r] + shift).collect::<Vec<_>>(),
-        ))
-    };
-    columns.push(pick(&starts, 0));
-    columns.push(pick(&ends, 0));
-    columns.push(pick(&ends, -1));
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(fail)
+    in_windows(
+        schema,
+        batch,
+        order.iter().map(|&r| r as u32).collect(),
+        order.iter().map(|&r| starts[r]).collect(),
+        order.iter().map(|&r| ends[r]).collect(),
+    )
 }
 
 /// Replaces every window TVF call in `text` by a generated table name (`__riffle_window_N`,
