@@ -11,10 +11,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use datafusion::arrow::array::TimestampMillisecondArray;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{cast, filter_record_batch, max};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
@@ -25,7 +24,7 @@ use riffle_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::tvf::{explode, WindowKind, WindowTvf};
+use crate::tvf::{explode, millis, WindowKind, WindowTvf};
 use crate::value::Value;
 
 /// A physical expression shared by every worker.
@@ -1005,14 +1004,8 @@ fn evaluate(expr: &Physical, batch: &RecordBatch) -> Result<ArrayRef> {
 
 /// The largest event time in `batch` under `rowtime`, in ms.
 fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventTime> {
-    let times = evaluate(rowtime, batch)?;
-    let times =
-        cast(&times, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(arrow_error)?;
-    let times = times
-        .as_any()
-        .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| RiffleError::Runtime("the rowtime column is not a timestamp".into()))?;
-    Ok(max(times).unwrap_or(EventTime::MIN))
+    let times = millis(&evaluate(rowtime, batch)?, "the rowtime column")?;
+    Ok(max(&times).unwrap_or(EventTime::MIN))
 }
 
 /// A source's stream on this worker, stamped with its rowtime and watermarked.
@@ -1967,17 +1960,7 @@ impl Over {
                             .iter()
                             .map(|e| evaluate(e, &batch))
                             .collect::<Result<Vec<_>>>()?;
-                        let times = cast(
-                            &evaluate(&time, &batch)?,
-                            &DataType::Timestamp(TimeUnit::Millisecond, None),
-                        )
-                        .map_err(arrow_error)?;
-                        let times = times
-                            .as_any()
-                            .downcast_ref::<TimestampMillisecondArray>()
-                            .ok_or_else(|| {
-                                RiffleError::Runtime("an OVER time is not a timestamp".into())
-                            })?;
+                        let times = millis(&evaluate(&time, &batch)?, "an OVER time")?;
                         let inputs = AggregateInputs::of(&batch, &specs)?;
                         let mut rows = Vec::new();
                         for row in 0..batch.num_rows() {

@@ -184,11 +184,16 @@ fn times(tvf: &WindowTvf, batch: &RecordBatch) -> Result<TimestampMillisecondArr
     let time = batch
         .column_by_name(&tvf.time_column)
         .ok_or_else(|| RiffleError::Runtime(format!("no column '{}'", tvf.time_column)))?;
-    let time = cast(time, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(arrow)?;
+    millis(time, "the window's time column")
+}
+
+/// `column` (`what`, for the error) as timestamps in milliseconds.
+pub fn millis(column: &ArrayRef, what: &str) -> Result<TimestampMillisecondArray> {
+    let time = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, None)).map_err(arrow)?;
     time.as_any()
         .downcast_ref::<TimestampMillisecondArray>()
         .cloned()
-        .ok_or_else(|| RiffleError::Runtime("time column is not a timestamp".into()))
+        .ok_or_else(|| RiffleError::Runtime(format!("{what} is not a timestamp")))
 }
 
 fn arrow(e: datafusion::arrow::error::ArrowError) -> RiffleError {
