@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow_array::builder::{Int64Builder, StringBuilder, TimestampMillisecondBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -11,6 +10,7 @@ use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
 use riffle_runtime::{EventTime, SourceReader, SourceStatus};
 
+use crate::datagen::Throttle;
 use crate::nexmark::{Event, NexmarkConfig, NexmarkReader};
 
 /// Which of the three Nexmark streams a table reads.
@@ -290,11 +290,11 @@ impl NexmarkTable {
     pub fn reader(&self, worker_index: usize, workers: usize) -> NexmarkTableReader {
         NexmarkTableReader {
             table: self.clone(),
-            inner: NexmarkReader::new(self.config.clone(), worker_index, workers),
+            inner: Throttle::new(
+                NexmarkReader::new(self.config.clone(), worker_index, workers),
+                self.rate_limit.map(|r| (r / workers.max(1) as u64).max(1)),
+            ),
             events: Vec::new(),
-            rate: self.rate_limit.map(|r| (r / workers.max(1) as u64).max(1)),
-            started: Instant::now(),
-            emitted: 0,
         }
     }
 
@@ -357,27 +357,20 @@ impl NexmarkTable {
 /// One worker's share of a [`NexmarkTable`]: a batch per block of events.
 pub struct NexmarkTableReader {
     table: NexmarkTable,
-    inner: NexmarkReader<Event>,
+    /// The generator, limited to the table's `rate-limit` in events per second.
+    inner: Throttle<NexmarkReader<Event>>,
     events: Vec<Event>,
-    rate: Option<u64>,
-    started: Instant,
-    emitted: u64,
 }
 
 impl SourceReader<Batch> for NexmarkTableReader {
     fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
-        if let Some(rate) = self.rate {
-            let allowed = (self.started.elapsed().as_secs_f64() * rate as f64) as u64;
-            if allowed <= self.emitted {
-                return Ok(SourceStatus::Idle);
-            }
-        }
         self.events.clear();
         let status = self.inner.poll(&mut self.events)?;
-        self.emitted += self.events.len() as u64;
-        let batch = self.table.batch(&self.events)?;
-        if batch.num_rows() > 0 {
-            out.push(Batch(batch));
+        if !self.events.is_empty() {
+            let batch = self.table.batch(&self.events)?;
+            if batch.num_rows() > 0 {
+                out.push(Batch(batch));
+            }
         }
         Ok(status)
     }
