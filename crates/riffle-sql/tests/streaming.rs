@@ -44,6 +44,25 @@ fn rows(script: &str) -> Vec<String> {
     out
 }
 
+/// `query`'s rows over the bid table in streaming mode on `workers` workers (sorted CSV lines).
+fn streamed(query: &str, workers: usize) -> Vec<String> {
+    let settings = format!(
+        "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
+    );
+    rows(&format!("{}{query}", bid_table(&settings)))
+}
+
+/// Asserts that `query` streamed on 1 and on 4 workers gives exactly `expected`.
+fn assert_streamed(query: &str, expected: &[String]) {
+    for workers in [1, 4] {
+        assert_eq!(
+            streamed(query, workers),
+            expected,
+            "streaming on {workers} workers"
+        );
+    }
+}
+
 fn bids() -> Vec<(i64, u64, u64)> {
     let config = NexmarkConfig {
         max_events: Some(EVENTS),
@@ -83,13 +102,7 @@ fn tumbling_window_aggregates_match_a_loop_over_the_generator_for_any_worker_cou
 
     let batch = rows(&format!("{}{TUMBLE_QUERY}", bid_table("")));
     assert_eq!(batch, expected, "batch mode");
-    for workers in [1, 4] {
-        let settings = format!(
-            "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
-        );
-        let streamed = rows(&format!("{}{TUMBLE_QUERY}", bid_table(&settings)));
-        assert_eq!(streamed, expected, "streaming on {workers} workers");
-    }
+    assert_streamed(TUMBLE_QUERY, &expected);
 }
 
 #[test]
@@ -106,13 +119,10 @@ fn hopping_window_counts_match_a_loop_over_the_generator() {
     let query = "SELECT CAST(window_start AS BIGINT), COUNT(*) FROM TABLE(
             HOP(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '5' SECOND, INTERVAL '10' SECOND))
         GROUP BY window_start, window_end;";
-    let mut streamed = rows(&format!(
-        "{}{query}",
-        bid_table("SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '2';")
-    ));
+    let mut got = streamed(query, 2);
     // Sort numerically, as the expected rows are.
-    streamed.sort_by_key(|r| r.split(',').next().unwrap().parse::<i64>().unwrap());
-    assert_eq!(streamed, expected);
+    got.sort_by_key(|r| r.split(',').next().unwrap().parse::<i64>().unwrap());
+    assert_eq!(got, expected);
 }
 
 #[test]
@@ -217,16 +227,7 @@ fn a_group_by_without_windows_ends_with_the_loops_counts_on_any_worker_count() {
         .collect();
     expected.sort();
     let query = "SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;";
-    for workers in [1, 4] {
-        let settings = format!(
-            "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
-        );
-        assert_eq!(
-            rows(&format!("{}{query}", bid_table(&settings))),
-            expected,
-            "{workers} workers"
-        );
-    }
+    assert_streamed(query, &expected);
 }
 
 /// Events and event-time rate of the Nexmark example tests.
@@ -531,16 +532,7 @@ fn top_3_bids_per_auction_match_a_loop_on_any_worker_count() {
                 PARTITION BY auction ORDER BY price DESC, dateTime) AS rn
             FROM bid)
         WHERE rn <= 3;";
-    for workers in [1, 4] {
-        let settings = format!(
-            "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
-        );
-        assert_eq!(
-            rows(&format!("{}{query}", bid_table(&settings))),
-            expected,
-            "{workers} workers"
-        );
-    }
+    assert_streamed(query, &expected);
     assert_eq!(
         rows(&format!("{}{query}", bid_table(""))),
         expected,
