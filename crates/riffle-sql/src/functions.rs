@@ -175,7 +175,13 @@ fn parse_time(text: &str, format: &str) -> Option<i64> {
     Some(time.and_utc().timestamp_millis())
 }
 
-fn format_times(times: &TimestampMillisecondArray, format: &str) -> ArrayRef {
+/// `times` (cast to millisecond timestamps) as text in the chrono `format`.
+fn format_times(times: &ArrayRef, format: &str) -> Result<ArrayRef> {
+    let times = cast(times, &timestamp_ms())?;
+    let times = times
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| internal("a millisecond timestamp"))?;
     let mut out = StringBuilder::with_capacity(times.len(), times.len() * format.len());
     for i in 0..times.len() {
         match times
@@ -187,7 +193,7 @@ fn format_times(times: &TimestampMillisecondArray, format: &str) -> ArrayRef {
             None => out.append_null(),
         }
     }
-    Arc::new(out.finish())
+    Ok(Arc::new(out.finish()))
 }
 
 impl ScalarUDFImpl for Flink {
@@ -230,12 +236,7 @@ impl ScalarUDFImpl for Flink {
             }
             Function::DateFormat => {
                 let format = java_pattern(&text_argument(&args.args, 1, &name)?);
-                let times = column(0, &timestamp_ms())?;
-                let times = times
-                    .as_any()
-                    .downcast_ref::<TimestampMillisecondArray>()
-                    .ok_or_else(|| internal("a millisecond timestamp"))?;
-                format_times(times, &format)
+                format_times(&args.args[0].to_array(rows)?, &format)?
             }
             Function::FromUnixtime => {
                 let format = match args.args.len() {
@@ -247,12 +248,7 @@ impl ScalarUDFImpl for Flink {
                     &seconds,
                     &datafusion::arrow::array::Int64Array::new_scalar(1000),
                 )?;
-                let times = cast(&millis, &timestamp_ms())?;
-                let times = times
-                    .as_any()
-                    .downcast_ref::<TimestampMillisecondArray>()
-                    .ok_or_else(|| internal("a millisecond timestamp"))?;
-                format_times(times, &format)
+                format_times(&millis, &format)?
             }
             Function::ToTimestamp => {
                 let format = match args.args.len() {
