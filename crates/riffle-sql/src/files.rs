@@ -10,6 +10,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{decode_u64, SourceReader, SourceStatus};
 
+use crate::script::TableDef;
+
 /// Rows per batch.
 const BATCH_ROWS: usize = 8192;
 
@@ -25,6 +27,28 @@ pub enum TextFormat {
     },
     /// One JSON object per line.
     Json,
+}
+
+impl TextFormat {
+    /// The format a filesystem table's options give: `'format'` (`csv` or `json`),
+    /// `'csv.header'` and `'csv.field-delimiter'`.
+    pub fn of(def: &TableDef) -> Result<TextFormat> {
+        match def.options.get("format").map(String::as_str) {
+            Some("csv") => Ok(TextFormat::Csv {
+                header: def.options.get("csv.header").is_some_and(|v| v == "true"),
+                delimiter: def
+                    .options
+                    .get("csv.field-delimiter")
+                    .and_then(|d| d.bytes().next())
+                    .unwrap_or(b','),
+            }),
+            Some("json") => Ok(TextFormat::Json),
+            other => Err(RiffleError::Sql(format!(
+                "table '{}': 'format' = {other:?}: use 'csv' or 'json'",
+                def.name
+            ))),
+        }
+    }
 }
 
 /// The files under `path` (the file itself, or a directory's visible files), sorted.

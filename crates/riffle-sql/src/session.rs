@@ -443,7 +443,7 @@ impl Session {
             .get(table)
             .cloned()
             .ok_or_else(|| self.unknown_table(table))?;
-        let sink = SinkSpec::of(&target.def, || text_format(&target.def))?;
+        let sink = SinkSpec::of(&target.def)?;
         Ok((target, sink))
     }
 
@@ -833,7 +833,7 @@ impl Session {
             Some("filesystem") => {
                 let path = PathBuf::from(options.get("path").cloned().unwrap_or_default());
                 let files = list_files(&path)?;
-                let format = text_format(def)?;
+                let format = TextFormat::of(def)?;
                 Arc::new(move |w, n| {
                     Ok(Box::new(FileBatchReader::new(
                         &files,
@@ -1050,7 +1050,7 @@ impl Session {
                 }
                 let ctx = self.ctx.clone();
                 let schema = Arc::clone(&table.physical);
-                let result = match text_format(def)? {
+                let result = match TextFormat::of(def)? {
                     TextFormat::Csv { header, delimiter } => self.runtime.block_on(async {
                         let options = CsvReadOptions::new()
                             .schema(&schema)
@@ -1306,25 +1306,6 @@ fn watermark_delay(watermark: &WatermarkDef) -> Result<i64> {
         other => Err(RiffleError::Sql(format!(
             "WATERMARK FOR {0} AS {other}: Riffle takes `{0}` or `{0} - INTERVAL 'n' UNIT`",
             watermark.column
-        ))),
-    }
-}
-
-/// The format of a filesystem table.
-fn text_format(def: &TableDef) -> Result<TextFormat> {
-    match def.options.get("format").map(String::as_str) {
-        Some("csv") => Ok(TextFormat::Csv {
-            header: def.options.get("csv.header").is_some_and(|v| v == "true"),
-            delimiter: def
-                .options
-                .get("csv.field-delimiter")
-                .and_then(|d| d.bytes().next())
-                .unwrap_or(b','),
-        }),
-        Some("json") => Ok(TextFormat::Json),
-        other => Err(RiffleError::Sql(format!(
-            "table '{}': 'format' = {other:?}: use 'csv' or 'json'",
-            def.name
         ))),
     }
 }

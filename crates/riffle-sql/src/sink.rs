@@ -33,13 +33,13 @@ type Render = fn(&RecordBatch) -> Result<Vec<String>>;
 
 impl SinkSpec {
     /// The sink of table `def`, or an error if its connector cannot be written to.
-    pub fn of(def: &TableDef, format: impl Fn() -> Result<TextFormat>) -> Result<SinkSpec> {
+    pub fn of(def: &TableDef) -> Result<SinkSpec> {
         match def.options.get("connector").map(String::as_str) {
             Some("print") => Ok(SinkSpec::Print),
             Some("blackhole") => Ok(SinkSpec::Blackhole),
             Some("filesystem") => Ok(SinkSpec::Files {
                 path: PathBuf::from(def.options.get("path").cloned().unwrap_or_default()),
-                format: format()?,
+                format: TextFormat::of(def)?,
             }),
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \
