@@ -1,7 +1,14 @@
 //! The Nexmark auction benchmark's event generator: people, auctions and bids, with the
-//! standard proportions (1 : 3 : 46), id scheme and hot auctions, bidders and sellers of the
-//! Apache Beam / Flink Nexmark generator. Event `n` is a pure function of the configuration
-//! and `n`, so any worker can generate any event and the stream never depends on parallelism.
+//! standard proportions (1 : 3 : 46), id scheme, hot auctions, bidders, sellers and channels,
+//! auction lengths and padding sizes of the Apache Beam / Flink Nexmark generator
+//! (`nexmark-flink` 0.2). Event `n` is a pure function of the configuration and `n`, so any
+//! worker can generate any event and the stream never depends on parallelism.
+//!
+//! Where it differs from that generator, on purpose: prices are interpolated in a table
+//! (log-uniform over the same six decades, not `10^(6u)` per bid); the `extra` padding is a
+//! slice of one shared random text (the same lengths, no copy per event); the URLs of the hot
+//! channels are fixed strings rather than drawn when the generator class loads; and random
+//! choices come from a counter-based generator per event, not `java.util.Random`.
 
 use std::borrow::Cow;
 
@@ -30,8 +37,8 @@ pub struct Person {
     pub state: String,
     /// Event time, ms.
     pub date_time: i64,
-    /// Padding.
-    pub extra: String,
+    /// Padding to the benchmark's average event size (a slice of shared random text).
+    pub extra: Cow<'static, str>,
 }
 
 /// A new auction.
@@ -55,8 +62,8 @@ pub struct Auction {
     pub seller: u64,
     /// Category id.
     pub category: u64,
-    /// Padding.
-    pub extra: String,
+    /// Padding to the benchmark's average event size (a slice of shared random text).
+    pub extra: Cow<'static, str>,
 }
 
 /// A bid on an auction.
@@ -74,8 +81,8 @@ pub struct Bid {
     pub url: Cow<'static, str>,
     /// Event time, ms.
     pub date_time: i64,
-    /// Padding.
-    pub extra: String,
+    /// Padding to the benchmark's average event size (a slice of shared random text).
+    pub extra: Cow<'static, str>,
 }
 
 /// One Nexmark event. People and auctions are boxed: bids are 92% of events, and a small
@@ -128,6 +135,12 @@ pub struct NexmarkConfig {
     pub hot_seller_ratio: u64,
     /// One in this many bids has a random bidder; the rest the hot one.
     pub hot_bidder_ratio: u64,
+    /// Average size of a person in bytes, reached with the `extra` padding.
+    pub avg_person_byte_size: u64,
+    /// Average size of an auction in bytes.
+    pub avg_auction_byte_size: u64,
+    /// Average size of a bid in bytes.
+    pub avg_bid_byte_size: u64,
 }
 
 impl Default for NexmarkConfig {
@@ -145,6 +158,9 @@ impl Default for NexmarkConfig {
             hot_auction_ratio: 2,
             hot_seller_ratio: 4,
             hot_bidder_ratio: 4,
+            avg_person_byte_size: 200,
+            avg_auction_byte_size: 500,
+            avg_bid_byte_size: 100,
         }
     }
 }
@@ -153,6 +169,19 @@ const FIRST_PERSON_ID: u64 = 1000;
 const FIRST_AUCTION_ID: u64 = 1000;
 const FIRST_CATEGORY_ID: u64 = 10;
 const NUM_CATEGORIES: u64 = 5;
+/// The hot auction, seller or bidder is the first (the second for bidders) of the latest
+/// batch of this many ids.
+const HOT_AUCTION_RATIO: u64 = 100;
+const HOT_SELLER_RATIO: u64 = 100;
+const HOT_BIDDER_RATIO: u64 = 100;
+/// Random people and auctions may be up to this many ids ahead of the last one created, so
+/// that some bids and auctions come before the event that creates what they refer to.
+const PERSON_ID_LEAD: u64 = 10;
+const AUCTION_ID_LEAD: u64 = 10;
+/// One bid in this many comes through a numbered channel; the rest through a hot one.
+const HOT_CHANNELS_RATIO: u64 = 2;
+/// Numbered channels: `channel-0` .. `channel-9999`.
+const CHANNELS_NUMBER: u64 = 10_000;
 const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
 const US_CITIES: [&str; 10] = [
     "Phoenix",
@@ -172,15 +201,68 @@ const FIRST_NAMES: [&str; 11] = [
 const LAST_NAMES: [&str; 9] = [
     "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
 ];
-const CHANNELS: [(&str, &str); 4] = [
-    ("Google", "https://www.nexmark.com/auction?channel=google"),
+const HOT_CHANNELS: [(&str, &str); 4] = [
+    (
+        "Google",
+        "https://www.nexmark.com/googl/bid_e/stm_q/item.htm?query=1",
+    ),
     (
         "Facebook",
-        "https://www.nexmark.com/auction?channel=facebook",
+        "https://www.nexmark.com/meta_/bid_f/stm_r/item.htm?query=1",
     ),
-    ("Baidu", "https://www.nexmark.com/auction?channel=baidu"),
-    ("Apple", "https://www.nexmark.com/auction?channel=apple"),
+    (
+        "Baidu",
+        "https://www.nexmark.com/bidu_/bid_g/stm_s/item.htm?query=1",
+    ),
+    (
+        "Apple",
+        "https://www.nexmark.com/aapl_/bid_h/stm_t/item.htm?query=1",
+    ),
 ];
+
+/// The numbered channels and their URLs, built once: as in Nexmark, a URL is a random
+/// base URL, and nine in ten also carry `&channel_id=` with the channel's bits reversed.
+fn numbered_channels() -> &'static [(String, String)] {
+    static CHANNELS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    CHANNELS.get_or_init(|| {
+        (0..CHANNELS_NUMBER)
+            .map(|number| {
+                let mut rng = RowRng::new(0x006e_6578_6d61_726b, number);
+                let mut url = String::from("https://www.nexmark.com/");
+                for _ in 0..3 {
+                    url.push_str(&rng.string(5));
+                    url.push('/');
+                }
+                url.push_str("item.htm?query=1");
+                if rng.below(10) > 0 {
+                    let reversed = (number as i32).reverse_bits().unsigned_abs();
+                    url.push_str(&format!("&channel_id={reversed}"));
+                }
+                (format!("channel-{number}"), url)
+            })
+            .collect()
+    })
+}
+
+/// Random lowercase text that `extra` paddings are slices of.
+fn padding_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| RowRng::new(0x0070_6164_6469_6e67, 0).string(1 << 16))
+}
+
+/// Nexmark's `nextExtra`: padding that brings an event of `current` bytes to `average`
+/// bytes on average (±20%), or nothing when it is already that big.
+fn extra(rng: &mut RowRng, current: u64, average: u64) -> Cow<'static, str> {
+    let Some(wanted) = average.checked_sub(current).filter(|w| *w > 0) else {
+        return Cow::Borrowed("");
+    };
+    let delta = (wanted as f64 * 0.2).round() as u64;
+    let len = (wanted - delta + rng.below(2 * delta)) as usize;
+    let text = padding_text();
+    let len = len.min(text.len());
+    let start = rng.below((text.len() - len) as u64 + 1) as usize;
+    Cow::Borrowed(&text[start..start + len])
+}
 
 impl NexmarkConfig {
     fn period(&self) -> u64 {
@@ -269,18 +351,40 @@ impl Cursor {
         config.first_event_time_ms + self.millis as EventTime
     }
 
-    /// A person id that exists now, among the recently active ones.
-    fn recent_person(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
-        let count = self.persons.max(1);
-        let active = config.num_active_people.min(count).max(1);
-        FIRST_PERSON_ID + count - active + rng.below(active)
+    /// Base-0 id of the last person created before an auction or a bid (Nexmark's
+    /// `lastBase0PersonId`).
+    fn last_person(&self) -> u64 {
+        self.persons.max(1) - 1
     }
 
-    /// An auction id that exists now, among those in flight.
-    fn recent_auction(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
-        let count = self.auctions.max(1);
-        let in_flight = config.num_in_flight_auctions.min(count).max(1);
-        FIRST_AUCTION_ID + count - in_flight + rng.below(in_flight)
+    /// Base-0 id of the last auction created before a bid (`lastBase0AuctionId`).
+    fn last_auction(&self) -> u64 {
+        self.auctions.max(1) - 1
+    }
+
+    /// Nexmark's `nextBase0PersonId`: one of the active people, or up to
+    /// [`PERSON_ID_LEAD`] ids ahead of the last one.
+    fn random_person(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
+        let people = self.last_person() + 1;
+        let active = config.num_active_people.min(people);
+        people - active + rng.below(active + PERSON_ID_LEAD)
+    }
+
+    /// Nexmark's `nextBase0AuctionId`: one of the auctions in flight, or up to
+    /// [`AUCTION_ID_LEAD`] ids ahead of the last one.
+    fn random_auction(&self, config: &NexmarkConfig, rng: &mut RowRng) -> u64 {
+        let last = self.last_auction();
+        let first = last.saturating_sub(config.num_in_flight_auctions);
+        first + rng.below(last - first + 1 + AUCTION_ID_LEAD)
+    }
+
+    /// Nexmark's `nextAuctionLengthMs`: uniform up to twice the time until the auction
+    /// `num_in_flight_auctions` ahead of this one is created, so about that many are open.
+    fn auction_length(&self, config: &NexmarkConfig, rng: &mut RowRng) -> EventTime {
+        let ahead =
+            config.num_in_flight_auctions * config.period() / config.auction_proportion.max(1);
+        let horizon = config.timestamp(self.n + ahead) - self.timestamp(config);
+        1 + rng.below((2 * horizon).max(1) as u64) as EventTime
     }
 }
 
@@ -289,9 +393,9 @@ fn is_hot(rng: &mut RowRng, ratio: u64) -> bool {
     rng.below(ratio.max(1)) != 0
 }
 
-/// The hot item among ids up to `last`: `last` rounded down to a multiple of `ratio`.
-fn round_down(last: u64, ratio: u64) -> u64 {
-    last / ratio.max(1) * ratio.max(1)
+/// The first id of the batch of `batch` ids that `last` falls in.
+fn batch_start(last: u64, batch: u64) -> u64 {
+    last / batch * batch
 }
 
 /// Steps of the price table: prices are log-uniform, interpolated between table entries.
@@ -351,36 +455,42 @@ fn event_at(config: &NexmarkConfig, at: &Cursor) -> Event {
                 credit_card.push(char::from(b'0' + (digits / place % 10) as u8));
             }
         }
+        let (city, state) = (pick(&US_CITIES, &mut rng), pick(&US_STATES, &mut rng));
+        let size =
+            8 + name.len() + email_address.len() + credit_card.len() + city.len() + state.len();
         Event::Person(Box::new(Person {
             id,
             name,
             email_address,
             credit_card,
-            city: pick(&US_CITIES, &mut rng).to_string(),
-            state: pick(&US_STATES, &mut rng).to_string(),
+            city: city.to_string(),
+            state: state.to_string(),
             date_time,
-            extra: String::new(),
+            extra: extra(&mut rng, size as u64, config.avg_person_byte_size),
         }))
     } else if at.offset < config.person_proportion + config.auction_proportion {
         let id = FIRST_AUCTION_ID + at.auctions;
-        let seller = if is_hot(&mut rng, config.hot_seller_ratio) {
-            // The hot seller: the most recent person, rounded down to the ratio.
-            FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_seller_ratio)
-        } else {
-            at.recent_person(config, &mut rng)
-        };
+        let seller = FIRST_PERSON_ID
+            + if is_hot(&mut rng, config.hot_seller_ratio) {
+                batch_start(at.last_person(), HOT_SELLER_RATIO)
+            } else {
+                at.random_person(config, &mut rng)
+            };
         let initial_bid = price(&mut rng);
+        let (item_name, description) = (rng.string(20), rng.string(100));
+        // Sizes as Nexmark counts them: the id, the two texts and five numbers.
+        let size = 8 + item_name.len() + description.len() + 5 * 8;
         Event::Auction(Box::new(Auction {
             id,
-            item_name: rng.string(20),
-            description: rng.string(100),
+            item_name,
+            description,
             initial_bid,
             reserve: initial_bid + price(&mut rng),
             date_time,
-            expires: date_time + 10_000 + rng.below(20_000) as i64,
+            expires: date_time + at.auction_length(config, &mut rng),
             seller,
             category: FIRST_CATEGORY_ID + rng.below(NUM_CATEGORIES),
-            extra: String::new(),
+            extra: extra(&mut rng, size as u64, config.avg_auction_byte_size),
         }))
     } else {
         Event::Bid(bid_at(config, at, &mut rng, date_time))
@@ -389,27 +499,35 @@ fn event_at(config: &NexmarkConfig, at: &Cursor) -> Event {
 
 /// The bid at `at`, with `rng` as seeded for it.
 fn bid_at(config: &NexmarkConfig, at: &Cursor, rng: &mut RowRng, date_time: EventTime) -> Bid {
-    let auction = if is_hot(rng, config.hot_auction_ratio) {
-        FIRST_AUCTION_ID + round_down(at.auctions.max(1) - 1, config.hot_auction_ratio)
+    let auction = FIRST_AUCTION_ID
+        + if is_hot(rng, config.hot_auction_ratio) {
+            batch_start(at.last_auction(), HOT_AUCTION_RATIO)
+        } else {
+            at.random_auction(config, rng)
+        };
+    // The second person of the batch, so that hot bidders are not the hot sellers.
+    let bidder = FIRST_PERSON_ID
+        + if is_hot(rng, config.hot_bidder_ratio) {
+            batch_start(at.last_person(), HOT_BIDDER_RATIO) + 1
+        } else {
+            at.random_person(config, rng)
+        };
+    let price = price(rng);
+    let (channel, url) = if is_hot(rng, HOT_CHANNELS_RATIO) {
+        HOT_CHANNELS[rng.below(HOT_CHANNELS.len() as u64) as usize]
     } else {
-        at.recent_auction(config, rng)
+        let (channel, url) = &numbered_channels()[rng.below(CHANNELS_NUMBER) as usize];
+        (channel.as_str(), url.as_str())
     };
-    let last_person = FIRST_PERSON_ID + at.persons.max(1) - 1;
-    let bidder = if is_hot(rng, config.hot_bidder_ratio) {
-        FIRST_PERSON_ID + round_down(at.persons.max(1) - 1, config.hot_bidder_ratio) + 1
-    } else {
-        at.recent_person(config, rng)
-    }
-    .min(last_person);
-    let (channel, url) = CHANNELS[rng.below(CHANNELS.len() as u64) as usize];
     Bid {
         auction,
         bidder,
-        price: price(rng),
+        price,
         channel: Cow::Borrowed(channel),
         url: Cow::Borrowed(url),
         date_time,
-        extra: String::new(),
+        // Nexmark counts four 8-byte fields and pads the rest.
+        extra: extra(rng, 32, config.avg_bid_byte_size),
     }
 }
 
@@ -629,7 +747,7 @@ mod tests {
                 Event::Auction(a) => {
                     assert_eq!(a.id, FIRST_AUCTION_ID + auctions);
                     assert!(
-                        a.seller >= FIRST_PERSON_ID && a.seller <= max_person,
+                        a.seller >= FIRST_PERSON_ID && a.seller <= max_person + PERSON_ID_LEAD,
                         "{a:?}"
                     );
                     auctions += 1;
@@ -637,11 +755,11 @@ mod tests {
                 }
                 Event::Bid(b) => {
                     assert!(
-                        b.auction >= FIRST_AUCTION_ID && b.auction <= max_auction,
+                        b.auction >= FIRST_AUCTION_ID && b.auction <= max_auction + AUCTION_ID_LEAD,
                         "{b:?}"
                     );
                     assert!(
-                        b.bidder >= FIRST_PERSON_ID && b.bidder <= max_person,
+                        b.bidder >= FIRST_PERSON_ID && b.bidder <= max_person + PERSON_ID_LEAD,
                         "{b:?}"
                     );
                     bids += 1;
@@ -662,8 +780,58 @@ mod tests {
         }
         let top = counts.values().max().copied().unwrap_or(0);
         let mean = 92_000 / counts.len() as u64;
-        // Half the bids go to the current hot auction, which changes every 2 auctions.
-        assert!(top > 3 * mean, "top {top}, mean {mean}");
+        // Half the bids go to the current hot auction, which changes every 100 auctions
+        // (1,667 events, 1,533 bids): about 767 bids each for the 60 hot auctions.
+        assert!((700..900).contains(&top), "top {top}, mean {mean}");
+        let hot = counts
+            .iter()
+            .filter(|(a, _)| (*a - FIRST_AUCTION_ID).is_multiple_of(HOT_AUCTION_RATIO));
+        let hot_bids: u64 = hot.map(|(_, n)| n).sum();
+        assert!((45_000..49_000).contains(&hot_bids), "{hot_bids}");
+    }
+
+    #[test]
+    fn channels_paddings_and_auction_lengths_follow_nexmark() {
+        let cfg = config(100_000);
+        let (mut bids, mut hot_channel, mut bid_bytes) = (0u64, 0u64, 0u64);
+        let (mut auctions, mut open_ms) = (0i64, 0i64);
+        let mut channels = std::collections::HashSet::new();
+        for n in 0..100_000 {
+            match event(&cfg, n) {
+                Event::Bid(b) => {
+                    bids += 1;
+                    bid_bytes += 32 + b.extra.len() as u64;
+                    if HOT_CHANNELS
+                        .iter()
+                        .any(|(c, u)| *c == b.channel && *u == b.url)
+                    {
+                        hot_channel += 1;
+                    } else {
+                        assert!(b.channel.starts_with("channel-"), "{b:?}");
+                        assert!(b.url.starts_with("https://www.nexmark.com/"), "{b:?}");
+                    }
+                    channels.insert(b.channel);
+                }
+                Event::Auction(a) => {
+                    auctions += 1;
+                    open_ms += a.expires - a.date_time;
+                    let size = 8 + a.item_name.len() + a.description.len() + 40 + a.extra.len();
+                    assert!((434..=566).contains(&size), "{size}");
+                }
+                Event::Person(p) => assert!(!p.extra.is_empty()),
+            }
+        }
+        // Half the bids on the four hot channels, the other half spread over 10,000.
+        let share = hot_channel as f64 / bids as f64;
+        assert!((0.48..0.52).contains(&share), "{share}");
+        assert!(channels.len() > 8_000, "{}", channels.len());
+        // Bids average 100 bytes as Nexmark counts them.
+        let mean = bid_bytes as f64 / bids as f64;
+        assert!((98.0..102.0).contains(&mean), "{mean}");
+        // Auctions stay open for about the time 100 more auctions take to arrive:
+        // 1,666 events at 100,000 events/s, 16.7 ms.
+        let mean_open = open_ms as f64 / auctions as f64;
+        assert!((15.0..18.5).contains(&mean_open), "{mean_open}");
     }
 
     #[test]
