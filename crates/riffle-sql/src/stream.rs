@@ -7,11 +7,11 @@
 //! fires when the watermark passes the window's end. Plans the runtime cannot run yet are
 //! refused by name.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int8Array, RecordBatch};
 use datafusion::arrow::compute::{filter_record_batch, max};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionState;
@@ -245,11 +245,20 @@ enum Acc {
     Max(Value),
     Avg(f64, i64),
     Distinct(BTreeSet<Value>),
+    /// Over an updating input, whose rows can be taken back: how many times each value is
+    /// in (MIN, MAX and DISTINCT aggregates, as Flink's `MinWithRetract` keeps them).
+    Counted(BTreeMap<Value, i64>),
+    /// SUM over an updating input: the sum and how many values it holds (none: NULL).
+    CountedSum(Value, i64),
 }
 
 impl Acc {
-    fn new(function: Function, distinct: bool) -> Acc {
+    fn new(function: Function, distinct: bool, retracting: bool) -> Acc {
         match (function, distinct) {
+            (Function::Min | Function::Max, _) | (_, true) if retracting => {
+                Acc::Counted(BTreeMap::new())
+            }
+            (Function::Sum, false) if retracting => Acc::CountedSum(Value::Null, 0),
             (_, true) => Acc::Distinct(BTreeSet::new()),
             (Function::Count, _) => Acc::Count(0),
             (Function::Sum, _) => Acc::Sum(Value::Null),
@@ -284,6 +293,43 @@ impl Acc {
             Acc::Distinct(set) => {
                 set.insert(v);
             }
+            Acc::Counted(values) => *values.entry(v).or_default() += 1,
+            Acc::CountedSum(sum, n) => {
+                *sum = add(sum, &v);
+                *n += 1;
+            }
+        }
+    }
+
+    /// Takes back a `v` added before (a `-U` or `-D` row of an updating input). Only the
+    /// states made for an updating input (`retracting`) can.
+    fn retract(&mut self, v: Value) {
+        if v.is_null() {
+            return;
+        }
+        match self {
+            Acc::Count(n) => *n -= 1,
+            Acc::Avg(sum, n) => {
+                *sum -= as_f64(&v);
+                *n -= 1;
+            }
+            Acc::Counted(values) => {
+                if let Some(count) = values.get_mut(&v) {
+                    *count -= 1;
+                    if *count <= 0 {
+                        values.remove(&v);
+                    }
+                }
+            }
+            Acc::CountedSum(sum, n) => {
+                *n -= 1;
+                *sum = if *n <= 0 {
+                    Value::Null
+                } else {
+                    subtract(sum, &v)
+                };
+            }
+            Acc::Sum(_) | Acc::Min(_) | Acc::Max(_) | Acc::Distinct(_) => {}
         }
     }
 
@@ -304,32 +350,45 @@ impl Acc {
     }
 
     fn result(&self, function: Function) -> Value {
+        // The aggregate of the distinct values, each once.
+        let of_values = |values: &mut dyn Iterator<Item = &Value>| {
+            let mut acc = Acc::new(function, false, false);
+            values.for_each(|v| acc.add(v.clone()));
+            acc.result(function)
+        };
         match self {
             Acc::Count(n) => Value::Int(*n),
-            Acc::Sum(v) | Acc::Min(v) | Acc::Max(v) => v.clone(),
-            Acc::Avg(_, 0) => Value::Null,
+            Acc::Sum(v) | Acc::Min(v) | Acc::Max(v) | Acc::CountedSum(v, _) => v.clone(),
+            Acc::Avg(_, n) if *n <= 0 => Value::Null,
             Acc::Avg(sum, n) => Value::Float(sum / *n as f64),
-            Acc::Distinct(set) => {
-                let mut acc = Acc::new(function, false);
-                set.iter().for_each(|v| acc.add(v.clone()));
-                acc.result(function)
-            }
+            Acc::Distinct(set) => of_values(&mut set.iter()),
+            Acc::Counted(values) => of_values(&mut values.keys()),
         }
     }
 }
 
 /// The aggregate functions of one aggregation (each with its DISTINCT flag): their fresh
-/// states, how a row's inputs fold in, and their results.
+/// states, how a row's inputs fold in, and their results. Over an updating input they are
+/// `retracting`: their states can take rows back.
 #[derive(Debug, Clone)]
-struct Functions(Vec<(Function, bool)>);
+struct Functions {
+    functions: Vec<(Function, bool)>,
+    retracting: bool,
+}
 
 impl Functions {
-    fn of(specs: &[AggregateSpec]) -> Self {
-        Functions(specs.iter().map(|a| (a.function, a.distinct)).collect())
+    fn of(specs: &[AggregateSpec], retracting: bool) -> Self {
+        Functions {
+            functions: specs.iter().map(|a| (a.function, a.distinct)).collect(),
+            retracting,
+        }
     }
 
     fn fresh(&self) -> Vec<Acc> {
-        self.0.iter().map(|(f, d)| Acc::new(*f, *d)).collect()
+        self.functions
+            .iter()
+            .map(|(f, d)| Acc::new(*f, *d, self.retracting))
+            .collect()
     }
 
     /// Folds one row's inputs (a value per function) into `accs`.
@@ -339,9 +398,16 @@ impl Functions {
         }
     }
 
+    /// Takes one row's inputs back out of `accs`.
+    fn retract(accs: &mut [Acc], inputs: impl IntoIterator<Item = Value>) {
+        for (acc, value) in accs.iter_mut().zip(inputs) {
+            acc.retract(value);
+        }
+    }
+
     fn results(&self, accs: &[Acc]) -> Vec<Value> {
         accs.iter()
-            .zip(&self.0)
+            .zip(&self.functions)
             .map(|(acc, (f, _))| acc.result(*f))
             .collect()
     }
@@ -353,6 +419,14 @@ fn add(a: &Value, b: &Value) -> Value {
         (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
         (Value::UInt(x), Value::UInt(y)) => Value::UInt(x.wrapping_add(*y)),
         (x, y) => Value::Float(as_f64(x) + as_f64(y)),
+    }
+}
+
+fn subtract(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_sub(*y)),
+        (Value::UInt(x), Value::UInt(y)) => Value::UInt(x.wrapping_sub(*y)),
+        (x, y) => Value::Float(as_f64(x) - as_f64(y)),
     }
 }
 
@@ -610,8 +684,8 @@ impl Node {
                     (None, None) => None,
                 };
                 let input = Node::from_plan(&a.input, state, tables)?;
-                if input.updating() {
-                    return Err(unsupported("an aggregation of an updating result"));
+                if input.updating() && time.is_some() {
+                    return Err(unsupported("a window aggregation of an updating result"));
                 }
                 let keys = a
                     .group_expr
@@ -1037,11 +1111,13 @@ fn scan<'s>(env: &Env<'s>, source: &SourceSpec) -> Result<DataStream<'s, Batch>>
     Ok(env.source(&name, reader, strategy))
 }
 
-/// What a window aggregation keys and folds: one row's key and aggregate inputs.
+/// What an aggregation keys and folds: one row's key and aggregate inputs, and whether the
+/// row takes back an earlier one (a `-U` or `-D` row of an updating input).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AggRow {
     key: Vec<Value>,
     inputs: Vec<Value>,
+    retract: bool,
 }
 
 impl Aggregate {
@@ -1057,16 +1133,17 @@ impl Aggregate {
             .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
             .collect();
         let time = self.time;
+        let updating = self.input.updating();
         let job = Arc::clone(env.job());
         let rows = self.input.build(env)?.flat_map_with_time(
             "sql.aggregate_rows",
             move |ts, batch, out| {
-                if let Err(error) = rows_of(&batch, ts, &keys, &specs, time, out) {
+                if let Err(error) = rows_of(&batch, ts, &keys, &specs, time, updating, out) {
                     job.fail(error);
                 }
             },
         );
-        let functions = Functions::of(&self.aggregates);
+        let functions = Functions::of(&self.aggregates, updating);
         let (fired, schema) = match time {
             Some(WindowTime::Session { start, end }) => (
                 // Keyed by the group without its window: sessions of a group merge.
@@ -1167,6 +1244,16 @@ impl AggregateInputs {
     }
 }
 
+/// The row kinds of an updating batch: its last column.
+fn row_kinds(batch: &RecordBatch) -> Result<Int8Array> {
+    batch
+        .columns()
+        .last()
+        .and_then(|c| c.as_any().downcast_ref::<Int8Array>())
+        .cloned()
+        .ok_or_else(|| RiffleError::Runtime("an updating batch without row kinds".into()))
+}
+
 /// Row `row` of `columns` as values.
 fn row_values(columns: &[ArrayRef], row: usize) -> Result<Vec<Value>> {
     columns.iter().map(|c| Value::from_array(c, row)).collect()
@@ -1187,13 +1274,14 @@ pub fn batch_of(schema: &SchemaRef, values: &[Vec<Value>]) -> Result<RecordBatch
 }
 
 /// Splits `batch` into keyed rows, each stamped with its window's largest timestamp (or, without
-/// a window, with the batch's time `ts`).
+/// a window, with the batch's time `ts`). An `updating` batch has its row kinds last.
 fn rows_of(
     batch: &RecordBatch,
     ts: EventTime,
     keys: &[Physical],
     specs: &[(Physical, Option<Physical>)],
     time: Option<WindowTime>,
+    updating: bool,
     out: &mut Vec<(EventTime, AggRow)>,
 ) -> Result<()> {
     let key_columns = keys
@@ -1201,6 +1289,10 @@ fn rows_of(
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
     let inputs = AggregateInputs::of(batch, specs)?;
+    let kinds = match updating {
+        true => Some(row_kinds(batch)?),
+        false => None,
+    };
     for row in 0..batch.num_rows() {
         let key = row_values(&key_columns, row)?;
         let ts = match time {
@@ -1210,11 +1302,14 @@ fn rows_of(
             None => ts,
         };
         let values = inputs.row(row)?;
+        // -U (1) and -D (3) take a row back.
+        let retract = kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1);
         out.push((
             ts,
             AggRow {
                 key,
                 inputs: values,
+                retract,
             },
         ));
     }
@@ -1267,13 +1362,14 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
 
 /// The keyed half of an aggregation without windows: for every row, the group's new result
 /// replaces its old one in the output, as Flink's changelog does: `+I` for a new group, then
-/// `-U` (old) and `+U` (new) when the result changes. The row kind is the last value.
+/// `-U` (old) and `+U` (new) when the result changes, and `-D` when an updating input takes
+/// back the group's last row. The row kind is the last value.
 struct GroupFold {
     functions: Functions,
 }
 
-/// A group's aggregate states and the result last emitted.
-type GroupState = ValueState<(Vec<Acc>, Vec<Value>)>;
+/// A group's aggregate states, the result last emitted, and how many input rows it holds.
+type GroupState = ValueState<(Vec<Acc>, Vec<Value>, i64)>;
 
 impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
     type State = GroupState;
@@ -1288,23 +1384,41 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
         let functions = &self.functions;
         let state = ctx.state();
         if state.value().is_none() {
-            state.update((functions.fresh(), Vec::new()));
+            if row.retract {
+                // Taking back a row of a group that holds none: nothing to take.
+                return;
+            }
+            state.update((functions.fresh(), Vec::new(), 0));
         }
-        let Some((accs, last)) = state.value_mut() else {
+        let Some((accs, last, rows)) = state.value_mut() else {
             return;
         };
-        Functions::add(accs, row.inputs);
-        let result = functions.results(accs);
-        if !last.is_empty() && *last == result {
-            return;
-        }
-        let previous = std::mem::replace(last, result.clone());
         let line = |values: Vec<Value>, kind: i64| {
             let mut row = key.clone();
             row.extend(values);
             row.push(Value::Int(kind));
             row
         };
+        if row.retract {
+            Functions::retract(accs, row.inputs);
+            *rows -= 1;
+        } else {
+            Functions::add(accs, row.inputs);
+            *rows += 1;
+        }
+        if *rows <= 0 {
+            let previous = std::mem::take(last);
+            ctx.clear_state();
+            if !previous.is_empty() {
+                ctx.collect(line(previous, 3));
+            }
+            return;
+        }
+        let result = functions.results(accs);
+        if !last.is_empty() && *last == result {
+            return;
+        }
+        let previous = std::mem::replace(last, result.clone());
         if previous.is_empty() {
             ctx.collect(line(result, 0));
         } else {
@@ -1994,7 +2108,7 @@ impl Over {
                         Err(error) => job.fail(error),
                     }
                 });
-        let functions = Functions::of(&self.aggregates);
+        let functions = Functions::of(&self.aggregates, false);
         let computed = rows
             .key_by(|row: &OverRow| row.partition.clone())
             .process(OverFold {

@@ -336,6 +336,57 @@ fn nexmark_q5_hot_items_match_a_loop() {
 }
 
 #[test]
+fn nexmark_q4_average_closing_price_per_category_matches_a_loop() {
+    let events = q_events();
+    // Each auction's highest bid among those placed while it was open, whenever the auction
+    // arrived (the join keeps both sides).
+    let auctions: BTreeMap<u64, (u64, i64, i64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Auction(a) => Some((a.id, (a.category, a.date_time, a.expires))),
+            _ => None,
+        })
+        .collect();
+    let mut finals: BTreeMap<u64, u64> = BTreeMap::new();
+    for e in &events {
+        if let Event::Bid(b) = e {
+            if let Some((_, opened, expires)) = auctions.get(&b.auction) {
+                if (*opened..=*expires).contains(&b.date_time) {
+                    let f = finals.entry(b.auction).or_default();
+                    *f = (*f).max(b.price);
+                }
+            }
+        }
+    }
+    let mut per_category: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for (auction, price) in &finals {
+        let e = per_category.entry(auctions[auction].0).or_default();
+        e.0 += price;
+        e.1 += 1;
+    }
+    assert_eq!(per_category.len(), 5, "every category has a closed auction");
+    for workers in [1, 4] {
+        let rows = example_rows("q4.sql", workers);
+        let got: Vec<(u64, f64)> = rows
+            .iter()
+            .map(|r| {
+                let (c, avg) = r.split_once(',').unwrap();
+                (c.parse().unwrap(), avg.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(got.len(), per_category.len(), "{rows:?}");
+        for ((category, avg), (c, (sum, n))) in got.iter().zip(&per_category) {
+            assert_eq!(category, c);
+            let expected = *sum as f64 / *n as f64;
+            assert!(
+                (avg - expected).abs() < 1e-6 * expected,
+                "{category}: {avg} vs {expected}"
+            );
+        }
+    }
+}
+
+#[test]
 fn nexmark_q7_highest_bids_match_a_loop() {
     let bids: Vec<_> = q_events()
         .into_iter()
