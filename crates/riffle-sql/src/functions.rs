@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Builder, ListBuilder, StringArray, StringBuilder,
+    Array, ArrayRef, Float64Builder, Int64Array, ListBuilder, StringArray, StringBuilder,
     TimestampMillisecondArray,
 };
 use datafusion::arrow::compute::cast;
@@ -29,6 +29,12 @@ pub fn register(ctx: &SessionContext) {
         Function::FromUnixtime,
         Function::Proctime,
         Function::OneHotEncode,
+        Function::RegexpExtract,
+        Function::SplitIndex,
+        Function::Hour,
+        Function::Minute,
+        Function::Second,
+        Function::CountChar,
     ] {
         ctx.register_udf(ScalarUDF::from(Flink::new(function)));
     }
@@ -51,6 +57,19 @@ enum Function {
     /// `ONE_HOT_ENCODE(value, 'a,b,c')`: an ARRAY<DOUBLE> with 1.0 at the value's place among
     /// the categories and 0.0 elsewhere (all zeros for a value not among them or NULL).
     OneHotEncode,
+    /// `REGEXP_EXTRACT(s, regex [, group])`: the group (0: the whole match, the default) of the
+    /// first match of `regex` in `s`; NULL without a match.
+    RegexpExtract,
+    /// `SPLIT_INDEX(s, separator, i)`: the `i`-th (from 0) piece of `s` split at every
+    /// `separator` (empty pieces kept); NULL past the end.
+    SplitIndex,
+    /// `HOUR(ts)`, `MINUTE(ts)`, `SECOND(ts)`: a timestamp's field, as BIGINT.
+    Hour,
+    Minute,
+    Second,
+    /// `COUNT_CHAR(s, 'c')`: how many times the character occurs in `s` (Nexmark q14's
+    /// user-defined function, shipped as a second example).
+    CountChar,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -80,6 +99,10 @@ impl Flink {
             ),
             Function::FromUnixtime => any(&[1, 2]),
             Function::Proctime => Signature::nullary(Volatility::Volatile),
+            Function::RegexpExtract => any(&[2, 3]),
+            Function::SplitIndex => any(&[3]),
+            Function::Hour | Function::Minute | Function::Second => any(&[1]),
+            Function::CountChar => any(&[2]),
         };
         Flink {
             function,
@@ -205,6 +228,12 @@ impl ScalarUDFImpl for Flink {
             Function::FromUnixtime => "from_unixtime",
             Function::Proctime => "proctime",
             Function::OneHotEncode => "one_hot_encode",
+            Function::RegexpExtract => "regexp_extract",
+            Function::SplitIndex => "split_index",
+            Function::Hour => "hour",
+            Function::Minute => "minute",
+            Function::Second => "second",
+            Function::CountChar => "count_char",
         }
     }
 
@@ -220,6 +249,10 @@ impl ScalarUDFImpl for Flink {
             Function::OneHotEncode => {
                 DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
             }
+            Function::RegexpExtract | Function::SplitIndex => DataType::Utf8,
+            Function::Hour | Function::Minute | Function::Second | Function::CountChar => {
+                DataType::Int64
+            }
         })
     }
 
@@ -228,6 +261,20 @@ impl ScalarUDFImpl for Flink {
         let name = self.name().to_uppercase();
         let column = |i: usize, to: &DataType| -> Result<ArrayRef> {
             Ok(cast(&args.args[i].to_array(rows)?, to)?)
+        };
+        let texts = |i: usize| -> Result<StringArray> {
+            column(i, &DataType::Utf8)?
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| internal("text"))
+        };
+        let integers = |i: usize| -> Result<Int64Array> {
+            column(i, &DataType::Int64)?
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .cloned()
+                .ok_or_else(|| internal("a BIGINT"))
         };
         let array: ArrayRef = match self.function {
             Function::Mod => {
@@ -293,6 +340,82 @@ impl ScalarUDFImpl for Flink {
                 }
                 Arc::new(out.finish())
             }
+            Function::RegexpExtract => {
+                let pattern = text_argument(&args.args, 1, &name)?;
+                let regex = regex::Regex::new(&pattern).map_err(|e| {
+                    datafusion::error::DataFusionError::Execution(format!(
+                        "{name}: '{pattern}' is not a regular expression: {e}"
+                    ))
+                })?;
+                let groups = match args.args.len() {
+                    3 => Some(integers(2)?),
+                    _ => None,
+                };
+                let values = texts(0)?;
+                let extracted: StringArray = (0..values.len())
+                    .map(|row| {
+                        let value = values.is_valid(row).then(|| values.value(row))?;
+                        let group = match &groups {
+                            Some(g) => {
+                                usize::try_from(g.is_valid(row).then(|| g.value(row))?).ok()?
+                            }
+                            None => 0,
+                        };
+                        let found = regex.captures(value)?;
+                        found.get(group).map(|m| m.as_str().to_string())
+                    })
+                    .collect();
+                Arc::new(extracted)
+            }
+            Function::SplitIndex => {
+                let (values, separators, indexes) = (texts(0)?, texts(1)?, integers(2)?);
+                let pieces: StringArray = (0..values.len())
+                    .map(|row| {
+                        let valid = values.is_valid(row)
+                            && separators.is_valid(row)
+                            && indexes.is_valid(row);
+                        let index = usize::try_from(indexes.value(row)).ok()?;
+                        let separator = separators.value(row);
+                        if !valid || separator.is_empty() {
+                            return None;
+                        }
+                        values
+                            .value(row)
+                            .split(separator)
+                            .nth(index)
+                            .map(str::to_string)
+                    })
+                    .collect();
+                Arc::new(pieces)
+            }
+            Function::Hour | Function::Minute | Function::Second => {
+                let (unit, of) = match self.function {
+                    Function::Hour => (3_600_000, 24),
+                    Function::Minute => (60_000, 60),
+                    _ => (1_000, 60),
+                };
+                let times = column(0, &timestamp_ms())?;
+                let times = times
+                    .as_any()
+                    .downcast_ref::<TimestampMillisecondArray>()
+                    .ok_or_else(|| internal("a millisecond timestamp"))?;
+                let fields: Int64Array = times
+                    .iter()
+                    .map(|t| t.map(|ms| ms.div_euclid(unit).rem_euclid(of)))
+                    .collect();
+                Arc::new(fields)
+            }
+            Function::CountChar => {
+                let wanted = text_argument(&args.args, 1, &name)?;
+                let Some(wanted) = wanted.chars().next() else {
+                    return exec_err!("{name}: the character to count is empty");
+                };
+                let counts: Int64Array = texts(0)?
+                    .iter()
+                    .map(|s| s.map(|s| s.chars().filter(|c| *c == wanted).count() as i64))
+                    .collect();
+                Arc::new(counts)
+            }
         };
         Ok(ColumnarValue::Array(array))
     }
@@ -318,5 +441,49 @@ mod tests {
             Some(1_709_251_200_000)
         );
         assert_eq!(parse_time("soon", "%Y"), None);
+    }
+
+    /// Runs `sql` (one row, one column) in a session with these functions.
+    fn one(sql: &str) -> String {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let batches =
+            runtime.block_on(async { ctx.sql(sql).await.unwrap().collect().await.unwrap() });
+        let column = cast(batches[0].column(0), &DataType::Utf8).unwrap();
+        let column = column.as_any().downcast_ref::<StringArray>().unwrap();
+        match column.is_valid(0) {
+            true => column.value(0).to_string(),
+            false => "NULL".to_string(),
+        }
+    }
+
+    #[test]
+    fn flinks_string_and_time_functions_give_flinks_results() {
+        // Flink's documented examples.
+        assert_eq!(
+            one("SELECT REGEXP_EXTRACT('foothebar', 'foo(.*?)(bar)', 2)"),
+            "bar"
+        );
+        assert_eq!(one("SELECT REGEXP_EXTRACT('foothebar', 'the')"), "the");
+        assert_eq!(one("SELECT REGEXP_EXTRACT('foo', 'x(.)', 1)"), "NULL");
+        let url = "'https://www.nexmark.com/abc/def/ghi/item.htm?query=1&channel_id=77'";
+        assert_eq!(
+            one(&format!(
+                "SELECT REGEXP_EXTRACT({url}, '(&|^)channel_id=([^&]*)', 2)"
+            )),
+            "77"
+        );
+        assert_eq!(one(&format!("SELECT SPLIT_INDEX({url}, '/', 3)")), "abc");
+        assert_eq!(one(&format!("SELECT SPLIT_INDEX({url}, '/', 1)")), "");
+        assert_eq!(one(&format!("SELECT SPLIT_INDEX({url}, '/', 9)")), "NULL");
+        assert_eq!(one("SELECT SPLIT_INDEX('a,b', ',', -1)"), "NULL");
+        let ts = "TIMESTAMP '2024-03-01 18:42:07.5'";
+        assert_eq!(one(&format!("SELECT HOUR({ts})")), "18");
+        assert_eq!(one(&format!("SELECT MINUTE({ts})")), "42");
+        assert_eq!(one(&format!("SELECT SECOND({ts})")), "7");
+        assert_eq!(one("SELECT COUNT_CHAR('abcabc', 'c')"), "2");
     }
 }

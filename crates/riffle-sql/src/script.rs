@@ -71,6 +71,13 @@ pub enum Statement {
         /// No error when it does not exist.
         if_exists: bool,
     },
+    /// `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] f AS 'class' [LANGUAGE ...]`.
+    CreateFunction {
+        /// The function's name.
+        name: String,
+        /// The class Flink would load.
+        class: String,
+    },
     /// `EXPLAIN [PLAN FOR] statement`: the plans of a query or an `INSERT INTO`.
     Explain(Box<Located>),
     /// `EXECUTE STATEMENT SET BEGIN INSERT ...; INSERT ...; END` (or `BEGIN STATEMENT SET;
@@ -375,6 +382,30 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
         Statement::DropView {
             name: object_name(&name),
             if_exists,
+        }
+    } else if starts(&["CREATE", "FUNCTION"])
+        || starts(&["CREATE", "TEMPORARY", "FUNCTION"])
+        || starts(&["CREATE", "TEMPORARY", "SYSTEM", "FUNCTION"])
+    {
+        parser.next_token();
+        let _temporary = parser.parse_keyword(Keyword::TEMPORARY);
+        let _system = parser.parse_keyword(Keyword::SYSTEM);
+        parser
+            .expect_keyword(Keyword::FUNCTION)
+            .map_err(|e| fail(e, &parser))?;
+        let _ = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        parser
+            .expect_keyword(Keyword::AS)
+            .map_err(|e| fail(e, &parser))?;
+        let class = parser
+            .parse_literal_string()
+            .map_err(|e| fail(e, &parser))?;
+        Statement::CreateFunction {
+            name: object_name(&name),
+            class,
         }
     } else if starts(&["EXPLAIN"]) {
         parser.next_token();

@@ -217,6 +217,7 @@ impl Session {
                     "[INFO] Execute statement succeeded.".into(),
                 ))
             }
+            Statement::CreateFunction { name, class } => self.create_function(name, class),
             Statement::Explain(inner) => self.explain(inner),
             Statement::StatementSet(inserts) => self.statement_set(inserts),
             Statement::End => Err(RiffleError::Sql(format!(
@@ -225,6 +226,26 @@ impl Session {
             ))),
             Statement::Query => self.query(located),
         }
+    }
+
+    /// Flink's `CREATE FUNCTION f AS 'class'` loads a Java or Python class; Riffle's functions
+    /// are Rust, registered with [`Session::register_udf`] or built in. The statement is
+    /// accepted for a function that exists (so Flink scripts run unchanged) and refused,
+    /// saying how to register it, otherwise.
+    fn create_function(&self, name: &str, class: &str) -> Result<Output> {
+        let state = self.ctx.state();
+        let lower = name.to_lowercase();
+        if state.scalar_functions().contains_key(&lower)
+            || state.aggregate_functions().contains_key(&lower)
+        {
+            return Ok(Output::Message(format!(
+                "[INFO] Function '{name}' is a Riffle function; the class '{class}' is not loaded."
+            )));
+        }
+        Err(RiffleError::Sql(format!(
+            "CREATE FUNCTION {name}: Riffle cannot load the class '{class}'; functions are \
+             written in Rust and registered with Session::register_udf or register_udaf"
+        )))
     }
 
     fn unknown_table(&self, name: &str) -> RiffleError {
@@ -766,6 +787,22 @@ impl Session {
 
     /// The schema of a window TVF's rows (its input table must be registered).
     fn window_schema(&self, tvf: &WindowTvf) -> Result<SchemaRef> {
+        // Windows close on watermarks, which are event time: a PROCTIME() column would
+        // never close them on an unbounded stream.
+        let proctime = self.tables.get(&tvf.table).is_some_and(|t| {
+            t.def.columns.iter().any(|c| {
+                c.name.eq_ignore_ascii_case(&tvf.time_column)
+                    && matches!(&c.kind, ColumnKind::Computed(e)
+                        if e.to_string().to_uppercase().contains("PROCTIME("))
+            })
+        });
+        if proctime {
+            return Err(RiffleError::Sql(format!(
+                "DESCRIPTOR({}): windows over processing time (a PROCTIME() column) are not \
+                 supported yet; use an event-time column with a WATERMARK",
+                tvf.time_column
+            )));
+        }
         let input = self
             .runtime
             .block_on(self.ctx.table(tvf.table.as_str()))

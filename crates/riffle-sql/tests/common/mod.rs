@@ -1,0 +1,20 @@
+//! Helpers shared by the SQL test binaries.
+
+use riffle_sql::{render, Output, ResultFormat, Session};
+
+/// Runs `script` and returns the rows of its last query as CSV lines (no header), sorted.
+pub fn rows(script: &str) -> Vec<String> {
+    let mut session = Session::new().unwrap();
+    let mut out = Vec::new();
+    session
+        .run_script(script, |_, output| {
+            if let Output::Rows { schema, batches } = output {
+                let text = render(&schema, &batches, ResultFormat::Csv)?;
+                out = text.lines().skip(1).map(str::to_string).collect();
+            }
+            Ok(())
+        })
+        .unwrap();
+    out.sort();
+    out
+}
