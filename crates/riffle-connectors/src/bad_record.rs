@@ -25,6 +25,11 @@ pub struct BadRecords {
 impl BadRecords {
     /// Handling for source `name` of a job: counts go to `source.NAME.bad_records`.
     pub fn new(policy: BadRecordPolicy, name: &str, job: &JobShared) -> Result<Self> {
+        BadRecords::counted(policy, job.counter(&format!("source.{name}.bad_records")))
+    }
+
+    /// Handling that counts skipped and dead-lettered records in `counter`.
+    pub fn counted(policy: BadRecordPolicy, counter: Arc<AtomicU64>) -> Result<Self> {
         let dead_letter = match &policy {
             BadRecordPolicy::DeadLetter(path) => Some(
                 OpenOptions::new()
@@ -37,7 +42,7 @@ impl BadRecords {
         };
         Ok(BadRecords {
             policy,
-            counter: job.counter(&format!("source.{name}.bad_records")),
+            counter,
             dead_letter,
         })
     }

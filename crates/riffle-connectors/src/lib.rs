@@ -31,4 +31,4 @@ pub use file_sink::{FileSink, ParquetParts, ParquetSink, PartSink, PartWriter, T
 pub use nexmark_table::{NexmarkKind, NexmarkTable, NexmarkTableReader};
 pub use part_files::PartFiles;
 pub use sinks::{BlackholeSink, PrintSink};
-pub use socket::{SocketSink, SocketSource};
+pub use socket::{read_lines, Line, SocketSink, SocketSource};

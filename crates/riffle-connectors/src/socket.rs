@@ -30,12 +30,6 @@ pub struct SocketSource {
     policy: BadRecordPolicy,
 }
 
-enum Line {
-    Complete(String),
-    Truncated(String),
-    Failed(String),
-}
-
 impl SocketSource {
     /// A source reading `format` lines from `address`.
     pub fn new(address: impl Into<String>, format: Format) -> Self {
@@ -76,41 +70,58 @@ impl SocketSource {
     }
 
     fn connect(&self) -> Result<Receiver<Line>> {
-        let stream = TcpStream::connect(&self.address).map_err(|e| RiffleError::Network {
-            endpoint: self.address.clone(),
-            message: format!("cannot connect: {e}"),
-        })?;
-        let (tx, rx) = sync_channel(CHANNEL_LINES);
-        std::thread::Builder::new()
-            .name(format!("socket-source-{}", self.address))
-            .spawn(move || {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let mut buf = Vec::new();
-                    let line = match reader.read_until(b'\n', &mut buf) {
-                        Ok(0) => return,
-                        Ok(_) => {
-                            let complete = buf.last() == Some(&b'\n');
-                            let text = String::from_utf8_lossy(&buf)
-                                .trim_end_matches(['\n', '\r'])
-                                .to_string();
-                            if complete {
-                                Line::Complete(text)
-                            } else {
-                                Line::Truncated(text)
-                            }
-                        }
-                        Err(e) => Line::Failed(e.to_string()),
-                    };
-                    let last = !matches!(line, Line::Complete(_));
-                    if tx.send(line).is_err() || last {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| RiffleError::Runtime(format!("cannot start socket thread: {e}")))?;
-        Ok(rx)
+        read_lines(&self.address)
     }
+}
+
+/// A line read from a socket by [`read_lines`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A whole line, without its line end.
+    Complete(String),
+    /// The connection closed after this text, before a line end: a cut-off record.
+    Truncated(String),
+    /// Reading failed.
+    Failed(String),
+}
+
+/// Connects to the TCP server at `address` and reads its lines on a thread of their own,
+/// up to 16 K lines ahead of the receiver. The channel closes when the server does.
+pub fn read_lines(address: &str) -> Result<Receiver<Line>> {
+    let stream = TcpStream::connect(address).map_err(|e| RiffleError::Network {
+        endpoint: address.to_string(),
+        message: format!("cannot connect: {e}"),
+    })?;
+    let (tx, rx) = sync_channel(CHANNEL_LINES);
+    std::thread::Builder::new()
+        .name(format!("socket-source-{address}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(stream);
+            loop {
+                let mut buf = Vec::new();
+                let line = match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) => return,
+                    Ok(_) => {
+                        let complete = buf.last() == Some(&b'\n');
+                        let text = String::from_utf8_lossy(&buf)
+                            .trim_end_matches(['\n', '\r'])
+                            .to_string();
+                        if complete {
+                            Line::Complete(text)
+                        } else {
+                            Line::Truncated(text)
+                        }
+                    }
+                    Err(e) => Line::Failed(e.to_string()),
+                };
+                let last = !matches!(line, Line::Complete(_));
+                if tx.send(line).is_err() || last {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| RiffleError::Runtime(format!("cannot start socket thread: {e}")))?;
+    Ok(rx)
 }
 
 struct SocketReader<T> {

@@ -1,13 +1,22 @@
-//! The `filesystem` connector's streaming reader for SQL: CSV and JSON-lines files read
-//! straight into Arrow batches, files shared among the workers.
+//! The readers of SQL tables whose rows are records in files or on a socket: CSV and JSON
+//! lines parsed into Arrow batches with the table's bad-record policy, and Parquet files.
+//! Streaming jobs share the files among workers; batch queries read each file as a
+//! partition of a DataFusion table, through the same parser, so both modes report a bad
+//! record by file and line.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
-use riffle_core::{Batch, Result, RiffleError};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use riffle_connectors::{read_lines, BadRecords, Line};
+use riffle_core::{BadRecordPolicy, Batch, RecordLocation, Result, RiffleError};
 use riffle_runtime::{decode_u64, SourceReader, SourceStatus};
 
 use crate::script::TableDef;
@@ -30,24 +39,65 @@ pub enum TextFormat {
 }
 
 impl TextFormat {
-    /// The format a filesystem table's options give: `'format'` (`csv` or `json`),
-    /// `'csv.header'` and `'csv.field-delimiter'`.
+    /// The format a table's options give: `'format'` (`csv` or `json`), `'csv.header'` and
+    /// `'csv.field-delimiter'`.
     pub fn of(def: &TableDef) -> Result<TextFormat> {
+        match FileFormat::of(def)? {
+            FileFormat::Text(format) => Ok(format),
+            FileFormat::Parquet => Err(RiffleError::Sql(format!(
+                "table '{}': writing 'parquet' from SQL is not supported yet: use 'csv' or \
+                 'json'",
+                def.name
+            ))),
+        }
+    }
+}
+
+/// What a file table's files hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Records as lines of text.
+    Text(TextFormat),
+    /// Parquet files.
+    Parquet,
+}
+
+impl FileFormat {
+    /// The format a table's `'format'` option names.
+    pub fn of(def: &TableDef) -> Result<FileFormat> {
         match def.options.get("format").map(String::as_str) {
-            Some("csv") => Ok(TextFormat::Csv {
+            Some("csv") => Ok(FileFormat::Text(TextFormat::Csv {
                 header: def.options.get("csv.header").is_some_and(|v| v == "true"),
                 delimiter: def
                     .options
                     .get("csv.field-delimiter")
                     .and_then(|d| d.bytes().next())
                     .unwrap_or(b','),
-            }),
-            Some("json") => Ok(TextFormat::Json),
+            })),
+            Some("json") => Ok(FileFormat::Text(TextFormat::Json)),
+            Some("parquet") => Ok(FileFormat::Parquet),
             other => Err(RiffleError::Sql(format!(
-                "table '{}': 'format' = {other:?}: use 'csv' or 'json'",
+                "table '{}': 'format' = {other:?}: use 'csv', 'json' or 'parquet'",
                 def.name
             ))),
         }
+    }
+}
+
+/// A table's policy for records it cannot parse: Flink's `'csv.ignore-parse-errors'` /
+/// `'json.ignore-parse-errors'` = `'true'` skips them (counted, a few logged), and Riffle's
+/// `'bad-records'` = `'fail'` | `'skip'` | `'dead-letter=PATH'` says it in full. The default
+/// fails the job with the record's file, line, column and value.
+pub fn bad_record_policy(def: &TableDef) -> Result<BadRecordPolicy> {
+    let ignore = ["csv.ignore-parse-errors", "json.ignore-parse-errors"]
+        .iter()
+        .any(|k| def.options.get(*k).is_some_and(|v| v == "true"));
+    match def.options.get("bad-records") {
+        Some(policy) => policy
+            .parse()
+            .map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name))),
+        None if ignore => Ok(BadRecordPolicy::Skip),
+        None => Ok(BadRecordPolicy::Fail),
     }
 }
 
@@ -69,26 +119,222 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, String>>>;
+/// Parses lines of CSV or JSON into batches of a table's schema. A batch of lines is parsed
+/// at once; when that fails, line by line, so that each bad line goes through the policy
+/// with its place, and the good ones are kept.
+pub struct LineParser {
+    schema: SchemaRef,
+    format: TextFormat,
+    bad: BadRecords,
+}
 
-/// One worker's share of the files (file `i` goes to worker `i % workers`), read in order.
-/// Its position is (file, batches read), so a restored job reads on where it stopped.
+impl LineParser {
+    /// A parser whose skipped records are counted in `bad_count`.
+    pub fn new(
+        schema: SchemaRef,
+        format: TextFormat,
+        policy: BadRecordPolicy,
+        bad_count: Arc<AtomicU64>,
+    ) -> Result<Self> {
+        Ok(LineParser {
+            schema,
+            format,
+            bad: BadRecords::counted(policy, bad_count)?,
+        })
+    }
+
+    /// The rows of `lines` (numbered from 1 within `source`, a file or an address).
+    pub fn parse(&mut self, source: &str, lines: &[(u64, String)]) -> Result<Option<RecordBatch>> {
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let mut text = String::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum());
+        for (_, line) in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        if let Ok(batch) = self.parse_text(&text, lines.len()) {
+            if batch.num_rows() == lines.len() {
+                return Ok(Some(batch));
+            }
+        }
+        let mut good = Vec::new();
+        for (number, line) in lines {
+            let location = RecordLocation::new(source, *number);
+            match self.parse_text(line, 1) {
+                Ok(batch) if batch.num_rows() == 1 => good.push(batch),
+                Ok(_) => self
+                    .bad
+                    .handle(location, line, "not one record".to_string())?,
+                Err(error) => {
+                    let (column, message) = self.diagnose(line, error);
+                    let location = match column {
+                        Some(column) => location.with_column(column),
+                        None => location,
+                    };
+                    self.bad.handle(location, line, message)?;
+                }
+            }
+        }
+        if good.is_empty() {
+            return Ok(None);
+        }
+        concat_batches(&self.schema, &good)
+            .map(Some)
+            .map_err(|e| RiffleError::Runtime(e.to_string()))
+    }
+
+    fn parse_text(&self, text: &str, rows: usize) -> std::result::Result<RecordBatch, ArrowError> {
+        parse_with(&self.schema, self.format, text, rows)
+    }
+
+    /// Why `line` does not parse: the column and value at fault when one can be named.
+    fn diagnose(&self, line: &str, error: ArrowError) -> (Option<String>, String) {
+        let texts: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect();
+        let texts = Arc::new(Schema::new(texts));
+        match self.format {
+            TextFormat::Csv { .. } => {
+                let Ok(raw) = parse_with(&texts, self.format, line, 1) else {
+                    return (None, csv_shape(line, &self.schema, error));
+                };
+                first_bad_cell(&raw, &self.schema).unwrap_or((None, error.to_string()))
+            }
+            TextFormat::Json => {
+                let value: serde_json::Value = match serde_json::from_str(line) {
+                    Ok(value) => value,
+                    Err(e) => return (None, format!("not valid JSON: {e}")),
+                };
+                let Some(object) = value.as_object() else {
+                    return (None, "not a JSON object".to_string());
+                };
+                for field in self.schema.fields() {
+                    let Some(cell) = object.get(field.name()) else {
+                        continue;
+                    };
+                    let one = Arc::new(Schema::new(vec![field.as_ref().clone()]));
+                    let alone = serde_json::json!({ field.name(): cell }).to_string();
+                    if parse_with(&one, TextFormat::Json, &alone, 1).is_err() {
+                        return (
+                            Some(field.name().clone()),
+                            format!(
+                                "cannot read {cell} as {}",
+                                crate::types::flink_name(field.data_type())
+                            ),
+                        );
+                    }
+                }
+                (None, error.to_string())
+            }
+        }
+    }
+}
+
+/// Arrow's reader of `format` over `text`, as one batch.
+fn parse_with(
+    schema: &SchemaRef,
+    format: TextFormat,
+    text: &str,
+    rows: usize,
+) -> std::result::Result<RecordBatch, ArrowError> {
+    let input = Cursor::new(text.as_bytes());
+    let batches: Vec<RecordBatch> = match format {
+        TextFormat::Csv { delimiter, .. } => {
+            datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(schema))
+                .with_header(false)
+                .with_delimiter(delimiter)
+                .with_batch_size(rows.max(1))
+                .build(input)?
+                .collect::<std::result::Result<_, _>>()?
+        }
+        TextFormat::Json => datafusion::arrow::json::ReaderBuilder::new(Arc::clone(schema))
+            .with_batch_size(rows.max(1))
+            .build(input)?
+            .collect::<std::result::Result<_, _>>()?,
+    };
+    concat_batches(schema, &batches)
+}
+
+/// A CSV line with the wrong number of fields, said plainly.
+fn csv_shape(line: &str, schema: &Schema, error: ArrowError) -> String {
+    let message = error.to_string();
+    if message.contains("incorrect number of fields") {
+        format!(
+            "expected {} fields ({}), found a different number",
+            schema.fields().len(),
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else if line.trim().is_empty() {
+        "an empty record".to_string()
+    } else {
+        message
+    }
+}
+
+/// The first cell of a one-row batch of texts that does not convert to its column's type.
+fn first_bad_cell(raw: &RecordBatch, schema: &Schema) -> Option<(Option<String>, String)> {
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    for (column, field) in raw.columns().iter().zip(schema.fields()) {
+        if cast_with_options(column, field.data_type(), &strict).is_err() {
+            let value = column
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .filter(|c| c.is_valid(0))
+                .map(|c| c.value(0).to_string())
+                .unwrap_or_default();
+            return Some((
+                Some(field.name().clone()),
+                format!(
+                    "cannot read '{value}' as {}",
+                    crate::types::flink_name(field.data_type())
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// An open file: its lines (after a CSV header), or its Parquet batches.
+enum Open {
+    Lines(Box<dyn BufRead + Send>),
+    Parquet(Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>),
+}
+
+/// Reads files in order into batches: text through a [`LineParser`], Parquet through the
+/// Parquet reader with its columns matched to the table's by name. Its position is (file,
+/// lines or Parquet batches read), so a restored job reads on where it stopped.
 pub struct FileBatchReader {
     files: Vec<PathBuf>,
     schema: SchemaRef,
-    format: TextFormat,
+    format: FileFormat,
+    parser: Option<LineParser>,
     /// Index into `files` of the file being read.
     file: usize,
-    batches_read: u64,
-    open: Option<Batches>,
+    /// Lines (text) or batches (Parquet) of the file consumed so far.
+    done: u64,
+    open: Option<Open>,
 }
 
 impl FileBatchReader {
-    /// The reader of worker `worker_index` of `workers` over `files`.
+    /// The reader of worker `worker_index` of `workers` over `files` (file `i` goes to worker
+    /// `i % workers`).
     pub fn new(
         files: &[PathBuf],
         schema: SchemaRef,
-        format: TextFormat,
+        format: FileFormat,
+        parser: Option<LineParser>,
         worker_index: usize,
         workers: usize,
     ) -> Self {
@@ -102,37 +348,119 @@ impl FileBatchReader {
             files,
             schema,
             format,
+            parser,
             file: 0,
-            batches_read: 0,
+            done: 0,
             open: None,
         }
     }
 
-    fn open(&self, path: &Path) -> Result<Batches> {
-        let file = BufReader::new(File::open(path).map_err(|e| RiffleError::io(path, e))?);
-        let schema = self.schema.clone();
-        let fail = |e: datafusion::arrow::error::ArrowError| {
-            RiffleError::Runtime(format!("{}: {e}", path.display()))
-        };
+    fn open(&self, path: &Path) -> Result<Open> {
+        let file = File::open(path).map_err(|e| RiffleError::io(path, e))?;
         Ok(match self.format {
-            TextFormat::Csv { header, delimiter } => Box::new(
-                datafusion::arrow::csv::ReaderBuilder::new(schema)
-                    .with_header(header)
-                    .with_delimiter(delimiter)
-                    .with_batch_size(BATCH_ROWS)
-                    .build(file)
-                    .map_err(fail)?
-                    .map(|b| b.map_err(|e| e.to_string())),
-            ),
-            TextFormat::Json => Box::new(
-                datafusion::arrow::json::ReaderBuilder::new(schema)
-                    .with_batch_size(BATCH_ROWS)
-                    .build(file)
-                    .map_err(fail)?
-                    .map(|b| b.map_err(|e| e.to_string())),
-            ),
+            FileFormat::Text(_) => Open::Lines(Box::new(BufReader::with_capacity(1 << 16, file))),
+            FileFormat::Parquet => {
+                let fail = |e: parquet::errors::ParquetError| {
+                    RiffleError::Runtime(format!(
+                        "{}: not a readable Parquet file: {e}",
+                        path.display()
+                    ))
+                };
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                        .map_err(fail)?
+                        .with_batch_size(BATCH_ROWS)
+                        .build()
+                        .map_err(fail)?;
+                Open::Parquet(Box::new(reader))
+            }
         })
     }
+
+    /// The next batch of the open file, `None` at its end.
+    fn read(&mut self, path: &Path) -> Result<Option<RecordBatch>> {
+        let source = path.display().to_string();
+        match self.open.as_mut() {
+            Some(Open::Lines(lines)) => {
+                let header = matches!(
+                    self.format,
+                    FileFormat::Text(TextFormat::Csv { header: true, .. })
+                );
+                let mut batch = Vec::new();
+                let mut at_end = false;
+                while batch.len() < BATCH_ROWS {
+                    let mut line = String::new();
+                    let read = lines
+                        .read_line(&mut line)
+                        .map_err(|e| RiffleError::io(path, e))?;
+                    if read == 0 {
+                        at_end = true;
+                        break;
+                    }
+                    self.done += 1;
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if (header && self.done == 1) || line.trim().is_empty() {
+                        continue;
+                    }
+                    batch.push((self.done, line.to_string()));
+                }
+                let parser = self.parser.as_mut().ok_or_else(|| {
+                    RiffleError::Runtime("a text file reader without a parser".into())
+                })?;
+                match parser.parse(&source, &batch)? {
+                    Some(rows) => Ok(Some(rows)),
+                    None if at_end => Ok(None),
+                    // Every line of the chunk was skipped: an empty batch, not the end.
+                    None => Ok(Some(RecordBatch::new_empty(Arc::clone(&self.schema)))),
+                }
+            }
+            Some(Open::Parquet(batches)) => match batches.next() {
+                None => Ok(None),
+                Some(batch) => {
+                    self.done += 1;
+                    let batch = batch.map_err(|e| {
+                        RiffleError::Runtime(format!("{source}: batch {}: {e}", self.done))
+                    })?;
+                    conform(&source, &batch, &self.schema).map(Some)
+                }
+            },
+            None => Ok(None),
+        }
+    }
+}
+
+/// A Parquet batch with the table's columns, found by name and cast to the declared types.
+fn conform(source: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let Some(column) = batch.column_by_name(field.name()) else {
+                let hint = riffle_core::did_you_mean(
+                    field.name(),
+                    batch.schema().fields().iter().map(|f| f.name().as_str()),
+                );
+                return Err(RiffleError::Runtime(format!(
+                    "{source}: the Parquet file has no column '{}'{hint}",
+                    field.name()
+                )));
+            };
+            let strict = CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            cast_with_options(column, field.data_type(), &strict).map_err(|e| {
+                RiffleError::Runtime(format!(
+                    "{source}: column '{}' ({}) cannot be read as {}: {e}",
+                    field.name(),
+                    column.data_type(),
+                    crate::types::flink_name(field.data_type())
+                ))
+            })
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))
 }
 
 impl SourceReader<Batch> for FileBatchReader {
@@ -141,29 +469,33 @@ impl SourceReader<Batch> for FileBatchReader {
             return Ok(SourceStatus::Finished);
         };
         if self.open.is_none() {
-            let mut batches = self.open(&path)?;
+            let mut open = self.open(&path)?;
             // After a restore, skip what the checkpoint covered.
-            for _ in 0..self.batches_read {
-                batches.next();
+            for _ in 0..self.done {
+                match &mut open {
+                    Open::Lines(lines) => {
+                        let mut line = String::new();
+                        lines
+                            .read_line(&mut line)
+                            .map_err(|e| RiffleError::io(&path, e))?;
+                    }
+                    Open::Parquet(batches) => {
+                        batches.next();
+                    }
+                }
             }
-            self.open = Some(batches);
+            self.open = Some(open);
         }
-        match self.open.as_mut().and_then(Iterator::next) {
-            Some(Ok(batch)) => {
-                self.batches_read += 1;
-                out.push(Batch(batch));
-            }
-            Some(Err(message)) => {
-                return Err(RiffleError::Runtime(format!(
-                    "{}: {message} (a batch holds {BATCH_ROWS} rows; this one starts after row {})",
-                    path.display(),
-                    self.batches_read * BATCH_ROWS as u64
-                )))
+        match self.read(&path)? {
+            Some(batch) => {
+                if batch.num_rows() > 0 {
+                    out.push(Batch(batch));
+                }
             }
             None => {
                 self.open = None;
                 self.file += 1;
-                self.batches_read = 0;
+                self.done = 0;
             }
         }
         Ok(SourceStatus::Ready)
@@ -171,7 +503,7 @@ impl SourceReader<Batch> for FileBatchReader {
 
     fn position(&self) -> Option<Vec<u8>> {
         let mut bytes = (self.file as u64).to_le_bytes().to_vec();
-        bytes.extend(self.batches_read.to_le_bytes());
+        bytes.extend(self.done.to_le_bytes());
         Some(bytes)
     }
 
@@ -182,8 +514,194 @@ impl SourceReader<Batch> for FileBatchReader {
             ));
         }
         self.file = decode_u64(&position[..8])? as usize;
-        self.batches_read = decode_u64(&position[8..])?;
+        self.done = decode_u64(&position[8..])?;
         self.open = None;
         Ok(())
+    }
+}
+
+/// The `socket` connector: worker 0 connects to `hostname:port` and parses the lines it
+/// reads; the table ends when the server closes the connection. A socket cannot be read
+/// again, so a restored job goes on from what the server sends next (at most once).
+pub struct SocketBatchReader {
+    address: String,
+    reads: bool,
+    lines: Option<Receiver<Line>>,
+    line: u64,
+    parser: LineParser,
+}
+
+impl SocketBatchReader {
+    /// The reader of worker `worker_index`: only worker 0 reads.
+    pub fn new(address: String, parser: LineParser, worker_index: usize) -> Self {
+        SocketBatchReader {
+            address,
+            reads: worker_index == 0,
+            lines: None,
+            line: 0,
+            parser,
+        }
+    }
+}
+
+impl SourceReader<Batch> for SocketBatchReader {
+    fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
+        if !self.reads {
+            return Ok(SourceStatus::Finished);
+        }
+        if self.lines.is_none() {
+            self.lines = Some(read_lines(&self.address)?);
+        }
+        let Some(lines) = self.lines.as_ref() else {
+            return Ok(SourceStatus::Finished);
+        };
+        let mut batch = Vec::new();
+        let mut cut_off = None;
+        let mut status = SourceStatus::Ready;
+        while batch.len() < BATCH_ROWS {
+            match lines.try_recv() {
+                Ok(Line::Complete(text)) => {
+                    self.line += 1;
+                    if !text.trim().is_empty() {
+                        batch.push((self.line, text));
+                    }
+                }
+                Ok(Line::Truncated(text)) => {
+                    self.line += 1;
+                    cut_off = Some((self.line, text));
+                }
+                Ok(Line::Failed(message)) => {
+                    return Err(RiffleError::Network {
+                        endpoint: self.address.clone(),
+                        message: format!("read failed after line {}: {message}", self.line),
+                    })
+                }
+                Err(TryRecvError::Empty) => {
+                    status = SourceStatus::Idle;
+                    break;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    status = SourceStatus::Finished;
+                    break;
+                }
+            }
+        }
+        if let Some(rows) = self.parser.parse(&self.address, &batch)? {
+            out.push(Batch(rows));
+        }
+        // The last line, after the lines before it.
+        if let Some((line, text)) = cut_off {
+            let location = RecordLocation::new(self.address.as_str(), line);
+            self.parser.bad.handle(
+                location,
+                &text,
+                "the connection closed in the middle of a record (no line end)".into(),
+            )?;
+        }
+        Ok(match status {
+            SourceStatus::Idle if !out.is_empty() => SourceStatus::Ready,
+            other => other,
+        })
+    }
+}
+
+/// One file of a batch-mode table as a DataFusion partition, read by [`FileBatchReader`]
+/// (so bad records follow the table's policy, with their file and line).
+#[derive(Debug)]
+pub struct FilePartition {
+    file: PathBuf,
+    schema: SchemaRef,
+    format: FileFormat,
+    policy: BadRecordPolicy,
+    bad_count: Arc<AtomicU64>,
+}
+
+impl FilePartition {
+    /// The partitions of a table over `files`.
+    pub fn all(
+        files: &[PathBuf],
+        schema: &SchemaRef,
+        format: FileFormat,
+        policy: &BadRecordPolicy,
+        bad_count: &Arc<AtomicU64>,
+    ) -> Vec<Arc<dyn datafusion::physical_plan::streaming::PartitionStream>> {
+        files
+            .iter()
+            .map(|file| {
+                Arc::new(FilePartition {
+                    file: file.clone(),
+                    schema: Arc::clone(schema),
+                    format,
+                    policy: policy.clone(),
+                    bad_count: Arc::clone(bad_count),
+                }) as _
+            })
+            .collect()
+    }
+
+    fn reader(&self) -> Result<FileBatchReader> {
+        let parser = match self.format {
+            FileFormat::Text(text) => Some(LineParser::new(
+                Arc::clone(&self.schema),
+                text,
+                self.policy.clone(),
+                Arc::clone(&self.bad_count),
+            )?),
+            FileFormat::Parquet => None,
+        };
+        Ok(FileBatchReader::new(
+            std::slice::from_ref(&self.file),
+            Arc::clone(&self.schema),
+            self.format,
+            parser,
+            0,
+            1,
+        ))
+    }
+}
+
+impl datafusion::physical_plan::streaming::PartitionStream for FilePartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(
+        &self,
+        _ctx: Arc<datafusion::execution::TaskContext>,
+    ) -> datafusion::execution::SendableRecordBatchStream {
+        use datafusion::error::DataFusionError;
+        let mut reader = self.reader();
+        let mut finished = false;
+        let batches = std::iter::from_fn(move || loop {
+            if finished {
+                return None;
+            }
+            let reader = match reader.as_mut() {
+                Ok(reader) => reader,
+                Err(e) => {
+                    finished = true;
+                    return Some(Err(DataFusionError::External(e.to_string().into())));
+                }
+            };
+            let mut out = Vec::new();
+            match reader.poll(&mut out) {
+                Ok(SourceStatus::Finished) => return None,
+                Ok(_) => {
+                    if let Some(Batch(batch)) = out.pop() {
+                        return Some(Ok(batch));
+                    }
+                }
+                Err(e) => {
+                    finished = true;
+                    return Some(Err(DataFusionError::External(e.to_string().into())));
+                }
+            }
+        });
+        Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                Arc::clone(&self.schema),
+                futures::stream::iter(batches),
+            ),
+        )
     }
 }

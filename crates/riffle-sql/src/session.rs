@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::tokenizer::Location;
 use riffle_connectors::{DataGenTable, NexmarkTable};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
@@ -19,7 +19,10 @@ use riffle_runtime::{
     execute, CheckpointConfig, Collector, ExecutionConfig, Restore, SourceReader, SourceStatus,
 };
 
-use crate::files::{list_files, FileBatchReader, TextFormat};
+use crate::files::{
+    bad_record_policy, list_files, FileBatchReader, FileFormat, FilePartition, LineParser,
+    SocketBatchReader, TextFormat,
+};
 use crate::script::{
     parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
 };
@@ -839,7 +842,11 @@ impl Session {
                 let schema = Arc::new(frame.schema().as_arrow().clone());
                 Ok::<_, datafusion::error::DataFusionError>((schema, frame.collect().await?))
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| match e.find_root() {
+                // A reader's own error (a bad record with its file and line), as it said it.
+                datafusion::error::DataFusionError::External(inner) => inner.to_string(),
+                _ => e.to_string(),
+            })
     }
 
     /// DataFusion's optimised logical plan of `sql`; the error as text for `positioned`.
@@ -860,25 +867,52 @@ impl Session {
         let reader: ReaderFactory = match options.get("connector").map(String::as_str) {
             Some("datagen") => {
                 let generator = DataGenTable::from_options(physical, options)?;
-                Arc::new(move |w, n| Ok(Box::new(generator.reader(w, n)) as _))
+                Arc::new(move |_, w, n| Ok(Box::new(generator.reader(w, n)) as _))
             }
             Some("nexmark") => {
                 reader_watermarks = true;
                 let generator = NexmarkTable::from_options(physical, options)?;
-                Arc::new(move |w, n| Ok(Box::new(generator.reader(w, n)) as _))
+                Arc::new(move |_, w, n| Ok(Box::new(generator.reader(w, n)) as _))
             }
             Some("filesystem") => {
                 let path = PathBuf::from(options.get("path").cloned().unwrap_or_default());
                 let files = list_files(&path)?;
-                let format = TextFormat::of(def)?;
-                Arc::new(move |w, n| {
+                let format = FileFormat::of(def)?;
+                let policy = bad_record_policy(def)?;
+                let name = def.name.clone();
+                Arc::new(move |job, w, n| {
+                    let parser = match format {
+                        FileFormat::Text(text) => Some(LineParser::new(
+                            Arc::clone(&physical),
+                            text,
+                            policy.clone(),
+                            job.counter(&format!("sql.{name}.bad_records")),
+                        )?),
+                        FileFormat::Parquet => None,
+                    };
                     Ok(Box::new(FileBatchReader::new(
                         &files,
                         Arc::clone(&physical),
                         format,
+                        parser,
                         w,
                         n,
                     )) as _)
+                })
+            }
+            Some("socket") => {
+                let address = socket_address(def)?;
+                let format = TextFormat::of(def)?;
+                let policy = bad_record_policy(def)?;
+                let name = def.name.clone();
+                Arc::new(move |job, w, _| {
+                    let parser = LineParser::new(
+                        Arc::clone(&physical),
+                        format,
+                        policy.clone(),
+                        job.counter(&format!("sql.{name}.bad_records")),
+                    )?;
+                    Ok(Box::new(SocketBatchReader::new(address.clone(), parser, w)) as _)
                 })
             }
             other => {
@@ -1085,25 +1119,22 @@ impl Session {
                         def.name
                     )));
                 }
-                let ctx = self.ctx.clone();
-                let schema = Arc::clone(&table.physical);
-                let result = match TextFormat::of(def)? {
-                    TextFormat::Csv { header, delimiter } => self.runtime.block_on(async {
-                        let options = CsvReadOptions::new()
-                            .schema(&schema)
-                            .has_header(header)
-                            .delimiter(delimiter)
-                            .file_extension("");
-                        ctx.register_csv(raw.as_str(), &path, options).await
-                    }),
-                    TextFormat::Json => self.runtime.block_on(async {
-                        let options = JsonReadOptions::default()
-                            .schema(&schema)
-                            .file_extension("");
-                        ctx.register_json(raw.as_str(), &path, options).await
-                    }),
-                };
-                result.map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name)))?;
+                // One partition per file, read by the streaming reader, so that bad records
+                // follow the table's policy and errors name the file and line.
+                let files = list_files(std::path::Path::new(&path))?;
+                let partitions = FilePartition::all(
+                    &files,
+                    &table.physical,
+                    FileFormat::of(def)?,
+                    &bad_record_policy(def)?,
+                    &Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                );
+                let provider = datafusion::catalog::streaming::StreamingTable::try_new(
+                    Arc::clone(&table.physical),
+                    partitions,
+                )
+                .map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name)))?;
+                self.register_provider(&raw, Arc::new(provider))?;
             }
             _ => {
                 return Err(RiffleError::Sql(format!(
@@ -1171,7 +1202,14 @@ impl Session {
 /// Checked when the table is created: the connector and its options, so that a typo shows
 /// at `CREATE TABLE` rather than at the first query.
 fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
-    const CONNECTORS: [&str; 5] = ["datagen", "nexmark", "filesystem", "print", "blackhole"];
+    const CONNECTORS: [&str; 6] = [
+        "datagen",
+        "nexmark",
+        "filesystem",
+        "socket",
+        "print",
+        "blackhole",
+    ];
     let connector = def.options.get("connector").ok_or_else(|| {
         RiffleError::Sql(format!(
             "the WITH options need 'connector' ({})",
@@ -1202,6 +1240,9 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
                 "format",
                 "csv.header",
                 "csv.field-delimiter",
+                "csv.ignore-parse-errors",
+                "json.ignore-parse-errors",
+                "bad-records",
                 "source.monitor-interval",
             ])?;
             if !def.options.contains_key("path") {
@@ -1209,15 +1250,23 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
                     "the filesystem connector needs 'path'".into(),
                 ));
             }
-            match def.options.get("format").map(String::as_str) {
-                Some("csv" | "json") => Ok(()),
-                Some(other) => Err(RiffleError::Sql(format!(
-                    "'format' = '{other}': `riffle sql` reads 'csv' and 'json' so far"
-                ))),
-                None => Err(RiffleError::Sql(
-                    "the filesystem connector needs 'format' ('csv' or 'json')".into(),
-                )),
-            }
+            FileFormat::of(def)?;
+            bad_record_policy(def).map(|_| ())
+        }
+        "socket" => {
+            only(&[
+                "connector",
+                "hostname",
+                "port",
+                "format",
+                "csv.field-delimiter",
+                "csv.ignore-parse-errors",
+                "json.ignore-parse-errors",
+                "bad-records",
+            ])?;
+            socket_address(def)?;
+            TextFormat::of(def)?;
+            bad_record_policy(def).map(|_| ())
         }
         other => {
             let hint = did_you_mean(other, CONNECTORS);
@@ -1326,6 +1375,24 @@ fn is_bounded(def: &TableDef) -> bool {
         Some("nexmark") => def.options.contains_key("events.num"),
         Some("filesystem") => !def.options.contains_key("source.monitor-interval"),
         _ => false,
+    }
+}
+
+/// A socket table's `'hostname'` and `'port'` as an address to connect to.
+fn socket_address(def: &TableDef) -> Result<String> {
+    let host = def.options.get("hostname");
+    let port = def.options.get("port").map(|p| p.parse::<u16>());
+    match (host, port) {
+        (Some(host), Some(Ok(port))) => Ok(format!("{host}:{port}")),
+        (_, Some(Err(_))) => Err(RiffleError::Sql(format!(
+            "table '{}': 'port' = '{}' is not a port number",
+            def.name,
+            def.options.get("port").map(String::as_str).unwrap_or("")
+        ))),
+        _ => Err(RiffleError::Sql(format!(
+            "table '{}': the socket connector needs 'hostname' and 'port'",
+            def.name
+        ))),
     }
 }
 

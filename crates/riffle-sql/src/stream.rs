@@ -30,9 +30,12 @@ use crate::value::Value;
 /// A physical expression shared by every worker.
 pub type Physical = Arc<dyn PhysicalExpr>;
 
-/// Makes a source's reader on a worker: `(worker_index, workers)`.
-pub type ReaderFactory =
-    Arc<dyn Fn(usize, usize) -> Result<Box<dyn SourceReader<Batch>>> + Send + Sync>;
+/// Makes a source's reader on a worker: `(job, worker_index, workers)`.
+pub type ReaderFactory = Arc<
+    dyn Fn(&riffle_runtime::JobShared, usize, usize) -> Result<Box<dyn SourceReader<Batch>>>
+        + Send
+        + Sync,
+>;
 
 /// A table read by a streaming job.
 #[derive(Clone)]
@@ -1084,7 +1087,7 @@ fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventTime> {
 
 /// A source's stream on this worker, stamped with its rowtime and watermarked.
 fn scan<'s>(env: &Env<'s>, source: &SourceSpec) -> Result<DataStream<'s, Batch>> {
-    let reader = (source.reader)(env.worker_index(), env.workers())?;
+    let reader = (source.reader)(env.job(), env.worker_index(), env.workers())?;
     let name = format!("sql.{}", source.name);
     let strategy = match &source.rowtime {
         None => WatermarkStrategy::none(),

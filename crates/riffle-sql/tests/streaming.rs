@@ -49,6 +49,24 @@ fn assert_streamed(query: &str, expected: &[String]) {
     }
 }
 
+/// The lines of the committed part files under `dir`, sorted.
+fn written_lines(dir: &std::path::Path) -> Vec<String> {
+    let mut written: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .flat_map(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    written.sort();
+    written
+}
+
 fn bids() -> Vec<(i64, u64, u64)> {
     let config = NexmarkConfig {
         max_events: Some(EVENTS),
@@ -133,19 +151,7 @@ fn insert_into_files_writes_exactly_the_rows_of_the_query() {
             Ok(())
         })
         .unwrap();
-    let mut written: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .flat_map(|e| {
-            std::fs::read_to_string(e.path())
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    written.sort();
+    let written = written_lines(&out);
     let expected = rows(&format!("{}{TUMBLE_QUERY}", bid_table("")));
     assert_eq!(written, expected);
     let last = messages.last().unwrap();
@@ -409,4 +415,116 @@ fn flinks_checkpoint_settings_checkpoint_a_streaming_job() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("checkpointing needs a directory"), "{error}");
+}
+
+#[test]
+fn parquet_tables_match_columns_by_name_in_batch_and_streaming_mode() {
+    use datafusion::arrow::array::{Float64Array, Int32Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    // Two files whose columns are in another order than the table's, one of them narrower.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("amount", DataType::Int32, false),
+        Field::new("unused", DataType::Float64, false),
+    ]));
+    for (i, names) in [["a", "b"], ["c", "d"]].iter().enumerate() {
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(StringArray::from(names.to_vec())),
+                Arc::new(Int32Array::from(vec![10 * i as i32 + 1, 10 * i as i32 + 2])),
+                Arc::new(Float64Array::from(vec![0.5, 0.5])),
+            ],
+        )
+        .unwrap();
+        let file = std::fs::File::create(dir.path().join(format!("part-{i}.parquet"))).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let table = format!(
+        "CREATE TABLE p (amount BIGINT, name STRING) WITH (
+            'connector' = 'filesystem', 'path' = '{}', 'format' = 'parquet');",
+        dir.path().display()
+    );
+    let expected = ["1,a", "11,c", "12,d", "2,b"];
+    for settings in [
+        "",
+        "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '2';",
+    ] {
+        let got = rows(&format!("{settings}{table} SELECT amount, name FROM p;"));
+        assert_eq!(got, expected, "{settings}");
+    }
+    // A column the files do not have is named in the error.
+    let mut session = Session::new().unwrap();
+    let error = session
+        .run_script(
+            &format!(
+                "CREATE TABLE q (amount BIGINT, nme STRING) WITH ('connector' = 'filesystem', \
+                 'path' = '{}', 'format' = 'parquet'); SELECT * FROM q;",
+                dir.path().display()
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the Parquet file has no column 'nme'; did you mean 'name'?"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_socket_table_streams_lines_and_dead_letters_bad_and_cut_off_records() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        // A bad amount, then a last record cut off by the closing connection.
+        peer.write_all(b"alice,10\nbob,oops\ncarol,30\ndave,4")
+            .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (dead, out) = (dir.path().join("dead.jsonl"), dir.path().join("out"));
+    // A socket table is unbounded: a SELECT would print as it goes, so write to files.
+    let script = format!(
+        "CREATE TABLE s (name STRING, amount BIGINT) WITH ('connector' = 'socket',
+            'hostname' = '127.0.0.1', 'port' = '{port}', 'format' = 'csv',
+            'bad-records' = 'dead-letter={}');
+        CREATE TABLE doubled (name STRING, amount BIGINT)
+            WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+        INSERT INTO doubled SELECT name, amount * 2 FROM s;",
+        dead.display(),
+        out.display()
+    );
+    Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap();
+    assert_eq!(written_lines(&out), ["alice,20", "carol,60"]);
+    server.join().unwrap();
+    let dead: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert_eq!(dead[0]["line"], 2);
+    assert_eq!(dead[0]["column"], "amount");
+    assert_eq!(dead[0]["raw"], "bob,oops");
+    assert_eq!(dead[1]["line"], 4);
+    assert_eq!(dead[1]["raw"], "dave,4");
+    assert!(dead[1]["error"].as_str().unwrap().contains("no line end"));
+    // Nothing listens on the port any more: a clear error naming the address.
+    let error = Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(error.contains("cannot connect"), "{error}");
 }
