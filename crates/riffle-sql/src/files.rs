@@ -119,6 +119,48 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A chunk of text records: the lines, each ended by `\n`, in one buffer, with their line
+/// numbers (from 1 within their source) and places in it.
+#[derive(Default)]
+pub struct Lines {
+    text: Vec<u8>,
+    spans: Vec<(u64, usize, usize)>,
+}
+
+impl Lines {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Adds line `number`, read into the buffer since `start`, unless it is blank (or
+    /// `skip`, a header): its line end is cut and one `\n` put back.
+    fn keep_from(&mut self, start: usize, number: u64, skip: bool) {
+        let mut end = self.text.len();
+        while end > start && matches!(self.text[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        if skip || self.text[start..end].iter().all(u8::is_ascii_whitespace) {
+            self.text.truncate(start);
+            return;
+        }
+        self.text.truncate(end);
+        self.text.push(b'\n');
+        self.spans.push((number, start, end));
+    }
+
+    /// Adds a line received whole.
+    fn push(&mut self, number: u64, line: &str) {
+        let start = self.text.len();
+        self.text.extend_from_slice(line.as_bytes());
+        self.keep_from(start, number, false);
+    }
+}
+
 /// Parses lines of CSV or JSON into batches of a table's schema. A batch of lines is parsed
 /// at once; when that fails, line by line, so that each bad line goes through the policy
 /// with its place, and the good ones are kept.
@@ -143,36 +185,33 @@ impl LineParser {
         })
     }
 
-    /// The rows of `lines` (numbered from 1 within `source`, a file or an address).
-    pub fn parse(&mut self, source: &str, lines: &[(u64, String)]) -> Result<Option<RecordBatch>> {
-        if lines.is_empty() {
+    /// The rows of `lines` (from `source`, a file or an address).
+    pub fn parse(&mut self, source: &str, lines: &Lines) -> Result<Option<RecordBatch>> {
+        if lines.len() == 0 {
             return Ok(None);
         }
-        let mut text = String::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum());
-        for (_, line) in lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-        if let Ok(batch) = self.parse_text(&text, lines.len()) {
+        if let Ok(batch) = self.parse_text(&lines.text, lines.len()) {
             if batch.num_rows() == lines.len() {
                 return Ok(Some(batch));
             }
         }
         let mut good = Vec::new();
-        for (number, line) in lines {
-            let location = RecordLocation::new(source, *number);
+        for &(number, start, end) in &lines.spans {
+            let line = &lines.text[start..end];
+            let location = RecordLocation::new(source, number);
+            let raw = String::from_utf8_lossy(line);
             match self.parse_text(line, 1) {
                 Ok(batch) if batch.num_rows() == 1 => good.push(batch),
                 Ok(_) => self
                     .bad
-                    .handle(location, line, "not one record".to_string())?,
+                    .handle(location, &raw, "not one record".to_string())?,
                 Err(error) => {
-                    let (column, message) = self.diagnose(line, error);
+                    let (column, message) = self.diagnose(&raw, error);
                     let location = match column {
                         Some(column) => location.with_column(column),
                         None => location,
                     };
-                    self.bad.handle(location, line, message)?;
+                    self.bad.handle(location, &raw, message)?;
                 }
             }
         }
@@ -184,7 +223,7 @@ impl LineParser {
             .map_err(|e| RiffleError::Runtime(e.to_string()))
     }
 
-    fn parse_text(&self, text: &str, rows: usize) -> std::result::Result<RecordBatch, ArrowError> {
+    fn parse_text(&self, text: &[u8], rows: usize) -> std::result::Result<RecordBatch, ArrowError> {
         parse_with(&self.schema, self.format, text, rows)
     }
 
@@ -199,7 +238,7 @@ impl LineParser {
         let texts = Arc::new(Schema::new(texts));
         match self.format {
             TextFormat::Csv { .. } => {
-                let Ok(raw) = parse_with(&texts, self.format, line, 1) else {
+                let Ok(raw) = parse_with(&texts, self.format, line.as_bytes(), 1) else {
                     return (None, csv_shape(line, &self.schema, error));
                 };
                 first_bad_cell(&raw, &self.schema).unwrap_or((None, error.to_string()))
@@ -218,7 +257,7 @@ impl LineParser {
                     };
                     let one = Arc::new(Schema::new(vec![field.as_ref().clone()]));
                     let alone = serde_json::json!({ field.name(): cell }).to_string();
-                    if parse_with(&one, TextFormat::Json, &alone, 1).is_err() {
+                    if parse_with(&one, TextFormat::Json, alone.as_bytes(), 1).is_err() {
                         return (
                             Some(field.name().clone()),
                             format!(
@@ -238,10 +277,10 @@ impl LineParser {
 fn parse_with(
     schema: &SchemaRef,
     format: TextFormat,
-    text: &str,
+    text: &[u8],
     rows: usize,
 ) -> std::result::Result<RecordBatch, ArrowError> {
-    let input = Cursor::new(text.as_bytes());
+    let input = Cursor::new(text);
     let batches: Vec<RecordBatch> = match format {
         TextFormat::Csv { delimiter, .. } => {
             datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(schema))
@@ -325,6 +364,8 @@ pub struct FileBatchReader {
     /// Lines (text) or batches (Parquet) of the file consumed so far.
     done: u64,
     open: Option<Open>,
+    /// The chunk of lines being read (kept to reuse its buffer).
+    lines: Lines,
 }
 
 impl FileBatchReader {
@@ -352,6 +393,7 @@ impl FileBatchReader {
             file: 0,
             done: 0,
             open: None,
+            lines: Lines::default(),
         }
     }
 
@@ -386,28 +428,25 @@ impl FileBatchReader {
                     self.format,
                     FileFormat::Text(TextFormat::Csv { header: true, .. })
                 );
-                let mut batch = Vec::new();
+                self.lines.clear();
                 let mut at_end = false;
-                while batch.len() < BATCH_ROWS {
-                    let mut line = String::new();
+                while self.lines.len() < BATCH_ROWS {
+                    let start = self.lines.text.len();
                     let read = lines
-                        .read_line(&mut line)
+                        .read_until(b'\n', &mut self.lines.text)
                         .map_err(|e| RiffleError::io(path, e))?;
                     if read == 0 {
                         at_end = true;
                         break;
                     }
                     self.done += 1;
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if (header && self.done == 1) || line.trim().is_empty() {
-                        continue;
-                    }
-                    batch.push((self.done, line.to_string()));
+                    self.lines
+                        .keep_from(start, self.done, header && self.done == 1);
                 }
                 let parser = self.parser.as_mut().ok_or_else(|| {
                     RiffleError::Runtime("a text file reader without a parser".into())
                 })?;
-                match parser.parse(&source, &batch)? {
+                match parser.parse(&source, &self.lines)? {
                     Some(rows) => Ok(Some(rows)),
                     None if at_end => Ok(None),
                     // Every line of the chunk was skipped: an empty batch, not the end.
@@ -555,16 +594,14 @@ impl SourceReader<Batch> for SocketBatchReader {
         let Some(lines) = self.lines.as_ref() else {
             return Ok(SourceStatus::Finished);
         };
-        let mut batch = Vec::new();
+        let mut batch = Lines::default();
         let mut cut_off = None;
         let mut status = SourceStatus::Ready;
         while batch.len() < BATCH_ROWS {
             match lines.try_recv() {
                 Ok(Line::Complete(text)) => {
                     self.line += 1;
-                    if !text.trim().is_empty() {
-                        batch.push((self.line, text));
-                    }
+                    batch.push(self.line, &text);
                 }
                 Ok(Line::Truncated(text)) => {
                     self.line += 1;
