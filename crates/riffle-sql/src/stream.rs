@@ -118,12 +118,16 @@ pub struct Aggregate {
     schema: SchemaRef,
 }
 
-/// An inner equi-join: rows of both sides keyed by their join keys, each row joined with the
+/// An equi-join: rows of both sides keyed by their join keys, each row joined with the
 /// other side's rows of its key so far. A window join (keys holding a window's end on both
-/// sides) drops a window's rows once the watermark passes the window.
+/// sides) drops a window's rows once the watermark passes the window. Outer and anti joins
+/// are updating: a row emitted without a partner is taken back when one comes.
 pub struct Join {
     left: Node,
     right: Node,
+    kind: JoinKind,
+    /// Columns of the left and the right rows (for NULL padding).
+    widths: (usize, usize),
     left_keys: Vec<Physical>,
     right_keys: Vec<Physical>,
     /// The condition beyond the equalities, over the joined row.
@@ -131,6 +135,66 @@ pub struct Join {
     /// Which key is the window's end, for a window join.
     window: Option<WindowTime>,
     schema: SchemaRef,
+}
+
+/// What a join emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum JoinKind {
+    /// Pairs of rows.
+    Inner,
+    /// Pairs, and rows of an outer side without a partner, padded with NULLs.
+    Outer { left: bool, right: bool },
+    /// Rows of one side (the left if `left`) that have a partner, each once.
+    Semi { left: bool },
+    /// Rows of one side that have no partner.
+    Anti { left: bool },
+}
+
+impl JoinKind {
+    fn of(join_type: datafusion::logical_expr::JoinType) -> Option<JoinKind> {
+        use datafusion::logical_expr::JoinType as T;
+        Some(match join_type {
+            T::Inner => JoinKind::Inner,
+            T::Left => JoinKind::Outer {
+                left: true,
+                right: false,
+            },
+            T::Right => JoinKind::Outer {
+                left: false,
+                right: true,
+            },
+            T::Full => JoinKind::Outer {
+                left: true,
+                right: true,
+            },
+            T::LeftSemi => JoinKind::Semi { left: true },
+            T::RightSemi => JoinKind::Semi { left: false },
+            T::LeftAnti => JoinKind::Anti { left: true },
+            T::RightAnti => JoinKind::Anti { left: false },
+            _ => return None,
+        })
+    }
+
+    /// Whether the join's result takes rows back.
+    fn updating(self) -> bool {
+        matches!(self, JoinKind::Outer { .. } | JoinKind::Anti { .. })
+    }
+
+    /// Whether a row of this side (the left if `left`) with a NULL key is emitted (it can
+    /// never have a partner).
+    fn keeps_unmatchable(self, left: bool) -> bool {
+        match self {
+            JoinKind::Inner | JoinKind::Semi { .. } => false,
+            JoinKind::Outer { left: l, right: r } => {
+                if left {
+                    l
+                } else {
+                    r
+                }
+            }
+            JoinKind::Anti { left: emitted } => emitted == left,
+        }
+    }
 }
 
 /// Top-N per partition: the rows with the `limit` smallest sort keys, numbered. Over a window
@@ -736,12 +800,24 @@ impl Node {
             LogicalPlan::Sort(_) => return Err(unsupported("ORDER BY")),
             LogicalPlan::Limit(_) => return Err(unsupported("LIMIT")),
             LogicalPlan::Join(j) => {
-                use datafusion::logical_expr::JoinType;
-                if j.join_type != JoinType::Inner {
+                let Some(kind) = JoinKind::of(j.join_type) else {
                     return Err(unsupported(&format!(
-                        "a {} join (inner joins are)",
+                        "a {} join",
                         j.join_type.to_string().to_uppercase()
                     )));
+                };
+                if j.null_aware {
+                    return Err(RiffleError::Sql(
+                        "NOT IN over a subquery (a null-aware anti join) is not supported in \
+                         streaming mode yet: NOT EXISTS (...) is, or run it in batch mode"
+                            .into(),
+                    ));
+                }
+                if kind != JoinKind::Inner && j.filter.is_some() {
+                    return Err(unsupported(
+                        "an outer, semi or anti join with a condition beyond equalities of \
+                         the two sides",
+                    ));
                 }
                 if j.on.is_empty() {
                     return Err(unsupported("a join without an equality of the two sides"));
@@ -772,6 +848,9 @@ impl Node {
                     );
                 }
                 let window = keys_window(lineages);
+                if kind != JoinKind::Inner && window.is_some() {
+                    return Err(unsupported("an outer, semi or anti window join"));
+                }
                 let filter = match &j.filter {
                     Some(f) => Some(physical(f, plan)?),
                     None => None,
@@ -779,6 +858,11 @@ impl Node {
                 Node::Join(Box::new(Join {
                     left,
                     right,
+                    kind,
+                    widths: (
+                        j.left.schema().fields().len(),
+                        j.right.schema().fields().len(),
+                    ),
                     left_keys,
                     right_keys,
                     filter,
@@ -860,10 +944,10 @@ impl Node {
             ),
             Node::Join(j) => format!(
                 "{} on [{}] = [{}]{}",
-                if j.window.is_some() {
-                    "WindowJoin (state dropped at the window's end)"
-                } else {
-                    "Join (state kept)"
+                match (j.window.is_some(), j.kind) {
+                    (true, _) => "WindowJoin (state dropped at the window's end)".to_string(),
+                    (false, JoinKind::Inner) => "Join (state kept)".to_string(),
+                    (false, kind) => format!("{kind:?}Join (state kept, updating)"),
                 },
                 j.left_keys
                     .iter()
@@ -954,7 +1038,7 @@ impl Node {
         match self {
             Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
-            Node::Join(_) => false,
+            Node::Join(j) => j.kind.updating(),
             Node::TopN(t) => t.window.is_none(),
             Node::Over(_) => false,
             Node::Aggregate(a) => a.time.is_none(),
@@ -1431,26 +1515,39 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
     }
 }
 
-/// A row on its way into a join: its key and all its values.
+/// A row on its way into a join: its key and all its values. A row with a NULL key can have
+/// no partner (`unmatchable`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct JoinRow {
     key: Vec<Value>,
     values: Vec<Value>,
+    unmatchable: bool,
 }
 
-/// A join input's rows with their keys; rows with a NULL key join nothing and are dropped.
-fn join_rows(batch: &RecordBatch, keys: &[Physical], out: &mut Vec<JoinRow>) -> Result<()> {
+/// A join input's rows with their keys; rows with a NULL key join nothing: they are dropped
+/// unless `keep_unmatchable` (an outer side).
+fn join_rows(
+    batch: &RecordBatch,
+    keys: &[Physical],
+    keep_unmatchable: bool,
+    out: &mut Vec<JoinRow>,
+) -> Result<()> {
     let key_columns = keys
         .iter()
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
     for row in 0..batch.num_rows() {
         let key = row_values(&key_columns, row)?;
-        if key.iter().any(Value::is_null) {
+        let unmatchable = key.iter().any(Value::is_null);
+        if unmatchable && !keep_unmatchable {
             continue;
         }
         let values = row_values(batch.columns(), row)?;
-        out.push(JoinRow { key, values });
+        out.push(JoinRow {
+            key,
+            values,
+            unmatchable,
+        });
     }
     Ok(())
 }
@@ -1467,11 +1564,12 @@ impl Join {
          -> Result<DataStream<'s, Either<JoinRow, JoinRow>>> {
             let keys = keys.to_vec();
             let job = Arc::clone(env.job());
+            let keep = self.kind.keeps_unmatchable(left);
             Ok(node
                 .build(env)?
                 .flat_map_with_time("sql.join_rows", move |ts, batch, out| {
                     let mut rows = Vec::new();
-                    if let Err(error) = join_rows(&batch, &keys, &mut rows) {
+                    if let Err(error) = join_rows(&batch, &keys, keep, &mut rows) {
                         job.fail(error);
                     }
                     out.extend(rows.into_iter().map(|r| {
@@ -1488,15 +1586,30 @@ impl Join {
         };
         let left = side(&self.left, &self.left_keys, true)?;
         let right = side(&self.right, &self.right_keys, false)?;
-        let joined = left
+        let keyed = left
             .union(right)
             .key_by(|row: &Either<JoinRow, JoinRow>| match row {
                 Either::Left(r) | Either::Right(r) => r.key.clone(),
-            })
-            .process(JoinFold {
-                window: self.window,
             });
-        let schema = Arc::clone(&self.schema);
+        let (joined, schema) = match self.kind {
+            JoinKind::Inner => (
+                keyed.process(JoinFold {
+                    window: self.window,
+                }),
+                Arc::clone(&self.schema),
+            ),
+            kind => (
+                keyed.process(PartnerFold {
+                    kind,
+                    widths: self.widths,
+                }),
+                if kind.updating() {
+                    with_row_kind(&self.schema)
+                } else {
+                    Arc::clone(&self.schema)
+                },
+            ),
+        };
         let filter = self.filter.clone();
         let residual = move |batch: RecordBatch| match &filter {
             Some(filter) => {
@@ -1570,6 +1683,115 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
     ) {
         // A window join's window is over: no row of it can come any more.
         ctx.clear_state();
+    }
+}
+
+/// One side's rows of a key in an outer, semi or anti join, each with how many partners it
+/// has had.
+type Partners = Vec<(Vec<Value>, u64)>;
+
+/// The keyed half of outer, semi and anti joins: each row remembers how many partners it has
+/// had, so that a row emitted alone (NULL-padded, or by an anti join) is taken back (`-D`)
+/// when its first partner comes, and a semi join emits a row at its first partner.
+struct PartnerFold {
+    kind: JoinKind,
+    widths: (usize, usize),
+}
+
+const INSERT: i64 = 0;
+const DELETE: i64 = 3;
+
+impl PartnerFold {
+    /// `values` of the side `left` beside the other side's `other` (NULLs when `None`).
+    fn pair(&self, values: &[Value], other: Option<&[Value]>, left: bool) -> Vec<Value> {
+        let width = if left { self.widths.1 } else { self.widths.0 };
+        let nulls = vec![Value::Null; width];
+        let other = other.unwrap_or(&nulls);
+        match left {
+            true => values.iter().chain(other).cloned().collect(),
+            false => other.iter().chain(values).cloned().collect(),
+        }
+    }
+}
+
+impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold {
+    type State = ValueState<(Partners, Partners)>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: Either<JoinRow, JoinRow>,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let (left, row) = match row {
+            Either::Left(r) => (true, r),
+            Either::Right(r) => (false, r),
+        };
+        let mut out: Vec<(Vec<Value>, i64)> = Vec::new();
+        if row.unmatchable {
+            // A NULL key: alone for ever.
+            match self.kind {
+                JoinKind::Outer { .. } => out.push((self.pair(&row.values, None, left), INSERT)),
+                JoinKind::Anti { .. } => out.push((row.values, INSERT)),
+                JoinKind::Inner | JoinKind::Semi { .. } => {}
+            }
+        } else {
+            let state = ctx.state();
+            if state.value().is_none() {
+                state.update((Vec::new(), Vec::new()));
+            }
+            let Some((lefts, rights)) = state.value_mut() else {
+                return;
+            };
+            let (mine, theirs) = if left {
+                (lefts, rights)
+            } else {
+                (rights, lefts)
+            };
+            let partners = theirs.len() as u64;
+            let mut values = row.values;
+            match self.kind {
+                JoinKind::Outer { left: l, right: r } => {
+                    let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
+                    for (other, count) in theirs.iter_mut() {
+                        if theirs_outer && *count == 0 {
+                            out.push((self.pair(other, None, !left), DELETE));
+                        }
+                        *count += 1;
+                        out.push((self.pair(&values, Some(other), left), INSERT));
+                    }
+                    if partners == 0 && mine_outer {
+                        out.push((self.pair(&values, None, left), INSERT));
+                    }
+                }
+                JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } => {
+                    let semi = matches!(self.kind, JoinKind::Semi { .. });
+                    if left == emitted {
+                        if semi == (partners > 0) {
+                            out.push((values.clone(), INSERT));
+                        }
+                    } else {
+                        for (other, count) in theirs.iter_mut() {
+                            if *count == 0 {
+                                out.push((other.clone(), if semi { INSERT } else { DELETE }));
+                            }
+                            *count += 1;
+                        }
+                        // Only the count of the other side's rows matters.
+                        values = Vec::new();
+                    }
+                }
+                JoinKind::Inner => {}
+            }
+            mine.push((values, partners));
+        }
+        let updating = self.kind.updating();
+        for (mut values, kind) in out {
+            if updating {
+                values.push(Value::Int(kind));
+            }
+            ctx.collect(values);
+        }
     }
 }
 
