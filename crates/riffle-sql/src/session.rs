@@ -1537,6 +1537,15 @@ impl Tables for Planner<'_> {
         }
     }
 
+    fn rowtime(&self, name: &str) -> Option<String> {
+        let table = self
+            .session
+            .tables
+            .values()
+            .find(|t| t.def.name == name || raw_name(&t.def) == name)?;
+        table.def.watermark.as_ref().map(|w| w.column.clone())
+    }
+
     fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)> {
         self.windows
             .iter()

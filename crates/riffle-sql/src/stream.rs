@@ -134,7 +134,133 @@ pub struct Join {
     filter: Option<Physical>,
     /// Which key is the window's end, for a window join.
     window: Option<WindowTime>,
+    /// The bounds the condition puts between the sides' times, for an interval join.
+    interval: Option<Interval>,
     schema: SchemaRef,
+}
+
+/// An interval join's time bounds: `lower <= left time - right time <= upper` (ms), over a
+/// time attribute of each side (indexes into each side's values). A row is dropped once the
+/// watermark shows that no row of the other side can still fall in its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Interval {
+    left_time: usize,
+    right_time: usize,
+    lower: Option<i64>,
+    upper: Option<i64>,
+}
+
+impl Interval {
+    /// When a row of the side `left` with these values can be dropped: once the watermark
+    /// reaches this time (`None`: never, or the row has no time).
+    fn expiry(&self, values: &[Value], left: bool) -> Option<EventTime> {
+        let (index, bound) = match left {
+            // Right rows still to come have times above the watermark; this left row at `t`
+            // pairs with right times up to `t - lower`.
+            true => (self.left_time, self.lower.map(|l| -l)),
+            // This right row at `t` pairs with left times up to `t + upper`.
+            false => (self.right_time, self.upper),
+        };
+        match (values.get(index), bound) {
+            (Some(Value::Int(t)), Some(bound)) => Some(t.saturating_add(bound)),
+            _ => None,
+        }
+    }
+
+    /// The bounds a join condition sets between a time attribute of each side, if any:
+    /// `l.t BETWEEN r.t - INTERVAL .. AND r.t + INTERVAL ..` and comparisons `<`, `<=`, `>`,
+    /// `>=` of a column plus or minus an interval on each side.
+    fn of(
+        filter: &Expr,
+        join: &datafusion::logical_expr::Join,
+        tables: &dyn Tables,
+    ) -> Option<Interval> {
+        use datafusion::logical_expr::Operator as Op;
+        let left_width = join.left.schema().fields().len();
+        let millis = |side: &LogicalPlan, i: usize| {
+            matches!(
+                side.schema().field(i).data_type(),
+                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, _)
+            ) && time_attribute(side, i, tables)
+        };
+        let mut interval: Option<Interval> = None;
+        for conjunct in datafusion::logical_expr::utils::split_conjunction(filter) {
+            let comparisons: Vec<(&Expr, Op, &Expr)> = match conjunct {
+                Expr::BinaryExpr(b) => vec![(b.left.as_ref(), b.op, b.right.as_ref())],
+                Expr::Between(b) if !b.negated => vec![
+                    (b.expr.as_ref(), Op::GtEq, b.low.as_ref()),
+                    (b.expr.as_ref(), Op::LtEq, b.high.as_ref()),
+                ],
+                _ => continue,
+            };
+            for (a, op, b) in comparisons {
+                let (Some((ia, oa)), Some((ib, ob))) = (time_term(a, join), time_term(b, join))
+                else {
+                    continue;
+                };
+                // Oriented as `left + ol  op  right + or`.
+                let (l, ol, op, r, or) = if ia < left_width && ib >= left_width {
+                    (ia, oa, op, ib - left_width, ob)
+                } else if ib < left_width && ia >= left_width {
+                    let flipped = match op {
+                        Op::Lt => Op::Gt,
+                        Op::LtEq => Op::GtEq,
+                        Op::Gt => Op::Lt,
+                        Op::GtEq => Op::LtEq,
+                        other => other,
+                    };
+                    (ib, ob, flipped, ia - left_width, oa)
+                } else {
+                    continue;
+                };
+                if !millis(&join.left, l) || !millis(&join.right, r) {
+                    continue;
+                }
+                let bounds = interval.get_or_insert(Interval {
+                    left_time: l,
+                    right_time: r,
+                    lower: None,
+                    upper: None,
+                });
+                if (bounds.left_time, bounds.right_time) != (l, r) {
+                    continue;
+                }
+                // left - right  op  or - ol
+                let c = or - ol;
+                match op {
+                    Op::Lt | Op::LtEq => bounds.upper = Some(bounds.upper.map_or(c, |u| u.min(c))),
+                    Op::Gt | Op::GtEq => bounds.lower = Some(bounds.lower.map_or(c, |u| u.max(c))),
+                    _ => {}
+                }
+            }
+        }
+        interval.filter(|i| i.lower.is_some() || i.upper.is_some())
+    }
+}
+
+/// A column of a join's output plus or minus a constant interval: (its index, the offset ms).
+fn time_term(expr: &Expr, join: &datafusion::logical_expr::Join) -> Option<(usize, i64)> {
+    use datafusion::logical_expr::Operator as Op;
+    match expr {
+        Expr::Column(c) => Some((join.schema.index_of_column(c).ok()?, 0)),
+        Expr::Cast(c) => time_term(&c.expr, join),
+        Expr::BinaryExpr(b) if matches!(b.op, Op::Plus | Op::Minus) => {
+            let (index, offset) = time_term(&b.left, join)?;
+            let Expr::Literal(value, _) = b.right.as_ref() else {
+                return None;
+            };
+            let ms = interval_millis(value)?;
+            Some((
+                index,
+                if b.op == Op::Plus {
+                    offset + ms
+                } else {
+                    offset - ms
+                },
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// What a join emits.
@@ -527,6 +653,8 @@ pub fn sessions_unaggregated() -> RiffleError {
 pub trait Tables {
     /// The source of the table DataFusion scans under `name`, if it is a catalog table.
     fn source(&self, name: &str) -> Result<Option<SourceSpec>>;
+    /// The column of table `name` that its `WATERMARK FOR` makes its event time.
+    fn rowtime(&self, name: &str) -> Option<String>;
     /// The window TVF the generated table `name` stands for, and its rows' schema.
     fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)>;
     /// The plan of a window TVF's input (`SELECT * FROM` its table).
@@ -568,6 +696,54 @@ fn window_column(
             (name == "window_start" || name == "window_end").then_some((name, tvf))
         }
         _ => None,
+    }
+}
+
+/// Column lineage: whether output column `index` of `plan` is a time attribute, a column whose
+/// value in every row that is not late exceeds the watermark under which the row arrives: a
+/// table's `WATERMARK FOR` column (also through a window TVF), or a window aggregation's
+/// `window_end`, passed through unchanged.
+fn time_attribute(plan: &LogicalPlan, index: usize, tables: &dyn Tables) -> bool {
+    let through = |input: &LogicalPlan, expr: Option<&Expr>| match expr.map(strip_alias) {
+        Some(Expr::Column(c)) => input
+            .schema()
+            .index_of_column(c)
+            .is_ok_and(|i| time_attribute(input, i, tables)),
+        _ => false,
+    };
+    match plan {
+        LogicalPlan::Projection(p) => through(&p.input, p.expr.get(index)),
+        LogicalPlan::Filter(f) => time_attribute(&f.input, index, tables),
+        LogicalPlan::SubqueryAlias(s) => time_attribute(&s.input, index, tables),
+        LogicalPlan::Aggregate(a) => {
+            matches!(
+                window_column(plan, index, tables),
+                Some((name, _)) if name == "window_end"
+            ) && a.group_expr.len() > index
+        }
+        LogicalPlan::TableScan(scan) => {
+            let name = scan.table_name.table();
+            let source_index = match &scan.projection {
+                Some(p) => match p.get(index) {
+                    Some(i) => *i,
+                    None => return false,
+                },
+                None => index,
+            };
+            if let Some((tvf, schema)) = tables.window(name) {
+                let field = schema.field(source_index).name();
+                return *field == tvf.time_column;
+            }
+            let Some(rowtime) = tables.rowtime(name) else {
+                return false;
+            };
+            let schema = scan.source.schema();
+            schema
+                .fields()
+                .get(source_index)
+                .is_some_and(|f| f.name().eq_ignore_ascii_case(&rowtime))
+        }
+        _ => false,
     }
 }
 
@@ -855,6 +1031,10 @@ impl Node {
                     Some(f) => Some(physical(f, plan)?),
                     None => None,
                 };
+                let interval = match (&j.filter, kind, window) {
+                    (Some(f), JoinKind::Inner, None) => Interval::of(f, j, tables),
+                    _ => None,
+                };
                 Node::Join(Box::new(Join {
                     left,
                     right,
@@ -867,6 +1047,7 @@ impl Node {
                     right_keys,
                     filter,
                     window,
+                    interval,
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
@@ -946,6 +1127,22 @@ impl Node {
                 "{} on [{}] = [{}]{}",
                 match (j.window.is_some(), j.kind) {
                     (true, _) => "WindowJoin (state dropped at the window's end)".to_string(),
+                    (false, JoinKind::Inner) if j.interval.is_some() => {
+                        let i = j.interval.unwrap_or(Interval {
+                            left_time: 0,
+                            right_time: 0,
+                            lower: None,
+                            upper: None,
+                        });
+                        let bound =
+                            |b: Option<i64>| b.map_or("any".to_string(), |b| format!("{b} ms"));
+                        format!(
+                            "IntervalJoin ({} <= left time - right time <= {}; rows dropped \
+                             as the watermark passes their range)",
+                            bound(i.lower),
+                            bound(i.upper)
+                        )
+                    }
                     (false, JoinKind::Inner) => "Join (state kept)".to_string(),
                     (false, kind) => format!("{kind:?}Join (state kept, updating)"),
                 },
@@ -1595,6 +1792,7 @@ impl Join {
             JoinKind::Inner => (
                 keyed.process(JoinFold {
                     window: self.window,
+                    interval: self.interval,
                 }),
                 Arc::clone(&self.schema),
             ),
@@ -1633,9 +1831,11 @@ impl Join {
 }
 
 /// The keyed half of a join: each side's rows of the key, and each new row joined with the
-/// other side's.
+/// other side's. A window join drops the key's rows at the window's end; an interval join
+/// drops each row when the watermark passes its expiry.
 struct JoinFold {
     window: Option<WindowTime>,
+    interval: Option<Interval>,
 }
 
 impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
@@ -1655,6 +1855,19 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                 None => {}
             }
         }
+        // An interval join keeps a row until its expiry (none past it, when it is late).
+        let (left, values) = match &row {
+            Either::Left(l) => (true, &l.values),
+            Either::Right(r) => (false, &r.values),
+        };
+        let keep = match self.interval.map(|i| i.expiry(values, left)) {
+            Some(Some(expiry)) if expiry <= ctx.current_watermark() => false,
+            Some(Some(expiry)) => {
+                ctx.register_event_time_timer(expiry);
+                true
+            }
+            _ => true,
+        };
         let mut joined = Vec::new();
         let (lefts, rights) = ctx.state();
         match row {
@@ -1662,14 +1875,22 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                 for r in rights.get() {
                     joined.push(l.values.iter().chain(r).cloned().collect());
                 }
-                lefts.add(l.values);
+                if keep {
+                    lefts.add(l.values);
+                }
             }
             Either::Right(r) => {
                 for l in lefts.get() {
                     joined.push(l.iter().chain(&r.values).cloned().collect());
                 }
-                rights.add(r.values);
+                if keep {
+                    rights.add(r.values);
+                }
             }
+        }
+        if lefts.is_empty() && rights.is_empty() {
+            // Nothing kept (a row past its expiry): no entry for the key either.
+            ctx.clear_state();
         }
         for row in joined {
             ctx.collect(row);
@@ -1678,11 +1899,22 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
 
     fn on_timer(
         &mut self,
-        _timer: Timer,
+        timer: Timer,
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
-        // A window join's window is over: no row of it can come any more.
-        ctx.clear_state();
+        match self.interval {
+            Some(interval) if self.window.is_none() => {
+                let now = timer.time;
+                let (lefts, rights) = ctx.state();
+                lefts.retain(|v| interval.expiry(v, true).is_none_or(|e| e > now));
+                rights.retain(|v| interval.expiry(v, false).is_none_or(|e| e > now));
+                if lefts.is_empty() && rights.is_empty() {
+                    ctx.clear_state();
+                }
+            }
+            // A window join's window is over: no row of it can come any more.
+            _ => ctx.clear_state(),
+        }
     }
 }
 
