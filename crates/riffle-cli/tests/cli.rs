@@ -494,8 +494,12 @@ fn the_nexmark_sql_examples_run_as_written() {
             "{query}: {said}"
         );
     }
-    // The others write some rows (their results are checked in riffle-sql's tests).
-    for query in ["q2.sql", "q3.sql", "q5.sql", "q7.sql", "q8.sql"] {
+    // The others write some rows (their results are checked in riffle-sql's tests); updating
+    // results may write more rows than there are bids.
+    for query in [
+        "q2.sql", "q3.sql", "q4.sql", "q5.sql", "q7.sql", "q8.sql", "q9.sql", "q11.sql", "q14.sql",
+        "q15.sql", "q16.sql", "q17.sql", "q18.sql", "q19.sql", "q20.sql", "q21.sql", "q22.sql",
+    ] {
         let out = nexmark_example(query, "2");
         let said = String::from_utf8_lossy(&out.stderr).to_string();
         let written: u64 = said
@@ -504,7 +508,7 @@ fn the_nexmark_sql_examples_run_as_written() {
             .and_then(|s| s.rsplit(' ').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{query}: {said}"));
-        assert!(written > 0 && written < 92_000, "{query}: {written} rows");
+        assert!(written > 0, "{query}: {written} rows");
     }
 }
 
@@ -628,6 +632,53 @@ fn a_streaming_group_by_prints_flinks_changelog() {
         ]
     );
     assert!(printed.lines().any(|l| l == "+I[carol, 1]"), "{printed}");
+}
+
+/// What `riffle sql` prints for a GROUP BY over a socket table fed `a`, then `a` and `b` a
+/// while later, with `settings` before the query.
+fn group_by_over_a_socket(settings: &str) -> Vec<String> {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"a\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        peer.write_all(b"a\nb\n").unwrap();
+    });
+    let script = format!(
+        "CREATE TABLE s (name STRING) WITH ('connector' = 'socket', 'hostname' = '127.0.0.1',
+            'port' = '{port}', 'format' = 'csv');
+         CREATE TABLE out (name STRING, n BIGINT) WITH ('connector' = 'print');
+         {settings}
+         INSERT INTO out SELECT name, COUNT(*) FROM s GROUP BY name;"
+    );
+    let out = run(&["sql", "-e", &script]);
+    server.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn state_ttl_forgets_groups_idle_for_longer_than_it() {
+    // Without a time-to-live the second `a` updates the group.
+    assert_eq!(
+        group_by_over_a_socket(""),
+        ["+I[a, 1]", "-U[a, 1]", "+U[a, 2]", "+I[b, 1]"]
+    );
+    // With one shorter than the pause, the group was dropped and starts again (as in Flink).
+    assert_eq!(
+        group_by_over_a_socket("SET 'table.exec.state.ttl' = '300 ms';"),
+        ["+I[a, 1]", "+I[a, 1]", "+I[b, 1]"]
+    );
 }
 
 #[test]

@@ -133,6 +133,27 @@ impl<K, S, O> Context<'_, K, S, O> {
         self.timers
             .push(TimerOp::Delete(time, TimeDomain::ProcessingTime));
     }
+    /// Runs `call` with a context over the part of this key's state that `part` picks, so
+    /// that a function wrapping another (a state time-to-live) can keep state of its own.
+    /// Clearing the inner context's state clears all of the key's state.
+    pub fn with_state<S2, R>(
+        &mut self,
+        part: impl FnOnce(&mut S) -> &mut S2,
+        call: impl FnOnce(&mut Context<'_, K, S2, O>) -> R,
+    ) -> R {
+        let mut inner = Context {
+            key: self.key,
+            state: part(self.state),
+            timestamp: self.timestamp,
+            watermark: self.watermark,
+            out: self.out,
+            timers: self.timers,
+            clear: false,
+        };
+        let result = call(&mut inner);
+        self.clear |= inner.clear;
+        result
+    }
 }
 
 /// Timers of one clock: due times with their keys, deduplicated, deletable.

@@ -107,8 +107,10 @@ pub struct WatermarkStrategy<T> {
 
 impl<T> WatermarkStrategy<T> {
     /// Records are stamped with the time they were read (ingestion time), and the watermark
-    /// stays at its minimum until the source ends: for jobs without event-time operators or
-    /// with processing-time windows only.
+    /// makes no event-time progress until the source ends: for jobs without event-time
+    /// operators or with processing-time windows only. (It moves up by one tick per batch
+    /// from its minimum, far below any real time, so that keyed operators, which apply
+    /// records in watermark order, apply each batch as it comes rather than at the end.)
     pub fn none() -> Self {
         WatermarkStrategy {
             timestamp: None,
@@ -158,6 +160,8 @@ impl<T> WatermarkStrategy<T> {
 struct WatermarkTracker<T> {
     strategy: WatermarkStrategy<T>,
     max_timestamp: EventTime,
+    /// Batches stamped without event time: the logical progress of a source without one.
+    ticks: EventTime,
 }
 
 impl<T> WatermarkTracker<T> {
@@ -178,6 +182,7 @@ impl<T> WatermarkTracker<T> {
             None => {
                 let now = now_millis();
                 self.max_timestamp = self.max_timestamp.max(now);
+                self.ticks += 1;
                 records.extend(batch.drain(..).map(|value| (now, value)));
             }
         }
@@ -185,10 +190,12 @@ impl<T> WatermarkTracker<T> {
     }
 
     fn watermark(&self) -> EventTime {
-        match self.strategy.out_of_orderness {
-            Some(bound) if self.max_timestamp > MIN_WATERMARK => {
+        match (self.strategy.out_of_orderness, &self.strategy.timestamp) {
+            (Some(bound), _) if self.max_timestamp > MIN_WATERMARK => {
                 self.max_timestamp.saturating_sub(bound).saturating_sub(1)
             }
+            // Logical progress only: batches emitted before this one are complete.
+            (_, None) => MIN_WATERMARK.saturating_add(self.ticks),
             _ => MIN_WATERMARK,
         }
     }
@@ -368,6 +375,7 @@ impl<'s> Env<'s> {
                     tracker: WatermarkTracker {
                         strategy,
                         max_timestamp: MIN_WATERMARK,
+                        ticks: 0,
                     },
                     job: Arc::clone(&job),
                     store,

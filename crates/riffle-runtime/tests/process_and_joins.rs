@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use riffle_runtime::{
     execute, Collector, Context, ExecutionConfig, KeyedCoProcessFunction, KeyedProcessFunction,
-    ListState, MapState, Scripted, Timer, ValueState, WindowAssigner,
+    ListState, MapState, Scripted, Timer, ValueState, WatermarkStrategy, WindowAssigner,
 };
 use Scripted::{Record as R, Watermark as W};
 
@@ -305,5 +305,65 @@ fn regular_join_emits_every_pair_whatever_the_arrival_order() {
     assert_eq!(
         out.sorted(),
         vec![(1, s("ann"), 10), (1, s("ann"), 11), (2, s("bob"), 13)]
+    );
+}
+
+/// Emits one record, then stays idle until `seen` is set (or 10 s pass), then ends.
+struct OneThenWait {
+    sent: bool,
+    seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    started: std::time::Instant,
+}
+
+impl riffle_runtime::SourceReader<u64> for OneThenWait {
+    fn poll(&mut self, out: &mut Vec<u64>) -> riffle_core::Result<riffle_runtime::SourceStatus> {
+        use riffle_runtime::SourceStatus;
+        if !self.sent {
+            self.sent = true;
+            out.push(7);
+            return Ok(SourceStatus::Ready);
+        }
+        let seen = self.seen.load(std::sync::atomic::Ordering::SeqCst);
+        if seen || self.started.elapsed() > Duration::from_secs(10) {
+            Ok(SourceStatus::Finished)
+        } else {
+            Ok(SourceStatus::Idle)
+        }
+    }
+}
+
+#[test]
+fn keyed_operators_apply_records_of_a_source_without_event_time_as_they_come() {
+    // A keyed reduce behind a source without watermarks must not wait for the source to end:
+    // the source only ends once the reduce's output has been seen.
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&seen);
+    let started = std::time::Instant::now();
+    let out = Collector::new();
+    let sink = out.clone();
+    execute(&ExecutionConfig::threads(2), move |env| {
+        let reader = OneThenWait {
+            sent: env.worker_index() != 0,
+            seen: std::sync::Arc::clone(&flag),
+            started,
+        };
+        let flag = std::sync::Arc::clone(&flag);
+        env.source("one", reader, WatermarkStrategy::none())
+            .key_by(|x: &u64| *x)
+            .reduce(|a, b| a + b)
+            .map(move |x| {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                x
+            })
+            .collect_into(&sink);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(out.values(), vec![7]);
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the reduce waited for the end of the source: {:?}",
+        started.elapsed()
     );
 }

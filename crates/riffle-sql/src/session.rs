@@ -1537,6 +1537,18 @@ impl Tables for Planner<'_> {
         }
     }
 
+    fn state_ttl(&self) -> Result<Option<i64>> {
+        let key = "table.exec.state.ttl";
+        match self.session.setting(key) {
+            None => Ok(None),
+            Some(text) => {
+                let ttl = flink_duration(key, text)?;
+                // Flink: 0 keeps state for ever.
+                Ok((!ttl.is_zero()).then_some(ttl.as_millis() as i64))
+            }
+        }
+    }
+
     fn rowtime(&self, name: &str) -> Option<String> {
         let table = self
             .session

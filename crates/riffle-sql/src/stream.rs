@@ -19,8 +19,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_expr::PhysicalExpr;
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{
-    Context, DataStream, Either, Env, EventTime, KeyedProcessFunction, ListState, SourceReader,
-    Timer, ValueState, WatermarkStrategy,
+    Context, DataStream, Either, Env, EventTime, KeyedProcessFunction, KeyedStream, ListState,
+    SourceReader, Timer, ValueState, WatermarkStrategy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +115,8 @@ pub struct Aggregate {
     aggregates: Vec<AggregateSpec>,
     /// Which key gives the window's end, and how; `None` without a window.
     time: Option<WindowTime>,
+    /// State time-to-live, ms (without a window).
+    ttl: Option<i64>,
     schema: SchemaRef,
 }
 
@@ -136,6 +138,8 @@ pub struct Join {
     window: Option<WindowTime>,
     /// The bounds the condition puts between the sides' times, for an interval join.
     interval: Option<Interval>,
+    /// State time-to-live, ms (not for window joins).
+    ttl: Option<i64>,
     schema: SchemaRef,
 }
 
@@ -334,6 +338,8 @@ pub struct TopN {
     order: Vec<(Physical, bool, bool)>,
     limit: usize,
     window: Option<WindowTime>,
+    /// State time-to-live, ms (without a window).
+    ttl: Option<i64>,
     schema: SchemaRef,
 }
 
@@ -655,6 +661,9 @@ pub trait Tables {
     fn source(&self, name: &str) -> Result<Option<SourceSpec>>;
     /// The column of table `name` that its `WATERMARK FOR` makes its event time.
     fn rowtime(&self, name: &str) -> Option<String>;
+    /// How long a key's state lives without being read or written (Flink's
+    /// `table.exec.state.ttl`, ms), for operators whose state nothing else bounds.
+    fn state_ttl(&self) -> Result<Option<i64>>;
     /// The window TVF the generated table `name` stands for, and its rows' schema.
     fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)>;
     /// The plan of a window TVF's input (`SELECT * FROM` its table).
@@ -969,6 +978,11 @@ impl Node {
                     input,
                     keys,
                     aggregates,
+                    ttl: if time.is_none() {
+                        tables.state_ttl()?
+                    } else {
+                        None
+                    },
                     time,
                     schema: Arc::new(output.clone()),
                 }))
@@ -1046,6 +1060,11 @@ impl Node {
                     left_keys,
                     right_keys,
                     filter,
+                    ttl: if window.is_none() {
+                        tables.state_ttl()?
+                    } else {
+                        None
+                    },
                     window,
                     interval,
                     schema: Arc::new(j.schema.as_arrow().clone()),
@@ -1395,6 +1414,74 @@ fn scan<'s>(env: &Env<'s>, source: &SourceSpec) -> Result<DataStream<'s, Batch>>
     Ok(env.source(&name, reader, strategy))
 }
 
+/// `function` over `keyed`, each key's state dropped once it has not been read or written for
+/// `ttl` ms of processing time, when a time-to-live is set.
+fn with_ttl<'s, T, F>(
+    keyed: KeyedStream<'s, Vec<Value>, T>,
+    function: F,
+    ttl: Option<i64>,
+) -> DataStream<'s, F::Out>
+where
+    T: riffle_runtime::Data,
+    F: KeyedProcessFunction<Vec<Value>, T>,
+{
+    match ttl {
+        Some(ttl) => keyed.process(StateTtl {
+            inner: function,
+            ttl,
+        }),
+        None => keyed.process(function),
+    }
+}
+
+/// Flink's state time-to-live around a keyed fold: the time of a key's last access is kept
+/// beside its state, and one processing-time timer per key checks it; a key idle for the
+/// time-to-live loses all its state (a group starts again from nothing, as in Flink). The
+/// folds it wraps use event-time timers only, so processing-time timers are its own.
+struct StateTtl<F> {
+    inner: F,
+    ttl: i64,
+}
+
+impl<T, F: KeyedProcessFunction<Vec<Value>, T>> KeyedProcessFunction<Vec<Value>, T>
+    for StateTtl<F>
+{
+    type State = (F::State, ValueState<i64>);
+    type Out = F::Out;
+
+    fn process_element(
+        &mut self,
+        value: T,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let now = ctx.current_processing_time();
+        if ctx.state().1.value().is_none() {
+            ctx.register_processing_time_timer(now + self.ttl);
+        }
+        ctx.state().1.update(now);
+        let inner = &mut self.inner;
+        ctx.with_state(|s| &mut s.0, |ctx| inner.process_element(value, ctx));
+    }
+
+    fn on_timer(
+        &mut self,
+        timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        if timer.domain == riffle_runtime::TimeDomain::EventTime {
+            let inner = &mut self.inner;
+            ctx.with_state(|s| &mut s.0, |ctx| inner.on_timer(timer, ctx));
+            return;
+        }
+        match ctx.state().1.value().copied() {
+            Some(last) if timer.time < last + self.ttl => {
+                ctx.register_processing_time_timer(last + self.ttl)
+            }
+            _ => ctx.clear_state(),
+        }
+    }
+}
+
 /// What an aggregation keys and folds: one row's key and aggregate inputs, and whether the
 /// row takes back an earlier one (a `-U` or `-D` row of an updating input).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1456,8 +1543,11 @@ impl Aggregate {
                 Arc::clone(&self.schema),
             ),
             None => (
-                rows.key_by(|row: &AggRow| row.key.clone())
-                    .process(GroupFold { functions }),
+                with_ttl(
+                    rows.key_by(|row: &AggRow| row.key.clone()),
+                    GroupFold { functions },
+                    self.ttl,
+                ),
                 with_row_kind(&self.schema),
             ),
         };
@@ -1790,17 +1880,25 @@ impl Join {
             });
         let (joined, schema) = match self.kind {
             JoinKind::Inner => (
-                keyed.process(JoinFold {
-                    window: self.window,
-                    interval: self.interval,
-                }),
+                with_ttl(
+                    keyed,
+                    JoinFold {
+                        window: self.window,
+                        interval: self.interval,
+                    },
+                    self.ttl,
+                ),
                 Arc::clone(&self.schema),
             ),
             kind => (
-                keyed.process(PartnerFold {
-                    kind,
-                    widths: self.widths,
-                }),
+                with_ttl(
+                    keyed,
+                    PartnerFold {
+                        kind,
+                        widths: self.widths,
+                    },
+                    self.ttl,
+                ),
                 if kind.updating() {
                     with_row_kind(&self.schema)
                 } else {
@@ -2136,6 +2234,11 @@ fn top_n(
         partition,
         order,
         limit: limit as usize,
+        ttl: if window_time.is_none() {
+            tables.state_ttl()?
+        } else {
+            None
+        },
         window: window_time,
         schema: Arc::new(window.schema.as_arrow().clone()),
     }));
@@ -2203,14 +2306,16 @@ impl TopN {
                     }
                 });
         let directions: Vec<(bool, bool)> = self.order.iter().map(|(_, a, n)| (*a, *n)).collect();
-        let ranked = rows
-            .key_by(|row: &RankRow| row.partition.clone())
-            .process(RankFold {
+        let ranked = with_ttl(
+            rows.key_by(|row: &RankRow| row.partition.clone()),
+            RankFold {
                 directions,
                 limit: self.limit,
                 window: self.window,
                 late: env.job().counter("sql.window.late_rows"),
-            });
+            },
+            self.ttl,
+        );
         let schema = if self.window.is_some() {
             Arc::clone(&self.schema)
         } else {
