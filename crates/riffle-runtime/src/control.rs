@@ -28,13 +28,15 @@ enum Control {
 }
 
 /// Adds the control stream to this worker's dataflow. It runs while the worker has running
-/// sources; a single-process job gains nothing from it and does not get one.
+/// sources or sinks still writing; a single-process job gains nothing from it and does not
+/// get one.
 pub(crate) fn install(env: &Env<'_>) {
     if env.job.processes() <= 1 {
         return;
     }
     let job = std::sync::Arc::clone(&env.job);
     let live = std::rc::Rc::clone(&env.live_sources);
+    let sinks = std::rc::Rc::clone(&env.live_sinks);
     let process = env.job.process();
     let reports = source::<_, Builder<Control>, _, _>(env.scope, "control", move |cap, info| {
         let activator = env.scope.activator_for(info.address);
@@ -58,7 +60,7 @@ pub(crate) fn install(env: &Env<'_>) {
                 reported_watermark = watermark;
             }
             drop(session);
-            if live.get() == 0 {
+            if live.get() == 0 && sinks.get() == 0 {
                 cap = None;
             } else {
                 activator.activate_after(REPORT_EVERY);

@@ -178,6 +178,9 @@ pub struct Env<'s> {
     pub(crate) sinks: std::rc::Rc<std::cell::Cell<usize>>,
     /// Sources of this worker still running: the control stream lives as long as they do.
     pub(crate) live_sources: std::rc::Rc<std::cell::Cell<usize>>,
+    /// Sinks of this worker still writing or committing: the control stream outlives them
+    /// too, so that a failure at the end of a job still reaches the other processes.
+    pub(crate) live_sinks: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl<'s> Env<'s> {
@@ -251,6 +254,7 @@ where
                 job: Arc::clone(&job),
                 sinks: Default::default(),
                 live_sources: Default::default(),
+                live_sinks: Default::default(),
             };
             let built = build(&mut env);
             control::install(&env);

@@ -9,6 +9,7 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
 use crate::operator::{Epochs, TimeStash, FINAL_EPOCH};
+use crate::source::Live;
 use crate::stream::DataStream;
 use crate::time::EventTime;
 use crate::Data;
@@ -62,6 +63,7 @@ impl<'s, T: Data> DataStream<'s, T> {
         let job = Arc::clone(&env.job);
         let worker = env.worker_index();
         let scope = env.scope;
+        let live_sinks = std::rc::Rc::clone(&env.live_sinks);
         self.stream
             .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
                 Pipeline,
@@ -74,6 +76,7 @@ impl<'s, T: Data> DataStream<'s, T> {
                     }
                     // Held until the last commit, so the dataflow stays alive while it waits.
                     let mut keep_alive = Some(default_cap);
+                    let mut live = Some(Live::new(&live_sinks));
                     let mut stash = TimeStash::new();
                     let mut awaiting: Vec<u64> = Vec::new();
                     let mut failed = false;
@@ -82,6 +85,7 @@ impl<'s, T: Data> DataStream<'s, T> {
                         if failed || job.is_cancelled() {
                             // Commit nothing more, as after a crash; drop every held capability.
                             keep_alive = None;
+                            live.take();
                             stash = TimeStash::new();
                             return;
                         }
@@ -131,6 +135,9 @@ impl<'s, T: Data> DataStream<'s, T> {
                             job.fail(error);
                             failed = true;
                             keep_alive = None;
+                        }
+                        if keep_alive.is_none() {
+                            live.take();
                         }
                     }
                 },

@@ -391,7 +391,7 @@ impl<'s> Env<'s> {
                         None
                     }
                 };
-                let mut live = capability.as_ref().map(|_| LiveSource::new(&live_sources));
+                let mut live = capability.as_ref().map(|_| Live::new(&live_sources));
                 move |output| {
                     if let Some(cap) = capability.as_mut() {
                         if job.is_cancelled() {
@@ -474,16 +474,17 @@ impl<'s> Env<'s> {
 }
 
 /// Counts a source among its worker's running sources until dropped.
-struct LiveSource(Rc<Cell<usize>>);
+/// Counts itself among the live operators of a kind while it exists.
+pub(crate) struct Live(Rc<Cell<usize>>);
 
-impl LiveSource {
-    fn new(count: &Rc<Cell<usize>>) -> Self {
+impl Live {
+    pub(crate) fn new(count: &Rc<Cell<usize>>) -> Self {
         count.set(count.get() + 1);
-        LiveSource(Rc::clone(count))
+        Live(Rc::clone(count))
     }
 }
 
-impl Drop for LiveSource {
+impl Drop for Live {
     fn drop(&mut self) {
         self.0.set(self.0.get().saturating_sub(1));
     }

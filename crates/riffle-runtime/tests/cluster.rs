@@ -157,3 +157,50 @@ fn an_idle_source_catches_up_with_a_busy_one_in_another_process() {
         ]
     );
 }
+
+/// Takes every record and fails when its input ends, on the worker told to.
+struct FailAtTheEnd {
+    fail: bool,
+}
+
+impl riffle_runtime::Sink<u64> for FailAtTheEnd {
+    fn write(&mut self, records: &mut Vec<(EventTime, u64)>) -> Result<()> {
+        records.clear();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self.fail {
+            true => Err(RiffleError::Runtime("the sink could not flush".to_string())),
+            false => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_sink_failing_after_every_source_finished_stops_the_other_process_too() {
+    let port = two_free_ports();
+    let run = |process: usize| {
+        let config = ExecutionConfig::local_cluster(1, 2, process, port);
+        std::thread::spawn(move || {
+            execute_with(&config, Arc::new(JobShared::default()), move |env| {
+                let fail = env.worker_index() == 0;
+                env.from_iter(0..1_000u64, WatermarkStrategy::none())
+                    .key_by(|x| *x % 7)
+                    .reduce(|a, b| a + b)
+                    .sink("flush", FailAtTheEnd { fail });
+                Ok(())
+            })
+        })
+    };
+    let (p0, p1) = (run(0), run(1));
+    let e0 = join_within(p0, Duration::from_secs(30)).unwrap_err();
+    let e1 = join_within(p1, Duration::from_secs(30))
+        .unwrap_err()
+        .to_string();
+    assert!(e0.to_string().contains("the sink could not flush"), "{e0}");
+    assert!(
+        e1.contains("process 0 of the job failed") && e1.contains("the sink could not flush"),
+        "{e1}"
+    );
+}
