@@ -180,6 +180,20 @@ enum Command {
     Sql(sql::SqlArgs),
 }
 
+/// How much generated input an example reads, how fast, and from which seed.
+#[derive(Args, Debug, Clone, Copy)]
+struct Generated {
+    /// Events to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Events per second in all; unlimited if not given.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Generator seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
 #[derive(Subcommand, Debug)]
 enum Example {
     /// Count words in a text file or a directory of text files.
@@ -203,29 +217,15 @@ enum Example {
     },
     /// Nexmark hot items: the auction with most bids per 10 s window, every 2 s.
     HotItems {
-        /// Events to generate.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// Events per second in all; unlimited if not given.
-        #[arg(long)]
-        rate: Option<u64>,
-        /// Generator seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        generated: Generated,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Views per page per second of event time over generated clicks.
     ClickCounts {
-        /// Clicks to generate.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// Clicks per second in all; unlimited if not given.
-        #[arg(long)]
-        rate: Option<u64>,
-        /// Generator seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        #[command(flatten)]
+        generated: Generated,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -309,27 +309,17 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
                 riffle_examples::socket_wordcount::build(env, &address, window, &output)
             })
         }
-        Example::HotItems {
-            events,
-            rate,
-            seed,
-            out,
-        } => {
-            let cfg = nexmark(events, seed);
+        Example::HotItems { generated: g, out } => {
+            let cfg = nexmark(g.events, g.seed);
             let output = out.output();
-            progress::execute(config, Some(events), move |env| {
-                riffle_examples::hot_items::build(env, &cfg, rate, &output)
+            progress::execute(config, Some(g.events), move |env| {
+                riffle_examples::hot_items::build(env, &cfg, g.rate, &output)
             })
         }
-        Example::ClickCounts {
-            events,
-            rate,
-            seed,
-            out,
-        } => {
+        Example::ClickCounts { generated: g, out } => {
             let output = out.output();
-            progress::execute(config, Some(events), move |env| {
-                riffle_examples::click_counts::build(env, events, rate, seed, &output)
+            progress::execute(config, Some(g.events), move |env| {
+                riffle_examples::click_counts::build(env, g.events, g.rate, g.seed, &output)
             })
         }
         Example::Fraud { events, seed, out } => {
