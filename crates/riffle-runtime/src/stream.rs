@@ -96,13 +96,30 @@ impl<'s, T: Data> DataStream<'s, T> {
         name: &str,
         mut f: impl FnMut(&mut Vec<(EventTime, T)>, &mut Vec<(EventTime, U)>) + 'static,
     ) -> DataStream<'s, U> {
+        self.map_chunks_with_watermark(name, move |_, data, out| f(data, out))
+    }
+
+    /// [`DataStream::map_chunks`], with the watermark under which the container travels (the
+    /// watermark of its source when it was emitted): what SQL's `CURRENT_WATERMARK` reads.
+    pub fn map_chunks_with_watermark<U: Data>(
+        self,
+        name: &str,
+        mut f: impl FnMut(EventTime, &mut Vec<(EventTime, T)>, &mut Vec<(EventTime, U)>) + 'static,
+    ) -> DataStream<'s, U> {
         let mut buffer = Vec::new();
         let stream = self
             .stream
             .unary::<Builder<U>, _, _, _>(Pipeline, name, move |_, _| {
                 move |input, output| {
                     input.for_each(|cap, data| {
-                        f(data, &mut buffer);
+                        // A message's stamp holds its times; the least watermark among them.
+                        let watermark = cap
+                            .stamp()
+                            .iter()
+                            .map(|t| t.watermark)
+                            .min()
+                            .unwrap_or(crate::time::MIN_WATERMARK);
+                        f(watermark, data, &mut buffer);
                         data.clear();
                         if !buffer.is_empty() {
                             output.session(&cap).give_container(&mut buffer);

@@ -35,6 +35,7 @@ pub fn register(ctx: &SessionContext) {
         Function::Minute,
         Function::Second,
         Function::CountChar,
+        Function::CurrentWatermark,
     ] {
         ctx.register_udf(ScalarUDF::from(Flink::new(function)));
     }
@@ -70,6 +71,23 @@ enum Function {
     /// `COUNT_CHAR(s, 'c')`: how many times the character occurs in `s` (Nexmark q14's
     /// user-defined function, shipped as a second example).
     CountChar,
+    /// `CURRENT_WATERMARK(rowtime)`: the watermark under which the row travels, NULL when
+    /// there is none yet (and in batch mode); set by the streaming projections and filters
+    /// through [`with_watermark`].
+    CurrentWatermark,
+}
+
+thread_local! {
+    /// The watermark `CURRENT_WATERMARK` reads on this worker thread.
+    static WATERMARK: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with `CURRENT_WATERMARK` reading `watermark` (`None`: no watermark yet).
+pub fn with_watermark<R>(watermark: Option<i64>, f: impl FnOnce() -> R) -> R {
+    WATERMARK.with(|w| w.set(watermark));
+    let result = f();
+    WATERMARK.with(|w| w.set(None));
+    result
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -103,6 +121,7 @@ impl Flink {
             Function::SplitIndex => any(&[3]),
             Function::Hour | Function::Minute | Function::Second => any(&[1]),
             Function::CountChar => any(&[2]),
+            Function::CurrentWatermark => Signature::any(1, Volatility::Volatile),
         };
         Flink {
             function,
@@ -234,6 +253,7 @@ impl ScalarUDFImpl for Flink {
             Function::Minute => "minute",
             Function::Second => "second",
             Function::CountChar => "count_char",
+            Function::CurrentWatermark => "current_watermark",
         }
     }
 
@@ -245,7 +265,9 @@ impl ScalarUDFImpl for Flink {
         Ok(match self.function {
             Function::Mod => arg_types.first().cloned().unwrap_or(DataType::Int64),
             Function::DateFormat | Function::FromUnixtime => DataType::Utf8,
-            Function::ToTimestamp | Function::Proctime => timestamp_ms(),
+            Function::ToTimestamp | Function::Proctime | Function::CurrentWatermark => {
+                timestamp_ms()
+            }
             Function::OneHotEncode => {
                 DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
             }
@@ -312,6 +334,12 @@ impl ScalarUDFImpl for Flink {
                     .map(|t| t.and_then(|t| parse_time(t, &format)))
                     .collect();
                 Arc::new(parsed)
+            }
+            Function::CurrentWatermark => {
+                let watermark = WATERMARK.with(|w| w.get());
+                return Ok(ColumnarValue::Scalar(ScalarValue::TimestampMillisecond(
+                    watermark, None,
+                )));
             }
             Function::Proctime => {
                 let now = riffle_runtime::now_millis();

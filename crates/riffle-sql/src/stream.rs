@@ -1314,7 +1314,7 @@ impl Node {
                     Arc::clone(schema)
                 };
                 let exprs = exprs.clone();
-                input.build(env)?.flat_map(move |b| {
+                map_batches(input.build(env)?, "sql.project", move |b| {
                     let columns = exprs
                         .iter()
                         .map(|e| evaluate(e, &b))
@@ -1335,7 +1335,7 @@ impl Node {
             }
             Node::Filter { input, predicate } => {
                 let predicate = Arc::clone(predicate);
-                input.build(env)?.flat_map(move |b| {
+                map_batches(input.build(env)?, "sql.filter", move |b| {
                     guard(evaluate(&predicate, &b).and_then(|mask| {
                         let mask = mask
                             .as_any()
@@ -1362,6 +1362,30 @@ impl Node {
             }
         })
     }
+}
+
+/// A watermark that says something about event time: none for the far-past ticks of a
+/// source without event time (or before the first watermark).
+fn known(watermark: EventTime) -> Option<EventTime> {
+    (watermark > EventTime::MIN / 2).then_some(watermark)
+}
+
+/// `f` over each batch of `stream`, with `CURRENT_WATERMARK` reading the watermark the batch
+/// travels under (none below the far-past ticks of a source without event time).
+fn map_batches<'s>(
+    stream: DataStream<'s, Batch>,
+    name: &str,
+    mut f: impl FnMut(Batch) -> Option<Batch> + 'static,
+) -> DataStream<'s, Batch> {
+    stream.map_chunks_with_watermark(name, move |watermark, batches, out| {
+        crate::functions::with_watermark(known(watermark), || {
+            for (ts, batch) in batches.drain(..) {
+                if let Some(batch) = f(batch) {
+                    out.push((ts, batch));
+                }
+            }
+        });
+    })
 }
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> RiffleError {
@@ -1506,12 +1530,17 @@ impl Aggregate {
         let time = self.time;
         let updating = self.input.updating();
         let job = Arc::clone(env.job());
-        let rows = self.input.build(env)?.flat_map_with_time(
+        let rows = self.input.build(env)?.map_chunks_with_watermark(
             "sql.aggregate_rows",
-            move |ts, batch, out| {
-                if let Err(error) = rows_of(&batch, ts, &keys, &specs, time, updating, out) {
-                    job.fail(error);
-                }
+            move |watermark, batches, out| {
+                crate::functions::with_watermark(known(watermark), || {
+                    for (ts, batch) in batches.drain(..) {
+                        if let Err(error) = rows_of(&batch, ts, &keys, &specs, time, updating, out)
+                        {
+                            job.fail(error);
+                        }
+                    }
+                })
             },
         );
         let functions = Functions::of(&self.aggregates, updating);

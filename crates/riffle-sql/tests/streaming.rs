@@ -528,3 +528,22 @@ fn a_socket_table_streams_lines_and_dead_letters_bad_and_cut_off_records() {
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     assert!(error.contains("cannot connect"), "{error}");
 }
+
+#[test]
+fn current_watermark_is_the_watermark_rows_travel_under_and_null_in_batch_mode() {
+    // The nexmark reader emits each block of 1,024 events under the time of its first event
+    // minus 1 ms (events 1 ms apart at this rate): every bid is above its watermark, by less
+    // than the span of a block.
+    let query = "SELECT COUNT(*),
+            COUNT(CURRENT_WATERMARK(dateTime)),
+            SUM(CASE WHEN dateTime > CURRENT_WATERMARK(dateTime)
+                      AND dateTime <= CURRENT_WATERMARK(dateTime) + INTERVAL '1025' MILLISECOND
+                THEN 1 ELSE 0 END)
+        FROM bid;";
+    let bids = bids().len();
+    assert_eq!(streamed(query, 2), [format!("{bids},{bids},{bids}")]);
+    assert_eq!(
+        rows(&format!("{}{query}", bid_table(""))),
+        [format!("{bids},0,0")]
+    );
+}
