@@ -27,10 +27,37 @@ pub(crate) struct TimeStash<T> {
 }
 
 /// Records received under one time, with a capability for it.
-type Group<T> = (Capability<Time>, Vec<(EventTime, T)>);
+type Group<T> = (Capability<Time>, Chunks<T>);
 
 /// A group of records released by the stash: their time, a capability for it, the records.
-pub(crate) type Released<T> = (Time, Capability<Time>, Vec<(EventTime, T)>);
+pub(crate) type Released<T> = (Time, Capability<Time>, Chunks<T>);
+
+/// Records in the containers they arrived in: kept as they came rather than appended into
+/// one growing vector, which copied every record and faulted in fresh pages as it grew.
+pub(crate) struct Chunks<T>(Vec<Vec<(EventTime, T)>>);
+
+impl<T> Chunks<T> {
+    /// All the records in one vector.
+    pub(crate) fn into_vec(mut self) -> Vec<(EventTime, T)> {
+        if self.0.len() == 1 {
+            return self.0.pop().unwrap_or_default();
+        }
+        let mut all = Vec::with_capacity(self.0.iter().map(Vec::len).sum());
+        for chunk in self.0 {
+            all.extend(chunk);
+        }
+        all
+    }
+}
+
+impl<T> IntoIterator for Chunks<T> {
+    type Item = (EventTime, T);
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<(EventTime, T)>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
+    }
+}
 
 impl<T> TimeStash<T> {
     pub(crate) fn new() -> Self {
@@ -45,8 +72,10 @@ impl<T> TimeStash<T> {
             let entry = self
                 .groups
                 .entry(*time)
-                .or_insert_with(|| (cap.delayed(time, 0), Vec::new()));
-            entry.1.append(data);
+                .or_insert_with(|| (cap.delayed(time, 0), Chunks(Vec::new())));
+            if !data.is_empty() {
+                entry.1 .0.push(std::mem::take(data));
+            }
         }
     }
 

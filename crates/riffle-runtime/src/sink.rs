@@ -92,10 +92,10 @@ impl<'s, T: Data> DataStream<'s, T> {
                         let result = (|| -> Result<()> {
                             loop {
                                 // Records of later epochs wait until the earlier ones are closed.
-                                for (_, _, mut records) in
+                                for (_, _, records) in
                                     stash.release(frontier, true, epochs.limit(frontier))
                                 {
-                                    sink.write(&mut records)?;
+                                    sink.write(&mut records.into_vec())?;
                                 }
                                 let Some(store) = epochs.store.clone() else {
                                     if frontier.is_empty() && keep_alive.take().is_some() {

@@ -7,7 +7,7 @@
 //! fires when the watermark passes the window's end. Plans the runtime cannot run yet are
 //! refused by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use riffle_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::tvf::{explode, millis, WindowKind, WindowTvf};
+use crate::tvf::{explode_columns, millis, WindowKind, WindowTvf};
 use crate::value::Value;
 
 /// A physical expression shared by every worker.
@@ -1293,12 +1293,7 @@ impl Node {
                 let (tvf, schema, projection) =
                     (tvf.clone(), Arc::clone(schema), projection.clone());
                 input.build(env)?.flat_map(move |b| {
-                    guard(
-                        explode(&tvf, &schema, &b).and_then(|out| match &projection {
-                            Some(columns) => project(&out, columns),
-                            None => Ok(out),
-                        }),
-                    )
+                    guard(explode_columns(&tvf, &schema, &b, projection.as_deref()))
                 })
             }
             Node::Project {
@@ -1530,7 +1525,51 @@ impl Aggregate {
         let time = self.time;
         let updating = self.input.updating();
         let job = Arc::clone(env.job());
-        let rows = self.input.build(env)?.map_chunks_with_watermark(
+        let input = self.input.build(env)?;
+        let functions = Functions::of(&self.aggregates, updating);
+        let late = env.job().counter("sql.window.late_rows");
+        // A window aggregation of appended rows folds each message's rows per group and
+        // window before the exchange (Flink's local-global aggregation): what crosses workers
+        // and reaches keyed state is one partial per group, not one row per input row.
+        if matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..))) && !updating {
+            let local = functions.clone();
+            let partials = input.map_chunks_with_watermark(
+                "sql.aggregate_partials",
+                move |watermark, batches, out| {
+                    crate::functions::with_watermark(known(watermark), || {
+                        let mut groups: HashMap<Vec<Value>, Partial> = HashMap::new();
+                        for (_, batch) in batches.drain(..) {
+                            let folded = fold_batch(&batch, &keys, &specs, time, &local);
+                            match folded {
+                                Ok(partials) => {
+                                    for (key, partial) in partials {
+                                        match groups.get_mut(&key) {
+                                            Some(p) => p.merge(partial),
+                                            None => {
+                                                groups.insert(key, partial);
+                                            }
+                                        }
+                                    }
+                                }
+                                Err(error) => job.fail(error),
+                            }
+                        }
+                        out.extend(groups.into_iter().map(|(key, p)| (p.time, (key, p))));
+                    })
+                },
+            );
+            let fired = partials
+                .key_by(|(key, _): &(Vec<Value>, Partial)| key.clone())
+                .process(WindowFold { functions, late });
+            return Ok(rows_to_batches(
+                fired,
+                "sql.aggregate_batches",
+                Arc::clone(&self.schema),
+                Ok,
+                guard,
+            ));
+        }
+        let rows = input.map_chunks_with_watermark(
             "sql.aggregate_rows",
             move |watermark, batches, out| {
                 crate::functions::with_watermark(known(watermark), || {
@@ -1543,7 +1582,6 @@ impl Aggregate {
                 })
             },
         );
-        let functions = Functions::of(&self.aggregates, updating);
         let (fired, schema) = match time {
             Some(WindowTime::Session { start, end }) => (
                 // Keyed by the group without its window: sessions of a group merge.
@@ -1559,19 +1597,11 @@ impl Aggregate {
                     functions,
                     start,
                     end,
-                    late: env.job().counter("sql.window.late_rows"),
+                    late,
                 }),
                 Arc::clone(&self.schema),
             ),
-            Some(_) => (
-                rows.key_by(|row: &AggRow| row.key.clone())
-                    .process(WindowFold {
-                        functions,
-                        late: env.job().counter("sql.window.late_rows"),
-                    }),
-                Arc::clone(&self.schema),
-            ),
-            None => (
+            _ => (
                 with_ttl(
                     rows.key_by(|row: &AggRow| row.key.clone()),
                     GroupFold { functions },
@@ -1719,33 +1749,129 @@ fn rows_of(
     Ok(())
 }
 
-/// The keyed half of a window aggregation: folds each (group, window)'s rows and emits the
-/// group's row when the watermark passes the window's end.
+/// One message's rows of a group and window, folded: the aggregate states, the window's
+/// last millisecond, and how many rows went in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Partial {
+    time: EventTime,
+    accs: Vec<Acc>,
+    rows: u64,
+}
+
+impl Partial {
+    fn merge(&mut self, other: Partial) {
+        for (acc, o) in self.accs.iter_mut().zip(other.accs) {
+            acc.merge(o);
+        }
+        self.rows += other.rows;
+    }
+}
+
+/// A window aggregation's rows of `batch` folded per group, columnar where it counts: the
+/// group keys are encoded with Arrow's row format and grouped in a hash map of bytes, so a
+/// key's values are built once per group rather than once per row; `COUNT` of a column
+/// without NULLs (or `COUNT(*)`) adds the group's row count at once.
+fn fold_batch(
+    batch: &RecordBatch,
+    keys: &[Physical],
+    specs: &[(Physical, Option<Physical>)],
+    time: Option<WindowTime>,
+    functions: &Functions,
+) -> Result<Vec<(Vec<Value>, Partial)>> {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let key_columns = keys
+        .iter()
+        .map(|k| evaluate(k, batch))
+        .collect::<Result<Vec<_>>>()?;
+    let converter = RowConverter::new(
+        key_columns
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )
+    .map_err(arrow_error)?;
+    let encoded = converter
+        .convert_columns(&key_columns)
+        .map_err(arrow_error)?;
+    // Each row's group, and each group's first row.
+    let mut index: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
+    let mut group_of = Vec::with_capacity(batch.num_rows());
+    let mut firsts = Vec::new();
+    for row in 0..batch.num_rows() {
+        let next = firsts.len();
+        let group = *index.entry(encoded.row(row).data()).or_insert(next);
+        if group == next {
+            firsts.push(row);
+        }
+        group_of.push(group);
+    }
+    let mut counts = vec![0u64; firsts.len()];
+    for &g in &group_of {
+        counts[g] += 1;
+    }
+    let mut accs: Vec<Vec<Acc>> = firsts.iter().map(|_| functions.fresh()).collect();
+    let inputs = AggregateInputs::of(batch, specs)?;
+    for (a, (column, mask)) in inputs.0.iter().enumerate() {
+        let whole = mask.is_none() && column.null_count() == 0;
+        if whole && functions.functions[a] == (Function::Count, false) {
+            for (g, acc) in accs.iter_mut().enumerate() {
+                acc[a] = Acc::Count(counts[g] as i64);
+            }
+            continue;
+        }
+        for (row, &g) in group_of.iter().enumerate() {
+            let selected = mask.as_ref().is_none_or(|m| {
+                m.as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .is_some_and(|m| m.is_valid(row) && m.value(row))
+            });
+            if selected && column.is_valid(row) {
+                accs[g][a].add(Value::from_array(column, row)?);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(firsts.len());
+    for ((first, accs), rows) in firsts.into_iter().zip(accs).zip(counts) {
+        let key = row_values(&key_columns, first)?;
+        let time = time
+            .and_then(|t| t.fire_at(&key))
+            .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?;
+        out.push((key, Partial { time, accs, rows }));
+    }
+    Ok(out)
+}
+
+/// The keyed half of a window aggregation: merges each (group, window)'s partials and emits
+/// the group's row when the watermark passes the window's end.
 struct WindowFold {
     functions: Functions,
     late: Arc<AtomicU64>,
 }
 
-impl KeyedProcessFunction<Vec<Value>, AggRow> for WindowFold {
+impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
     type State = ValueState<Vec<Acc>>;
     type Out = Vec<Value>;
 
     fn process_element(
         &mut self,
-        row: AggRow,
+        (_, partial): (Vec<Value>, Partial),
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
-        // The window has fired under this watermark: the row is late (Flink drops it too).
+        // The window has fired under this watermark: the rows are late (Flink drops them too).
         if ctx.timestamp() <= ctx.current_watermark() {
-            self.late.fetch_add(1, Ordering::Relaxed);
+            self.late.fetch_add(partial.rows, Ordering::Relaxed);
             return;
         }
-        if ctx.state().value().is_none() {
-            ctx.state().update(self.functions.fresh());
-            ctx.register_event_time_timer(ctx.timestamp());
-        }
-        if let Some(accs) = ctx.state().value_mut() {
-            Functions::add(accs, row.inputs);
+        match ctx.state().value_mut() {
+            Some(accs) => {
+                for (acc, other) in accs.iter_mut().zip(partial.accs) {
+                    acc.merge(other);
+                }
+            }
+            None => {
+                ctx.state().update(partial.accs);
+                ctx.register_event_time_timer(ctx.timestamp());
+            }
         }
     }
 

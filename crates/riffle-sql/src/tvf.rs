@@ -159,6 +159,17 @@ impl WindowTvf {
 /// The rows of `batch` (the TVF's input) in their windows, with the window columns: the
 /// schema is [`WindowTvf::schema`]. Rows whose time is NULL belong to no window.
 pub fn explode(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
+    explode_columns(tvf, schema, batch, None)
+}
+
+/// [`explode`], keeping only the output columns `projection` names (indexes into `schema`):
+/// the columns a query does not read are never copied into the windows.
+pub fn explode_columns(
+    tvf: &WindowTvf,
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    projection: Option<&[usize]>,
+) -> Result<RecordBatch> {
     let time = times(tvf, batch)?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     let mut starts = Vec::with_capacity(batch.num_rows());
@@ -176,7 +187,7 @@ pub fn explode(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Resu
             ends.push(end);
         }
     }
-    in_windows(schema, batch, rows, starts, ends)
+    in_windows(schema, batch, rows, starts, ends, projection)
 }
 
 /// The TVF's time column of `batch`, in milliseconds.
@@ -201,26 +212,38 @@ fn arrow(e: datafusion::arrow::error::ArrowError) -> RiffleError {
 }
 
 /// Rows `rows` of `batch` (in that order, repeats allowed), each in the window `starts[i]` ..
-/// `ends[i]`: the TVF's output of `schema`.
+/// `ends[i]`: the TVF's output of `schema`, or of the columns `projection` picks of it.
 fn in_windows(
     schema: &SchemaRef,
     batch: &RecordBatch,
     rows: Vec<u32>,
     starts: Vec<i64>,
     ends: Vec<i64>,
+    projection: Option<&[usize]>,
 ) -> Result<RecordBatch> {
     let indices = UInt32Array::from(rows);
-    let mut columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| take(c.as_ref(), &indices, None))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(arrow)?;
-    let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
-    for values in [starts, ends, times] {
-        columns.push(Arc::new(TimestampMillisecondArray::from(values)));
+    let inputs = batch.num_columns();
+    let all: Vec<usize> = (0..schema.fields().len()).collect();
+    let picked = projection.unwrap_or(&all);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(picked.len());
+    for &i in picked {
+        let column: ArrayRef = match i.checked_sub(inputs) {
+            None => take(batch.column(i).as_ref(), &indices, None).map_err(arrow)?,
+            Some(0) => Arc::new(TimestampMillisecondArray::from(starts.clone())),
+            Some(1) => Arc::new(TimestampMillisecondArray::from(ends.clone())),
+            Some(_) => Arc::new(TimestampMillisecondArray::from_iter_values(
+                ends.iter().map(|e| e - 1),
+            )),
+        };
+        columns.push(column);
     }
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(arrow)
+    let schema = match projection {
+        Some(p) => Arc::new(schema.project(p).map_err(arrow)?),
+        None => Arc::clone(schema),
+    };
+    let options =
+        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    RecordBatch::try_new_with_options(schema, columns, &options).map_err(arrow)
 }
 
 /// A SESSION call's rows over a whole bounded input (`batch`, all its rows): per partition,
@@ -273,6 +296,7 @@ pub fn sessions(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Res
         order.iter().map(|&r| r as u32).collect(),
         order.iter().map(|&r| starts[r]).collect(),
         order.iter().map(|&r| ends[r]).collect(),
+        None,
     )
 }
 
