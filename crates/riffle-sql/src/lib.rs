@@ -18,6 +18,7 @@ mod sink;
 pub mod stream;
 mod tvf;
 mod types;
+mod udaf;
 pub mod value;
 
 pub use format::{render, ResultFormat};

@@ -426,6 +426,9 @@ enum Function {
     Min,
     Max,
     Avg,
+    /// A function registered from Rust (or one of DataFusion's others), through its
+    /// accumulator ([`crate::udaf`]).
+    Udaf,
 }
 
 struct AggregateSpec {
@@ -433,6 +436,8 @@ struct AggregateSpec {
     distinct: bool,
     arg: Physical,
     filter: Option<Physical>,
+    /// The registered call of a [`Function::Udaf`].
+    call: Option<String>,
 }
 
 /// An aggregate's state.
@@ -449,6 +454,11 @@ enum Acc {
     Counted(BTreeMap<Value, i64>),
     /// SUM over an updating input: the sum and how many values it holds (none: NULL).
     CountedSum(Value, i64),
+    /// A registered aggregate call's accumulator state.
+    Udaf {
+        call: String,
+        state: Vec<Value>,
+    },
 }
 
 impl Acc {
@@ -464,6 +474,11 @@ impl Acc {
             (Function::Min, _) => Acc::Min(Value::Null),
             (Function::Max, _) => Acc::Max(Value::Null),
             (Function::Avg, _) => Acc::Avg(0.0, 0),
+            // Made by `Functions::fresh`, which knows the call.
+            (Function::Udaf, _) => Acc::Udaf {
+                call: String::new(),
+                state: Vec::new(),
+            },
         }
     }
 
@@ -497,6 +512,7 @@ impl Acc {
                 *sum = add(sum, &v);
                 *n += 1;
             }
+            Acc::Udaf { call, state } => crate::udaf::update(call, state, &v, false),
         }
     }
 
@@ -528,6 +544,7 @@ impl Acc {
                     subtract(sum, &v)
                 };
             }
+            Acc::Udaf { call, state } => crate::udaf::update(call, state, &v, true),
             Acc::Sum(_) | Acc::Min(_) | Acc::Max(_) | Acc::Distinct(_) => {}
         }
     }
@@ -544,6 +561,9 @@ impl Acc {
                 *n += m;
             }
             (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
+            (Acc::Udaf { call, state }, Acc::Udaf { state: other, .. }) => {
+                crate::udaf::merge(call, state, &other)
+            }
             _ => {}
         }
     }
@@ -562,6 +582,7 @@ impl Acc {
             Acc::Avg(sum, n) => Value::Float(sum / *n as f64),
             Acc::Distinct(set) => of_values(&mut set.iter()),
             Acc::Counted(values) => of_values(&mut values.keys()),
+            Acc::Udaf { call, state } => crate::udaf::result(call, state),
         }
     }
 }
@@ -572,6 +593,8 @@ impl Acc {
 #[derive(Debug, Clone)]
 struct Functions {
     functions: Vec<(Function, bool)>,
+    /// The registered call of each [`Function::Udaf`].
+    calls: Vec<Option<String>>,
     retracting: bool,
 }
 
@@ -579,6 +602,7 @@ impl Functions {
     fn of(specs: &[AggregateSpec], retracting: bool) -> Self {
         Functions {
             functions: specs.iter().map(|a| (a.function, a.distinct)).collect(),
+            calls: specs.iter().map(|a| a.call.clone()).collect(),
             retracting,
         }
     }
@@ -586,7 +610,14 @@ impl Functions {
     fn fresh(&self) -> Vec<Acc> {
         self.functions
             .iter()
-            .map(|(f, d)| Acc::new(*f, *d, self.retracting))
+            .zip(&self.calls)
+            .map(|((f, d), call)| match call {
+                Some(call) => Acc::Udaf {
+                    call: call.clone(),
+                    state: Vec::new(),
+                },
+                None => Acc::new(*f, *d, self.retracting),
+            })
             .collect()
     }
 
@@ -951,7 +982,7 @@ impl Node {
                         return Err(unsupported(&format!("the aggregate {expr}")));
                     };
                     let name = f.func.name().to_lowercase();
-                    let function = aggregate_function(&name)?;
+                    let known = aggregate_function(&name);
                     if !f.params.order_by.is_empty() {
                         return Err(unsupported(
                             "an ordered aggregate (WITHIN GROUP / ORDER BY)",
@@ -964,10 +995,26 @@ impl Node {
                             f.params.args.len()
                         )));
                     };
+                    let arg_expr = physical(arg, &a.input)?;
+                    // Others than COUNT/SUM/MIN/MAX/AVG run through their accumulators.
+                    let (function, call) = match known {
+                        Ok(function) => (function, None),
+                        Err(_) => {
+                            let input = Arc::new(a.input.schema().as_arrow().clone());
+                            let call = crate::udaf::Udaf::new(
+                                Arc::clone(&f.func),
+                                input,
+                                Arc::clone(&arg_expr),
+                                f.params.distinct,
+                            )?;
+                            (Function::Udaf, Some(call.register()))
+                        }
+                    };
                     aggregates.push(AggregateSpec {
                         function,
+                        call,
                         distinct: f.params.distinct,
-                        arg: physical(arg, &a.input)?,
+                        arg: arg_expr,
                         filter: match &f.params.filter {
                             Some(filter) => Some(physical(filter, &a.input)?),
                             None => None,
@@ -1635,6 +1682,11 @@ fn rows_to_batches<'s>(
             return;
         };
         let values: Vec<Vec<Value>> = rows.drain(..).map(|(_, v)| v).collect();
+        // An aggregate function that failed on this thread fails the job.
+        if let Some(error) = crate::udaf::take_error() {
+            guard(Err(error));
+            return;
+        }
         if let Some(batch) = guard(batch_of(&schema, &values).and_then(&then)) {
             out.push((ts, batch));
         }
@@ -2689,6 +2741,7 @@ fn over(
         };
         aggregates.push(AggregateSpec {
             function: aggregate_function(&name)?,
+            call: None,
             distinct: p.distinct,
             arg: physical(arg)?,
             filter: match &p.filter {
