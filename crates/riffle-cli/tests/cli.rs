@@ -473,9 +473,12 @@ fn nexmark_example(name: &str, workers: &str) -> Output {
         env!("CARGO_MANIFEST_DIR")
     );
     let script = std::fs::read_to_string(&path).unwrap();
+    // Paths in the examples are relative to the repository's root.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
     let small = script
         .replace("'events.num' = '10000000'", "'events.num' = '100000'")
-        .replace("'events.num' = '1000000'", "'events.num' = '100000'");
+        .replace("'events.num' = '1000000'", "'events.num' = '100000'")
+        .replace("'path' = 'examples/", &format!("'path' = '{root}examples/"));
     assert_ne!(small, script, "{name} sets events.num");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(name);

@@ -16,6 +16,7 @@ mod script;
 mod session;
 mod sink;
 pub mod stream;
+mod temporal;
 mod tvf;
 mod types;
 mod udaf;

@@ -62,6 +62,8 @@ struct Setup {
     streaming: bool,
     /// The TVFs and their schemas.
     windows: Vec<(WindowTvf, SchemaRef)>,
+    /// The tables read `FOR SYSTEM_TIME AS OF` a time.
+    temporals: Vec<crate::temporal::TemporalRead>,
     /// Whether a table it reads is unbounded.
     unbounded: bool,
 }
@@ -477,6 +479,8 @@ impl Session {
     /// and whether a table it reads is unbounded.
     fn setup(&mut self, located: &Located, text: &str, rows: bool) -> Result<Setup> {
         let (text, tvfs) = rewrite(text, 0).map_err(|e| in_script(located, e))?;
+        let (text, temporals) =
+            crate::temporal::rewrite(&text).map_err(|e| in_script(located, e))?;
         let mut names = self
             .references(&text)
             .map_err(|e| positioned(located, &e))?;
@@ -502,7 +506,18 @@ impl Session {
                 None => return Err(self.unknown_table(name)),
             }
         }
-        let streaming = self.streaming(&tables)?;
+        let mut streaming = self.streaming(&tables)?;
+        if !temporals.is_empty() && !streaming {
+            // Temporal joins are streaming joins (Flink runs them in streaming mode only).
+            if self.setting("execution.runtime-mode") == Some("batch") {
+                return Err(RiffleError::Sql(
+                    "FOR SYSTEM_TIME AS OF (a temporal join) runs in streaming mode only: SET \
+                     'execution.runtime-mode' = 'streaming'"
+                        .into(),
+                ));
+            }
+            streaming = true;
+        }
         for table in &tables {
             self.register(table, rows && !streaming)?;
         }
@@ -546,6 +561,7 @@ impl Session {
             text,
             streaming,
             windows,
+            temporals,
             unbounded: tables.iter().any(|t| !is_bounded(&t.def)),
         })
     }
@@ -629,7 +645,9 @@ impl Session {
             }
         };
         let setup = self.setup(inner, &text, false)?;
-        let plan = self.plan(&setup.text).map_err(|e| positioned(inner, &e))?;
+        let plan = self
+            .plan_streaming(&setup)
+            .map_err(|e| positioned(inner, &e))?;
         let mut out = format!(
             "== Optimized logical plan (DataFusion) ==\n{}\n",
             plan.display_indent()
@@ -638,6 +656,7 @@ impl Session {
             let planner = Planner {
                 session: self,
                 windows: &setup.windows,
+                temporals: &setup.temporals,
             };
             let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
                 .map_err(|e| in_statement(inner, e))?;
@@ -663,12 +682,13 @@ impl Session {
         let setup = self.setup(located, text, true)?;
         if setup.streaming {
             let plan = self
-                .plan(&setup.text)
+                .plan_streaming(&setup)
                 .map_err(|e| positioned(located, &e))?;
             let schema = Arc::new(plan.schema().as_arrow().clone());
             let planner = Planner {
                 session: self,
                 windows: &setup.windows,
+                temporals: &setup.temporals,
             };
             let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
                 .map_err(|e| in_statement(located, e))?;
@@ -847,6 +867,30 @@ impl Session {
                 datafusion::error::DataFusionError::External(inner) => inner.to_string(),
                 _ => e.to_string(),
             })
+    }
+
+    /// The streaming plan of a set-up query: [`Session::plan`], except that a query with a
+    /// temporal join keeps every column of its inputs, since the time a row is joined at
+    /// (`FOR SYSTEM_TIME AS OF o.ts`, cut out of the text) is one DataFusion did not see used.
+    fn plan_streaming(&self, setup: &Setup) -> std::result::Result<LogicalPlan, String> {
+        if setup.temporals.is_empty() {
+            return self.plan(&setup.text);
+        }
+        let state = self.ctx.state();
+        let rules = state
+            .optimizer()
+            .rules
+            .iter()
+            .filter(|r| r.name() != "optimize_projections")
+            .cloned()
+            .collect();
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_optimizer_rules(rules)
+            .build();
+        self.runtime
+            .block_on(async { state.create_logical_plan(&setup.text).await })
+            .and_then(|plan| state.optimize(&plan))
+            .map_err(|e| e.to_string())
     }
 
     /// DataFusion's optimised logical plan of `sql`; the error as text for `positioned`.
@@ -1522,6 +1566,7 @@ fn cast_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
 struct Planner<'a> {
     session: &'a Session,
     windows: &'a [(WindowTvf, SchemaRef)],
+    temporals: &'a [crate::temporal::TemporalRead],
 }
 
 impl Tables for Planner<'_> {
@@ -1535,6 +1580,33 @@ impl Tables for Planner<'_> {
             Some(table) => self.session.source(table).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn temporal(&self, name: &str) -> Option<crate::stream::TemporalTable> {
+        let table = self
+            .session
+            .tables
+            .values()
+            .find(|t| t.def.name == name || raw_name(&t.def) == name)?;
+        let read = self.temporals.iter().find(|r| r.table == table.def.name)?;
+        let proctime = read.time.to_uppercase().contains("PROCTIME");
+        let time_column = read.time.rsplit('.').next().unwrap_or("").to_string();
+        Some(
+            match (
+                &table.def.watermark,
+                table.def.primary_key.is_empty(),
+                proctime,
+            ) {
+                (Some(w), false, false) => crate::stream::TemporalTable::Versioned {
+                    left_time: time_column,
+                    right_time: w.column.clone(),
+                },
+                // A bounded table is read whole before the probe rows of a time are joined.
+                _ => crate::stream::TemporalTable::Lookup {
+                    wait: (!proctime && is_bounded(&table.def)).then_some(time_column),
+                },
+            },
+        )
     }
 
     fn state_ttl(&self) -> Result<Option<i64>> {

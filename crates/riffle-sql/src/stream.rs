@@ -138,6 +138,8 @@ pub struct Join {
     window: Option<WindowTime>,
     /// The bounds the condition puts between the sides' times, for an interval join.
     interval: Option<Interval>,
+    /// How the right side is read, for a temporal join.
+    temporal: Option<TemporalJoin>,
     /// State time-to-live, ms (not for window joins).
     ttl: Option<i64>,
     schema: SchemaRef,
@@ -263,6 +265,74 @@ fn time_term(expr: &Expr, join: &datafusion::logical_expr::Join) -> Option<(usiz
                 },
             ))
         }
+        _ => None,
+    }
+}
+
+/// A table read `FOR SYSTEM_TIME AS OF` a time of the other side of a join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemporalTable {
+    /// A versioned table (a primary key and a `WATERMARK FOR`): each row joins the version
+    /// of its key valid at its time (`left_time`, a column of the probe side; `right_time`,
+    /// the table's rowtime).
+    Versioned {
+        /// The probe side's time column.
+        left_time: String,
+        /// The versioned table's time column.
+        right_time: String,
+    },
+    /// Any other table: a lookup join, each probe row joined with the table's rows, the
+    /// probe rows not kept. `AS OF PROCTIME()` joins a row with the rows at hand when it
+    /// comes; `AS OF` a time of a bounded table waits until the watermark passes that time
+    /// (`wait`, the probe side's column), by when the whole table has been read.
+    Lookup {
+        /// The probe side's time column to wait for.
+        wait: Option<String>,
+    },
+}
+
+/// How a temporal join finds a row's partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum TemporalJoin {
+    /// Probe rows (the left) are joined with the right rows present and not kept.
+    Lookup,
+    /// Probe rows wait for the watermark to pass their time (a column, or without one their
+    /// event time in the stream), then join all the right rows.
+    LookupAt { left_time: Option<usize> },
+    /// The right row with the latest time at or before the left row's (column indexes).
+    Versioned { left_time: usize, right_time: usize },
+}
+
+/// Whether column `name` of `plan` is computed by `PROCTIME()` (through projections,
+/// filters and aliases): a lookup `AS OF` it is a processing-time lookup.
+fn proctime_column(plan: &LogicalPlan, name: &str) -> bool {
+    let Some(index) = plan
+        .schema()
+        .fields()
+        .iter()
+        .position(|f| f.name().eq_ignore_ascii_case(name))
+    else {
+        return false;
+    };
+    match plan {
+        LogicalPlan::Projection(p) => match p.expr.get(index).map(strip_alias) {
+            Some(Expr::ScalarFunction(f)) => f.name().eq_ignore_ascii_case("proctime"),
+            Some(Expr::Column(c)) => proctime_column(&p.input, &c.name),
+            _ => false,
+        },
+        LogicalPlan::Filter(f) => proctime_column(&f.input, name),
+        LogicalPlan::SubqueryAlias(s) => proctime_column(&s.input, name),
+        _ => false,
+    }
+}
+
+/// The table a plan reads, when it reads one table through projections and filters only.
+fn scanned_table(plan: &LogicalPlan) -> Option<String> {
+    match plan {
+        LogicalPlan::TableScan(scan) => Some(scan.table_name.table().to_string()),
+        LogicalPlan::Projection(p) => scanned_table(&p.input),
+        LogicalPlan::Filter(f) => scanned_table(&f.input),
+        LogicalPlan::SubqueryAlias(s) => scanned_table(&s.input),
         _ => None,
     }
 }
@@ -692,6 +762,8 @@ pub trait Tables {
     fn source(&self, name: &str) -> Result<Option<SourceSpec>>;
     /// The column of table `name` that its `WATERMARK FOR` makes its event time.
     fn rowtime(&self, name: &str) -> Option<String>;
+    /// How table `name` is read when a query names it `FOR SYSTEM_TIME AS OF` a time.
+    fn temporal(&self, name: &str) -> Option<TemporalTable>;
     /// How long a key's state lives without being read or written (Flink's
     /// `table.exec.state.ttl`, ms), for operators whose state nothing else bounds.
     fn state_ttl(&self) -> Result<Option<i64>>;
@@ -1092,8 +1164,61 @@ impl Node {
                     Some(f) => Some(physical(f, plan)?),
                     None => None,
                 };
-                let interval = match (&j.filter, kind, window) {
-                    (Some(f), JoinKind::Inner, None) => Interval::of(f, j, tables),
+                let temporal = match scanned_table(&j.right).and_then(|t| tables.temporal(&t)) {
+                    None => None,
+                    Some(_) if kind != JoinKind::Inner || window.is_some() => {
+                        return Err(unsupported("a temporal join other than an inner one"))
+                    }
+                    Some(TemporalTable::Lookup { wait: None }) => Some(TemporalJoin::Lookup),
+                    // AS OF a processing time, of a table read whole: probe rows wait for
+                    // their event time in the stream (Flink loads such a table before the
+                    // first lookup).
+                    Some(TemporalTable::Lookup { wait: Some(time) })
+                        if proctime_column(&j.left, &time) =>
+                    {
+                        Some(TemporalJoin::LookupAt { left_time: None })
+                    }
+                    Some(TemporalTable::Lookup { wait: Some(time) }) => {
+                        let left_time = j
+                            .left
+                            .schema()
+                            .fields()
+                            .iter()
+                            .position(|f| f.name().eq_ignore_ascii_case(&time))
+                            .ok_or_else(|| {
+                                RiffleError::Sql(format!(
+                                    "FOR SYSTEM_TIME AS OF: the time '{time}' is not a column \
+                                     of the join"
+                                ))
+                            })?;
+                        Some(TemporalJoin::LookupAt {
+                            left_time: Some(left_time),
+                        })
+                    }
+                    Some(TemporalTable::Versioned {
+                        left_time,
+                        right_time,
+                    }) => {
+                        let index = |side: &LogicalPlan, name: &str, what: &str| {
+                            side.schema()
+                                .fields()
+                                .iter()
+                                .position(|f| f.name().eq_ignore_ascii_case(name))
+                                .ok_or_else(|| {
+                                    RiffleError::Sql(format!(
+                                        "FOR SYSTEM_TIME AS OF: {what} '{name}' is not a \
+                                         column of the join"
+                                    ))
+                                })
+                        };
+                        Some(TemporalJoin::Versioned {
+                            left_time: index(&j.left, &left_time, "the time")?,
+                            right_time: index(&j.right, &right_time, "the versioned time")?,
+                        })
+                    }
+                };
+                let interval = match (&j.filter, kind, window, temporal) {
+                    (Some(f), JoinKind::Inner, None, None) => Interval::of(f, j, tables),
                     _ => None,
                 };
                 Node::Join(Box::new(Join {
@@ -1114,6 +1239,7 @@ impl Node {
                     },
                     window,
                     interval,
+                    temporal,
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
@@ -1192,6 +1318,17 @@ impl Node {
             Node::Join(j) => format!(
                 "{} on [{}] = [{}]{}",
                 match (j.window.is_some(), j.kind) {
+                    (_, _) if j.temporal == Some(TemporalJoin::Lookup) => {
+                        "LookupJoin (the right side's rows at hand; left rows not kept)".to_string()
+                    }
+                    (_, _) if matches!(j.temporal, Some(TemporalJoin::LookupAt { .. })) => {
+                        "LookupJoin (left rows wait for the watermark, then join the right rows)"
+                            .to_string()
+                    }
+                    (_, _) if j.temporal.is_some() => {
+                        "TemporalJoin (each left row with the right version valid at its time)"
+                            .to_string()
+                    }
                     (true, _) => "WindowJoin (state dropped at the window's end)".to_string(),
                     (false, JoinKind::Inner) if j.interval.is_some() => {
                         let i = j.interval.unwrap_or(Interval {
@@ -2086,12 +2223,30 @@ impl Join {
                 Either::Left(r) | Either::Right(r) => r.key.clone(),
             });
         let (joined, schema) = match self.kind {
+            JoinKind::Inner
+                if matches!(
+                    self.temporal,
+                    Some(TemporalJoin::Versioned { .. } | TemporalJoin::LookupAt { .. })
+                ) =>
+            {
+                (
+                    with_ttl(
+                        keyed,
+                        VersionedFold {
+                            join: self.temporal.unwrap_or(TemporalJoin::Lookup),
+                        },
+                        self.ttl,
+                    ),
+                    Arc::clone(&self.schema),
+                )
+            }
             JoinKind::Inner => (
                 with_ttl(
                     keyed,
                     JoinFold {
                         window: self.window,
                         interval: self.interval,
+                        lookup: self.temporal == Some(TemporalJoin::Lookup),
                     },
                     self.ttl,
                 ),
@@ -2141,6 +2296,8 @@ impl Join {
 struct JoinFold {
     window: Option<WindowTime>,
     interval: Option<Interval>,
+    /// A lookup join: left rows join the right rows at hand and are not kept.
+    lookup: bool,
 }
 
 impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
@@ -2166,6 +2323,7 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
             Either::Right(r) => (false, &r.values),
         };
         let keep = match self.interval.map(|i| i.expiry(values, left)) {
+            _ if self.lookup && left => false,
             Some(Some(expiry)) if expiry <= ctx.current_watermark() => false,
             Some(Some(expiry)) => {
                 ctx.register_event_time_timer(expiry);
@@ -2219,6 +2377,146 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
             }
             // A window join's window is over: no row of it can come any more.
             _ => ctx.clear_state(),
+        }
+    }
+}
+
+/// The keyed half of an event-time temporal join: the versions of the key's right rows, and
+/// the left rows waiting for the watermark to pass their time (by then every version up to
+/// it has come), each then joined with the latest version at or before its time. Versions
+/// older than the latest one the watermark has passed are dropped.
+struct VersionedFold {
+    join: TemporalJoin,
+}
+
+impl VersionedFold {
+    /// The left rows' and the right rows' time columns; a left row without a time column
+    /// waits with its stream time appended (`None`).
+    fn times(&self) -> (Option<usize>, usize) {
+        match self.join {
+            TemporalJoin::Versioned {
+                left_time,
+                right_time,
+            } => (Some(left_time), right_time),
+            TemporalJoin::LookupAt { left_time } => (left_time, 0),
+            TemporalJoin::Lookup => (None, 0),
+        }
+    }
+
+    /// The right rows a left row at `t` joins: the version valid then, or (a lookup) all.
+    fn partners<'a>(&self, rights: &'a [Vec<Value>], t: EventTime) -> Vec<&'a Vec<Value>> {
+        match self.join {
+            TemporalJoin::Versioned { right_time, .. } => {
+                version_at(rights, right_time, t).into_iter().collect()
+            }
+            _ => rights.iter().collect(),
+        }
+    }
+}
+
+fn time_of(values: &[Value], index: usize) -> Option<EventTime> {
+    match values.get(index) {
+        Some(Value::Int(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+/// The right version valid at `t`: the latest at or before it (the last to arrive of equals).
+fn version_at(versions: &[Vec<Value>], at: usize, t: EventTime) -> Option<&Vec<Value>> {
+    versions
+        .iter()
+        .filter(|v| time_of(v, at).is_some_and(|vt| vt <= t))
+        .max_by_key(|v| time_of(v, at))
+}
+
+impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for VersionedFold {
+    type State = (ListState<Vec<Value>>, ListState<Vec<Value>>);
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: Either<JoinRow, JoinRow>,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let (left_time, _) = self.times();
+        let watermark = ctx.current_watermark();
+        match row {
+            Either::Left(l) => {
+                let mut values = l.values;
+                let t = match left_time {
+                    Some(at) => time_of(&values, at),
+                    None => Some(ctx.timestamp()),
+                };
+                let Some(t) = t else {
+                    return;
+                };
+                if t <= watermark {
+                    // Late: the versions it needs are in already.
+                    let (_, rights) = ctx.state();
+                    let joined: Vec<Vec<Value>> = self
+                        .partners(rights.get(), t)
+                        .into_iter()
+                        .map(|v| values.iter().chain(v).cloned().collect())
+                        .collect();
+                    for row in joined {
+                        ctx.collect(row);
+                    }
+                } else {
+                    if left_time.is_none() {
+                        values.push(Value::Int(t));
+                    }
+                    ctx.state().0.add(values);
+                    ctx.register_event_time_timer(t);
+                }
+            }
+            Either::Right(r) => ctx.state().1.add(r.values),
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        timer: Timer,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let (left_time, right_time) = self.times();
+        let now = timer.time;
+        let (waiting, versions) = ctx.state();
+        let mut joined = Vec::new();
+        waiting.retain(|l| {
+            // A row without a time column carries its stream time last.
+            let (t, values) = match left_time {
+                Some(at) => (time_of(l, at), &l[..]),
+                None => (
+                    time_of(l, l.len().saturating_sub(1)),
+                    &l[..l.len().saturating_sub(1)],
+                ),
+            };
+            match t {
+                Some(t) if t <= now => {
+                    for v in self.partners(versions.get(), t) {
+                        joined.push(values.iter().chain(v).cloned().collect::<Vec<_>>());
+                    }
+                    false
+                }
+                _ => true,
+            }
+        });
+        // Only the version valid at the watermark and later ones can still be used.
+        let current = match self.join {
+            TemporalJoin::Versioned { .. } => {
+                version_at(versions.get(), right_time, now).and_then(|v| time_of(v, right_time))
+            }
+            _ => None,
+        };
+        if let Some(current) = current {
+            versions.retain(|v| time_of(v, right_time).is_none_or(|t| t >= current));
+        }
+        let empty = waiting.is_empty() && versions.is_empty();
+        for row in joined {
+            ctx.collect(row);
+        }
+        if empty {
+            ctx.clear_state();
         }
     }
 }
