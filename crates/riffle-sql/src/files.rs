@@ -161,6 +161,75 @@ impl Lines {
     }
 }
 
+/// A piece of a file that one reader reads: the lines that start in bytes `start..end` of
+/// it (`end` = `u64::MAX`: to its end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The file.
+    pub path: PathBuf,
+    /// First byte of the range.
+    pub start: u64,
+    /// End of the range (exclusive).
+    pub end: u64,
+}
+
+/// Below this size a text file is not cut into ranges.
+const MIN_SPLIT_BYTES: u64 = 1 << 20;
+
+/// The pieces `files` are read in by `readers` readers: whole files when there are at least
+/// as many files as readers (or they are Parquet), otherwise each text file cut into
+/// `readers` equal byte ranges, a line belonging to the range it starts in.
+pub fn splits(files: &[PathBuf], format: FileFormat, readers: usize) -> Result<Vec<Split>> {
+    let whole = |path: &PathBuf| Split {
+        path: path.clone(),
+        start: 0,
+        end: u64::MAX,
+    };
+    if files.len() >= readers || format == FileFormat::Parquet {
+        return Ok(files.iter().map(whole).collect());
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let size = std::fs::metadata(path)
+            .map_err(|e| RiffleError::io(path, e))?
+            .len();
+        if size < MIN_SPLIT_BYTES {
+            out.push(whole(path));
+            continue;
+        }
+        let step = size.div_ceil(readers as u64);
+        for k in 0..readers as u64 {
+            out.push(Split {
+                path: path.clone(),
+                start: k * step,
+                end: if k + 1 == readers as u64 {
+                    u64::MAX
+                } else {
+                    (k + 1) * step
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The number of the line that starts at byte `at` of `path` (counted on demand, when a
+/// record of a range that starts mid-file has to be named).
+fn line_at(path: &Path, at: u64) -> Result<u64> {
+    let file = File::open(path).map_err(|e| RiffleError::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, std::io::Read::take(file, at));
+    let mut lines = 1;
+    loop {
+        let buffer = reader.fill_buf().map_err(|e| RiffleError::io(path, e))?;
+        if buffer.is_empty() {
+            return Ok(lines);
+        }
+        lines += buffer.iter().filter(|b| **b == b'\n').count() as u64;
+        let n = buffer.len();
+        reader.consume(n);
+    }
+}
+
 /// Parses lines of CSV or JSON into batches of a table's schema. A batch of lines is parsed
 /// at once; when that fails, line by line, so that each bad line goes through the policy
 /// with its place, and the good ones are kept.
@@ -187,6 +256,17 @@ impl LineParser {
 
     /// The rows of `lines` (from `source`, a file or an address).
     pub fn parse(&mut self, source: &str, lines: &Lines) -> Result<Option<RecordBatch>> {
+        self.parse_numbered(source, lines, &mut || Ok(0))
+    }
+
+    /// [`LineParser::parse`] for lines numbered within a range of a file: `base` gives the
+    /// number of the range's first line minus one, asked only when a line is bad.
+    pub fn parse_numbered(
+        &mut self,
+        source: &str,
+        lines: &Lines,
+        base: &mut dyn FnMut() -> Result<u64>,
+    ) -> Result<Option<RecordBatch>> {
         if lines.len() == 0 {
             return Ok(None);
         }
@@ -198,9 +278,14 @@ impl LineParser {
         let mut good = Vec::new();
         for &(number, start, end) in &lines.spans {
             let line = &lines.text[start..end];
+            let parsed = self.parse_text(line, 1);
+            let number = match parsed {
+                Ok(ref b) if b.num_rows() == 1 => number,
+                _ => base()? + number,
+            };
             let location = RecordLocation::new(source, number);
             let raw = String::from_utf8_lossy(line);
-            match self.parse_text(line, 1) {
+            match parsed {
                 Ok(batch) if batch.num_rows() == 1 => good.push(batch),
                 Ok(_) => self
                     .bad
@@ -355,52 +440,78 @@ enum Open {
 /// Parquet reader with its columns matched to the table's by name. Its position is (file,
 /// lines or Parquet batches read), so a restored job reads on where it stopped.
 pub struct FileBatchReader {
-    files: Vec<PathBuf>,
+    splits: Vec<Split>,
     schema: SchemaRef,
     format: FileFormat,
     parser: Option<LineParser>,
-    /// Index into `files` of the file being read.
+    /// Index into `splits` of the one being read.
     file: usize,
-    /// Lines (text) or batches (Parquet) of the file consumed so far.
+    /// Lines (text) or batches (Parquet) of the split consumed so far.
     done: u64,
     open: Option<Open>,
+    /// Byte offset in the file of the next line of the open split, and where its first
+    /// line started.
+    offset: u64,
+    first_line: u64,
     /// The chunk of lines being read (kept to reuse its buffer).
     lines: Lines,
 }
 
 impl FileBatchReader {
-    /// The reader of worker `worker_index` of `workers` over `files` (file `i` goes to worker
-    /// `i % workers`).
+    /// The reader of worker `worker_index` of `workers` over `splits` (split `i` goes to
+    /// worker `i % workers`).
     pub fn new(
-        files: &[PathBuf],
+        splits: &[Split],
         schema: SchemaRef,
         format: FileFormat,
         parser: Option<LineParser>,
         worker_index: usize,
         workers: usize,
     ) -> Self {
-        let files = files
+        let splits = splits
             .iter()
             .enumerate()
             .filter(|(i, _)| i % workers.max(1) == worker_index)
             .map(|(_, f)| f.clone())
             .collect();
         FileBatchReader {
-            files,
+            splits,
             schema,
             format,
             parser,
             file: 0,
             done: 0,
             open: None,
+            offset: 0,
+            first_line: 0,
             lines: Lines::default(),
         }
     }
 
-    fn open(&self, path: &Path) -> Result<Open> {
-        let file = File::open(path).map_err(|e| RiffleError::io(path, e))?;
+    fn open(&mut self, split: &Split) -> Result<Open> {
+        let path = &split.path;
+        let mut file = File::open(path).map_err(|e| RiffleError::io(path, e))?;
         Ok(match self.format {
-            FileFormat::Text(_) => Open::Lines(Box::new(BufReader::with_capacity(1 << 16, file))),
+            FileFormat::Text(_) => {
+                self.offset = 0;
+                if split.start > 0 {
+                    // The line running into the range belongs to the range before.
+                    use std::io::Seek;
+                    file.seek(std::io::SeekFrom::Start(split.start - 1))
+                        .map_err(|e| RiffleError::io(path, e))?;
+                    self.offset = split.start - 1;
+                }
+                let mut reader = BufReader::with_capacity(1 << 16, file);
+                if split.start > 0 {
+                    let mut skipped = Vec::new();
+                    self.offset += reader
+                        .read_until(b'\n', &mut skipped)
+                        .map_err(|e| RiffleError::io(path, e))?
+                        as u64;
+                }
+                self.first_line = self.offset;
+                Open::Lines(Box::new(reader))
+            }
             FileFormat::Parquet => {
                 let fail = |e: parquet::errors::ParquetError| {
                     RiffleError::Runtime(format!(
@@ -419,18 +530,23 @@ impl FileBatchReader {
         })
     }
 
-    /// The next batch of the open file, `None` at its end.
-    fn read(&mut self, path: &Path) -> Result<Option<RecordBatch>> {
+    /// The next batch of the open split, `None` at its end.
+    fn read(&mut self, split: &Split) -> Result<Option<RecordBatch>> {
+        let path = &split.path;
         let source = path.display().to_string();
         match self.open.as_mut() {
             Some(Open::Lines(lines)) => {
                 let header = matches!(
                     self.format,
                     FileFormat::Text(TextFormat::Csv { header: true, .. })
-                );
+                ) && split.start == 0;
                 self.lines.clear();
                 let mut at_end = false;
                 while self.lines.len() < BATCH_ROWS {
+                    if self.offset >= split.end {
+                        at_end = true;
+                        break;
+                    }
                     let start = self.lines.text.len();
                     let read = lines
                         .read_until(b'\n', &mut self.lines.text)
@@ -439,6 +555,7 @@ impl FileBatchReader {
                         at_end = true;
                         break;
                     }
+                    self.offset += read as u64;
                     self.done += 1;
                     self.lines
                         .keep_from(start, self.done, header && self.done == 1);
@@ -446,7 +563,14 @@ impl FileBatchReader {
                 let parser = self.parser.as_mut().ok_or_else(|| {
                     RiffleError::Runtime("a text file reader without a parser".into())
                 })?;
-                match parser.parse(&source, &self.lines)? {
+                // Lines are numbered within the range; its first line's number is counted
+                // only if a line has to be named.
+                let first = self.first_line;
+                let mut base = || match first {
+                    0 => Ok(0),
+                    at => line_at(path, at).map(|n| n - 1),
+                };
+                match parser.parse_numbered(&source, &self.lines, &mut base)? {
                     Some(rows) => Ok(Some(rows)),
                     None if at_end => Ok(None),
                     // Every line of the chunk was skipped: an empty batch, not the end.
@@ -504,19 +628,20 @@ fn conform(source: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<Reco
 
 impl SourceReader<Batch> for FileBatchReader {
     fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
-        let Some(path) = self.files.get(self.file).cloned() else {
+        let Some(split) = self.splits.get(self.file).cloned() else {
             return Ok(SourceStatus::Finished);
         };
         if self.open.is_none() {
-            let mut open = self.open(&path)?;
+            let mut open = self.open(&split)?;
             // After a restore, skip what the checkpoint covered.
             for _ in 0..self.done {
                 match &mut open {
                     Open::Lines(lines) => {
-                        let mut line = String::new();
-                        lines
-                            .read_line(&mut line)
-                            .map_err(|e| RiffleError::io(&path, e))?;
+                        let mut line = Vec::new();
+                        self.offset += lines
+                            .read_until(b'\n', &mut line)
+                            .map_err(|e| RiffleError::io(&split.path, e))?
+                            as u64;
                     }
                     Open::Parquet(batches) => {
                         batches.next();
@@ -525,7 +650,7 @@ impl SourceReader<Batch> for FileBatchReader {
             }
             self.open = Some(open);
         }
-        match self.read(&path)? {
+        match self.read(&split)? {
             Some(batch) => {
                 if batch.num_rows() > 0 {
                     out.push(Batch(batch));
@@ -646,7 +771,7 @@ impl SourceReader<Batch> for SocketBatchReader {
 /// (so bad records follow the table's policy, with their file and line).
 #[derive(Debug)]
 pub struct FilePartition {
-    file: PathBuf,
+    file: Split,
     schema: SchemaRef,
     format: FileFormat,
     policy: BadRecordPolicy,
@@ -654,9 +779,9 @@ pub struct FilePartition {
 }
 
 impl FilePartition {
-    /// The partitions of a table over `files`.
+    /// The partitions of a table over `splits`.
     pub fn all(
-        files: &[PathBuf],
+        files: &[Split],
         schema: &SchemaRef,
         format: FileFormat,
         policy: &BadRecordPolicy,
@@ -740,5 +865,76 @@ impl datafusion::physical_plan::streaming::PartitionStream for FilePartition {
                 futures::stream::iter(batches),
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, true),
+        ]))
+    }
+
+    /// Every `n` the readers of `splits` read, in order per reader.
+    fn read_all(splits: &[Split], readers: usize, policy: BadRecordPolicy) -> Result<Vec<i64>> {
+        let format = TextFormat::Csv {
+            header: true,
+            delimiter: b',',
+        };
+        let mut all = Vec::new();
+        for w in 0..readers {
+            let parser = LineParser::new(schema(), format, policy.clone(), Default::default())?;
+            let mut reader = FileBatchReader::new(
+                splits,
+                schema(),
+                FileFormat::Text(format),
+                Some(parser),
+                w,
+                readers,
+            );
+            let mut out = Vec::new();
+            while reader.poll(&mut out)? != SourceStatus::Finished {}
+            for Batch(b) in out {
+                let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                all.extend(n.values().iter().copied());
+            }
+        }
+        Ok(all)
+    }
+
+    #[test]
+    fn a_file_cut_into_ranges_is_read_once_whole_and_names_bad_lines_by_file_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let mut text = String::from("n,text\n");
+        let rows = 60_000;
+        for n in 0..rows {
+            // Lines of varied length, so that range ends fall mid-line.
+            text.push_str(&format!("{n},{}\n", "x".repeat(n as usize % 37)));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let files = vec![path.clone()];
+        let format = FileFormat::Text(TextFormat::Csv {
+            header: true,
+            delimiter: b',',
+        });
+        let splits = splits(&files, format, 3).unwrap();
+        assert_eq!(splits.len(), 3);
+        let mut got = read_all(&splits, 3, BadRecordPolicy::Fail).unwrap();
+        got.sort();
+        assert_eq!(got, (0..rows).collect::<Vec<_>>());
+        // A bad line in the last range is named by its line in the whole file.
+        let bad = text.replacen("59000,", "oops,", 1);
+        std::fs::write(&path, bad).unwrap();
+        let error = read_all(&splits, 3, BadRecordPolicy::Fail)
+            .unwrap_err()
+            .to_string();
+        // Line 1 is the header: row 59000 is on line 59002.
+        assert!(error.contains("big.csv:59002, column 'n'"), "{error}");
     }
 }

@@ -20,7 +20,7 @@ use riffle_runtime::{
 };
 
 use crate::files::{
-    bad_record_policy, list_files, FileBatchReader, FileFormat, FilePartition, LineParser,
+    bad_record_policy, list_files, splits, FileBatchReader, FileFormat, FilePartition, LineParser,
     SocketBatchReader, TextFormat,
 };
 use crate::script::{
@@ -934,8 +934,10 @@ impl Session {
                         )?),
                         FileFormat::Parquet => None,
                     };
+                    // With fewer files than workers, files are cut into byte ranges.
+                    let splits = splits(&files, format, n)?;
                     Ok(Box::new(FileBatchReader::new(
-                        &files,
+                        &splits,
                         Arc::clone(&physical),
                         format,
                         parser,
@@ -1166,10 +1168,12 @@ impl Session {
                 // One partition per file, read by the streaming reader, so that bad records
                 // follow the table's policy and errors name the file and line.
                 let files = list_files(std::path::Path::new(&path))?;
+                let format = FileFormat::of(def)?;
+                let readers = self.ctx.state().config().target_partitions();
                 let partitions = FilePartition::all(
-                    &files,
+                    &splits(&files, format, readers)?,
                     &table.physical,
-                    FileFormat::of(def)?,
+                    format,
                     &bad_record_policy(def)?,
                     &Arc::new(std::sync::atomic::AtomicU64::new(0)),
                 );
