@@ -19,9 +19,14 @@ trap 'rm -rf "$WORK"' EXIT
 
 now() { date +%s.%N; }
 
-# The bids CSV, written by Riffle from its Nexmark generator (once).
-if [ ! -d "$DATA" ]; then
+# The bids CSV, written once by Riffle from its Nexmark generator on one worker, so that
+# it is one file in time order. The issue's scaling target is on one file: Riffle cuts it
+# into byte ranges, one per worker. (The runs of 2026-11-26 before 05:40 read the same rows
+# as 2 part files written by 2 workers, in "$DATA".)
+DATA="$DATA-one"
+if [ ! -f "$DATA/bids.csv" ]; then
   mkdir -p "$(dirname "$DATA")"
+  rm -rf "$DATA.tmp"
   cat > "$WORK/make.sql" <<SQL
 CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
     dateTime TIMESTAMP(3), extra STRING)
@@ -32,18 +37,11 @@ WITH ('connector' = 'filesystem', 'path' = '$DATA.tmp', 'format' = 'csv');
 SET 'execution.runtime-mode' = 'streaming';
 INSERT INTO out SELECT * FROM bid;
 SQL
+  "$RIFFLE" sql -w 1 -f "$WORK/make.sql" >&2
+  mkdir -p "$DATA"
+  cat "$DATA.tmp"/part-* > "$DATA/bids.csv"
   rm -rf "$DATA.tmp"
-  "$RIFFLE" sql -w 2 -f "$WORK/make.sql" >&2
-  mv "$DATA.tmp" "$DATA"
 fi
-# The issue's scaling target is on one file: both engines read the rows as a single file,
-# which Riffle cuts into byte ranges, one per worker.
-if [ ! -f "$DATA-one/bids.csv" ]; then
-  mkdir -p "$DATA-one"
-  cat "$DATA"/part-* > "$DATA-one/bids.csv.tmp"
-  mv "$DATA-one/bids.csv.tmp" "$DATA-one/bids.csv"
-fi
-DATA="$DATA-one"
 ROWS=$(wc -l < "$DATA/bids.csv")
 
 ddl() {
@@ -73,7 +71,7 @@ INSERT INTO s SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;" ;
 # Batch mode's reader (one partition per file): the parsing baseline for q0.
 { ddl | sed "s/SET 'execution.runtime-mode' = 'streaming';/SET 'execution.runtime-mode' = 'batch';/"; echo "SELECT COUNT(*) FROM bid;"; } > "$WORK/parse.sql"
 start=$(now); "$RIFFLE" sql -f "$WORK/parse.sql" --format csv > /dev/null; end=$(now)
-echo "{\"engine\":\"batch-count (riffle file reader, a partition per file)\",\"rows\":$ROWS,\"seconds\":$(echo "$end - $start" | bc)}"
+echo "{\"engine\":\"batch-count (riffle file reader, a partition per file)\",\"rows\":$ROWS,\"seconds\":$(printf %.3f "$(echo "$end - $start" | bc)")}"
 
 for q in q0 q1 q2 q5 q7 groupby; do
   { ddl; query "$q"; } > "$WORK/$q.sql"
@@ -81,7 +79,7 @@ for q in q0 q1 q2 q5 q7 groupby; do
     start=$(now)
     "$RIFFLE" sql -w "$p" -f "$WORK/$q.sql" > /dev/null 2> "$WORK/err"
     end=$(now)
-    echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$(echo "$end - $start" | bc),\"said\":\"$(tail -1 "$WORK/err")\"}"
+    echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$(printf %.3f "$(echo "$end - $start" | bc)"),\"said\":\"$(tail -1 "$WORK/err")\"}"
     if [ -z "${SKIP_FLINK:-}" ]; then
       "$VENV/bin/python" bench/pyflink/flink_sql_bench.py --csv "$DATA" --query "$q" \
         --parallelism "$p" --rows "$ROWS"

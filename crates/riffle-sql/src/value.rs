@@ -45,8 +45,47 @@ impl Value {
         matches!(self, Value::Null)
     }
 
-    /// The value of row `row` of `array`.
+    /// The value of row `row` of `array`: read straight from the common column types, through
+    /// a DataFusion scalar for the others.
     pub fn from_array(array: &ArrayRef, row: usize) -> Result<Value> {
+        use datafusion::arrow::array::{
+            Array, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+            StringViewArray, TimestampMillisecondArray, UInt64Array,
+        };
+        if array.is_null(row) {
+            return Ok(Value::Null);
+        }
+        let any = array.as_any();
+        let fast = match array.data_type() {
+            DataType::Int64 => any
+                .downcast_ref::<Int64Array>()
+                .map(|a| Value::Int(a.value(row))),
+            DataType::Int32 => any
+                .downcast_ref::<Int32Array>()
+                .map(|a| Value::Int(a.value(row) as i64)),
+            DataType::UInt64 => any
+                .downcast_ref::<UInt64Array>()
+                .map(|a| Value::UInt(a.value(row))),
+            DataType::Float64 => any
+                .downcast_ref::<Float64Array>()
+                .map(|a| Value::Float(a.value(row))),
+            DataType::Boolean => any
+                .downcast_ref::<BooleanArray>()
+                .map(|a| Value::Bool(a.value(row))),
+            DataType::Utf8 => any
+                .downcast_ref::<StringArray>()
+                .map(|a| Value::Str(a.value(row).to_string())),
+            DataType::Utf8View => any
+                .downcast_ref::<StringViewArray>()
+                .map(|a| Value::Str(a.value(row).to_string())),
+            DataType::Timestamp(TimeUnit::Millisecond, _) => any
+                .downcast_ref::<TimestampMillisecondArray>()
+                .map(|a| Value::Int(a.value(row))),
+            _ => None,
+        };
+        if let Some(value) = fast {
+            return Ok(value);
+        }
         let scalar = ScalarValue::try_from_array(array, row)
             .map_err(|e| RiffleError::Runtime(e.to_string()))?;
         Value::from_scalar(&scalar)
@@ -116,10 +155,63 @@ impl Value {
         }
     }
 
-    /// `values` as a column of `data_type`.
+    /// `values` as a column of `data_type`: built directly for the common column types,
+    /// through DataFusion scalars for the others (or values of another kind).
     pub fn to_array(values: &[&Value], data_type: &DataType) -> Result<ArrayRef> {
+        use datafusion::arrow::array::{
+            BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+            UInt64Array,
+        };
+        use std::sync::Arc;
         if values.is_empty() {
             return Ok(datafusion::arrow::array::new_empty_array(data_type));
+        }
+        // Each kind's values, or `None` when one value is of another kind.
+        fn all<'v, T>(
+            values: &[&'v Value],
+            get: impl Fn(&'v Value) -> Option<T>,
+        ) -> Option<Vec<Option<T>>> {
+            values
+                .iter()
+                .map(|v| match *v {
+                    Value::Null => Some(None),
+                    v => get(v).map(Some),
+                })
+                .collect()
+        }
+        let int = |v: &Value| match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        };
+        let fast: Option<ArrayRef> = match data_type {
+            DataType::Int64 => all(values, int).map(|v| Arc::new(Int64Array::from(v)) as _),
+            DataType::Timestamp(TimeUnit::Millisecond, tz) => all(values, int).map(|v| {
+                Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz.clone())) as _
+            }),
+            DataType::UInt64 => all(values, |v| match v {
+                Value::UInt(u) => Some(*u),
+                _ => None,
+            })
+            .map(|v| Arc::new(UInt64Array::from(v)) as _),
+            DataType::Float64 => all(values, |v| match v {
+                Value::Float(f) => Some(*f),
+                _ => None,
+            })
+            .map(|v| Arc::new(Float64Array::from(v)) as _),
+            DataType::Boolean => all(values, |v| match v {
+                Value::Bool(b) => Some(*b),
+                _ => None,
+            })
+            .map(|v| Arc::new(BooleanArray::from(v)) as _),
+            DataType::Utf8 => all(values, |v: &Value| match v {
+                Value::Str(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .map(|v| Arc::new(StringArray::from(v)) as _),
+            _ => None,
+        };
+        if let Some(array) = fast {
+            return Ok(array);
         }
         let scalars = values
             .iter()
