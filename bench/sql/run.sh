@@ -71,7 +71,7 @@ INSERT INTO s SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;" ;
 # Batch mode's reader (one partition per file): the parsing baseline for q0.
 { ddl | sed "s/SET 'execution.runtime-mode' = 'streaming';/SET 'execution.runtime-mode' = 'batch';/"; echo "SELECT COUNT(*) FROM bid;"; } > "$WORK/parse.sql"
 start=$(now); "$RIFFLE" sql -f "$WORK/parse.sql" --format csv > /dev/null; end=$(now)
-echo "{\"engine\":\"batch-count (riffle file reader, a partition per file)\",\"rows\":$ROWS,\"seconds\":$(printf %.3f "$(echo "$end - $start" | bc)")}"
+echo "{\"engine\":\"batch-count (riffle file reader, a partition per byte range)\",\"rows\":$ROWS,\"seconds\":$(printf %.3f "$(echo "$end - $start" | bc)")}"
 
 for q in q0 q1 q2 q5 q7 groupby; do
   { ddl; query "$q"; } > "$WORK/$q.sql"
