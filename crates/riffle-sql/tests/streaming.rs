@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 mod common;
 
-use common::rows;
+use common::{rows, rows_in};
 use riffle_connectors::nexmark::{event, Event, NexmarkConfig};
-use riffle_sql::{render, Output, ResultFormat, Session};
+use riffle_sql::{Output, Session};
 
 const EVENTS: u64 = 200_000;
 
@@ -328,16 +328,7 @@ fn a_function_registered_from_rust_runs_in_batch_and_streaming_mode() {
         let mut session = Session::new().unwrap();
         session.register_udf(band.clone());
         let settings = format!("SET 'execution.runtime-mode' = '{mode}';");
-        let mut out = Vec::new();
-        session
-            .run_script(&format!("{}{query}", bid_table(&settings)), |_, output| {
-                if let Output::Rows { schema, batches } = output {
-                    let text = render(&schema, &batches, ResultFormat::Csv)?;
-                    out = text.lines().skip(1).map(str::to_string).collect();
-                }
-                Ok(())
-            })
-            .unwrap();
+        let mut out = rows_in(&mut session, &format!("{}{query}", bid_table(&settings)));
         out.sort_by_key(|l| l.split(',').next().unwrap().parse::<u64>().unwrap());
         assert_eq!(out, expected, "{mode} mode");
     }
@@ -645,17 +636,7 @@ fn an_aggregate_function_registered_from_rust_runs_in_streaming_windows_and_chan
         let settings = format!(
             "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
         );
-        let mut out = Vec::new();
-        session
-            .run_script(&format!("{}{query}", bid_table(&settings)), |_, output| {
-                if let Output::Rows { schema, batches } = output {
-                    let text = render(&schema, &batches, ResultFormat::Csv)?;
-                    out = text.lines().skip(1).map(str::to_string).collect();
-                }
-                Ok(())
-            })
-            .unwrap();
-        out.sort();
+        let out = rows_in(&mut session, &format!("{}{query}", bid_table(&settings)));
         assert_eq!(out.len(), windows.len(), "{workers} workers");
         for (line, prices) in out.iter().zip(windows.values()) {
             let cells: Vec<&str> = line.split(',').collect();

@@ -4,7 +4,11 @@ use riffle_sql::{render, Output, ResultFormat, Session};
 
 /// Runs `script` and returns the rows of its last query as CSV lines (no header), sorted.
 pub fn rows(script: &str) -> Vec<String> {
-    let mut session = Session::new().unwrap();
+    rows_in(&mut Session::new().unwrap(), script)
+}
+
+/// [`rows`] in `session` (with its registered functions).
+pub fn rows_in(session: &mut Session, script: &str) -> Vec<String> {
     let mut out = Vec::new();
     session
         .run_script(script, |_, output| {
