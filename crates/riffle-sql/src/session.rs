@@ -526,7 +526,26 @@ impl Session {
             self.register_view(view)?;
         }
         let mut windows = Vec::new();
-        for tvf in tvfs {
+        for mut tvf in tvfs {
+            tvf.processing_time = self.proctime_column(&tvf.table, &tvf.time_column);
+            if tvf.processing_time {
+                // Processing-time windows close on the wall clock (in streaming mode).
+                if matches!(tvf.kind, WindowKind::Session { .. }) {
+                    return Err(RiffleError::Sql(format!(
+                        "DESCRIPTOR({}): SESSION windows over processing time are not \
+                         supported yet; use an event-time column with a WATERMARK",
+                        tvf.time_column
+                    )));
+                }
+                if !streaming {
+                    return Err(RiffleError::Sql(format!(
+                        "DESCRIPTOR({}): windows over processing time (a PROCTIME() column) \
+                         run in streaming mode only: SET 'execution.runtime-mode' = \
+                         'streaming'",
+                        tvf.time_column
+                    )));
+                }
+            }
             let schema = self.window_schema(&tvf)?;
             let batches = if rows && !streaming {
                 let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
@@ -808,24 +827,19 @@ impl Session {
         }
     }
 
-    /// The schema of a window TVF's rows (its input table must be registered).
-    fn window_schema(&self, tvf: &WindowTvf) -> Result<SchemaRef> {
-        // Windows close on watermarks, which are event time: a PROCTIME() column would
-        // never close them on an unbounded stream.
-        let proctime = self.tables.get(&tvf.table).is_some_and(|t| {
+    /// Whether `column` of table `table` is computed by `PROCTIME()`.
+    fn proctime_column(&self, table: &str, column: &str) -> bool {
+        self.tables.get(table).is_some_and(|t| {
             t.def.columns.iter().any(|c| {
-                c.name.eq_ignore_ascii_case(&tvf.time_column)
+                c.name.eq_ignore_ascii_case(column)
                     && matches!(&c.kind, ColumnKind::Computed(e)
                         if e.to_string().to_uppercase().contains("PROCTIME("))
             })
-        });
-        if proctime {
-            return Err(RiffleError::Sql(format!(
-                "DESCRIPTOR({}): windows over processing time (a PROCTIME() column) are not \
-                 supported yet; use an event-time column with a WATERMARK",
-                tvf.time_column
-            )));
-        }
+        })
+    }
+
+    /// The schema of a window TVF's rows (its input table must be registered).
+    fn window_schema(&self, tvf: &WindowTvf) -> Result<SchemaRef> {
         let input = self
             .runtime
             .block_on(self.ctx.table(tvf.table.as_str()))

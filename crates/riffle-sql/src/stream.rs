@@ -117,6 +117,8 @@ pub struct Aggregate {
     time: Option<WindowTime>,
     /// State time-to-live, ms (without a window).
     ttl: Option<i64>,
+    /// The windows are over processing time: they close on the wall clock.
+    processing: bool,
     schema: SchemaRef,
 }
 
@@ -997,6 +999,7 @@ impl Node {
                 let mut end = None;
                 let mut start = None;
                 let mut session = false;
+                let mut processing = false;
                 for (i, key) in a.group_expr.iter().enumerate() {
                     if matches!(key, Expr::GroupingSet(_)) {
                         return Err(unsupported("GROUPING SETS, CUBE and ROLLUP"));
@@ -1008,7 +1011,9 @@ impl Node {
                         continue;
                     };
                     session |= raw_session(&a.input, index, tables);
-                    match window_column(&a.input, index, tables) {
+                    let column = window_column(&a.input, index, tables);
+                    processing |= column.as_ref().is_some_and(|(_, t)| t.processing_time);
+                    match column {
                         Some((name, _)) if name == "window_end" => end = Some(i),
                         Some((_, tvf)) => start = Some((i, tvf)),
                         None => {}
@@ -1097,6 +1102,7 @@ impl Node {
                     input,
                     keys,
                     aggregates,
+                    processing: processing && time.is_some(),
                     ttl: if time.is_none() {
                         tables.state_ttl()?
                     } else {
@@ -1744,7 +1750,11 @@ impl Aggregate {
             );
             let fired = partials
                 .key_by(|(key, _): &(Vec<Value>, Partial)| key.clone())
-                .process(WindowFold { functions, late });
+                .process(WindowFold {
+                    functions,
+                    late,
+                    processing: self.processing,
+                });
             return Ok(rows_to_batches(
                 fired,
                 "sql.aggregate_batches",
@@ -2035,6 +2045,9 @@ fn fold_batch(
 struct WindowFold {
     functions: Functions,
     late: Arc<AtomicU64>,
+    /// Windows over processing time: a window fires when the wall clock passes its end,
+    /// and no row is late.
+    processing: bool,
 }
 
 impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
@@ -2047,7 +2060,7 @@ impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
         // The window has fired under this watermark: the rows are late (Flink drops them too).
-        if ctx.timestamp() <= ctx.current_watermark() {
+        if !self.processing && ctx.timestamp() <= ctx.current_watermark() {
             self.late.fetch_add(partial.rows, Ordering::Relaxed);
             return;
         }
@@ -2059,7 +2072,10 @@ impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
             }
             None => {
                 ctx.state().update(partial.accs);
-                ctx.register_event_time_timer(ctx.timestamp());
+                match self.processing {
+                    true => ctx.register_processing_time_timer(ctx.timestamp()),
+                    false => ctx.register_event_time_timer(ctx.timestamp()),
+                }
             }
         }
     }

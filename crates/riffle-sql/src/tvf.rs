@@ -110,6 +110,8 @@ pub struct WindowTvf {
     pub kind: WindowKind,
     /// Window alignment offset, ms.
     pub offset: i64,
+    /// The time column is a `PROCTIME()` column: windows close on the wall clock.
+    pub processing_time: bool,
 }
 
 /// The added columns.
@@ -562,6 +564,7 @@ fn call(
             partition,
             kind,
             offset,
+            processing_time: false,
         },
         end,
     ))
