@@ -116,6 +116,23 @@ impl PartSink<TextParts> {
         Self::with_extension(env, dir, Format::Lines, extension)
     }
 
+    /// [`PartSink::encoded_lines`] for worker `worker`, made while the job runs (a
+    /// partitioned sink opens one per partition as rows for it come).
+    pub fn encoded_lines_for(
+        worker: usize,
+        dir: impl Into<PathBuf>,
+        extension: &'static str,
+    ) -> Result<Self> {
+        Ok(PartSink {
+            parts: PartFiles::for_worker(worker, dir.into(), extension)?,
+            writer: TextParts {
+                format: Format::Lines,
+                max_part_bytes: 128 << 20,
+                open: None,
+            },
+        })
+    }
+
     fn with_extension(
         env: &Env<'_>,
         dir: impl Into<PathBuf>,

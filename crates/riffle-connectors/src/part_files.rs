@@ -39,10 +39,15 @@ pub struct PartFiles {
 impl PartFiles {
     /// Part files with `extension` in `dir` (created if missing) for this worker.
     pub(crate) fn new(env: &Env<'_>, dir: PathBuf, extension: &'static str) -> Result<Self> {
+        Self::for_worker(env.worker_index(), dir, extension)
+    }
+
+    /// Part files of worker `worker` (for sinks made while the job runs).
+    pub(crate) fn for_worker(worker: usize, dir: PathBuf, extension: &'static str) -> Result<Self> {
         std::fs::create_dir_all(&dir).map_err(|e| RiffleError::io(&dir, e))?;
         Ok(PartFiles {
             dir,
-            worker: env.worker_index(),
+            worker,
             extension,
             next_part: 0,
             pending: Vec::new(),

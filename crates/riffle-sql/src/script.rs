@@ -100,6 +100,8 @@ pub struct TableDef {
     pub watermark: Option<WatermarkDef>,
     /// `PRIMARY KEY (...) NOT ENFORCED`.
     pub primary_key: Vec<String>,
+    /// `PARTITIONED BY (...)`: a filesystem sink writes rows into a directory per value.
+    pub partition_by: Vec<String>,
     /// The `WITH (...)` options.
     pub options: BTreeMap<String, String>,
     /// `IF NOT EXISTS` was given.
@@ -561,6 +563,7 @@ fn create_table(
         columns: Vec::new(),
         watermark: None,
         primary_key: Vec::new(),
+        partition_by: Vec::new(),
         options: BTreeMap::new(),
         if_not_exists,
     };
@@ -593,6 +596,17 @@ fn create_table(
             } else {
                 table.columns.push(column(parser)?);
             }
+            if parser.consume_token(&Token::Comma) {
+                continue;
+            }
+            parser.expect_token(&Token::RParen)?;
+            break;
+        }
+    }
+    if parser.parse_keywords(&[Keyword::PARTITIONED, Keyword::BY]) {
+        parser.expect_token(&Token::LParen)?;
+        loop {
+            table.partition_by.push(parser.parse_identifier()?.value);
             if parser.consume_token(&Token::Comma) {
                 continue;
             }

@@ -1313,6 +1313,18 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
                 ));
             }
             FileFormat::of(def)?;
+            for column in &def.partition_by {
+                if !def
+                    .columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(column))
+                {
+                    let hint = did_you_mean(column, def.columns.iter().map(|c| c.name.as_str()));
+                    return Err(RiffleError::Sql(format!(
+                        "PARTITIONED BY names no column '{column}'{hint}"
+                    )));
+                }
+            }
             bad_record_policy(def).map(|_| ())
         }
         "socket" => {

@@ -1,5 +1,6 @@
 //! Where `INSERT INTO` writes: the print, blackhole and filesystem sinks for SQL rows.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub enum SinkSpec {
         path: PathBuf,
         /// How rows are written.
         format: TextFormat,
+        /// `PARTITIONED BY` columns: rows go to `path/a=1/b=x/`, without those columns.
+        partition_by: Vec<String>,
     },
 }
 
@@ -37,10 +40,25 @@ impl SinkSpec {
         match def.options.get("connector").map(String::as_str) {
             Some("print") => Ok(SinkSpec::Print),
             Some("blackhole") => Ok(SinkSpec::Blackhole),
-            Some("filesystem") => Ok(SinkSpec::Files {
-                path: PathBuf::from(def.options.get("path").cloned().unwrap_or_default()),
-                format: TextFormat::of(def)?,
-            }),
+            Some("filesystem") => {
+                for column in &def.partition_by {
+                    if !def
+                        .columns
+                        .iter()
+                        .any(|c| c.name.eq_ignore_ascii_case(column))
+                    {
+                        return Err(RiffleError::Sql(format!(
+                            "table '{}': PARTITIONED BY names no column '{column}'",
+                            def.name
+                        )));
+                    }
+                }
+                Ok(SinkSpec::Files {
+                    path: PathBuf::from(def.options.get("path").cloned().unwrap_or_default()),
+                    format: TextFormat::of(def)?,
+                    partition_by: def.partition_by.clone(),
+                })
+            }
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \
                  filesystem)",
@@ -67,18 +85,171 @@ impl SinkSpec {
                     .sink("print", LinePrinter { prefix });
             }
             SinkSpec::Blackhole => stream.sink("blackhole", BlackholeSink::new(env)),
-            SinkSpec::Files { path, format } => {
+            SinkSpec::Files {
+                path,
+                format,
+                partition_by,
+            } => {
                 let (render, extension): (Render, _) = match format {
                     TextFormat::Csv { .. } => (csv_lines, "csv"),
                     TextFormat::Json => (json_lines, "json"),
                 };
-                let sink = FileSink::encoded_lines(env, path.clone(), extension)?;
-                stream
-                    .flat_map(move |b| lines(b, render))
-                    .sink("filesystem", sink);
+                if partition_by.is_empty() {
+                    let sink = FileSink::encoded_lines(env, path.clone(), extension)?;
+                    stream
+                        .flat_map(move |b| lines(b, render))
+                        .sink("filesystem", sink);
+                } else {
+                    let columns = partition_by.clone();
+                    let job = Arc::clone(env.job());
+                    let sink = PartitionedFiles {
+                        root: path.clone(),
+                        worker: env.worker_index(),
+                        extension,
+                        sinks: BTreeMap::new(),
+                    };
+                    stream
+                        .flat_map(move |b| {
+                            partitioned_lines(&b, &columns, render).unwrap_or_else(|error| {
+                                job.fail(error);
+                                Vec::new()
+                            })
+                        })
+                        .sink("filesystem", sink);
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// A batch's rows as (partition directory, line without the partition columns): Flink's
+/// `a=1/b=x` directories, values as text (NULL as `__DEFAULT_PARTITION__`, as Flink names it).
+fn partitioned_lines(
+    batch: &RecordBatch,
+    columns: &[String],
+    render: Render,
+) -> Result<Vec<(String, String)>> {
+    use datafusion::arrow::array::{Array, StringArray};
+    let schema = batch.schema();
+    let mut keys = Vec::new();
+    for name in columns {
+        let index = schema
+            .fields()
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| RiffleError::Sql(format!("no partition column '{name}'")))?;
+        let text = datafusion::arrow::compute::cast(
+            batch.column(index),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+        keys.push((index, name.clone(), text));
+    }
+    let kept: Vec<usize> = (0..batch.num_columns())
+        .filter(|i| !keys.iter().any(|(k, ..)| k == i))
+        .collect();
+    let rest = batch
+        .project(&kept)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    let lines = render(&rest)?;
+    Ok(lines
+        .into_iter()
+        .enumerate()
+        .map(|(row, line)| {
+            let dir = keys
+                .iter()
+                .map(|(_, name, text)| {
+                    let text = text.as_any().downcast_ref::<StringArray>();
+                    let value = text
+                        .filter(|t| t.is_valid(row))
+                        .map(|t| t.value(row).replace('/', "%2F"))
+                        .unwrap_or_else(|| "__DEFAULT_PARTITION__".to_string());
+                    format!("{name}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            (dir, line)
+        })
+        .collect())
+}
+
+/// Part files in one directory per partition, each an exactly-once file sink of its own:
+/// a partition's sink opens with its first row, and all of them close, snapshot and commit
+/// together.
+struct PartitionedFiles {
+    root: PathBuf,
+    worker: usize,
+    extension: &'static str,
+    sinks: BTreeMap<String, FileSink>,
+}
+
+impl PartitionedFiles {
+    fn sink(&mut self, partition: &str) -> Result<&mut FileSink> {
+        if !self.sinks.contains_key(partition) {
+            let sink = FileSink::encoded_lines_for(
+                self.worker,
+                self.root.join(partition),
+                self.extension,
+            )?;
+            self.sinks.insert(partition.to_string(), sink);
+        }
+        self.sinks
+            .get_mut(partition)
+            .ok_or_else(|| RiffleError::Runtime("a partition's sink vanished".into()))
+    }
+}
+
+/// A partition's sink as the sink of lines it is.
+fn of_lines(sink: &mut FileSink) -> &mut dyn Sink<String> {
+    sink
+}
+
+impl Sink<(String, String)> for PartitionedFiles {
+    fn write(&mut self, records: &mut Vec<(EventTime, (String, String))>) -> Result<()> {
+        let mut by_partition: BTreeMap<String, Vec<(EventTime, String)>> = BTreeMap::new();
+        for (ts, (partition, line)) in records.drain(..) {
+            by_partition.entry(partition).or_default().push((ts, line));
+        }
+        for (partition, mut lines) in by_partition {
+            of_lines(self.sink(&partition)?).write(&mut lines)?;
+        }
+        Ok(())
+    }
+
+    fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
+        self.sinks
+            .values_mut()
+            .try_for_each(|s| of_lines(s).epoch_complete(epoch))
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>> {
+        let mut parts = Vec::new();
+        for (partition, sink) in &mut self.sinks {
+            parts.push((partition.clone(), of_lines(sink).snapshot()?));
+        }
+        serde_json::to_vec(&parts).map_err(|e| RiffleError::Checkpoint(e.to_string()))
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        self.sinks
+            .values_mut()
+            .try_for_each(|s| of_lines(s).commit(epoch))
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
+        let parts: Vec<(String, Vec<u8>)> =
+            serde_json::from_slice(snapshot).map_err(|e| RiffleError::Checkpoint(e.to_string()))?;
+        for (partition, bytes) in parts {
+            of_lines(self.sink(&partition)?).restore(&bytes)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sinks
+            .values_mut()
+            .try_for_each(|s| of_lines(s).finish())
     }
 }
 

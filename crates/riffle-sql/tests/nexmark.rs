@@ -681,3 +681,54 @@ fn nexmark_q12_processing_time_windows_count_every_bid_once() {
         assert_eq!(got, expected, "{workers} workers");
     }
 }
+
+#[test]
+fn nexmark_q10_writes_each_bid_under_its_day_and_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}/../../examples/nexmark/q10.sql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let script = std::fs::read_to_string(path)
+        .unwrap()
+        .replace(
+            "'events.num' = '10000000'",
+            &format!("'events.num' = '{Q_EVENTS}', 'first-event.rate' = '{Q_RATE}'"),
+        )
+        .replace("/tmp/riffle-nexmark-q10", &dir.path().display().to_string());
+    let script = format!("SET 'parallelism.default' = '2';\n{script}");
+    riffle_sql::Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap();
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for b in q_bids() {
+        let t = timestamp(b.date_time);
+        let partition = format!("dt={}/hm={}", &t[..10], &t[11..16]);
+        let line = format!("{},{},{},{t},{}", b.auction, b.bidder, b.price, b.extra);
+        expected.entry(partition).or_default().push(line);
+    }
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for day in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        for minute in std::fs::read_dir(day.path()).unwrap().flatten() {
+            let partition = format!(
+                "{}/{}",
+                day.file_name().to_string_lossy(),
+                minute.file_name().to_string_lossy()
+            );
+            for part in std::fs::read_dir(minute.path()).unwrap().flatten() {
+                let name = part.file_name().to_string_lossy().to_string();
+                assert!(!name.starts_with('.'), "uncommitted part {name}");
+                let text = std::fs::read_to_string(part.path()).unwrap();
+                got.entry(partition.clone())
+                    .or_default()
+                    .extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    for lines in expected.values_mut().chain(got.values_mut()) {
+        lines.sort();
+    }
+    assert!(expected.len() > 1, "the test stream spans several minutes");
+    assert_eq!(got, expected);
+}
