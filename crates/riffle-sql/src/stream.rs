@@ -501,6 +501,9 @@ enum Function {
     /// A function registered from Rust (or one of DataFusion's others), through its
     /// accumulator ([`crate::udaf`]).
     Udaf,
+    /// `LAG(x, n, default)` in an OVER window: `x` of the `n`-th row before, in the
+    /// partition's order (computed by the OVER fold, not by an accumulator).
+    Lag,
 }
 
 struct AggregateSpec {
@@ -510,6 +513,8 @@ struct AggregateSpec {
     filter: Option<Physical>,
     /// The registered call of a [`Function::Udaf`].
     call: Option<String>,
+    /// The offset and default of a [`Function::Lag`].
+    lag: Option<(usize, Value)>,
 }
 
 /// An aggregate's state.
@@ -546,6 +551,8 @@ impl Acc {
             (Function::Min, _) => Acc::Min(Value::Null),
             (Function::Max, _) => Acc::Max(Value::Null),
             (Function::Avg, _) => Acc::Avg(0.0, 0),
+            // LAG has no accumulator: a placeholder the OVER fold's result replaces.
+            (Function::Lag, _) => Acc::Count(0),
             // Made by `Functions::fresh`, which knows the call.
             (Function::Udaf, _) => Acc::Udaf {
                 call: String::new(),
@@ -667,6 +674,8 @@ struct Functions {
     functions: Vec<(Function, bool)>,
     /// The registered call of each [`Function::Udaf`].
     calls: Vec<Option<String>>,
+    /// The offset and default of each [`Function::Lag`].
+    lags: Vec<Option<(usize, Value)>>,
     retracting: bool,
 }
 
@@ -675,6 +684,7 @@ impl Functions {
         Functions {
             functions: specs.iter().map(|a| (a.function, a.distinct)).collect(),
             calls: specs.iter().map(|a| a.call.clone()).collect(),
+            lags: specs.iter().map(|a| a.lag.clone()).collect(),
             retracting,
         }
     }
@@ -1090,6 +1100,7 @@ impl Node {
                     aggregates.push(AggregateSpec {
                         function,
                         call,
+                        lag: None,
                         distinct: f.params.distinct,
                         arg: arg_expr,
                         filter: match &f.params.filter {
@@ -3021,10 +3032,19 @@ fn over(
             return Err(unsupported(&format!("the OVER expression {expr}")));
         };
         let name = f.fun.name().to_lowercase();
-        if !matches!(
-            f.fun,
-            datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(_)
-        ) {
+        let is_lag = name == "lag";
+        if name == "lead" {
+            return Err(unsupported(
+                "LEAD, which needs rows that have not come yet (Flink refuses it in streaming \
+                 too)",
+            ));
+        }
+        if !is_lag
+            && !matches!(
+                f.fun,
+                datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(_)
+            )
+        {
             return Err(unsupported(&format!(
                 "the window function {} (aggregates OVER a window are, and ROW_NUMBER() \
                  filtered to rn <= N for Top-N)",
@@ -3046,6 +3066,36 @@ fn over(
                 ))
             }
         }
+        if is_lag {
+            let constant = |e: Option<&Expr>| match e.map(strip_alias) {
+                None => Ok(None),
+                Some(Expr::Literal(v, _)) => Ok(Some(v.clone())),
+                Some(other) => Err(unsupported(&format!("LAG with the argument {other}"))),
+            };
+            let offset = match constant(p.args.get(1))? {
+                None => 1,
+                Some(v) => match v.cast_to(&DataType::UInt64) {
+                    Ok(datafusion::scalar::ScalarValue::UInt64(Some(n))) => n as usize,
+                    _ => return Err(unsupported(&format!("LAG with the offset {v}"))),
+                },
+            };
+            let default = match constant(p.args.get(2))? {
+                None => Value::Null,
+                Some(v) => Value::from_scalar(&v)?,
+            };
+            let Some(arg) = p.args.first() else {
+                return Err(unsupported("LAG without an argument"));
+            };
+            aggregates.push(AggregateSpec {
+                function: Function::Lag,
+                call: None,
+                lag: Some((offset.max(1), default)),
+                distinct: false,
+                arg: physical(arg)?,
+                filter: None,
+            });
+            continue;
+        }
         let [arg] = p.args.as_slice() else {
             return Err(unsupported(&format!(
                 "{} over {} arguments",
@@ -3056,6 +3106,7 @@ fn over(
         aggregates.push(AggregateSpec {
             function: aggregate_function(&name)?,
             call: None,
+            lag: None,
             distinct: p.distinct,
             arg: physical(arg)?,
             filter: match &p.filter {
@@ -3221,6 +3272,8 @@ struct OverState {
     pending: std::collections::BTreeMap<i64, Vec<Waiting>>,
     history: std::collections::VecDeque<(i64, Vec<Value>)>,
     running: Vec<Acc>,
+    /// The inputs of the rows before, as far back as the largest LAG offset.
+    before: std::collections::VecDeque<Vec<Value>>,
 }
 
 /// The keyed half of an OVER aggregation.
@@ -3231,6 +3284,33 @@ struct OverFold {
 }
 
 impl OverFold {
+    /// `results` with each LAG's value for the row of `inputs` (the row before it `n` back,
+    /// or the default), then that row remembered for the rows after.
+    fn with_lags(
+        &self,
+        over: &mut OverState,
+        inputs: &[Value],
+        mut results: Vec<Value>,
+    ) -> Vec<Value> {
+        let deepest = self.functions.lags.iter().flatten().map(|(n, _)| *n).max();
+        let Some(deepest) = deepest else {
+            return results;
+        };
+        for (i, lag) in self.functions.lags.iter().enumerate() {
+            if let Some((n, default)) = lag {
+                let earlier = over.before.len().checked_sub(*n).map(|k| &over.before[k]);
+                results[i] = earlier
+                    .and_then(|row| row.get(i).cloned())
+                    .unwrap_or_else(|| default.clone());
+            }
+        }
+        over.before.push_back(inputs.to_vec());
+        while over.before.len() > deepest {
+            over.before.pop_front();
+        }
+        results
+    }
+
     /// The aggregates over `rows` (each a row's inputs).
     fn over<'a>(&self, rows: impl Iterator<Item = &'a Vec<Value>>) -> Vec<Value> {
         let mut accs = self.functions.fresh();
@@ -3292,24 +3372,27 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
                         Functions::add(&mut over.running, inputs.iter().cloned());
                     }
                     let results = self.functions.results(&over.running);
-                    for (_, values) in rows {
-                        out.push(values.into_iter().chain(results.iter().cloned()).collect());
+                    for (inputs, values) in rows {
+                        let results = self.with_lags(&mut over, &inputs, results.clone());
+                        out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                     }
                 } else {
                     for (inputs, values) in rows {
-                        Functions::add(&mut over.running, inputs);
+                        Functions::add(&mut over.running, inputs.iter().cloned());
                         let results = self.functions.results(&over.running);
+                        let results = self.with_lags(&mut over, &inputs, results);
                         out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                     }
                 }
             }
             Frame::Rows(n) => {
                 for (inputs, values) in rows {
-                    over.history.push_back((t, inputs));
+                    over.history.push_back((t, inputs.clone()));
                     while over.history.len() as u64 > n + 1 {
                         over.history.pop_front();
                     }
                     let results = self.over(over.history.iter().map(|(_, i)| i));
+                    let results = self.with_lags(&mut over, &inputs, results);
                     out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                 }
             }
@@ -3320,8 +3403,9 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
                     over.history.pop_front();
                 }
                 let results = self.over(over.history.iter().map(|(_, i)| i));
-                for (_, values) in rows {
-                    out.push(values.into_iter().chain(results.iter().cloned()).collect());
+                for (inputs, values) in rows {
+                    let results = self.with_lags(&mut over, &inputs, results.clone());
+                    out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                 }
             }
         }
