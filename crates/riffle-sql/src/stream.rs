@@ -408,11 +408,41 @@ pub struct TopN {
     partition: Vec<Physical>,
     /// Sort keys: expression, ascending, nulls first.
     order: Vec<(Physical, bool, bool)>,
+    /// How rows are numbered.
+    ranking: Ranking,
     limit: usize,
     window: Option<WindowTime>,
     /// State time-to-live, ms (without a window).
     ttl: Option<i64>,
     schema: SchemaRef,
+}
+
+/// How a Top-N numbers its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Ranking {
+    /// 1, 2, 3, ...: ties in arrival order.
+    RowNumber,
+    /// Ties share a rank; the next rank skips them (1, 1, 3).
+    Rank,
+    /// Ties share a rank; the next rank follows (1, 1, 2).
+    Dense,
+}
+
+impl Ranking {
+    /// The ranks of rows sorted best first (by their sort keys).
+    fn ranks(self, keys: &[&[Value]]) -> Vec<usize> {
+        let mut ranks = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            let tie = i > 0 && keys[i - 1] == *key;
+            let rank = match (self, tie) {
+                (Ranking::RowNumber, _) | (Ranking::Rank, false) => i + 1,
+                (_, true) => ranks[i - 1],
+                (Ranking::Dense, false) => ranks.last().map_or(1, |r| r + 1),
+            };
+            ranks.push(rank);
+        }
+        ranks
+    }
 }
 
 /// An OVER aggregation: each row with aggregates over the rows of its partition before it in
@@ -2701,7 +2731,13 @@ fn top_n(
     let [Expr::WindowFunction(function)] = window.window_expr.as_slice() else {
         return Err(unsupported("several OVER windows in one SELECT"));
     };
-    if k != 0 || function.fun.name().to_lowercase() != "row_number" {
+    let ranking = match function.fun.name().to_lowercase().as_str() {
+        "row_number" => Ranking::RowNumber,
+        "rank" => Ranking::Rank,
+        "dense_rank" => Ranking::Dense,
+        _ => return Ok(None),
+    };
+    if k != 0 {
         return Ok(None);
     }
     let bound = match value {
@@ -2765,6 +2801,7 @@ fn top_n(
         input,
         partition,
         order,
+        ranking,
         limit: limit as usize,
         ttl: if window_time.is_none() {
             tables.state_ttl()?
@@ -2841,6 +2878,7 @@ impl TopN {
         let ranked = with_ttl(
             rows.key_by(|row: &RankRow| row.partition.clone()),
             RankFold {
+                ranking: self.ranking,
                 directions,
                 limit: self.limit,
                 window: self.window,
@@ -2895,6 +2933,7 @@ fn compare_keys(a: &[Value], b: &[Value], directions: &[(bool, bool)]) -> std::c
 
 /// The keyed half of a Top-N: a partition's best rows (sort key and values), in order.
 struct RankFold {
+    ranking: Ranking,
     directions: Vec<(bool, bool)>,
     limit: usize,
     window: Option<WindowTime>,
@@ -2932,36 +2971,46 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
         let Some(best) = state.value_mut() else {
             return;
         };
+        let ranking = self.ranking;
+        let numbered = |rows: &[(Vec<Value>, Vec<Value>)]| {
+            let keys: Vec<&[Value]> = rows.iter().map(|(k, _)| k.as_slice()).collect();
+            ranking.ranks(&keys)
+        };
         let before = best.clone();
+        let before_ranks = numbered(&before);
         // After every row of an equal key: ties keep their arrival order.
         let at = best.partition_point(|(key, _)| {
             compare_keys(key, &row.order, directions) != std::cmp::Ordering::Greater
         });
-        if at >= limit {
-            return;
-        }
         best.insert(at, (row.order, row.values));
-        best.truncate(limit);
-        if self.window.is_some() {
+        // Keep the rows ranked within the limit (with RANK, ties may make more of them).
+        let ranks = numbered(best);
+        let kept = ranks.iter().take_while(|r| **r <= limit).count();
+        best.truncate(kept);
+        if at >= kept || self.window.is_some() {
             return;
         }
-        // The changelog of the ranks that changed.
+        // The changelog of the positions whose row or rank changed.
         let after = best.clone();
         let ranked = |values: &[Value], rank: usize, kind: i64| {
             let mut row = values.to_vec();
-            row.push(Value::Int(rank as i64 + 1));
+            row.push(Value::Int(rank as i64));
             row.push(Value::Int(kind));
             row
         };
-        for (rank, (_, new)) in after.iter().enumerate().skip(at) {
-            match before.get(rank) {
-                Some((_, old)) if old == new => {}
+        for (i, (_, new)) in after.iter().enumerate().skip(at) {
+            match before.get(i) {
+                Some((_, old)) if old == new && before_ranks[i] == ranks[i] => {}
                 Some((_, old)) => {
-                    ctx.collect(ranked(old, rank, 1));
-                    ctx.collect(ranked(new, rank, 2));
+                    ctx.collect(ranked(old, before_ranks[i], 1));
+                    ctx.collect(ranked(new, ranks[i], 2));
                 }
-                None => ctx.collect(ranked(new, rank, 0)),
+                None => ctx.collect(ranked(new, ranks[i], 0)),
             }
+        }
+        // Rows pushed out past the limit are deleted.
+        for i in after.len()..before.len() {
+            ctx.collect(ranked(&before[i].1, before_ranks[i], 3));
         }
     }
 
@@ -2971,9 +3020,11 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
         if let Some(best) = ctx.state().value().cloned() {
-            for (rank, (_, values)) in best.into_iter().enumerate() {
+            let keys: Vec<&[Value]> = best.iter().map(|(k, _)| k.as_slice()).collect();
+            let ranks = self.ranking.ranks(&keys);
+            for ((_, values), rank) in best.into_iter().zip(ranks) {
                 let mut row = values;
-                row.push(Value::Int(rank as i64 + 1));
+                row.push(Value::Int(rank as i64));
                 ctx.collect(row);
             }
         }
