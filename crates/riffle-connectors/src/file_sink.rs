@@ -260,3 +260,62 @@ impl<T: Data> PartWriter<T> for ParquetParts<T> {
         Ok(())
     }
 }
+
+/// Parquet part files of Arrow batches (SQL's filesystem sink with `'format' = 'parquet'`):
+/// the batches of a part are written as they are, rolling after `max_part_rows` rows and at
+/// every checkpoint.
+pub type BatchParquetSink = PartSink<BatchParquetParts>;
+
+/// Buffers a part's batches and writes them into one Parquet file.
+pub struct BatchParquetParts {
+    batches: Vec<riffle_core::Batch>,
+    rows: usize,
+    max_part_rows: usize,
+}
+
+impl PartSink<BatchParquetParts> {
+    /// A sink writing batches as Parquet into `dir` (created if missing), rolling at a
+    /// million rows.
+    pub fn batches(env: &Env<'_>, dir: impl Into<PathBuf>) -> Result<Self> {
+        Ok(PartSink {
+            parts: PartFiles::new(env, dir.into(), "parquet")?,
+            writer: BatchParquetParts {
+                batches: Vec::new(),
+                rows: 0,
+                max_part_rows: 1 << 20,
+            },
+        })
+    }
+}
+
+impl PartWriter<riffle_core::Batch> for BatchParquetParts {
+    fn write(&mut self, parts: &mut PartFiles, batch: riffle_core::Batch) -> Result<()> {
+        self.rows += batch.num_rows();
+        self.batches.push(batch);
+        if self.rows >= self.max_part_rows {
+            self.close(parts)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, parts: &mut PartFiles) -> Result<()> {
+        let Some(first) = self.batches.first() else {
+            return Ok(());
+        };
+        let parquet_error =
+            |e: &dyn std::fmt::Display| RiffleError::Runtime(format!("cannot write Parquet: {e}"));
+        let (temp, visible) = parts.next_paths();
+        let file = create(&temp)?;
+        let mut writer =
+            ArrowWriter::try_new(file, first.schema(), None).map_err(|e| parquet_error(&e))?;
+        for batch in &self.batches {
+            writer.write(batch).map_err(|e| parquet_error(&e))?;
+        }
+        let file = writer.into_inner().map_err(|e| parquet_error(&e))?;
+        file.sync_all().map_err(|e| RiffleError::io(&temp, e))?;
+        parts.closed(temp, visible);
+        self.batches.clear();
+        self.rows = 0;
+        Ok(())
+    }
+}

@@ -27,7 +27,10 @@ mod socket;
 
 pub use datagen::{DataGen, RowRng, Throttle};
 pub use datagen_table::{DataGenTable, DataGenTableReader};
-pub use file_sink::{FileSink, ParquetParts, ParquetSink, PartSink, PartWriter, TextParts};
+pub use file_sink::{
+    BatchParquetParts, BatchParquetSink, FileSink, ParquetParts, ParquetSink, PartSink, PartWriter,
+    TextParts,
+};
 pub use nexmark_table::{NexmarkKind, NexmarkTable, NexmarkTableReader};
 pub use part_files::PartFiles;
 pub use sinks::{BlackholeSink, PrintSink};

@@ -39,14 +39,14 @@ pub enum TextFormat {
 }
 
 impl TextFormat {
-    /// The format a table's options give: `'format'` (`csv` or `json`), `'csv.header'` and
-    /// `'csv.field-delimiter'`.
+    /// The line format a table's options give (a socket's): `'format'` (`csv` or `json`),
+    /// `'csv.header'` and `'csv.field-delimiter'`.
     pub fn of(def: &TableDef) -> Result<TextFormat> {
         match FileFormat::of(def)? {
             FileFormat::Text(format) => Ok(format),
             FileFormat::Parquet => Err(RiffleError::Sql(format!(
-                "table '{}': writing 'parquet' from SQL is not supported yet: use 'csv' or \
-                 'json'",
+                "table '{}': 'format' = 'parquet' is for files; records in lines are 'csv' \
+                 or 'json'",
                 def.name
             ))),
         }

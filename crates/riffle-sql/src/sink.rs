@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use riffle_connectors::{BlackholeSink, FileSink};
+use riffle_connectors::{BatchParquetSink, BlackholeSink, FileSink};
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{DataStream, Env, EventTime, Sink};
 
-use crate::files::TextFormat;
+use crate::files::{FileFormat, TextFormat};
 use crate::format::{changelog_lines, csv_lines, json_lines};
 use crate::script::TableDef;
 
@@ -25,7 +25,7 @@ pub enum SinkSpec {
         /// The directory.
         path: PathBuf,
         /// How rows are written.
-        format: TextFormat,
+        format: FileFormat,
         /// `PARTITIONED BY` columns: rows go to `path/a=1/b=x/`, without those columns.
         partition_by: Vec<String>,
     },
@@ -53,9 +53,17 @@ impl SinkSpec {
                         )));
                     }
                 }
+                let format = FileFormat::of(def)?;
+                if format == FileFormat::Parquet && !def.partition_by.is_empty() {
+                    return Err(RiffleError::Sql(format!(
+                        "table '{}': a partitioned Parquet sink is not supported yet: use \
+                         'csv' or 'json' with PARTITIONED BY",
+                        def.name
+                    )));
+                }
                 Ok(SinkSpec::Files {
                     path: PathBuf::from(def.options.get("path").cloned().unwrap_or_default()),
-                    format: TextFormat::of(def)?,
+                    format,
                     partition_by: def.partition_by.clone(),
                 })
             }
@@ -91,8 +99,14 @@ impl SinkSpec {
                 partition_by,
             } => {
                 let (render, extension): (Render, _) = match format {
-                    TextFormat::Csv { .. } => (csv_lines, "csv"),
-                    TextFormat::Json => (json_lines, "json"),
+                    FileFormat::Text(TextFormat::Csv { .. }) => (csv_lines, "csv"),
+                    FileFormat::Text(TextFormat::Json) => (json_lines, "json"),
+                    FileFormat::Parquet => {
+                        // Batches go into Parquet parts as they are.
+                        let sink = BatchParquetSink::batches(env, path.clone())?;
+                        stream.sink("filesystem", sink);
+                        return Ok(());
+                    }
                 };
                 if partition_by.is_empty() {
                     let sink = FileSink::encoded_lines(env, path.clone(), extension)?;

@@ -667,3 +667,44 @@ fn an_aggregate_function_registered_from_rust_runs_in_streaming_windows_and_chan
         .to_string();
     assert!(error.contains("etract"), "{error}");
 }
+
+#[test]
+fn a_parquet_sink_writes_what_a_parquet_table_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bids");
+    let script = format!(
+        "{}
+        CREATE TABLE pq (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3))
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'parquet');
+        INSERT INTO pq SELECT auction, price, dateTime FROM bid;",
+        bid_table("SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '2';"),
+        out.display()
+    );
+    Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap();
+    let files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with(".parquet") && !f.starts_with('.')),
+        "{files:?}"
+    );
+    let back = rows(&format!(
+        "CREATE TABLE pq (auction BIGINT, price BIGINT) WITH ('connector' = 'filesystem',
+            'path' = '{}', 'format' = 'parquet');
+        SELECT auction, price FROM pq;",
+        out.display()
+    ));
+    let mut expected: Vec<String> = bids()
+        .into_iter()
+        .map(|(_, auction, price)| format!("{auction},{price}"))
+        .collect();
+    expected.sort();
+    assert_eq!(back, expected);
+}
