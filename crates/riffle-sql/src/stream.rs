@@ -1213,8 +1213,28 @@ impl Node {
                 };
                 let temporal = match scanned_table(&j.right).and_then(|t| tables.temporal(&t)) {
                     None => None,
-                    Some(_) if kind != JoinKind::Inner || window.is_some() => {
-                        return Err(unsupported("a temporal join other than an inner one"))
+                    Some(_) if window.is_some() => {
+                        return Err(unsupported("a temporal join of window rows"))
+                    }
+                    Some(TemporalTable::Lookup { wait: None }) if kind != JoinKind::Inner => {
+                        return Err(unsupported(
+                            "a temporal join AS OF a processing time into a table that is not \
+                             read whole, other than an inner one",
+                        ))
+                    }
+                    Some(_)
+                        if !matches!(
+                            kind,
+                            JoinKind::Inner
+                                | JoinKind::Outer {
+                                    left: true,
+                                    right: false
+                                }
+                        ) =>
+                    {
+                        return Err(unsupported(
+                            "a temporal join other than an inner or LEFT one",
+                        ))
                     }
                     Some(TemporalTable::Lookup { wait: None }) => Some(TemporalJoin::Lookup),
                     // AS OF a processing time, of a table read whole: probe rows wait for
@@ -1485,7 +1505,8 @@ impl Node {
         match self {
             Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
-            Node::Join(j) => j.kind.updating(),
+            // A temporal join decides each row once, at the watermark: appended rows.
+            Node::Join(j) => j.temporal.is_none() && j.kind.updating(),
             Node::TopN(t) => t.window.is_none(),
             Node::Over(_) => false,
             Node::Aggregate(a) => a.time.is_none(),
@@ -2280,7 +2301,7 @@ impl Join {
                 Either::Left(r) | Either::Right(r) => r.key.clone(),
             });
         let (joined, schema) = match self.kind {
-            JoinKind::Inner
+            JoinKind::Inner | JoinKind::Outer { .. }
                 if matches!(
                     self.temporal,
                     Some(TemporalJoin::Versioned { .. } | TemporalJoin::LookupAt { .. })
@@ -2291,6 +2312,8 @@ impl Join {
                         keyed,
                         VersionedFold {
                             join: self.temporal.unwrap_or(TemporalJoin::Lookup),
+                            left_outer: self.kind != JoinKind::Inner,
+                            right_width: self.widths.1,
                         },
                         self.ttl,
                     ),
@@ -2444,6 +2467,9 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
 /// older than the latest one the watermark has passed are dropped.
 struct VersionedFold {
     join: TemporalJoin,
+    /// A LEFT temporal join: a left row without a partner is emitted with NULLs.
+    left_outer: bool,
+    right_width: usize,
 }
 
 impl VersionedFold {
@@ -2458,6 +2484,19 @@ impl VersionedFold {
             TemporalJoin::LookupAt { left_time } => (left_time, 0),
             TemporalJoin::Lookup => (None, 0),
         }
+    }
+
+    /// The rows `left` makes with `partners`: one per partner, or, in a LEFT join without
+    /// any, the row with NULLs.
+    fn pairs(&self, left: &[Value], partners: Vec<&Vec<Value>>) -> Vec<Vec<Value>> {
+        if partners.is_empty() && self.left_outer {
+            let nulls = std::iter::repeat_n(Value::Null, self.right_width);
+            return vec![left.iter().cloned().chain(nulls).collect()];
+        }
+        partners
+            .into_iter()
+            .map(|v| left.iter().chain(v).cloned().collect())
+            .collect()
     }
 
     /// The right rows a left row at `t` joins: the version valid then, or (a lookup) all.
@@ -2504,17 +2543,17 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for VersionedFol
                     Some(at) => time_of(&values, at),
                     None => Some(ctx.timestamp()),
                 };
-                let Some(t) = t else {
+                // A NULL key or time has no partner, ever.
+                let (Some(t), false) = (t, l.unmatchable) else {
+                    for row in self.pairs(&values, Vec::new()) {
+                        ctx.collect(row);
+                    }
                     return;
                 };
                 if t <= watermark {
                     // Late: the versions it needs are in already.
                     let (_, rights) = ctx.state();
-                    let joined: Vec<Vec<Value>> = self
-                        .partners(rights.get(), t)
-                        .into_iter()
-                        .map(|v| values.iter().chain(v).cloned().collect())
-                        .collect();
+                    let joined = self.pairs(&values, self.partners(rights.get(), t));
                     for row in joined {
                         ctx.collect(row);
                     }
@@ -2550,9 +2589,7 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for VersionedFol
             };
             match t {
                 Some(t) if t <= now => {
-                    for v in self.partners(versions.get(), t) {
-                        joined.push(values.iter().chain(v).cloned().collect::<Vec<_>>());
-                    }
+                    joined.extend(self.pairs(values, self.partners(versions.get(), t)));
                     false
                 }
                 _ => true,
