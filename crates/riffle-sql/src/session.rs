@@ -901,15 +901,20 @@ impl Session {
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
             .with_optimizer_rules(rules)
             .build();
-        self.runtime
-            .block_on(async { state.create_logical_plan(&setup.text).await })
-            .and_then(|plan| state.optimize(&plan))
-            .map_err(|e| e.to_string())
+        self.plan_in(&state, &setup.text)
     }
 
     /// DataFusion's optimised logical plan of `sql`; the error as text for `positioned`.
     fn plan(&self, sql: &str) -> std::result::Result<LogicalPlan, String> {
-        let state = self.ctx.state();
+        self.plan_in(&self.ctx.state(), sql)
+    }
+
+    /// [`Session::plan`] with the optimiser of `state`.
+    fn plan_in(
+        &self,
+        state: &datafusion::execution::SessionState,
+        sql: &str,
+    ) -> std::result::Result<LogicalPlan, String> {
         self.runtime
             .block_on(async { state.create_logical_plan(sql).await })
             .and_then(|plan| state.optimize(&plan))
@@ -1599,25 +1604,27 @@ struct Planner<'a> {
     temporals: &'a [crate::temporal::TemporalRead],
 }
 
-impl Tables for Planner<'_> {
-    fn source(&self, name: &str) -> Result<Option<SourceSpec>> {
-        match self
-            .session
+impl Planner<'_> {
+    /// The catalog table DataFusion scans under `name` (its own, or its raw name when it
+    /// has computed columns).
+    fn table(&self, name: &str) -> Option<&Table> {
+        self.session
             .tables
             .values()
             .find(|t| t.def.name == name || raw_name(&t.def) == name)
-        {
+    }
+}
+
+impl Tables for Planner<'_> {
+    fn source(&self, name: &str) -> Result<Option<SourceSpec>> {
+        match self.table(name) {
             Some(table) => self.session.source(table).map(Some),
             None => Ok(None),
         }
     }
 
     fn temporal(&self, name: &str) -> Option<crate::stream::TemporalTable> {
-        let table = self
-            .session
-            .tables
-            .values()
-            .find(|t| t.def.name == name || raw_name(&t.def) == name)?;
+        let table = self.table(name)?;
         let read = self.temporals.iter().find(|r| r.table == table.def.name)?;
         let proctime = read.time.to_uppercase().contains("PROCTIME");
         let time_column = read.time.rsplit('.').next().unwrap_or("").to_string();
@@ -1652,11 +1659,7 @@ impl Tables for Planner<'_> {
     }
 
     fn rowtime(&self, name: &str) -> Option<String> {
-        let table = self
-            .session
-            .tables
-            .values()
-            .find(|t| t.def.name == name || raw_name(&t.def) == name)?;
+        let table = self.table(name)?;
         table.def.watermark.as_ref().map(|w| w.column.clone())
     }
 

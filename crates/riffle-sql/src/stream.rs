@@ -169,10 +169,7 @@ impl Interval {
             // This right row at `t` pairs with left times up to `t + upper`.
             false => (self.right_time, self.upper),
         };
-        match (values.get(index), bound) {
-            (Some(Value::Int(t)), Some(bound)) => Some(t.saturating_add(bound)),
-            _ => None,
-        }
+        Some(time_of(values, index)?.saturating_add(bound?))
     }
 
     /// The bounds a join condition sets between a time attribute of each side, if any:
@@ -303,6 +300,19 @@ enum TemporalJoin {
     LookupAt { left_time: Option<usize> },
     /// The right row with the latest time at or before the left row's (column indexes).
     Versioned { left_time: usize, right_time: usize },
+}
+
+/// The index of a temporal join's time column `name` (`what`, for the error) in `side`.
+fn temporal_column(side: &LogicalPlan, name: &str, what: &str) -> Result<usize> {
+    side.schema()
+        .fields()
+        .iter()
+        .position(|f| f.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            RiffleError::Sql(format!(
+                "FOR SYSTEM_TIME AS OF: {what} '{name}' is not a column of the join"
+            ))
+        })
 }
 
 /// Whether column `name` of `plan` is computed by `PROCTIME()` (through projections,
@@ -655,6 +665,13 @@ impl Acc {
             }
             Acc::Udaf { call, state } => crate::udaf::update(call, state, &v, true),
             Acc::Sum(_) | Acc::Min(_) | Acc::Max(_) | Acc::Distinct(_) => {}
+        }
+    }
+
+    /// Folds each of `others` into the state of the same function in `accs`.
+    fn merge_all(accs: &mut [Acc], others: Vec<Acc>) {
+        for (acc, other) in accs.iter_mut().zip(others) {
+            acc.merge(other);
         }
     }
 
@@ -1246,43 +1263,17 @@ impl Node {
                         Some(TemporalJoin::LookupAt { left_time: None })
                     }
                     Some(TemporalTable::Lookup { wait: Some(time) }) => {
-                        let left_time = j
-                            .left
-                            .schema()
-                            .fields()
-                            .iter()
-                            .position(|f| f.name().eq_ignore_ascii_case(&time))
-                            .ok_or_else(|| {
-                                RiffleError::Sql(format!(
-                                    "FOR SYSTEM_TIME AS OF: the time '{time}' is not a column \
-                                     of the join"
-                                ))
-                            })?;
                         Some(TemporalJoin::LookupAt {
-                            left_time: Some(left_time),
+                            left_time: Some(temporal_column(&j.left, &time, "the time")?),
                         })
                     }
                     Some(TemporalTable::Versioned {
                         left_time,
                         right_time,
-                    }) => {
-                        let index = |side: &LogicalPlan, name: &str, what: &str| {
-                            side.schema()
-                                .fields()
-                                .iter()
-                                .position(|f| f.name().eq_ignore_ascii_case(name))
-                                .ok_or_else(|| {
-                                    RiffleError::Sql(format!(
-                                        "FOR SYSTEM_TIME AS OF: {what} '{name}' is not a \
-                                         column of the join"
-                                    ))
-                                })
-                        };
-                        Some(TemporalJoin::Versioned {
-                            left_time: index(&j.left, &left_time, "the time")?,
-                            right_time: index(&j.right, &right_time, "the versioned time")?,
-                        })
-                    }
+                    }) => Some(TemporalJoin::Versioned {
+                        left_time: temporal_column(&j.left, &left_time, "the time")?,
+                        right_time: temporal_column(&j.right, &right_time, "the versioned time")?,
+                    }),
                 };
                 let interval = match (&j.filter, kind, window, temporal) {
                     (Some(f), JoinKind::Inner, None, None) => Interval::of(f, j, tables),
@@ -1920,21 +1911,21 @@ impl AggregateInputs {
 
     /// Row `row`'s input to each aggregate: NULL (skipped) where its FILTER is not true.
     fn row(&self, row: usize) -> Result<Vec<Value>> {
-        self.0
-            .iter()
-            .map(|(column, mask)| {
-                let selected = mask.as_ref().is_none_or(|m| {
-                    m.as_any()
-                        .downcast_ref::<BooleanArray>()
-                        .is_some_and(|m| m.is_valid(row) && m.value(row))
-                });
-                if selected {
-                    Value::from_array(column, row)
-                } else {
-                    Ok(Value::Null)
-                }
-            })
-            .collect()
+        (0..self.0.len()).map(|a| self.value(a, row)).collect()
+    }
+
+    /// Row `row`'s input to aggregate `a`: NULL (skipped) where its FILTER is not true.
+    fn value(&self, a: usize, row: usize) -> Result<Value> {
+        let (column, mask) = &self.0[a];
+        let selected = mask.as_ref().is_none_or(|m| {
+            m.as_any()
+                .downcast_ref::<BooleanArray>()
+                .is_some_and(|m| m.is_valid(row) && m.value(row))
+        });
+        match selected {
+            true => Value::from_array(column, row),
+            false => Ok(Value::Null),
+        }
     }
 }
 
@@ -2021,9 +2012,7 @@ struct Partial {
 
 impl Partial {
     fn merge(&mut self, other: Partial) {
-        for (acc, o) in self.accs.iter_mut().zip(other.accs) {
-            acc.merge(o);
-        }
+        Acc::merge_all(&mut self.accs, other.accs);
         self.rows += other.rows;
     }
 }
@@ -2081,14 +2070,7 @@ fn fold_batch(
             continue;
         }
         for (row, &g) in group_of.iter().enumerate() {
-            let selected = mask.as_ref().is_none_or(|m| {
-                m.as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .is_some_and(|m| m.is_valid(row) && m.value(row))
-            });
-            if selected && column.is_valid(row) {
-                accs[g][a].add(Value::from_array(column, row)?);
-            }
+            accs[g][a].add(inputs.value(a, row)?);
         }
     }
     let mut out = Vec::with_capacity(firsts.len());
@@ -2127,11 +2109,7 @@ impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
             return;
         }
         match ctx.state().value_mut() {
-            Some(accs) => {
-                for (acc, other) in accs.iter_mut().zip(partial.accs) {
-                    acc.merge(other);
-                }
-            }
+            Some(accs) => Acc::merge_all(accs, partial.accs),
             None => {
                 ctx.state().update(partial.accs);
                 match self.processing {
@@ -3552,9 +3530,7 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for SessionFold {
             if s < to && from < e {
                 from = from.min(s);
                 to = to.max(e);
-                for (acc, o) in accs.iter_mut().zip(other) {
-                    acc.merge(o);
-                }
+                Acc::merge_all(&mut accs, other);
             } else {
                 kept.push((s, e, other));
             }
