@@ -20,6 +20,8 @@ pub struct JobShared {
     /// The error was this process's own (not another process's, reported to it).
     failed_here: AtomicBool,
     cancelled: AtomicBool,
+    /// A worker of this process panicked: the others cannot make progress with it gone.
+    panicked: AtomicBool,
     counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     max_watermark: AtomicI64,
     checkpoints: OnceLock<Arc<CheckpointStore>>,
@@ -34,6 +36,7 @@ impl Default for JobShared {
             error: Mutex::new(None),
             failed_here: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
             counters: Mutex::new(BTreeMap::new()),
             max_watermark: AtomicI64::new(MIN_WATERMARK),
             checkpoints: OnceLock::new(),
@@ -264,6 +267,29 @@ where
         });
         if let Err(error) = built {
             job.fail(error);
+        }
+        // The workers step here rather than in timely's loop, so that a panic in an
+        // operator (a bug: errors fail the job through `fail`) ends the job with an error:
+        // the other workers would otherwise wait forever for the panicked one's progress.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            while worker.has_dataflows() && !job.panicked.load(Ordering::SeqCst) {
+                worker.step_or_park(Some(std::time::Duration::from_millis(100)));
+            }
+        }));
+        if let Err(panic) = stepped {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            job.fail(RiffleError::Runtime(format!(
+                "worker {} panicked (a bug in Riffle, please report it): {message}",
+                worker.index()
+            )));
+            job.panicked.store(true, Ordering::SeqCst);
+        }
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
         }
     })
     .map_err(RiffleError::Runtime)?;

@@ -204,3 +204,33 @@ fn a_sink_failing_after_every_source_finished_stops_the_other_process_too() {
         "{e1}"
     );
 }
+
+#[test]
+fn a_panic_in_an_operator_ends_the_job_with_an_error_instead_of_hanging() {
+    let out = Collector::new();
+    let sink = out.clone();
+    let handle = std::thread::spawn(move || {
+        execute_with(
+            &ExecutionConfig::threads(2),
+            Arc::new(JobShared::default()),
+            move |env| {
+                // Worker 0 panics on its first record; worker 1's records cross to it by key.
+                let worker = env.worker_index();
+                env.from_iter(0..100_000u64, WatermarkStrategy::none())
+                    .key_by(|x: &u64| x % 7)
+                    .reduce(|a, b| a + b)
+                    .map(move |x| {
+                        assert!(worker != 0, "an operator bug");
+                        x
+                    })
+                    .collect_into(&sink);
+                Ok(())
+            },
+        )
+    });
+    let error = join_within(handle, Duration::from_secs(30)).unwrap_err();
+    assert!(
+        error.to_string().contains("panicked") && error.to_string().contains("an operator bug"),
+        "{error}"
+    );
+}
