@@ -126,6 +126,24 @@ impl<T> ListState<T> {
     pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
         self.0.retain(keep);
     }
+    /// Inserts `value` after the last value whose `rank` is not above its own. Values that
+    /// come nearly in `rank` order (expiry times) stay sorted at the cost of a short search
+    /// from the back.
+    pub fn insert_sorted_by<R: Ord>(&mut self, value: T, rank: impl Fn(&T) -> R) {
+        let r = rank(&value);
+        let at = self
+            .0
+            .iter()
+            .rposition(|v| rank(v) <= r)
+            .map_or(0, |i| i + 1);
+        self.0.insert(at, value);
+    }
+    /// Removes the values before the first one for which `done` is false: the expired
+    /// front of a list sorted by expiry.
+    pub fn remove_while(&mut self, mut done: impl FnMut(&T) -> bool) {
+        let n = self.0.iter().take_while(|v| done(v)).count();
+        self.0.drain(..n);
+    }
     /// Replaces all values.
     pub fn update(&mut self, values: Vec<T>) {
         self.0 = values;
@@ -192,6 +210,21 @@ impl<K: Ord, V> MapState<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_sorted_by_expiry_drops_its_expired_front() {
+        let mut list = ListState::default();
+        for (expiry, name) in [(5, "a"), (3, "b"), (9, "c"), (5, "d"), (1, "e")] {
+            list.insert_sorted_by((expiry, name), |v| v.0);
+        }
+        // Equal ranks keep their insertion order.
+        assert_eq!(
+            list.get(),
+            [(1, "e"), (3, "b"), (5, "a"), (5, "d"), (9, "c")]
+        );
+        list.remove_while(|v| v.0 <= 5);
+        assert_eq!(list.get(), [(9, "c")]);
+    }
 
     #[test]
     fn snapshot_restores_every_key() {
