@@ -1082,8 +1082,9 @@ impl Session {
         let nodes = Arc::new(nodes);
         let collect = collector.clone();
         let report = execute(&config, move |env| {
+            let plan = crate::stream::Build::new(env);
             for (i, (node, (target, spec))) in nodes.iter().zip(&parts).enumerate() {
-                let stream = node.build(env)?;
+                let stream = node.build(&plan)?;
                 let counter = env.job().counter(&written(i));
                 let stream = match target {
                     Some(target) => {

@@ -107,6 +107,26 @@ pub enum Node {
     Values(Arc<Vec<RecordBatch>>),
 }
 
+/// A plan being built on a worker: the environment and the streams of the subplans built so
+/// far, by [`Node::fingerprint`]. A subplan that appears twice (q5 reads `bid` into the same
+/// window aggregation on both sides of its join) is built once and its stream read twice,
+/// as Flink's sub-plan reuse does: the file is parsed once and the windows folded once.
+pub struct Build<'a, 's> {
+    /// Where the streams are built.
+    pub env: &'a Env<'s>,
+    built: std::cell::RefCell<HashMap<String, DataStream<'s, Batch>>>,
+}
+
+impl<'a, 's> Build<'a, 's> {
+    /// Starts building plans (one or more, sharing their common subplans) in `env`.
+    pub fn new(env: &'a Env<'s>) -> Self {
+        Build {
+            env,
+            built: Default::default(),
+        }
+    }
+}
+
 /// An aggregation: keys (including the window's columns, for a window aggregation) and
 /// aggregates.
 pub struct Aggregate {
@@ -119,6 +139,8 @@ pub struct Aggregate {
     ttl: Option<i64>,
     /// The windows are over processing time: they close on the wall clock.
     processing: bool,
+    /// The keys' types (for keys kept in Arrow's row format).
+    key_types: Vec<DataType>,
     schema: SchemaRef,
 }
 
@@ -1104,11 +1126,16 @@ impl Node {
                 if input.updating() && time.is_some() {
                     return Err(unsupported("a window aggregation of an updating result"));
                 }
-                let keys = a
+                let keys: Vec<Physical> = a
                     .group_expr
                     .iter()
                     .map(|e| physical(e, &a.input))
                     .collect::<Result<_>>()?;
+                let key_types = keys
+                    .iter()
+                    .map(|k| k.data_type(a.input.schema().as_arrow()))
+                    .collect::<datafusion::error::Result<Vec<_>>>()
+                    .map_err(|e| RiffleError::Sql(e.to_string()))?;
                 let output = a.schema.as_arrow();
                 let mut aggregates = Vec::new();
                 for expr in &a.aggr_expr {
@@ -1167,6 +1194,7 @@ impl Node {
                         None
                     },
                     time,
+                    key_types,
                     schema: Arc::new(output.clone()),
                 }))
             }
@@ -1321,7 +1349,73 @@ impl Node {
 
     fn describe_into(&self, depth: usize, out: &mut String) {
         let pad = "  ".repeat(depth);
-        let line = match self {
+        out.push_str(&format!("{pad}{}\n", self.line()));
+        match self {
+            Node::Scan { .. } | Node::Values(_) => {}
+            Node::Windows { input, .. }
+            | Node::Project { input, .. }
+            | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
+            Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
+            Node::TopN(t) => t.input.describe_into(depth + 1, out),
+            Node::Over(o) => o.input.describe_into(depth + 1, out),
+            Node::Join(j) => {
+                j.left.describe_into(depth + 1, out);
+                j.right.describe_into(depth + 1, out);
+            }
+            Node::Union(inputs) => inputs.iter().for_each(|i| i.describe_into(depth + 1, out)),
+        }
+    }
+
+    /// What identifies this subplan for reuse: its operators with all their parameters, or
+    /// `None` where it holds an operator that is never shared (joins, Top-N, OVER, unions and
+    /// literal rows; rarely there twice).
+    fn fingerprint(&self) -> Option<String> {
+        let (own, input) = match self {
+            Node::Scan { .. } => (String::new(), None),
+            Node::Windows {
+                input,
+                tvf,
+                schema,
+                projection,
+            } => {
+                // The call's generated name differs between two calls of the same TVF.
+                let call = WindowTvf {
+                    name: String::new(),
+                    ..tvf.clone()
+                };
+                (
+                    format!("{call:?} {projection:?} {schema:?}"),
+                    Some(&**input),
+                )
+            }
+            Node::Project { input, schema, .. } => (format!("{schema:?}"), Some(&**input)),
+            Node::Filter { input, .. } => (String::new(), Some(&**input)),
+            Node::Aggregate(a) => (
+                format!(
+                    "{:?} {:?} {} {:?} {:?}",
+                    a.time,
+                    a.ttl,
+                    a.processing,
+                    a.aggregates
+                        .iter()
+                        .map(|g| (g.filter.as_ref().map(|f| f.to_string()), &g.call))
+                        .collect::<Vec<_>>(),
+                    a.schema
+                ),
+                Some(&a.input),
+            ),
+            _ => return None,
+        };
+        let input = match input {
+            Some(input) => input.fingerprint()?,
+            None => String::new(),
+        };
+        Some(format!("{} | {own}\n{input}", self.line()))
+    }
+
+    /// This operator, on one line.
+    fn line(&self) -> String {
+        match self {
             Node::Scan { source, projection } => format!(
                 "Source {} ({}){}",
                 source.name,
@@ -1458,21 +1552,6 @@ impl Node {
             ),
             Node::Union(_) => "Union".into(),
             Node::Values(b) => format!("Values ({} batches)", b.len()),
-        };
-        out.push_str(&format!("{pad}{line}\n"));
-        match self {
-            Node::Scan { .. } | Node::Values(_) => {}
-            Node::Windows { input, .. }
-            | Node::Project { input, .. }
-            | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
-            Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
-            Node::TopN(t) => t.input.describe_into(depth + 1, out),
-            Node::Over(o) => o.input.describe_into(depth + 1, out),
-            Node::Join(j) => {
-                j.left.describe_into(depth + 1, out);
-                j.right.describe_into(depth + 1, out);
-            }
-            Node::Union(inputs) => inputs.iter().for_each(|i| i.describe_into(depth + 1, out)),
         }
     }
 
@@ -1505,8 +1584,25 @@ impl Node {
         }
     }
 
-    /// Builds this plan on a worker: a stream of batches.
-    pub fn build<'s>(&self, env: &Env<'s>) -> Result<DataStream<'s, Batch>> {
+    /// Builds this plan on a worker: a stream of batches. A subplan built before in `plan`
+    /// (the same operators over the same input) is not built again: its stream is read twice.
+    pub fn build<'s>(&self, plan: &Build<'_, 's>) -> Result<DataStream<'s, Batch>> {
+        let reuse = self.fingerprint();
+        if let Some(stream) = reuse
+            .as_ref()
+            .and_then(|f| plan.built.borrow().get(f).cloned())
+        {
+            return Ok(stream);
+        }
+        let stream = self.build_new(plan)?;
+        if let Some(f) = reuse {
+            plan.built.borrow_mut().insert(f, stream.clone());
+        }
+        Ok(stream)
+    }
+
+    fn build_new<'s>(&self, plan: &Build<'_, 's>) -> Result<DataStream<'s, Batch>> {
+        let env = plan.env;
         let job = Arc::clone(env.job());
         // Errors in an operator fail the job with the error (no panics, no lost message).
         let guard = move |result: Result<RecordBatch>| -> Option<Batch> {
@@ -1520,13 +1616,17 @@ impl Node {
             }
         };
         Ok(match self {
-            Node::Scan { source, projection } => {
-                let stream = scan(env, source)?;
-                match projection.clone() {
-                    Some(columns) => stream.flat_map(move |b| guard(project(&b, &columns))),
-                    None => stream,
+            Node::Scan { source, projection } => match projection.clone() {
+                // Scans of a table share one reader, whatever columns each keeps (the
+                // reader parses every column anyway).
+                Some(columns) => Node::Scan {
+                    source: source.clone(),
+                    projection: None,
                 }
-            }
+                .build(plan)?
+                .flat_map(move |b| guard(project(&b, &columns))),
+                None => scan(env, source)?,
+            },
             Node::Windows {
                 input,
                 tvf,
@@ -1535,7 +1635,7 @@ impl Node {
             } => {
                 let (tvf, schema, projection) =
                     (tvf.clone(), Arc::clone(schema), projection.clone());
-                input.build(env)?.flat_map(move |b| {
+                input.build(plan)?.flat_map(move |b| {
                     guard(explode_columns(&tvf, &schema, &b, projection.as_deref()))
                 })
             }
@@ -1552,7 +1652,7 @@ impl Node {
                     Arc::clone(schema)
                 };
                 let exprs = exprs.clone();
-                map_batches(input.build(env)?, "sql.project", move |b| {
+                map_batches(input.build(plan)?, "sql.project", move |b| {
                     let columns = exprs
                         .iter()
                         .map(|e| evaluate(e, &b))
@@ -1573,7 +1673,7 @@ impl Node {
             }
             Node::Filter { input, predicate } => {
                 let predicate = Arc::clone(predicate);
-                map_batches(input.build(env)?, "sql.filter", move |b| {
+                map_batches(input.build(plan)?, "sql.filter", move |b| {
                     guard(evaluate(&predicate, &b).and_then(|mask| {
                         let mask = mask
                             .as_any()
@@ -1584,16 +1684,16 @@ impl Node {
                 })
             }
             Node::Union(inputs) => {
-                let mut streams = inputs.iter().map(|i| i.build(env));
+                let mut streams = inputs.iter().map(|i| i.build(plan));
                 let first = streams
                     .next()
                     .ok_or_else(|| RiffleError::Sql("UNION of nothing".into()))??;
                 streams.try_fold(first, |acc, s| Ok::<_, RiffleError>(acc.union(s?)))?
             }
-            Node::Aggregate(a) => a.build(env, guard)?,
-            Node::Join(j) => j.build(env, guard)?,
-            Node::TopN(t) => t.build(env, guard)?,
-            Node::Over(o) => o.build(env, guard)?,
+            Node::Aggregate(a) => a.build(plan, guard)?,
+            Node::Join(j) => j.build(plan, guard)?,
+            Node::TopN(t) => t.build(plan, guard)?,
+            Node::Over(o) => o.build(plan, guard)?,
             Node::Values(batches) => {
                 let batches: Vec<Batch> = batches.iter().cloned().map(Batch).collect();
                 env.from_iter(batches, WatermarkStrategy::none())
@@ -1756,9 +1856,10 @@ struct AggRow {
 impl Aggregate {
     fn build<'s>(
         &self,
-        env: &Env<'s>,
+        plan: &Build<'_, 's>,
         guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
     ) -> Result<DataStream<'s, Batch>> {
+        let env = plan.env;
         let keys = self.keys.clone();
         let specs: Vec<(Physical, Option<Physical>)> = self
             .aggregates
@@ -1768,22 +1869,24 @@ impl Aggregate {
         let time = self.time;
         let updating = self.input.updating();
         let job = Arc::clone(env.job());
-        let input = self.input.build(env)?;
+        let input = self.input.build(plan)?;
         let functions = Functions::of(&self.aggregates, updating);
         let late = env.job().counter("sql.window.late_rows");
-        // A window aggregation of appended rows folds each message's rows per group and
-        // window before the exchange (Flink's local-global aggregation): what crosses workers
-        // and reaches keyed state is one partial per group, not one row per input row.
-        if matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..))) && !updating {
+        // An aggregation of appended rows (a window's, or a GROUP BY's without state TTL)
+        // folds each message's rows per group before the exchange (Flink's local-global
+        // aggregation), and the keyed half deals in parts of groups (see [`PARTS`]): what
+        // crosses workers is one partial per group, and keyed state and timers are per part.
+        let windowed = matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..)));
+        if !updating && (windowed || (time.is_none() && self.ttl.is_none())) {
             let local = functions.clone();
-            let partials = input.map_chunks_with_watermark(
+            let chunks = input.map_chunks_with_watermark(
                 "sql.aggregate_partials",
                 move |watermark, batches, out| {
                     crate::functions::with_watermark(known(watermark), || {
-                        let mut groups: HashMap<Vec<Value>, Partial> = HashMap::new();
-                        for (_, batch) in batches.drain(..) {
-                            let folded = fold_batch(&batch, &keys, &specs, time, &local);
-                            match folded {
+                        let mut groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher> =
+                            HashMap::default();
+                        for (ts, batch) in batches.drain(..) {
+                            match fold_batch(&batch, ts, &keys, &specs, time, &local) {
                                 Ok(partials) => {
                                     for (key, partial) in partials {
                                         match groups.get_mut(&key) {
@@ -1797,21 +1900,34 @@ impl Aggregate {
                                 Err(error) => job.fail(error),
                             }
                         }
-                        out.extend(groups.into_iter().map(|(key, p)| (p.time, (key, p))));
+                        out.extend(Chunk::cut(groups, windowed));
                     })
                 },
             );
-            let fired = partials
-                .key_by(|(key, _): &(Vec<Value>, Partial)| key.clone())
-                .process(WindowFold {
+            let converter = KeyRows::new(&self.key_types)?;
+            let keyed = chunks.key_by(|c: &Chunk| (c.window, c.part));
+            let fired = match windowed {
+                true => keyed.process(WindowFold {
                     functions,
                     late,
                     processing: self.processing,
-                });
+                    keys: converter,
+                    job: Arc::clone(env.job()),
+                }),
+                false => keyed.process(GroupFold {
+                    functions,
+                    keys: converter,
+                    job: Arc::clone(env.job()),
+                }),
+            };
+            let schema = match windowed {
+                true => Arc::clone(&self.schema),
+                false => with_row_kind(&self.schema),
+            };
             return Ok(rows_to_batches(
                 fired,
                 "sql.aggregate_batches",
-                Arc::clone(&self.schema),
+                schema,
                 Ok,
                 guard,
             ));
@@ -1851,7 +1967,7 @@ impl Aggregate {
             _ => (
                 with_ttl(
                     rows.key_by(|row: &AggRow| row.key.clone()),
-                    GroupFold { functions },
+                    RowGroupFold { functions },
                     self.ttl,
                 ),
                 with_row_kind(&self.schema),
@@ -2001,8 +2117,9 @@ fn rows_of(
     Ok(())
 }
 
-/// One message's rows of a group and window, folded: the aggregate states, the window's
-/// last millisecond, and how many rows went in.
+/// One message's rows of a group (and window), folded: the aggregate states, the window's
+/// last millisecond (without a window, the message's earliest time), and how many rows went
+/// in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Partial {
     time: EventTime,
@@ -2014,20 +2131,104 @@ impl Partial {
     fn merge(&mut self, other: Partial) {
         Acc::merge_all(&mut self.accs, other.accs);
         self.rows += other.rows;
+        self.time = self.time.min(other.time);
     }
 }
 
-/// A window aggregation's rows of `batch` folded per group, columnar where it counts: the
-/// group keys are encoded with Arrow's row format and grouped in a hash map of bytes, so a
-/// key's values are built once per group rather than once per row; `COUNT` of a column
-/// without NULLs (or `COUNT(*)`) adds the group's row count at once.
+/// How many parts the groups of an aggregation are cut into, by a hash of their key. The
+/// keyed half of an aggregation keeps one state per part (and window): the part's groups in
+/// a hash map of their keys in Arrow's row format, with one timer per window. Keyed state,
+/// timers and the exchange then work per part rather than per group, and hashing and
+/// comparing keys is hashing and comparing bytes.
+const PARTS: u64 = 128;
+
+/// The groups of one part (and window) that one message held, folded: what crosses
+/// workers. `window` is the window's last millisecond, `None` without a window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Chunk {
+    window: Option<EventTime>,
+    part: u32,
+    groups: Vec<(Vec<u8>, Partial)>,
+}
+
+impl Chunk {
+    /// `groups` (keys in row format) cut into chunks, each stamped with its window's last
+    /// millisecond, or without a window with its earliest row's time.
+    fn cut(
+        groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher>,
+        windowed: bool,
+    ) -> impl Iterator<Item = (EventTime, Chunk)> {
+        let mut chunks: HashMap<(Option<EventTime>, u32), Chunk, rustc_hash::FxBuildHasher> =
+            HashMap::default();
+        for (key, partial) in groups {
+            // The high bits: FxHash's low bits are weak.
+            let part = ((riffle_runtime::key_hash(&key) >> 40) % PARTS) as u32;
+            let window = windowed.then_some(partial.time);
+            chunks
+                .entry((window, part))
+                .or_insert_with(|| Chunk {
+                    window,
+                    part,
+                    groups: Vec::new(),
+                })
+                .groups
+                .push((key, partial));
+        }
+        chunks.into_values().map(|c| {
+            let time = c.groups.iter().map(|(_, p)| p.time).min();
+            (time.unwrap_or(EventTime::MIN), c)
+        })
+    }
+
+    fn rows(&self) -> u64 {
+        self.groups.iter().map(|(_, p)| p.rows).sum()
+    }
+}
+
+/// Group keys in Arrow's row format, and back to values.
+struct KeyRows {
+    converter: datafusion::arrow::row::RowConverter,
+    width: usize,
+}
+
+impl KeyRows {
+    fn new(types: &[DataType]) -> Result<Self> {
+        use datafusion::arrow::row::{RowConverter, SortField};
+        let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
+        Ok(KeyRows {
+            converter: RowConverter::new(fields).map_err(arrow_error)?,
+            width: types.len(),
+        })
+    }
+
+    /// The values of each key.
+    fn values<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Result<Vec<Vec<Value>>> {
+        if self.width == 0 {
+            // A global aggregation: its one key has no values.
+            return Ok(keys.map(|_| Vec::new()).collect());
+        }
+        let parser = self.converter.parser();
+        let columns = self
+            .converter
+            .convert_rows(keys.map(|k| parser.parse(k)))
+            .map_err(arrow_error)?;
+        let rows = columns.first().map_or(0, |c| c.len());
+        (0..rows).map(|row| row_values(&columns, row)).collect()
+    }
+}
+
+/// An aggregation's rows of `batch` folded per group, columnar where it counts: the group
+/// keys are encoded with Arrow's row format and grouped in a hash map of bytes; `COUNT` of a
+/// column without NULLs (or `COUNT(*)`) adds the group's row count at once. Each group's
+/// partial has its window's last millisecond, or without a window the batch's time `ts`.
 fn fold_batch(
     batch: &RecordBatch,
+    ts: EventTime,
     keys: &[Physical],
     specs: &[(Physical, Option<Physical>)],
     time: Option<WindowTime>,
     functions: &Functions,
-) -> Result<Vec<(Vec<Value>, Partial)>> {
+) -> Result<Vec<(Vec<u8>, Partial)>> {
     use datafusion::arrow::row::{RowConverter, SortField};
     let key_columns = keys
         .iter()
@@ -2043,13 +2244,18 @@ fn fold_batch(
     let encoded = converter
         .convert_columns(&key_columns)
         .map_err(arrow_error)?;
+    // Without keys (one global group) there are no rows of keys: every key is empty.
+    let key_of = |row: usize| match key_columns.is_empty() {
+        true => &[][..],
+        false => encoded.row(row).data(),
+    };
     // Each row's group, and each group's first row.
     let mut index: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
     let mut group_of = Vec::with_capacity(batch.num_rows());
     let mut firsts = Vec::new();
     for row in 0..batch.num_rows() {
         let next = firsts.len();
-        let group = *index.entry(encoded.row(row).data()).or_insert(next);
+        let group = *index.entry(key_of(row)).or_insert(next);
         if group == next {
             firsts.push(row);
         }
@@ -2075,46 +2281,63 @@ fn fold_batch(
     }
     let mut out = Vec::with_capacity(firsts.len());
     for ((first, accs), rows) in firsts.into_iter().zip(accs).zip(counts) {
-        let key = row_values(&key_columns, first)?;
-        let time = time
-            .and_then(|t| t.fire_at(&key))
-            .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?;
-        out.push((key, Partial { time, accs, rows }));
+        let time = match time {
+            Some(t) => {
+                let key = row_values(&key_columns, first)?;
+                t.fire_at(&key)
+                    .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?
+            }
+            None => ts,
+        };
+        out.push((key_of(first).to_vec(), Partial { time, accs, rows }));
     }
     Ok(out)
 }
 
-/// The keyed half of a window aggregation: merges each (group, window)'s partials and emits
-/// the group's row when the watermark passes the window's end.
+/// The keyed half of a window aggregation, per part and window: merges the partials of the
+/// part's groups and emits each group's row when the watermark passes the window's end.
 struct WindowFold {
     functions: Functions,
     late: Arc<AtomicU64>,
     /// Windows over processing time: a window fires when the wall clock passes its end,
     /// and no row is late.
     processing: bool,
+    keys: KeyRows,
+    job: Arc<riffle_runtime::JobShared>,
 }
 
-impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
-    type State = ValueState<Vec<Acc>>;
+/// A part's groups: aggregate states by key (row format).
+type Groups<T> = HashMap<Vec<u8>, T, rustc_hash::FxBuildHasher>;
+
+impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for WindowFold {
+    type State = ValueState<Groups<Vec<Acc>>>;
     type Out = Vec<Value>;
 
     fn process_element(
         &mut self,
-        (_, partial): (Vec<Value>, Partial),
-        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+        chunk: Chunk,
+        ctx: &mut Context<'_, (Option<EventTime>, u32), Self::State, Self::Out>,
     ) {
         // The window has fired under this watermark: the rows are late (Flink drops them too).
         if !self.processing && ctx.timestamp() <= ctx.current_watermark() {
-            self.late.fetch_add(partial.rows, Ordering::Relaxed);
+            self.late.fetch_add(chunk.rows(), Ordering::Relaxed);
             return;
         }
-        match ctx.state().value_mut() {
-            Some(accs) => Acc::merge_all(accs, partial.accs),
-            None => {
-                ctx.state().update(partial.accs);
-                match self.processing {
-                    true => ctx.register_processing_time_timer(ctx.timestamp()),
-                    false => ctx.register_event_time_timer(ctx.timestamp()),
+        if ctx.state().value().is_none() {
+            ctx.state().update(Groups::default());
+            match self.processing {
+                true => ctx.register_processing_time_timer(ctx.timestamp()),
+                false => ctx.register_event_time_timer(ctx.timestamp()),
+            }
+        }
+        let Some(groups) = ctx.state().value_mut() else {
+            return;
+        };
+        for (key, partial) in chunk.groups {
+            match groups.get_mut(&key) {
+                Some(accs) => Acc::merge_all(accs, partial.accs),
+                None => {
+                    groups.insert(key, partial.accs);
                 }
             }
         }
@@ -2123,29 +2346,96 @@ impl KeyedProcessFunction<Vec<Value>, (Vec<Value>, Partial)> for WindowFold {
     fn on_timer(
         &mut self,
         _timer: Timer,
-        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+        ctx: &mut Context<'_, (Option<EventTime>, u32), Self::State, Self::Out>,
     ) {
-        let mut row = ctx.key().clone();
-        if let Some(accs) = ctx.state().value() {
-            row.extend(self.functions.results(accs));
-            ctx.collect(row);
+        if let Some(groups) = ctx.state().value_mut().map(std::mem::take) {
+            match self.keys.values(groups.keys().map(|k| k.as_slice())) {
+                Ok(keys) => {
+                    for (mut row, accs) in keys.into_iter().zip(groups.values()) {
+                        row.extend(self.functions.results(accs));
+                        ctx.collect(row);
+                    }
+                }
+                Err(error) => self.job.fail(error),
+            }
         }
         ctx.clear_state();
     }
 }
 
-/// The keyed half of an aggregation without windows: for every row, the group's new result
+/// The keyed half of an aggregation without windows over appended rows, per part: for each
+/// message's partial of a group, the group's new result replaces its old one in the output,
+/// as Flink's changelog does with mini-batches: `+I` for a new group, then `-U` (old) and
+/// `+U` (new) when the result changes. The row kind is the last value.
+struct GroupFold {
+    functions: Functions,
+    keys: KeyRows,
+    job: Arc<riffle_runtime::JobShared>,
+}
+
+impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
+    /// Each group's aggregate states and the result last emitted.
+    type State = ValueState<Groups<(Vec<Acc>, Vec<Value>)>>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        chunk: Chunk,
+        ctx: &mut Context<'_, (Option<EventTime>, u32), Self::State, Self::Out>,
+    ) {
+        let keys = match self
+            .keys
+            .values(chunk.groups.iter().map(|(k, _)| k.as_slice()))
+        {
+            Ok(keys) => keys,
+            Err(error) => return self.job.fail(error),
+        };
+        if ctx.state().value().is_none() {
+            ctx.state().update(Groups::default());
+        }
+        let mut lines = Vec::new();
+        let Some(groups) = ctx.state().value_mut() else {
+            return;
+        };
+        for ((bytes, partial), key) in chunk.groups.into_iter().zip(keys) {
+            let line = |values: &[Value], kind: i64| {
+                let mut row = key.clone();
+                row.extend_from_slice(values);
+                row.push(Value::Int(kind));
+                row
+            };
+            let (accs, last) = groups
+                .entry(bytes)
+                .or_insert_with(|| (self.functions.fresh(), Vec::new()));
+            Acc::merge_all(accs, partial.accs);
+            let result = self.functions.results(accs);
+            if last.is_empty() {
+                lines.push(line(&result, 0));
+            } else if *last != result {
+                lines.push(line(last, 1));
+                lines.push(line(&result, 2));
+            } else {
+                continue;
+            }
+            *last = result;
+        }
+        lines.into_iter().for_each(|l| ctx.collect(l));
+    }
+}
+
+/// The keyed half of an aggregation without windows over an updating input (or with state
+/// TTL), per group: for every row, the group's new result
 /// replaces its old one in the output, as Flink's changelog does: `+I` for a new group, then
 /// `-U` (old) and `+U` (new) when the result changes, and `-D` when an updating input takes
 /// back the group's last row. The row kind is the last value.
-struct GroupFold {
+struct RowGroupFold {
     functions: Functions,
 }
 
 /// A group's aggregate states, the result last emitted, and how many input rows it holds.
 type GroupState = ValueState<(Vec<Acc>, Vec<Value>, i64)>;
 
-impl KeyedProcessFunction<Vec<Value>, AggRow> for GroupFold {
+impl KeyedProcessFunction<Vec<Value>, AggRow> for RowGroupFold {
     type State = GroupState;
     type Out = Vec<Value>;
 
@@ -2242,9 +2532,10 @@ fn join_rows(
 impl Join {
     fn build<'s>(
         &self,
-        env: &Env<'s>,
+        plan: &Build<'_, 's>,
         guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
     ) -> Result<DataStream<'s, Batch>> {
+        let env = plan.env;
         let side = |node: &Node,
                     keys: &[Physical],
                     left: bool|
@@ -2253,7 +2544,7 @@ impl Join {
             let job = Arc::clone(env.job());
             let keep = self.kind.keeps_unmatchable(left);
             Ok(node
-                .build(env)?
+                .build(plan)?
                 .flat_map_with_time("sql.join_rows", move |ts, batch, out| {
                     let mut rows = Vec::new();
                     if let Err(error) = join_rows(&batch, &keys, keep, &mut rows) {
@@ -2390,6 +2681,16 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
             _ => true,
         };
         let mut joined = Vec::new();
+        // An interval join's rows are kept in order of expiry, so that its timers drop a
+        // prefix; a row without one sorts last.
+        let interval = self.interval.filter(|_| self.window.is_none());
+        let keep_row =
+            |rows: &mut ListState<Vec<Value>>, values: Vec<Value>, left: bool| match interval {
+                Some(i) => {
+                    rows.insert_sorted_by(values, |v| i.expiry(v, left).unwrap_or(EventTime::MAX))
+                }
+                None => rows.add(values),
+            };
         let (lefts, rights) = ctx.state();
         match row {
             Either::Left(l) => {
@@ -2397,7 +2698,7 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                     joined.push(l.values.iter().chain(r).cloned().collect());
                 }
                 if keep {
-                    lefts.add(l.values);
+                    keep_row(lefts, l.values, true);
                 }
             }
             Either::Right(r) => {
@@ -2405,7 +2706,7 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                     joined.push(l.iter().chain(&r.values).cloned().collect());
                 }
                 if keep {
-                    rights.add(r.values);
+                    keep_row(rights, r.values, false);
                 }
             }
         }
@@ -2427,8 +2728,8 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
             Some(interval) if self.window.is_none() => {
                 let now = timer.time;
                 let (lefts, rights) = ctx.state();
-                lefts.retain(|v| interval.expiry(v, true).is_none_or(|e| e > now));
-                rights.retain(|v| interval.expiry(v, false).is_none_or(|e| e > now));
+                lefts.remove_while(|v| interval.expiry(v, true).is_some_and(|e| e <= now));
+                rights.remove_while(|v| interval.expiry(v, false).is_some_and(|e| e <= now));
                 if lefts.is_empty() && rights.is_empty() {
                     ctx.clear_state();
                 }
@@ -2856,15 +3157,16 @@ struct RankRow {
 impl TopN {
     fn build<'s>(
         &self,
-        env: &Env<'s>,
+        plan: &Build<'_, 's>,
         guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
     ) -> Result<DataStream<'s, Batch>> {
+        let env = plan.env;
         let partition = self.partition.clone();
         let order: Vec<Physical> = self.order.iter().map(|(e, ..)| Arc::clone(e)).collect();
         let job = Arc::clone(env.job());
         let rows =
             self.input
-                .build(env)?
+                .build(plan)?
                 .flat_map_with_time("sql.rank_rows", move |ts, batch, out| {
                     let rows = (|| -> Result<Vec<RankRow>> {
                         let values = |exprs: &[Physical]| -> Result<Vec<ArrayRef>> {
@@ -3255,9 +3557,10 @@ struct OverRow {
 impl Over {
     fn build<'s>(
         &self,
-        env: &Env<'s>,
+        plan: &Build<'_, 's>,
         guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
     ) -> Result<DataStream<'s, Batch>> {
+        let env = plan.env;
         let partition = self.partition.clone();
         let time = Arc::clone(&self.time);
         let specs: Vec<(Physical, Option<Physical>)> = self
@@ -3268,7 +3571,7 @@ impl Over {
         let job = Arc::clone(env.job());
         let rows =
             self.input
-                .build(env)?
+                .build(plan)?
                 .flat_map_with_time("sql.over_rows", move |_, batch, out| {
                     let rows = (|| -> Result<Vec<(EventTime, OverRow)>> {
                         let keys = partition

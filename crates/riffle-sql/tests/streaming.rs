@@ -708,3 +708,25 @@ fn a_parquet_sink_writes_what_a_parquet_table_reads_back() {
     expected.sort();
     assert_eq!(back, expected);
 }
+
+#[test]
+fn a_table_read_twice_by_one_query_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dead) = (dir.path().join("t.csv"), dir.path().join("dead.jsonl"));
+    std::fs::write(&data, "1,10\n2,20\n3,oops\n1,30\n").unwrap();
+    // Two scans of `t` keeping different columns: one reader feeds both (the bad line is
+    // dead-lettered once).
+    let script = format!(
+        "CREATE TABLE t (k BIGINT, v BIGINT) WITH ('connector' = 'filesystem',
+            'path' = '{}', 'format' = 'csv', 'bad-records' = 'dead-letter={}');
+        SET 'execution.runtime-mode' = 'streaming';
+        SET 'parallelism.default' = '2';
+        SELECT k FROM t UNION ALL SELECT v FROM t;",
+        data.display(),
+        dead.display()
+    );
+    assert_eq!(rows(&script), ["1", "1", "10", "2", "20", "30"]);
+    let dead = std::fs::read_to_string(&dead).unwrap();
+    assert_eq!(dead.lines().count(), 1, "{dead}");
+    assert!(dead.contains("3,oops"), "{dead}");
+}
