@@ -3,9 +3,10 @@
 //! DataFusion plans and type-checks the query; [`Node::from_plan`] turns its optimised logical
 //! plan into a tree the runtime runs on every worker: sources read Arrow batches, projections
 //! and filters run DataFusion's physical expressions batch by batch where the data is, and a
-//! window aggregation is a keyed process function with one state per (group, window) that
-//! fires when the watermark passes the window's end. Plans the runtime cannot run yet are
-//! refused by name.
+//! window aggregation folds each message's rows per group, then merges the partials in a
+//! keyed process function with one state per part of the groups and window (see [`PARTS`]),
+//! which fires when the watermark passes the window's end. Plans the runtime cannot run yet
+//! are refused by name.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
