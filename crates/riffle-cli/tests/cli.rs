@@ -635,6 +635,16 @@ fn a_streaming_group_by_prints_flinks_changelog() {
         ]
     );
     assert!(printed.lines().any(|l| l == "+I[carol, 1]"), "{printed}");
+    // With Flink's mini-batch setting a group is updated once per message: the file's rows
+    // come in one.
+    let script = script.replace(
+        "INSERT INTO",
+        "SET 'table.exec.mini-batch.enabled' = 'true'; INSERT INTO",
+    );
+    let out = run(&["sql", "-e", &script]);
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let alice: Vec<&str> = printed.lines().filter(|l| l.contains("alice")).collect();
+    assert_eq!(alice, ["+I[alice, 4]"]);
 }
 
 /// What `riffle sql` prints for a GROUP BY over a socket table fed `a`, then `a` and `b` a

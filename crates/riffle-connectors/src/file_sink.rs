@@ -277,8 +277,14 @@ impl PartSink<BatchParquetParts> {
     /// A sink writing batches as Parquet into `dir` (created if missing), rolling at a
     /// million rows.
     pub fn batches(env: &Env<'_>, dir: impl Into<PathBuf>) -> Result<Self> {
+        Self::batches_for(env.worker_index(), dir)
+    }
+
+    /// [`PartSink::batches`] for worker `worker`, made while the job runs (a partitioned
+    /// sink opens one per partition as rows for it come).
+    pub fn batches_for(worker: usize, dir: impl Into<PathBuf>) -> Result<Self> {
         Ok(PartSink {
-            parts: PartFiles::new(env, dir.into(), "parquet")?,
+            parts: PartFiles::for_worker(worker, dir.into(), "parquet")?,
             writer: BatchParquetParts {
                 batches: Vec::new(),
                 rows: 0,

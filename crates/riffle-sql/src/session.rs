@@ -1659,6 +1659,18 @@ impl Tables for Planner<'_> {
         }
     }
 
+    fn mini_batch(&self) -> Result<bool> {
+        let key = "table.exec.mini-batch.enabled";
+        match self.session.setting(key).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(v) => Err(RiffleError::Sql(format!(
+                "'{key}' is 'true' or 'false', not '{v}'"
+            ))),
+        }
+    }
+
     fn rowtime(&self, name: &str) -> Option<String> {
         let table = self.table(name)?;
         table.def.watermark.as_ref().map(|w| w.column.clone())

@@ -54,13 +54,6 @@ impl SinkSpec {
                     }
                 }
                 let format = FileFormat::of(def)?;
-                if format == FileFormat::Parquet && !def.partition_by.is_empty() {
-                    return Err(RiffleError::Sql(format!(
-                        "table '{}': a partitioned Parquet sink is not supported yet: use \
-                         'csv' or 'json' with PARTITIONED BY",
-                        def.name
-                    )));
-                }
                 Ok(SinkSpec::Files {
                     path: PathBuf::from(def.options.get("path").cloned().unwrap_or_default()),
                     format,
@@ -101,10 +94,28 @@ impl SinkSpec {
                 let (render, extension): (Render, _) = match format {
                     FileFormat::Text(TextFormat::Csv { .. }) => (csv_lines, "csv"),
                     FileFormat::Text(TextFormat::Json) => (json_lines, "json"),
-                    FileFormat::Parquet => {
+                    FileFormat::Parquet if partition_by.is_empty() => {
                         // Batches go into Parquet parts as they are.
                         let sink = BatchParquetSink::batches(env, path.clone())?;
                         stream.sink("filesystem", sink);
+                        return Ok(());
+                    }
+                    FileFormat::Parquet => {
+                        // Each batch cut into one batch per partition.
+                        let columns = partition_by.clone();
+                        let job = Arc::clone(env.job());
+                        let worker = env.worker_index();
+                        let sink = PartitionedFiles::new(path.clone(), move |dir| {
+                            Ok(Box::new(BatchParquetSink::batches_for(worker, dir)?))
+                        });
+                        stream
+                            .flat_map(move |b| {
+                                partitioned_batches(&b, &columns).unwrap_or_else(|error| {
+                                    job.fail(error);
+                                    Vec::new()
+                                })
+                            })
+                            .sink("filesystem", sink);
                         return Ok(());
                     }
                 };
@@ -116,12 +127,12 @@ impl SinkSpec {
                 } else {
                     let columns = partition_by.clone();
                     let job = Arc::clone(env.job());
-                    let sink = PartitionedFiles {
-                        root: path.clone(),
-                        worker: env.worker_index(),
-                        extension,
-                        sinks: BTreeMap::new(),
-                    };
+                    let worker = env.worker_index();
+                    let sink = PartitionedFiles::new(path.clone(), move |dir| {
+                        Ok(Box::new(FileSink::encoded_lines_for(
+                            worker, dir, extension,
+                        )?))
+                    });
                     stream
                         .flat_map(move |b| {
                             partitioned_lines(&b, &columns, render).unwrap_or_else(|error| {
@@ -137,13 +148,9 @@ impl SinkSpec {
     }
 }
 
-/// A batch's rows as (partition directory, line without the partition columns): Flink's
-/// `a=1/b=x` directories, values as text (NULL as `__DEFAULT_PARTITION__`, as Flink names it).
-fn partitioned_lines(
-    batch: &RecordBatch,
-    columns: &[String],
-    render: Render,
-) -> Result<Vec<(String, String)>> {
+/// Each row's partition directory — Flink's `a=1/b=x`, values as text (NULL as
+/// `__DEFAULT_PARTITION__`, as Flink names it) — and the batch without the partition columns.
+fn partitions(batch: &RecordBatch, columns: &[String]) -> Result<(Vec<String>, RecordBatch)> {
     use datafusion::arrow::array::{Array, StringArray};
     let schema = batch.schema();
     let mut keys = Vec::new();
@@ -166,13 +173,9 @@ fn partitioned_lines(
     let rest = batch
         .project(&kept)
         .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-    let lines = render(&rest)?;
-    Ok(lines
-        .into_iter()
-        .enumerate()
-        .map(|(row, line)| {
-            let dir = keys
-                .iter()
+    let dirs = (0..batch.num_rows())
+        .map(|row| {
+            keys.iter()
                 .map(|(_, name, text)| {
                     let text = text.as_any().downcast_ref::<StringArray>();
                     let value = text
@@ -182,30 +185,64 @@ fn partitioned_lines(
                     format!("{name}={value}")
                 })
                 .collect::<Vec<_>>()
-                .join("/");
-            (dir, line)
+                .join("/")
         })
-        .collect())
+        .collect();
+    Ok((dirs, rest))
 }
 
-/// Part files in one directory per partition, each an exactly-once file sink of its own:
-/// a partition's sink opens with its first row, and all of them close, snapshot and commit
-/// together.
-struct PartitionedFiles {
+/// A batch's rows as (partition directory, line without the partition columns).
+fn partitioned_lines(
+    batch: &RecordBatch,
+    columns: &[String],
+    render: Render,
+) -> Result<Vec<(String, String)>> {
+    let (dirs, rest) = partitions(batch, columns)?;
+    Ok(dirs.into_iter().zip(render(&rest)?).collect())
+}
+
+/// A batch cut into (partition directory, its rows without the partition columns).
+fn partitioned_batches(batch: &RecordBatch, columns: &[String]) -> Result<Vec<(String, Batch)>> {
+    use datafusion::arrow::array::UInt32Array;
+    let (dirs, rest) = partitions(batch, columns)?;
+    let mut rows: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (row, dir) in dirs.into_iter().enumerate() {
+        rows.entry(dir).or_default().push(row as u32);
+    }
+    rows.into_iter()
+        .map(|(dir, indices)| {
+            let part =
+                datafusion::arrow::compute::take_record_batch(&rest, &UInt32Array::from(indices))
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+            Ok((dir, Batch(part)))
+        })
+        .collect()
+}
+
+/// Opens the exactly-once part-file sink of one partition's directory.
+type OpenPartition<R> = Box<dyn Fn(PathBuf) -> Result<Box<dyn Sink<R>>>>;
+
+/// Part files in one directory per partition, each an exactly-once file sink of its own
+/// (of lines or of Parquet batches): a partition's sink opens with its first row, and all of
+/// them close, snapshot and commit together.
+struct PartitionedFiles<R> {
     root: PathBuf,
-    worker: usize,
-    extension: &'static str,
-    sinks: BTreeMap<String, FileSink>,
+    open: OpenPartition<R>,
+    sinks: BTreeMap<String, Box<dyn Sink<R>>>,
 }
 
-impl PartitionedFiles {
-    fn sink(&mut self, partition: &str) -> Result<&mut FileSink> {
+impl<R> PartitionedFiles<R> {
+    fn new(root: PathBuf, open: impl Fn(PathBuf) -> Result<Box<dyn Sink<R>>> + 'static) -> Self {
+        PartitionedFiles {
+            root,
+            open: Box::new(open),
+            sinks: BTreeMap::new(),
+        }
+    }
+
+    fn sink(&mut self, partition: &str) -> Result<&mut Box<dyn Sink<R>>> {
         if !self.sinks.contains_key(partition) {
-            let sink = FileSink::encoded_lines_for(
-                self.worker,
-                self.root.join(partition),
-                self.extension,
-            )?;
+            let sink = (self.open)(self.root.join(partition))?;
             self.sinks.insert(partition.to_string(), sink);
         }
         self.sinks
@@ -214,19 +251,17 @@ impl PartitionedFiles {
     }
 }
 
-/// A partition's sink as the sink of lines it is.
-fn of_lines(sink: &mut FileSink) -> &mut dyn Sink<String> {
-    sink
-}
-
-impl Sink<(String, String)> for PartitionedFiles {
-    fn write(&mut self, records: &mut Vec<(EventTime, (String, String))>) -> Result<()> {
-        let mut by_partition: BTreeMap<String, Vec<(EventTime, String)>> = BTreeMap::new();
-        for (ts, (partition, line)) in records.drain(..) {
-            by_partition.entry(partition).or_default().push((ts, line));
+impl<R: 'static> Sink<(String, R)> for PartitionedFiles<R> {
+    fn write(&mut self, records: &mut Vec<(EventTime, (String, R))>) -> Result<()> {
+        let mut by_partition: BTreeMap<String, Vec<(EventTime, R)>> = BTreeMap::new();
+        for (ts, (partition, record)) in records.drain(..) {
+            by_partition
+                .entry(partition)
+                .or_default()
+                .push((ts, record));
         }
-        for (partition, mut lines) in by_partition {
-            of_lines(self.sink(&partition)?).write(&mut lines)?;
+        for (partition, mut records) in by_partition {
+            self.sink(&partition)?.write(&mut records)?;
         }
         Ok(())
     }
@@ -234,36 +269,32 @@ impl Sink<(String, String)> for PartitionedFiles {
     fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
         self.sinks
             .values_mut()
-            .try_for_each(|s| of_lines(s).epoch_complete(epoch))
+            .try_for_each(|s| s.epoch_complete(epoch))
     }
 
     fn snapshot(&mut self) -> Result<Vec<u8>> {
         let mut parts = Vec::new();
         for (partition, sink) in &mut self.sinks {
-            parts.push((partition.clone(), of_lines(sink).snapshot()?));
+            parts.push((partition.clone(), sink.snapshot()?));
         }
         serde_json::to_vec(&parts).map_err(|e| RiffleError::Checkpoint(e.to_string()))
     }
 
     fn commit(&mut self, epoch: u64) -> Result<()> {
-        self.sinks
-            .values_mut()
-            .try_for_each(|s| of_lines(s).commit(epoch))
+        self.sinks.values_mut().try_for_each(|s| s.commit(epoch))
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
         let parts: Vec<(String, Vec<u8>)> =
             serde_json::from_slice(snapshot).map_err(|e| RiffleError::Checkpoint(e.to_string()))?;
         for (partition, bytes) in parts {
-            of_lines(self.sink(&partition)?).restore(&bytes)?;
+            self.sink(&partition)?.restore(&bytes)?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
-        self.sinks
-            .values_mut()
-            .try_for_each(|s| of_lines(s).finish())
+        self.sinks.values_mut().try_for_each(|s| s.finish())
     }
 }
 

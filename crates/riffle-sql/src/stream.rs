@@ -142,6 +142,8 @@ pub struct Aggregate {
     processing: bool,
     /// The keys' types (for keys kept in Arrow's row format).
     key_types: Vec<DataType>,
+    /// Without a window: update each group once per message (mini-batch), not per row.
+    mini_batch: bool,
     schema: SchemaRef,
 }
 
@@ -849,6 +851,9 @@ pub trait Tables {
     /// How long a key's state lives without being read or written (Flink's
     /// `table.exec.state.ttl`, ms), for operators whose state nothing else bounds.
     fn state_ttl(&self) -> Result<Option<i64>>;
+    /// Whether a GROUP BY updates each group once per message rather than once per row
+    /// (Flink's `table.exec.mini-batch.enabled`).
+    fn mini_batch(&self) -> Result<bool>;
     /// The window TVF the generated table `name` stands for, and its rows' schema.
     fn window(&self, name: &str) -> Option<(WindowTvf, SchemaRef)>;
     /// The plan of a window TVF's input (`SELECT * FROM` its table).
@@ -1194,6 +1199,7 @@ impl Node {
                     } else {
                         None
                     },
+                    mini_batch: time.is_none() && tables.mini_batch()?,
                     time,
                     key_types,
                     schema: Arc::new(output.clone()),
@@ -1393,10 +1399,11 @@ impl Node {
             Node::Filter { input, .. } => (String::new(), Some(&**input)),
             Node::Aggregate(a) => (
                 format!(
-                    "{:?} {:?} {} {:?} {:?}",
+                    "{:?} {:?} {} {} {:?} {:?}",
                     a.time,
                     a.ttl,
                     a.processing,
+                    a.mini_batch,
                     a.aggregates
                         .iter()
                         .map(|g| (g.filter.as_ref().map(|f| f.to_string()), &g.call))
@@ -1449,6 +1456,7 @@ impl Node {
                 "{} keyed by [{}]: {}",
                 match a.time {
                     Some(_) => "WindowAggregate (fires on the watermark)",
+                    None if a.mini_batch => "GroupAggregate (changelog, an update per message)",
                     None => "GroupAggregate (changelog)",
                 },
                 a.keys
@@ -1873,12 +1881,12 @@ impl Aggregate {
         let input = self.input.build(plan)?;
         let functions = Functions::of(&self.aggregates, updating);
         let late = env.job().counter("sql.window.late_rows");
-        // An aggregation of appended rows (a window's, or a GROUP BY's without state TTL)
-        // folds each message's rows per group before the exchange (Flink's local-global
+        // An aggregation of appended rows (a window's, or a mini-batch GROUP BY's without
+        // state TTL) folds each message's rows per group before the exchange (Flink's local-global
         // aggregation), and the keyed half deals in parts of groups (see [`PARTS`]): what
         // crosses workers is one partial per group, and keyed state and timers are per part.
         let windowed = matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..)));
-        if !updating && (windowed || (time.is_none() && self.ttl.is_none())) {
+        if !updating && (windowed || (self.mini_batch && self.ttl.is_none())) {
             let local = functions.clone();
             let chunks = input.map_chunks_with_watermark(
                 "sql.aggregate_partials",

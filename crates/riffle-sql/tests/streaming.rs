@@ -220,6 +220,9 @@ fn a_group_by_without_windows_ends_with_the_loops_counts_on_any_worker_count() {
     expected.sort();
     let query = "SELECT auction, COUNT(*), MAX(price) FROM bid GROUP BY auction;";
     assert_streamed(query, &expected);
+    // With mini-batches (an update per group per message, groups kept per part).
+    let mini_batch = format!("SET 'table.exec.mini-batch.enabled' = 'true'; {query}");
+    assert_streamed(&mini_batch, &expected);
 }
 
 #[test]
@@ -729,4 +732,45 @@ fn a_table_read_twice_by_one_query_is_read_once() {
     let dead = std::fs::read_to_string(&dead).unwrap();
     assert_eq!(dead.lines().count(), 1, "{dead}");
     assert!(dead.contains("3,oops"), "{dead}");
+}
+
+#[test]
+fn a_partitioned_parquet_sink_writes_a_directory_per_value_that_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bids");
+    let script = format!(
+        "{}
+        CREATE TABLE pq (auction BIGINT, price BIGINT, bucket BIGINT) PARTITIONED BY (bucket)
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'parquet');
+        INSERT INTO pq SELECT auction, price, MOD(auction, 3) FROM bid;",
+        bid_table("SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '2';"),
+        out.display()
+    );
+    Session::new()
+        .unwrap()
+        .run_script(&script, |_, _| Ok(()))
+        .unwrap();
+    let mut dirs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["bucket=0", "bucket=1", "bucket=2"]);
+    for bucket in 0..3u64 {
+        let back = rows(&format!(
+            "CREATE TABLE pq (auction BIGINT, price BIGINT) WITH ('connector' = 'filesystem',
+                'path' = '{}/bucket={bucket}', 'format' = 'parquet');
+            SELECT auction, price FROM pq;",
+            out.display()
+        ));
+        let mut expected: Vec<String> = bids()
+            .into_iter()
+            .filter(|(_, auction, _)| auction % 3 == bucket)
+            .map(|(_, auction, price)| format!("{auction},{price}"))
+            .collect();
+        expected.sort();
+        assert!(!expected.is_empty());
+        assert_eq!(back, expected, "bucket {bucket}");
+    }
 }
