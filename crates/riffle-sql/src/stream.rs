@@ -1888,6 +1888,7 @@ impl Aggregate {
         let windowed = matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..)));
         if !updating && (windowed || (self.mini_batch && self.ttl.is_none())) {
             let local = functions.clone();
+            let encoder = KeyRows::new(&self.key_types)?;
             let chunks = input.map_chunks_with_watermark(
                 "sql.aggregate_partials",
                 move |watermark, batches, out| {
@@ -1895,7 +1896,9 @@ impl Aggregate {
                         let mut groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher> =
                             HashMap::default();
                         for (ts, batch) in batches.drain(..) {
-                            match fold_batch(&batch, ts, &keys, &specs, time, &local) {
+                            let folded =
+                                fold_batch(&batch, ts, &keys, &encoder, &specs, time, &local);
+                            match folded {
                                 Ok(partials) => {
                                     for (key, partial) in partials {
                                         match groups.get_mut(&key) {
@@ -2194,7 +2197,8 @@ impl Chunk {
     }
 }
 
-/// Group keys in Arrow's row format, and back to values.
+/// Group keys in Arrow's row format, and back to values: the same converter (from the keys'
+/// planned types) encodes them before the exchange and decodes them after it.
 struct KeyRows {
     converter: datafusion::arrow::row::RowConverter,
     width: usize,
@@ -2234,23 +2238,17 @@ fn fold_batch(
     batch: &RecordBatch,
     ts: EventTime,
     keys: &[Physical],
+    encoder: &KeyRows,
     specs: &[(Physical, Option<Physical>)],
     time: Option<WindowTime>,
     functions: &Functions,
 ) -> Result<Vec<(Vec<u8>, Partial)>> {
-    use datafusion::arrow::row::{RowConverter, SortField};
     let key_columns = keys
         .iter()
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
-    let converter = RowConverter::new(
-        key_columns
-            .iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect(),
-    )
-    .map_err(arrow_error)?;
-    let encoded = converter
+    let encoded = encoder
+        .converter
         .convert_columns(&key_columns)
         .map_err(arrow_error)?;
     // Without keys (one global group) there are no rows of keys: every key is empty.
