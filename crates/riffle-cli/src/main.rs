@@ -2,6 +2,7 @@
 //! a cluster of processes, and measures them.
 
 mod bench;
+mod ml;
 mod progress;
 mod repl;
 mod sql;
@@ -41,6 +42,8 @@ const EXAMPLES: &str = "Examples:
   riffle sql -f examples/nexmark/q5.sql -w 2   a streaming Nexmark query on 2 workers
   riffle sql -e 'SELECT 1 + 1' --format csv    statements from the command line, as CSV
   riffle sql                                   the interactive SQL shell (history, Tab completion)
+  riffle ml fit --algo logistic-regression --data train.csv --label y --out model/
+                                               fit a model on a CSV file (see `riffle ml --help`)
 
 A cluster of 2 processes with 2 workers each, on this machine:
   riffle demo -n 2 -p 0 -w 2 &  riffle demo -n 2 -p 1 -w 2
@@ -178,6 +181,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run Flink SQL: a script (-f) or statements (-e), over bounded tables (batch mode).
     Sql(sql::SqlArgs),
+    /// Machine learning on CSV/Parquet files: fit, predict, evaluate, cross-validate.
+    #[command(subcommand)]
+    Ml(ml::MlCommand),
 }
 
 /// How much generated input an example reads, how fast, and from which seed.
@@ -284,6 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(args) => return bench::run(&config, &args),
         Command::Sql(args) => return sql::run(&args, &config),
+        Command::Ml(command) => return ml::run(command),
         Command::Run(example) => run_example(&config, example)?,
     };
     summarize(&report, started.elapsed());

@@ -53,6 +53,10 @@ pub enum RiffleError {
     /// The dataflow runtime failed (worker set-up, cluster connection).
     #[error("runtime: {0}")]
     Runtime(String),
+    /// Machine learning refused the data, a parameter or a model directory (the message
+    /// names the column, row, parameter or path).
+    #[error("{0}")]
+    Ml(String),
 }
 
 impl RiffleError {

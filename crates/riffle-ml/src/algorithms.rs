@@ -1,0 +1,194 @@
+//! The estimators by name, configured from `key=value` strings: the edge where the CLI (and
+//! SQL's `CREATE MODEL ... WITH (...)`) meet the typed parameter structs. Values are parsed
+//! by the type of the parameter's default, unknown names are refused with the likely typo.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+use crate::linear::{LinearRegression, LogisticRegression};
+use crate::pipeline::DynEstimator;
+
+/// What an algorithm learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// Class labels.
+    Classification,
+    /// A numeric target.
+    Regression,
+    /// Groups without labels.
+    Clustering,
+}
+
+/// An algorithm users can name.
+#[derive(Clone, Copy, Debug)]
+pub struct Algorithm {
+    /// Its name on the CLI and in SQL.
+    pub name: &'static str,
+    /// What it learns.
+    pub task: Task,
+    /// One line about it.
+    pub summary: &'static str,
+}
+
+/// Every algorithm, by name.
+pub const ALGORITHMS: &[Algorithm] = &[
+    Algorithm {
+        name: "linear-regression",
+        task: Task::Regression,
+        summary: "least squares with L2/L1/elastic-net penalty; solvers closed-form, coordinate-descent, gradient-descent, sgd, lbfgs",
+    },
+    Algorithm {
+        name: "logistic-regression",
+        task: Task::Classification,
+        summary: "binary and multinomial logistic regression with L2/L1 penalty; solvers lbfgs, gradient-descent, sgd",
+    },
+];
+
+/// The algorithm called `name`.
+pub fn find(name: &str) -> Result<&'static Algorithm> {
+    ALGORITHMS.iter().find(|a| a.name == name).ok_or_else(|| {
+        let names: Vec<&str> = ALGORITHMS.iter().map(|a| a.name).collect();
+        MlError::param(
+            "algo",
+            format!(
+                "unknown algorithm '{name}'{}; known: {}",
+                riffle_core::did_you_mean(name, names.iter().copied()),
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+/// The parameters of `name` with their defaults, as JSON.
+pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let value = match find(name)?.name {
+        "linear-regression" => to_object(&LinearRegression::default()),
+        _ => to_object(&LogisticRegression::default()),
+    };
+    Ok(value)
+}
+
+fn to_object(value: &impl Serialize) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// The estimator `name` with `params` (`key`, `value` strings) over the default parameters.
+pub fn estimator(name: &str, params: &[(String, String)]) -> Result<Box<dyn DynEstimator>> {
+    Ok(match find(name)?.name {
+        "linear-regression" => Box::new(configure::<LinearRegression>(name, params)?),
+        _ => Box::new(configure::<LogisticRegression>(name, params)?),
+    })
+}
+
+/// `T::default()` with `params` applied, each parsed by the JSON type of its default.
+pub fn configure<T: Default + Serialize + DeserializeOwned>(
+    algorithm: &str,
+    params: &[(String, String)],
+) -> Result<T> {
+    let mut object = to_object(&T::default());
+    for (key, text) in params {
+        let Some(default) = object.get(key) else {
+            let names: Vec<&str> = object.keys().map(String::as_str).collect();
+            return Err(MlError::param(
+                key,
+                format!(
+                    "{algorithm} has no parameter '{key}'{}; its parameters: {}",
+                    riffle_core::did_you_mean(key, names.iter().copied()),
+                    names.join(", ")
+                ),
+            ));
+        };
+        let value = parse_like(default, text).ok_or_else(|| {
+            MlError::param(
+                key,
+                format!("'{text}' is not a valid {}", json_kind(default)),
+            )
+        })?;
+        object.insert(key.clone(), value);
+        // Deserialise after each key so that an error (an unknown solver name, say) is
+        // reported against the parameter that caused it.
+        serde_json::from_value::<T>(serde_json::Value::Object(object.clone()))
+            .map_err(|e| MlError::param(key, e.to_string()))?;
+    }
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| MlError::param(algorithm, e.to_string()))
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Bool(_) => "boolean (true or false)",
+        serde_json::Value::Number(n) if n.is_u64() => "whole number >= 0",
+        serde_json::Value::Number(_) => "number",
+        _ => "value",
+    }
+}
+
+fn parse_like(default: &serde_json::Value, text: &str) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match default {
+        Value::Bool(_) => text.parse::<bool>().ok().map(Value::Bool),
+        Value::Number(n) if n.is_u64() => text.parse::<u64>().ok().map(|v| Value::Number(v.into())),
+        Value::Number(_) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        Value::Null => {
+            Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())))
+        }
+        _ => Some(Value::String(text.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn strings_become_typed_parameters() {
+        let lr: LogisticRegression = configure(
+            "logistic-regression",
+            &kv(&[("reg_param", "0.5"), ("max_iter", "7"), ("solver", "sgd")]),
+        )
+        .unwrap();
+        assert_eq!((lr.reg_param, lr.max_iter), (0.5, 7));
+        assert_eq!(lr.solver, crate::linear::LogisticSolver::Sgd);
+    }
+
+    #[test]
+    fn bad_names_and_values_are_refused_with_the_parameter_named() {
+        let err = configure::<LogisticRegression>("logistic-regression", &kv(&[("reg_parm", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean 'reg_param'"), "{err}");
+        let err =
+            configure::<LogisticRegression>("logistic-regression", &kv(&[("max_iter", "-3")]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("`max_iter`") && err.contains("whole number"),
+            "{err}"
+        );
+        let err =
+            configure::<LogisticRegression>("logistic-regression", &kv(&[("solver", "newton")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("`solver`") && err.contains("lbfgs"), "{err}");
+        assert!(find("logistc-regression")
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean 'logistic-regression'"));
+    }
+}

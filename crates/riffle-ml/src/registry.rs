@@ -1,0 +1,33 @@
+//! Rebuilding any saved model from its parts, by kind.
+
+use crate::error::{MlError, Result};
+use crate::feature::{
+    ImputerModel, IndexToString, Normalizer, OneHotEncoderModel, ScalerModel, StringIndexerModel,
+    VectorAssembler,
+};
+use crate::linear::{LinearRegressionModel, LogisticRegressionModel};
+use crate::persist::{Loadable, ModelParts};
+use crate::pipeline::{Model, PipelineModel};
+
+fn boxed<M: Loadable + Model + 'static>(parts: &ModelParts) -> Result<Box<dyn Model>> {
+    Ok(Box::new(M::from_parts(parts)?))
+}
+
+/// The model `parts` describe.
+pub(crate) fn model_from_parts(parts: &ModelParts) -> Result<Box<dyn Model>> {
+    match parts.kind.as_str() {
+        PipelineModel::KIND => boxed::<PipelineModel>(parts),
+        LinearRegressionModel::KIND => boxed::<LinearRegressionModel>(parts),
+        LogisticRegressionModel::KIND => boxed::<LogisticRegressionModel>(parts),
+        VectorAssembler::KIND => boxed::<VectorAssembler>(parts),
+        ScalerModel::KIND => boxed::<ScalerModel>(parts),
+        Normalizer::KIND => boxed::<Normalizer>(parts),
+        StringIndexerModel::KIND => boxed::<StringIndexerModel>(parts),
+        IndexToString::KIND => boxed::<IndexToString>(parts),
+        OneHotEncoderModel::KIND => boxed::<OneHotEncoderModel>(parts),
+        ImputerModel::KIND => boxed::<ImputerModel>(parts),
+        other => Err(MlError::data(format!(
+            "unknown model kind `{other}` (written by a newer riffle?)"
+        ))),
+    }
+}
