@@ -182,7 +182,7 @@ enum Command {
     /// Run Flink SQL: a script (-f) or statements (-e), over bounded tables (batch mode).
     Sql(sql::SqlArgs),
     /// Machine learning on CSV/Parquet files: fit, predict, evaluate, cross-validate.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = ml::ML_EXAMPLES)]
     Ml(ml::MlCommand),
 }
 

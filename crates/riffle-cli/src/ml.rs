@@ -22,7 +22,8 @@ use riffle_ml::feature::{
 use riffle_ml::tuning::{CrossValidator, FoldKind};
 use riffle_ml::{data, split, DynEstimator, Estimator, Model, Pipeline, PipelineModel};
 
-const ML_EXAMPLES: &str = "Examples:
+/// Examples printed by `riffle ml --help`.
+pub const ML_EXAMPLES: &str = "Examples:
   riffle ml generate reference --out data/        the reference data sets as CSV
   riffle ml fit --algo logistic-regression --data data/binary-train.csv --label label --out model/
   riffle ml evaluate --model model/ --data data/binary-test.csv
@@ -35,7 +36,6 @@ const ML_EXAMPLES: &str = "Examples:
 
 /// `riffle ml` subcommands.
 #[derive(Subcommand, Debug)]
-#[command(after_help = ML_EXAMPLES)]
 pub enum MlCommand {
     /// List the algorithms and their parameters with defaults.
     Algorithms,

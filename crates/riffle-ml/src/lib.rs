@@ -22,6 +22,7 @@
 pub mod algorithms;
 pub mod card;
 pub mod classes;
+pub mod cluster;
 pub mod data;
 pub mod datasets;
 mod error;
@@ -31,12 +32,16 @@ pub mod io;
 mod linalg;
 pub mod linear;
 pub mod metrics;
+pub mod naive_bayes;
+pub mod neighbors;
 pub mod optim;
 pub mod persist;
 mod pipeline;
 mod registry;
 pub mod split;
 pub mod suite;
+pub mod svm;
+pub mod tree;
 pub mod tuning;
 
 pub use data::Matrix;
