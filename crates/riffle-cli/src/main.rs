@@ -290,7 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(args) => return bench::run(&config, &args),
         Command::Sql(args) => return sql::run(&args, &config),
-        Command::Ml(command) => return ml::run(command),
+        Command::Ml(command) => return ml::run(command, &config),
         Command::Run(example) => run_example(&config, example)?,
     };
     summarize(&report, started.elapsed());

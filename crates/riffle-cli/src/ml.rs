@@ -21,6 +21,7 @@ use riffle_ml::feature::{
 };
 use riffle_ml::tuning::{CrossValidator, FoldKind};
 use riffle_ml::{data, split, DynEstimator, Estimator, Model, Pipeline, PipelineModel};
+use riffle_runtime::ExecutionConfig;
 
 /// Examples printed by `riffle ml --help`.
 pub const ML_EXAMPLES: &str = "Examples:
@@ -234,11 +235,13 @@ impl<T> OrMl<T> for riffle_ml::Result<T> {
     }
 }
 
-/// Runs a `riffle ml` subcommand.
-pub fn run(command: MlCommand) -> Result<()> {
+/// Runs a `riffle ml` subcommand. `fit` with more than one worker (`-w`, `-n`) trains
+/// data-parallel over the runtime's workers.
+pub fn run(command: MlCommand, config: &ExecutionConfig) -> Result<()> {
     match command {
         MlCommand::Algorithms => list_algorithms(),
         MlCommand::Generate(args) => generate(&args),
+        MlCommand::Fit(args) if config.total_workers() > 1 => fit_on_workers(&args, config),
         MlCommand::Fit(args) => fit(&args),
         MlCommand::Predict { model, data, out } => predict(&model, &data, out.as_deref()),
         MlCommand::Evaluate { model, data } => evaluate(&model, &data),
@@ -571,6 +574,93 @@ fn fit(args: &FitArgs) -> Result<()> {
     if holdout.is_some() {
         print_json(&holdout_metrics)?;
     }
+    Ok(())
+}
+
+/// `riffle ml fit -w N` / `-n N`: each worker reads its byte range of the CSV file and the
+/// model is trained data-parallel (see `riffle_ml::distributed`); process 0 saves it.
+fn fit_on_workers(args: &FitArgs, config: &ExecutionConfig) -> Result<()> {
+    use riffle_ml::distributed::{self, PartitionedSource};
+    let m = &args.model;
+    let algorithm = algorithms::find(&m.algo).ml()?;
+    if m.encode.is_some() || m.impute.is_some() || m.scale != Scale::None || args.holdout > 0.0 {
+        return Err(RiffleError::Config(
+            "data-parallel fitting (-w/-n above 1) takes numeric feature columns as they are: drop --encode, --impute, --scale and --holdout, or fit on one worker".into(),
+        ));
+    }
+    let schema = riffle_ml::io::csv_schema(&m.data).ml()?;
+    let features: Vec<String> = if m.features.is_empty() {
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| *n != m.label)
+            .collect()
+    } else {
+        m.features.clone()
+    };
+    let mut params = key_values(&m.params, "--param")?;
+    params.push(("label_col".into(), m.label.clone()));
+    let source = PartitionedSource::CsvFile(m.data.clone());
+    let started = Instant::now();
+    let (model, rows): (Box<dyn Model>, usize) = match algorithm.name {
+        "linear-regression" => {
+            let t = distributed::fit_linear_regression(
+                config,
+                source,
+                features.clone(),
+                algorithms::configure(algorithm.name, &params).ml()?,
+            )
+            .ml()?;
+            (Box::new(t.model), t.rows)
+        }
+        "logistic-regression" => {
+            let t = distributed::fit_logistic_regression(
+                config,
+                source,
+                features.clone(),
+                algorithms::configure(algorithm.name, &params).ml()?,
+            )
+            .ml()?;
+            (Box::new(t.model), t.rows)
+        }
+        other => {
+            return Err(RiffleError::Config(format!(
+                "{other} does not train data-parallel yet; fit it on one worker (without -w/-n)"
+            )))
+        }
+    };
+    eprintln!(
+        "fitted {} on {rows} rows over {} workers in {:.3} s",
+        algorithm.name,
+        config.total_workers(),
+        started.elapsed().as_secs_f64()
+    );
+    if config.process != 0 {
+        return Ok(());
+    }
+    let names: Vec<&str> = features.iter().map(String::as_str).collect();
+    let pipeline = PipelineModel::from_stages(vec![
+        Box::new(VectorAssembler::new(&names, "features")),
+        model,
+    ]);
+    riffle_ml::save(&pipeline, &args.out).ml()?;
+    ModelCard {
+        algorithm: algorithm.name.to_string(),
+        task: algorithm.task,
+        label: m.label.clone(),
+        features,
+        label_values: None,
+        params: params
+            .into_iter()
+            .filter(|(k, _)| k != "label_col")
+            .collect(),
+        trained_rows: rows,
+        holdout_metrics: BTreeMap::new(),
+    }
+    .save(&args.out)
+    .ml()?;
+    eprintln!("saved to {}", args.out.display());
     Ok(())
 }
 

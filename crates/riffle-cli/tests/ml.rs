@@ -296,3 +296,109 @@ fn cross_validation_reports_every_candidate_and_saves_the_best() {
     ]));
     assert!(metrics["r2"].as_f64().unwrap() > 0.95, "{metrics}");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn fitting_on_two_processes_gives_the_model_of_one_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("clf.csv");
+    ok(&[
+        "ml",
+        "generate",
+        "classification",
+        "--rows",
+        "4000",
+        "--features",
+        "10",
+        "--seed",
+        "8",
+        "--out",
+        p(&data),
+    ]);
+    let fit = |extra: &[&str], out: &Path| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend([
+            "ml",
+            "fit",
+            "--algo",
+            "logistic-regression",
+            "--data",
+            p(&data),
+            "--label",
+            "label",
+        ]);
+        args.extend([
+            "--param",
+            "reg_param=0.001",
+            "--param",
+            "tol=1e-10",
+            "--out",
+            p(out),
+        ]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let single = dir.path().join("single");
+    let args = fit(&[], &single);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let cluster = dir.path().join("cluster");
+    let spawn = |process: &str| {
+        let args = fit(
+            &["-n", "2", "-p", process, "--hostfile", p(&hostfile)],
+            &cluster,
+        );
+        Command::new(env!("CARGO_BIN_EXE_riffle"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0"), spawn("1"));
+    for child in [a, b] {
+        let result = child.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    let card = json(&std::fs::read_to_string(cluster.join("card.json")).unwrap());
+    assert_eq!(card["trained_rows"].as_u64(), Some(4000));
+    // Same metrics from both models on the same rows (the coefficients agree to rounding).
+    let one = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&single),
+        "--data",
+        p(&data),
+    ]));
+    let two = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&cluster),
+        "--data",
+        p(&data),
+    ]));
+    assert_eq!(one["accuracy"], two["accuracy"], "{one} vs {two}");
+    let (a, b) = (
+        one["log_loss"].as_f64().unwrap(),
+        two["log_loss"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+}

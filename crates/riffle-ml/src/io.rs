@@ -51,6 +51,63 @@ pub fn read_table(path: &Path) -> Result<RecordBatch> {
     Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
 }
 
+/// Rows read to infer a CSV file's column types when each worker reads only its part: every
+/// worker reads the same prefix, so all agree on the schema.
+const SCHEMA_SAMPLE_ROWS: usize = 100_000;
+
+/// The columns of a CSV file (with header) and their types, inferred from its first rows.
+pub fn csv_schema(path: &Path) -> Result<Schema> {
+    let mut file =
+        File::open(path).map_err(|e| MlError::data(format!("{}: {e}", path.display())))?;
+    let (schema, _) = arrow_csv::reader::Format::default()
+        .with_header(true)
+        .infer_schema(&mut file, Some(SCHEMA_SAMPLE_ROWS))
+        .map_err(|e| MlError::data(format!("{}: {e}", path.display())))?;
+    Ok(schema)
+}
+
+/// Part `part` of `parts` of a CSV file (with header): the lines that start in its share of
+/// the bytes, so the parts together hold every row once. Column types are inferred from the
+/// file's first rows, the same for every part.
+pub fn read_csv_part(path: &Path, part: usize, parts: usize) -> Result<RecordBatch> {
+    use std::io::{BufRead, BufReader};
+    let named = |e: std::io::Error| MlError::data(format!("{}: {e}", path.display()));
+    let size = std::fs::metadata(path).map_err(named)?.len();
+    let schema = csv_schema(path)?;
+    let parts = parts.max(1) as u64;
+    let (start, end) = (size * part as u64 / parts, size * (part as u64 + 1) / parts);
+    // Each part starts at the first line that begins at or after `start`; the first part
+    // skips the header.
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path).map_err(named)?);
+    let mut position = 0u64;
+    let mut line = Vec::new();
+    if start == 0 {
+        position += reader.read_until(b'\n', &mut line).map_err(named)? as u64;
+    } else {
+        reader.seek(SeekFrom::Start(start - 1)).map_err(named)?;
+        position = start - 1 + reader.read_until(b'\n', &mut line).map_err(named)? as u64;
+    }
+    let mut bytes = Vec::new();
+    while position < end {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(named)?;
+        if n == 0 {
+            break;
+        }
+        position += n as u64;
+        bytes.extend_from_slice(&line);
+    }
+    let schema = Arc::new(schema);
+    let csv = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
+        .with_header(false)
+        .with_batch_size(65_536)
+        .build(std::io::Cursor::new(bytes))?;
+    let batches: Vec<RecordBatch> = csv
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| MlError::data(format!("{} (part {part} of {parts}): {e}", path.display())))?;
+    Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+}
+
 /// Writes `table` as Parquet (vectors kept) or CSV by the file's extension. CSV has no
 /// vectors, so each vector column becomes one column per entry: `probability_<label>` for
 /// class probabilities, `<name>_<i>` otherwise.

@@ -25,6 +25,7 @@ pub mod classes;
 pub mod cluster;
 pub mod data;
 pub mod datasets;
+pub mod distributed;
 mod error;
 pub mod evaluation;
 pub mod feature;

@@ -5,7 +5,7 @@
 //! their own sums over rows (see [`crate::linear`]).
 
 /// A differentiable function of a parameter vector.
-pub trait Objective: Sync {
+pub trait Objective {
     /// Number of parameters.
     fn dimension(&self) -> usize;
     /// The value at `w`, with the gradient written into `grad`.

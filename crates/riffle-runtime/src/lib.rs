@@ -28,6 +28,7 @@
 //! ```
 
 mod checkpoint;
+mod collective;
 mod config;
 mod control;
 mod count_window;
@@ -48,6 +49,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use checkpoint::{CheckpointConfig, CheckpointStore, Restore};
+pub use collective::{execute_collective, Collective};
 pub use config::ExecutionConfig;
 pub use count_window::{CountWindowState, CountWindowedStream};
 pub use job::{execute, execute_with, Env, JobReport, JobShared};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_array::{Float64Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
-use super::{check_common, dot, scoring_data, sgd, sum_rows, training_data, SgdSettings};
+use super::{check_common, dot, scoring_data, sgd, sum_rows, training_data, RowSums, SgdSettings};
 use crate::classes::{self, Classes};
 use crate::data::{self, Matrix};
 use crate::error::{MlError, Result};
@@ -85,12 +85,12 @@ impl Default for LogisticRegression {
 
 /// Mean log loss plus `l2 / 2 |W|²`. Parameters: per modelled class, `d` coefficients then an
 /// intercept; one modelled class (the larger label) when binary.
-struct LogLoss<'a> {
-    x: &'a Matrix,
-    y: &'a [usize],
-    outputs: usize,
-    l2: f64,
-    fit_intercept: bool,
+pub(crate) struct LogLoss<'a> {
+    pub(crate) x: &'a Matrix,
+    pub(crate) y: &'a [usize],
+    pub(crate) outputs: usize,
+    pub(crate) l2: f64,
+    pub(crate) fit_intercept: bool,
 }
 
 impl LogLoss<'_> {
@@ -164,18 +164,35 @@ impl LogLoss<'_> {
     }
 }
 
-impl Objective for LogLoss<'_> {
-    fn dimension(&self) -> usize {
+impl RowSums for LogLoss<'_> {
+    fn parameters(&self) -> usize {
         self.outputs * (self.x.cols() + 1)
     }
 
-    fn evaluate(&self, w: &[f64], grad: &mut [f64]) -> f64 {
-        let n = self.x.rows() as f64;
-        let (loss, sum) = sum_rows(self.x, self.dimension(), |row, i, g| {
+    fn rows(&self) -> usize {
+        self.x.rows()
+    }
+
+    fn sums(&self, w: &[f64]) -> (f64, Vec<f64>) {
+        sum_rows(self.x, RowSums::parameters(self), |row, i, g| {
             self.row_loss(w, row, self.y[i], g, 1.0)
-        });
-        grad.iter_mut().zip(&sum).for_each(|(g, s)| *g = s / n);
+        })
+    }
+
+    fn finish(&self, w: &[f64], loss: f64, sum: &[f64], n: f64, grad: &mut [f64]) -> f64 {
+        grad.iter_mut().zip(sum).for_each(|(g, s)| *g = s / n);
         loss / n + self.penalty(w, grad)
+    }
+}
+
+impl Objective for LogLoss<'_> {
+    fn dimension(&self) -> usize {
+        RowSums::parameters(self)
+    }
+
+    fn evaluate(&self, w: &[f64], grad: &mut [f64]) -> f64 {
+        let (loss, sum) = self.sums(w);
+        self.finish(w, loss, &sum, self.x.rows() as f64, grad)
     }
 }
 

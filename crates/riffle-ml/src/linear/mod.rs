@@ -16,7 +16,9 @@
 mod logistic;
 mod regression;
 
+pub(crate) use logistic::LogLoss;
 pub use logistic::{LogisticRegression, LogisticRegressionModel, LogisticSolver};
+pub(crate) use regression::LeastSquares;
 pub use regression::{LinearRegression, LinearRegressionModel, LinearSolver};
 
 use rayon::prelude::*;
@@ -27,6 +29,19 @@ use arrow_array::RecordBatch;
 
 /// Rows per parallel task when summing a loss and its gradient.
 const CHUNK_ROWS: usize = 4096;
+
+/// A mean-loss objective split in two halves, so that the sums over rows can be combined
+/// across workers before the mean and the penalty are taken (see [`crate::distributed`]).
+pub(crate) trait RowSums {
+    /// Number of parameters.
+    fn parameters(&self) -> usize;
+    /// Rows held locally.
+    fn rows(&self) -> usize;
+    /// Sum over the local rows of the loss and of its gradient at `w`.
+    fn sums(&self, w: &[f64]) -> (f64, Vec<f64>);
+    /// The objective at `w` from sums over `n` rows in all, writing its gradient.
+    fn finish(&self, w: &[f64], loss: f64, sum: &[f64], n: f64, grad: &mut [f64]) -> f64;
+}
 
 /// Reads the feature matrix and the label column of a training table, refusing an empty one.
 pub(crate) fn training_data(

@@ -4,7 +4,7 @@ use arrow_array::{Float64Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::{check_common, dot, scoring_data, sgd, sum_rows, training_data, SgdSettings};
+use super::{check_common, dot, scoring_data, sgd, sum_rows, training_data, RowSums, SgdSettings};
 use crate::data::{self, Matrix};
 use crate::error::{MlError, Result};
 use crate::linalg;
@@ -113,35 +113,54 @@ impl LinearRegression {
 }
 
 /// Half the mean squared error plus `l2 / 2 |w|²`; parameters are `w` then `b`.
-struct LeastSquares<'a> {
-    x: &'a Matrix,
-    y: &'a [f64],
-    l2: f64,
-    fit_intercept: bool,
+pub(crate) struct LeastSquares<'a> {
+    pub(crate) x: &'a Matrix,
+    pub(crate) y: &'a [f64],
+    pub(crate) l2: f64,
+    pub(crate) fit_intercept: bool,
 }
 
-impl Objective for LeastSquares<'_> {
-    fn dimension(&self) -> usize {
+impl RowSums for LeastSquares<'_> {
+    fn parameters(&self) -> usize {
         self.x.cols() + 1
     }
 
-    fn evaluate(&self, w: &[f64], grad: &mut [f64]) -> f64 {
+    fn rows(&self) -> usize {
+        self.x.rows()
+    }
+
+    fn sums(&self, w: &[f64]) -> (f64, Vec<f64>) {
         let d = self.x.cols();
         let (coef, b) = (&w[..d], if self.fit_intercept { w[d] } else { 0.0 });
-        let (loss, sum) = sum_rows(self.x, d + 1, |row, i, g| {
+        sum_rows(self.x, d + 1, |row, i, g| {
             let r = dot(coef, row) + b - self.y[i];
             for (gj, xj) in g[..d].iter_mut().zip(row) {
                 *gj += r * xj;
             }
             g[d] += r;
             0.5 * r * r
-        });
-        let n = self.x.rows() as f64;
+        })
+    }
+
+    fn finish(&self, w: &[f64], loss: f64, sum: &[f64], n: f64, grad: &mut [f64]) -> f64 {
+        let d = self.x.cols();
+        let coef = &w[..d];
         for j in 0..d {
             grad[j] = sum[j] / n + self.l2 * coef[j];
         }
         grad[d] = if self.fit_intercept { sum[d] / n } else { 0.0 };
         loss / n + 0.5 * self.l2 * dot(coef, coef)
+    }
+}
+
+impl Objective for LeastSquares<'_> {
+    fn dimension(&self) -> usize {
+        RowSums::parameters(self)
+    }
+
+    fn evaluate(&self, w: &[f64], grad: &mut [f64]) -> f64 {
+        let (loss, sum) = self.sums(w);
+        self.finish(w, loss, &sum, self.x.rows() as f64, grad)
     }
 }
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""scikit-learn's side of the fit-time benchmark (bench/ml/run.sh): the same CSV files that
+Riffle's bench examples wrote, one JSON line per fit, n_jobs=-1 where scikit-learn has it.
+
+Usage: bench/ml/bench_sklearn.py DIR [algorithm ...]
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import accuracy_score, r2_score
+
+
+def load(path):
+    frame = pd.read_csv(path)
+    return frame.drop(columns=["label"]).to_numpy(), frame["label"].to_numpy()
+
+
+def timed(fit):
+    start = time.perf_counter()
+    model = fit()
+    return model, time.perf_counter() - start
+
+
+def main():
+    data = Path(sys.argv[1])
+    wanted = set(sys.argv[2:])
+    x_reg, y_reg = load(data / "reg.csv")
+    x_clf, y_clf = load(data / "clf.csv")
+
+    def emit(algorithm, seconds, metric, value):
+        if not wanted or algorithm.split("/")[0] in wanted:
+            print(json.dumps({"engine": "scikit-learn", "algorithm": algorithm,
+                              "fit_seconds": round(seconds, 4), metric: round(float(value), 4)}))
+
+    model, s = timed(lambda: LinearRegression(n_jobs=-1).fit(x_reg, y_reg))
+    emit("linear-regression", s, "train_r2", r2_score(y_reg, model.predict(x_reg)))
+    model, s = timed(lambda: LogisticRegression(C=1.0, max_iter=100).fit(x_clf, y_clf))
+    emit("logistic-regression", s, "train_accuracy", accuracy_score(y_clf, model.predict(x_clf)))
+
+
+if __name__ == "__main__":
+    main()
