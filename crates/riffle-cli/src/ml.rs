@@ -84,6 +84,9 @@ pub enum GenerateKind {
     Blobs,
     /// A churn table with missing values and categories.
     Customers,
+    /// Explicit ratings (user, item, rating) from true low-rank tastes plus noise; --rows
+    /// users, --features items.
+    Ratings,
 }
 
 /// Options of `riffle ml generate`.
@@ -242,6 +245,9 @@ pub fn run(command: MlCommand, config: &ExecutionConfig) -> Result<()> {
         MlCommand::Algorithms => list_algorithms(),
         MlCommand::Generate(args) => generate(&args),
         MlCommand::Fit(args) if config.total_workers() > 1 => fit_on_workers(&args, config),
+        MlCommand::Fit(args) if algorithms::find(&args.model.algo).is_ok_and(|a| a.task == Task::Recommendation) => {
+            fit_recommender(&args)
+        }
         MlCommand::Fit(args) => fit(&args),
         MlCommand::Predict { model, data, out } => predict(&model, &data, out.as_deref()),
         MlCommand::Evaluate { model, data } => evaluate(&model, &data),
@@ -298,6 +304,7 @@ fn generate(args: &GenerateArgs) -> Result<()> {
         }
         .generate()
         .and_then(|d| d.to_table()),
+        GenerateKind::Ratings => riffle_ml::recommendation::synthetic_ratings(args.rows, args.features, 5, 0.05, 0.5, args.seed),
         GenerateKind::Customers | GenerateKind::Reference => {
             datasets::customers(args.rows, args.seed)
         }
@@ -496,10 +503,19 @@ fn report(task: Task, scored: &RecordBatch, label: &str) -> Result<BTreeMap<Stri
         ..Default::default()
     };
     match task {
-        Task::Classification => evaluation::classification_report(scored, &columns),
-        _ => evaluation::regression_report(scored, &columns),
+        Task::Classification => evaluation::classification_report(scored, &columns).ml(),
+        Task::Recommendation => {
+            // Users or items unseen in training get no prediction (NaN, Spark's cold-start
+            // rule): the error is measured on the rows that have one, and the rest counted.
+            let predictions = data::read_f64_nullable(scored, "prediction").ml()?;
+            let keep: Vec<usize> = (0..predictions.len()).filter(|&i| predictions[i].is_some()).collect();
+            let scored_rows = data::take_rows(scored, &keep).ml()?;
+            let mut out = evaluation::regression_report(&scored_rows, &columns).ml()?;
+            out.insert("rows_without_prediction".into(), (predictions.len() - keep.len()) as f64);
+            Ok(out)
+        }
+        _ => evaluation::regression_report(scored, &columns).ml(),
     }
-    .ml()
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
@@ -564,6 +580,71 @@ fn fit(args: &FitArgs) -> Result<()> {
         holdout_metrics: holdout_metrics.clone(),
     };
     card.save(&args.out).ml()?;
+    eprintln!(
+        "fitted {} on {} rows in {:.3} s; saved to {}",
+        algorithm.name,
+        train.num_rows(),
+        fit_time.as_secs_f64(),
+        args.out.display()
+    );
+    if holdout.is_some() {
+        print_json(&holdout_metrics)?;
+    }
+    Ok(())
+}
+
+/// `riffle ml fit --algo als`: the label is the rating; `--features USER,ITEM` name the id
+/// columns (default `user,item`).
+fn fit_recommender(args: &FitArgs) -> Result<()> {
+    let m = &args.model;
+    let algorithm = algorithms::find(&m.algo).ml()?;
+    let mut params = key_values(&m.params, "--param")?;
+    params.push(("rating_col".into(), m.label.clone()));
+    let ids = match m.features.as_slice() {
+        [] => vec!["user".to_string(), "item".to_string()],
+        [user, item] => vec![user.clone(), item.clone()],
+        other => {
+            return Err(RiffleError::Config(format!(
+                "{} takes two id columns in --features (user,item), got {}",
+                algorithm.name,
+                other.join(",")
+            )))
+        }
+    };
+    params.push(("user_col".into(), ids[0].clone()));
+    params.push(("item_col".into(), ids[1].clone()));
+    let table = riffle_ml::io::read_table(&m.data).ml()?;
+    let (train, holdout) = if args.holdout > 0.0 {
+        let s = split::random_split(table.num_rows(), args.holdout, args.seed).ml()?;
+        (data::take_rows(&table, &s.train).ml()?, Some(data::take_rows(&table, &s.test).ml()?))
+    } else {
+        (table, None)
+    };
+    let estimator = algorithms::estimator(algorithm.name, &params).ml()?;
+    let started = Instant::now();
+    let model = with_spinner(&format!("fitting {} on {} rows", algorithm.name, train.num_rows()), || {
+        estimator.fit_boxed(&train)
+    })
+    .ml()?;
+    let fit_time = started.elapsed();
+    let pipeline = PipelineModel::from_stages(vec![model]);
+    let holdout_metrics = match &holdout {
+        Some(h) => report(algorithm.task, &riffle_ml::Transformer::transform(&pipeline, h).ml()?, &m.label)?,
+        None => BTreeMap::new(),
+    };
+    riffle_ml::save(&pipeline, &args.out).ml()?;
+    ModelCard {
+        algorithm: algorithm.name.to_string(),
+        task: algorithm.task,
+        label: m.label.clone(),
+        features: ids,
+        label_values: None,
+        params: params.into_iter().collect(),
+        trained_rows: train.num_rows(),
+        holdout_metrics: holdout_metrics.clone(),
+    }
+    .save(&args.out)
+    .ml()?;
     eprintln!(
         "fitted {} on {} rows in {:.3} s; saved to {}",
         algorithm.name,

@@ -402,3 +402,22 @@ fn fitting_on_two_processes_gives_the_model_of_one_worker() {
     );
     assert!((a - b).abs() < 1e-9, "{a} vs {b}");
 }
+
+#[test]
+fn a_recommender_fits_on_ratings_and_reports_its_held_out_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ratings.csv");
+    // 2000 users x 1000 items, 5% rated, rating noise 0.5.
+    ok(&["ml", "generate", "ratings", "--rows", "2000", "--features", "1000", "--seed", "5", "--out", p(&data)]);
+    let model = dir.path().join("als");
+    let metrics = json(&ok(&[
+        "ml", "fit", "--algo", "als", "--data", p(&data), "--label", "rating", "--param", "rank=5",
+        "--param", "max_iter=15", "--param", "reg_param=0.05", "--holdout", "0.2", "--out", p(&model),
+    ]));
+    // The noise sets the floor of the error; a useful model is near it, far below the spread of ratings.
+    let rmse = metrics["rmse"].as_f64().unwrap();
+    assert!(rmse < 0.6 && metrics["r2"].as_f64().unwrap() > 0.7, "{metrics}");
+    assert!(metrics["rows_without_prediction"].as_f64().is_some(), "{metrics}");
+    let scored = json(&ok(&["ml", "evaluate", "--model", p(&model), "--data", p(&data)]));
+    assert!(scored["rmse"].as_f64().unwrap() < rmse, "training rows fit better than held-out ones: {scored}");
+}

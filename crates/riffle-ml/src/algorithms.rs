@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MlError, Result};
 use crate::linear::{LinearRegression, LogisticRegression};
 use crate::pipeline::DynEstimator;
+use crate::recommendation::Als;
 
 /// What an algorithm learns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub enum Task {
     Regression,
     /// Groups without labels.
     Clustering,
+    /// Scores of users for items, from user-item interactions.
+    Recommendation,
 }
 
 /// An algorithm users can name.
@@ -44,6 +47,11 @@ pub const ALGORITHMS: &[Algorithm] = &[
         task: Task::Classification,
         summary: "binary and multinomial logistic regression with L2/L1 penalty; solvers lbfgs, gradient-descent, sgd",
     },
+    Algorithm {
+        name: "als",
+        task: Task::Recommendation,
+        summary: "alternating least squares matrix factorisation (Spark ALS): explicit ratings (ALS-WR) or implicit feedback (Hu-Koren-Volinsky); columns user, item, rating",
+    },
 ];
 
 /// The algorithm called `name`.
@@ -65,6 +73,7 @@ pub fn find(name: &str) -> Result<&'static Algorithm> {
 pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let value = match find(name)?.name {
         "linear-regression" => to_object(&LinearRegression::default()),
+        "als" => to_object(&Als::default()),
         _ => to_object(&LogisticRegression::default()),
     };
     Ok(value)
@@ -81,6 +90,7 @@ fn to_object(value: &impl Serialize) -> serde_json::Map<String, serde_json::Valu
 pub fn estimator(name: &str, params: &[(String, String)]) -> Result<Box<dyn DynEstimator>> {
     Ok(match find(name)?.name {
         "linear-regression" => Box::new(configure::<LinearRegression>(name, params)?),
+        "als" => Box::new(configure::<Als>(name, params)?),
         _ => Box::new(configure::<LogisticRegression>(name, params)?),
     })
 }

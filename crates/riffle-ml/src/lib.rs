@@ -38,6 +38,7 @@ pub mod neighbors;
 pub mod optim;
 pub mod persist;
 mod pipeline;
+pub mod recommendation;
 mod registry;
 pub mod split;
 pub mod suite;

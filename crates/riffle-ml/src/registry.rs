@@ -7,6 +7,7 @@ use crate::feature::{
 };
 use crate::linear::{LinearRegressionModel, LogisticRegressionModel};
 use crate::persist::{Loadable, ModelParts};
+use crate::recommendation::AlsModel;
 use crate::pipeline::{Model, PipelineModel};
 
 fn boxed<M: Loadable + Model + 'static>(parts: &ModelParts) -> Result<Box<dyn Model>> {
@@ -26,6 +27,7 @@ pub(crate) fn model_from_parts(parts: &ModelParts) -> Result<Box<dyn Model>> {
         IndexToString::KIND => boxed::<IndexToString>(parts),
         OneHotEncoderModel::KIND => boxed::<OneHotEncoderModel>(parts),
         ImputerModel::KIND => boxed::<ImputerModel>(parts),
+        AlsModel::KIND => boxed::<AlsModel>(parts),
         other => Err(MlError::data(format!(
             "unknown model kind `{other}` (written by a newer riffle?)"
         ))),
