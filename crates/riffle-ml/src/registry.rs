@@ -2,13 +2,14 @@
 
 use crate::error::{MlError, Result};
 use crate::feature::{
-    ImputerModel, IndexToString, Normalizer, OneHotEncoderModel, ScalerModel, StringIndexerModel,
-    VectorAssembler,
+    Bucketizer, FeatureHasher, FeatureSelectorModel, HashingTf, IdfModel, ImputerModel,
+    IndexToString, Normalizer, OneHotEncoderModel, OutlierClipperModel, PcaModel,
+    PolynomialExpansion, ScalerModel, StringIndexerModel, Tokenizer, VectorAssembler,
 };
 use crate::linear::{LinearRegressionModel, LogisticRegressionModel};
 use crate::persist::{Loadable, ModelParts};
-use crate::recommendation::AlsModel;
 use crate::pipeline::{Model, PipelineModel};
+use crate::recommendation::AlsModel;
 
 fn boxed<M: Loadable + Model + 'static>(parts: &ModelParts) -> Result<Box<dyn Model>> {
     Ok(Box::new(M::from_parts(parts)?))
@@ -28,6 +29,15 @@ pub(crate) fn model_from_parts(parts: &ModelParts) -> Result<Box<dyn Model>> {
         OneHotEncoderModel::KIND => boxed::<OneHotEncoderModel>(parts),
         ImputerModel::KIND => boxed::<ImputerModel>(parts),
         AlsModel::KIND => boxed::<AlsModel>(parts),
+        Bucketizer::KIND => boxed::<Bucketizer>(parts),
+        Tokenizer::KIND => boxed::<Tokenizer>(parts),
+        HashingTf::KIND => boxed::<HashingTf>(parts),
+        IdfModel::KIND => boxed::<IdfModel>(parts),
+        FeatureHasher::KIND => boxed::<FeatureHasher>(parts),
+        PolynomialExpansion::KIND => boxed::<PolynomialExpansion>(parts),
+        PcaModel::KIND => boxed::<PcaModel>(parts),
+        FeatureSelectorModel::KIND => boxed::<FeatureSelectorModel>(parts),
+        OutlierClipperModel::KIND => boxed::<OutlierClipperModel>(parts),
         other => Err(MlError::data(format!(
             "unknown model kind `{other}` (written by a newer riffle?)"
         ))),
