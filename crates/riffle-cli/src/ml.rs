@@ -150,8 +150,9 @@ pub struct ModelArgs {
     /// CSV (with header) or Parquet training file.
     #[arg(long)]
     data: PathBuf,
-    /// Label column.
-    #[arg(long)]
+    /// Label column (required but for kmeans, where a label column, if given, is only left
+    /// out of the features).
+    #[arg(long, default_value = "")]
     label: String,
     /// Feature columns, comma-separated (default: every column but the label).
     #[arg(long, value_delimiter = ',')]
@@ -245,7 +246,9 @@ pub fn run(command: MlCommand, config: &ExecutionConfig) -> Result<()> {
         MlCommand::Algorithms => list_algorithms(),
         MlCommand::Generate(args) => generate(&args),
         MlCommand::Fit(args) if config.total_workers() > 1 => fit_on_workers(&args, config),
-        MlCommand::Fit(args) if algorithms::find(&args.model.algo).is_ok_and(|a| a.task == Task::Recommendation) => {
+        MlCommand::Fit(args)
+            if algorithms::find(&args.model.algo).is_ok_and(|a| a.task == Task::Recommendation) =>
+        {
             fit_recommender(&args)
         }
         MlCommand::Fit(args) => fit(&args),
@@ -304,7 +307,14 @@ fn generate(args: &GenerateArgs) -> Result<()> {
         }
         .generate()
         .and_then(|d| d.to_table()),
-        GenerateKind::Ratings => riffle_ml::recommendation::synthetic_ratings(args.rows, args.features, 5, 0.05, 0.5, args.seed),
+        GenerateKind::Ratings => riffle_ml::recommendation::synthetic_ratings(
+            args.rows,
+            args.features,
+            5,
+            0.05,
+            0.5,
+            args.seed,
+        ),
         GenerateKind::Customers | GenerateKind::Reference => {
             datasets::customers(args.rows, args.seed)
         }
@@ -339,7 +349,15 @@ struct Prepared {
 }
 
 fn prepare(args: &ModelArgs, task: Task, table: RecordBatch) -> Result<Prepared> {
-    data::column(&table, &args.label).ml()?;
+    if args.label.is_empty() && task != Task::Clustering {
+        return Err(RiffleError::Config(format!(
+            "{} needs --label COLUMN",
+            args.algo
+        )));
+    }
+    if !args.label.is_empty() {
+        data::column(&table, &args.label).ml()?;
+    }
     let features: Vec<String> = if args.features.is_empty() {
         table
             .schema()
@@ -476,7 +494,9 @@ fn pipeline(
         });
     }
     let mut all = params.to_vec();
-    all.push(("label_col".into(), args.label.clone()));
+    if algorithms::find(&args.algo).ml()?.task != Task::Clustering {
+        all.push(("label_col".into(), args.label.clone()));
+    }
     all.push(("features_col".into(), "features".into()));
     Ok(pipeline.boxed_estimator(algorithms::estimator(&args.algo, &all).ml()?))
 }
@@ -504,19 +524,43 @@ fn report(task: Task, scored: &RecordBatch, label: &str) -> Result<BTreeMap<Stri
     };
     match task {
         Task::Classification => evaluation::classification_report(scored, &columns).ml(),
+        Task::Clustering => {
+            // Silhouette is quadratic in the rows: scored on the first rows only.
+            let x = data::read_vectors(scored, "features").ml()?;
+            let clusters = data::read_f64(scored, "prediction").ml()?;
+            let n = x.rows().min(SILHOUETTE_ROWS);
+            let rows: Vec<usize> = (0..n).collect();
+            let labels: Vec<usize> = clusters[..n].iter().map(|c| *c as usize).collect();
+            let mut out = BTreeMap::new();
+            out.insert(
+                "silhouette".to_string(),
+                riffle_ml::metrics::silhouette(&x.select_rows(&rows), &labels).ml()?,
+            );
+            out.insert("silhouette_rows".to_string(), n as f64);
+            out.insert("rows".to_string(), x.rows() as f64);
+            Ok(out)
+        }
         Task::Recommendation => {
             // Users or items unseen in training get no prediction (NaN, Spark's cold-start
             // rule): the error is measured on the rows that have one, and the rest counted.
             let predictions = data::read_f64_nullable(scored, "prediction").ml()?;
-            let keep: Vec<usize> = (0..predictions.len()).filter(|&i| predictions[i].is_some()).collect();
+            let keep: Vec<usize> = (0..predictions.len())
+                .filter(|&i| predictions[i].is_some())
+                .collect();
             let scored_rows = data::take_rows(scored, &keep).ml()?;
             let mut out = evaluation::regression_report(&scored_rows, &columns).ml()?;
-            out.insert("rows_without_prediction".into(), (predictions.len() - keep.len()) as f64);
+            out.insert(
+                "rows_without_prediction".into(),
+                (predictions.len() - keep.len()) as f64,
+            );
             Ok(out)
         }
         _ => evaluation::regression_report(scored, &columns).ml(),
     }
 }
+
+/// Rows the CLI scores a clustering's silhouette on.
+const SILHOUETTE_ROWS: usize = 5_000;
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| RiffleError::Ml(e.to_string()))?;
@@ -616,20 +660,28 @@ fn fit_recommender(args: &FitArgs) -> Result<()> {
     let table = riffle_ml::io::read_table(&m.data).ml()?;
     let (train, holdout) = if args.holdout > 0.0 {
         let s = split::random_split(table.num_rows(), args.holdout, args.seed).ml()?;
-        (data::take_rows(&table, &s.train).ml()?, Some(data::take_rows(&table, &s.test).ml()?))
+        (
+            data::take_rows(&table, &s.train).ml()?,
+            Some(data::take_rows(&table, &s.test).ml()?),
+        )
     } else {
         (table, None)
     };
     let estimator = algorithms::estimator(algorithm.name, &params).ml()?;
     let started = Instant::now();
-    let model = with_spinner(&format!("fitting {} on {} rows", algorithm.name, train.num_rows()), || {
-        estimator.fit_boxed(&train)
-    })
+    let model = with_spinner(
+        &format!("fitting {} on {} rows", algorithm.name, train.num_rows()),
+        || estimator.fit_boxed(&train),
+    )
     .ml()?;
     let fit_time = started.elapsed();
     let pipeline = PipelineModel::from_stages(vec![model]);
     let holdout_metrics = match &holdout {
-        Some(h) => report(algorithm.task, &riffle_ml::Transformer::transform(&pipeline, h).ml()?, &m.label)?,
+        Some(h) => report(
+            algorithm.task,
+            &riffle_ml::Transformer::transform(&pipeline, h).ml()?,
+            &m.label,
+        )?,
         None => BTreeMap::new(),
     };
     riffle_ml::save(&pipeline, &args.out).ml()?;

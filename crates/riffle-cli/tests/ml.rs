@@ -408,16 +408,175 @@ fn a_recommender_fits_on_ratings_and_reports_its_held_out_error() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ratings.csv");
     // 2000 users x 1000 items, 5% rated, rating noise 0.5.
-    ok(&["ml", "generate", "ratings", "--rows", "2000", "--features", "1000", "--seed", "5", "--out", p(&data)]);
+    ok(&[
+        "ml",
+        "generate",
+        "ratings",
+        "--rows",
+        "2000",
+        "--features",
+        "1000",
+        "--seed",
+        "5",
+        "--out",
+        p(&data),
+    ]);
     let model = dir.path().join("als");
     let metrics = json(&ok(&[
-        "ml", "fit", "--algo", "als", "--data", p(&data), "--label", "rating", "--param", "rank=5",
-        "--param", "max_iter=15", "--param", "reg_param=0.05", "--holdout", "0.2", "--out", p(&model),
+        "ml",
+        "fit",
+        "--algo",
+        "als",
+        "--data",
+        p(&data),
+        "--label",
+        "rating",
+        "--param",
+        "rank=5",
+        "--param",
+        "max_iter=15",
+        "--param",
+        "reg_param=0.05",
+        "--holdout",
+        "0.2",
+        "--out",
+        p(&model),
     ]));
     // The noise sets the floor of the error; a useful model is near it, far below the spread of ratings.
     let rmse = metrics["rmse"].as_f64().unwrap();
-    assert!(rmse < 0.6 && metrics["r2"].as_f64().unwrap() > 0.7, "{metrics}");
-    assert!(metrics["rows_without_prediction"].as_f64().is_some(), "{metrics}");
-    let scored = json(&ok(&["ml", "evaluate", "--model", p(&model), "--data", p(&data)]));
-    assert!(scored["rmse"].as_f64().unwrap() < rmse, "training rows fit better than held-out ones: {scored}");
+    assert!(
+        rmse < 0.6 && metrics["r2"].as_f64().unwrap() > 0.7,
+        "{metrics}"
+    );
+    assert!(
+        metrics["rows_without_prediction"].as_f64().is_some(),
+        "{metrics}"
+    );
+    let scored = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&data),
+    ]));
+    assert!(
+        scored["rmse"].as_f64().unwrap() < rmse,
+        "training rows fit better than held-out ones: {scored}"
+    );
+}
+
+#[test]
+fn every_algorithm_is_reachable_by_name_and_kmeans_needs_no_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = ok(&["ml", "algorithms"]);
+    for name in [
+        "linear-regression",
+        "logistic-regression",
+        "als",
+        "gaussian-naive-bayes",
+        "multinomial-naive-bayes",
+        "knn-classifier",
+        "knn-regressor",
+        "kmeans",
+        "linear-svc",
+        "decision-tree-classifier",
+        "decision-tree-regressor",
+        "random-forest-classifier",
+        "random-forest-regressor",
+        "gradient-boosted-trees-classifier",
+        "gradient-boosted-trees-regressor",
+    ] {
+        assert!(
+            listing.contains(name),
+            "{name} missing from `riffle ml algorithms`"
+        );
+    }
+    let blobs = dir.path().join("blobs.csv");
+    ok(&[
+        "ml",
+        "generate",
+        "blobs",
+        "--rows",
+        "2000",
+        "--features",
+        "3",
+        "--classes",
+        "4",
+        "--seed",
+        "1",
+        "--out",
+        p(&blobs),
+    ]);
+    let model = dir.path().join("km");
+    // The label column (the true blob) is left out of the features.
+    ok(&[
+        "ml",
+        "fit",
+        "--algo",
+        "kmeans",
+        "--data",
+        p(&blobs),
+        "--label",
+        "label",
+        "--param",
+        "k=4",
+        "--param",
+        "n_init=3",
+        "--out",
+        p(&model),
+    ]);
+    let metrics = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&blobs),
+    ]));
+    assert!(
+        metrics["silhouette"].as_f64().unwrap() > 0.5,
+        "well separated blobs: {metrics}"
+    );
+    let err = fails(&[
+        "ml",
+        "fit",
+        "--algo",
+        "random-forest-classifier",
+        "--data",
+        p(&blobs),
+        "--out",
+        p(&model),
+    ]);
+    assert!(err.contains("needs --label"), "{err}");
+    // A forest through the CLI reaches the accuracy of the Rust API on the reference rows.
+    let data = dir.path().join("data");
+    ok(&["ml", "generate", "reference", "--out", p(&data)]);
+    let forest = dir.path().join("forest");
+    ok(&[
+        "ml",
+        "fit",
+        "--algo",
+        "random-forest-classifier",
+        "--data",
+        p(&data.join("binary-train.csv")),
+        "--label",
+        "label",
+        "--param",
+        "n_trees=50",
+        "--param",
+        "max_depth=10",
+        "--out",
+        p(&forest),
+    ]);
+    let metrics = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&forest),
+        "--data",
+        p(&data.join("binary-test.csv")),
+    ]));
+    // scikit-learn's RandomForestClassifier(100 trees, depth 10) scores 0.936 here.
+    assert!(metrics["accuracy"].as_f64().unwrap() > 0.91, "{metrics}");
 }

@@ -5,10 +5,18 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::KMeans;
 use crate::error::{MlError, Result};
 use crate::linear::{LinearRegression, LogisticRegression};
+use crate::naive_bayes::{GaussianNaiveBayes, MultinomialNaiveBayes};
+use crate::neighbors::{KNearestNeighborsClassifier, KNearestNeighborsRegressor};
 use crate::pipeline::DynEstimator;
 use crate::recommendation::Als;
+use crate::svm::LinearSVC;
+use crate::tree::{
+    DecisionTreeClassifier, DecisionTreeRegressor, GradientBoostedTreesClassifier,
+    GradientBoostedTreesRegressor, RandomForestClassifier, RandomForestRegressor,
+};
 
 /// What an algorithm learns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +60,66 @@ pub const ALGORITHMS: &[Algorithm] = &[
         task: Task::Recommendation,
         summary: "alternating least squares matrix factorisation (Spark ALS): explicit ratings (ALS-WR) or implicit feedback (Hu-Koren-Volinsky); columns user, item, rating",
     },
+    Algorithm {
+        name: "gaussian-naive-bayes",
+        task: Task::Classification,
+        summary: "Gaussian naive Bayes (scikit-learn GaussianNB): per-class normal features, var_smoothing, class priors from the data or given",
+    },
+    Algorithm {
+        name: "multinomial-naive-bayes",
+        task: Task::Classification,
+        summary: "multinomial naive Bayes for non-negative counts or frequencies, additive smoothing alpha",
+    },
+    Algorithm {
+        name: "knn-classifier",
+        task: Task::Classification,
+        summary: "k-nearest-neighbour vote (Euclidean, uniform or distance weights), parallel blocked brute-force search",
+    },
+    Algorithm {
+        name: "knn-regressor",
+        task: Task::Regression,
+        summary: "k-nearest-neighbour mean target (Euclidean, uniform or distance weights)",
+    },
+    Algorithm {
+        name: "kmeans",
+        task: Task::Clustering,
+        summary: "k-means (Lloyd) with greedy k-means++ or random initialisation, n_init runs, writes the cluster index",
+    },
+    Algorithm {
+        name: "linear-svc",
+        task: Task::Classification,
+        summary: "linear SVM: squared hinge + L2 (C), binary or one-vs-rest, L-BFGS; writes raw_prediction decision values",
+    },
+    Algorithm {
+        name: "decision-tree-classifier",
+        task: Task::Classification,
+        summary: "CART tree on histogram (<=256 bins) splits, gini or entropy; class-frequency probabilities",
+    },
+    Algorithm {
+        name: "decision-tree-regressor",
+        task: Task::Regression,
+        summary: "CART tree on histogram (<=256 bins) splits, squared error",
+    },
+    Algorithm {
+        name: "random-forest-classifier",
+        task: Task::Classification,
+        summary: "bootstrap forest of histogram trees (max_features sqrt), grown in parallel, seeded per tree",
+    },
+    Algorithm {
+        name: "random-forest-regressor",
+        task: Task::Regression,
+        summary: "bootstrap forest of histogram trees (all features), grown in parallel, seeded per tree",
+    },
+    Algorithm {
+        name: "gradient-boosted-trees-classifier",
+        task: Task::Classification,
+        summary: "histogram gradient boosting (as HistGradientBoostingClassifier): log loss / softmax, leaf-wise trees, early stopping",
+    },
+    Algorithm {
+        name: "gradient-boosted-trees-regressor",
+        task: Task::Regression,
+        summary: "histogram gradient boosting (as HistGradientBoostingRegressor): squared error, leaf-wise trees, early stopping",
+    },
 ];
 
 /// The algorithm called `name`.
@@ -74,6 +142,20 @@ pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>
     let value = match find(name)?.name {
         "linear-regression" => to_object(&LinearRegression::default()),
         "als" => to_object(&Als::default()),
+        "gaussian-naive-bayes" => to_object(&GaussianNaiveBayes::default()),
+        "multinomial-naive-bayes" => to_object(&MultinomialNaiveBayes::default()),
+        "knn-classifier" => to_object(&KNearestNeighborsClassifier::default()),
+        "knn-regressor" => to_object(&KNearestNeighborsRegressor::default()),
+        "kmeans" => to_object(&KMeans::default()),
+        "linear-svc" => to_object(&LinearSVC::default()),
+        "decision-tree-classifier" => to_object(&DecisionTreeClassifier::default()),
+        "decision-tree-regressor" => to_object(&DecisionTreeRegressor::default()),
+        "random-forest-classifier" => to_object(&RandomForestClassifier::default()),
+        "random-forest-regressor" => to_object(&RandomForestRegressor::default()),
+        "gradient-boosted-trees-classifier" => {
+            to_object(&GradientBoostedTreesClassifier::default())
+        }
+        "gradient-boosted-trees-regressor" => to_object(&GradientBoostedTreesRegressor::default()),
         _ => to_object(&LogisticRegression::default()),
     };
     Ok(value)
@@ -91,6 +173,22 @@ pub fn estimator(name: &str, params: &[(String, String)]) -> Result<Box<dyn DynE
     Ok(match find(name)?.name {
         "linear-regression" => Box::new(configure::<LinearRegression>(name, params)?),
         "als" => Box::new(configure::<Als>(name, params)?),
+        "gaussian-naive-bayes" => Box::new(configure::<GaussianNaiveBayes>(name, params)?),
+        "multinomial-naive-bayes" => Box::new(configure::<MultinomialNaiveBayes>(name, params)?),
+        "knn-classifier" => Box::new(configure::<KNearestNeighborsClassifier>(name, params)?),
+        "knn-regressor" => Box::new(configure::<KNearestNeighborsRegressor>(name, params)?),
+        "kmeans" => Box::new(configure::<KMeans>(name, params)?),
+        "linear-svc" => Box::new(configure::<LinearSVC>(name, params)?),
+        "decision-tree-classifier" => Box::new(configure::<DecisionTreeClassifier>(name, params)?),
+        "decision-tree-regressor" => Box::new(configure::<DecisionTreeRegressor>(name, params)?),
+        "random-forest-classifier" => Box::new(configure::<RandomForestClassifier>(name, params)?),
+        "random-forest-regressor" => Box::new(configure::<RandomForestRegressor>(name, params)?),
+        "gradient-boosted-trees-classifier" => {
+            Box::new(configure::<GradientBoostedTreesClassifier>(name, params)?)
+        }
+        "gradient-boosted-trees-regressor" => {
+            Box::new(configure::<GradientBoostedTreesRegressor>(name, params)?)
+        }
         _ => Box::new(configure::<LogisticRegression>(name, params)?),
     })
 }

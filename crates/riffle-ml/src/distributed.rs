@@ -4,8 +4,9 @@
 //! same steps and end with the same model — the model that fitting all rows in one place
 //! gives, up to the order of floating-point additions.
 //!
-//! Supported: [`LinearRegression`] (closed form, gradient descent, L-BFGS) and
-//! [`LogisticRegression`] (L-BFGS, gradient descent). SGD's many small steps are not
+//! Supported: [`LinearRegression`] (closed form, gradient descent, L-BFGS),
+//! [`LogisticRegression`] (L-BFGS, gradient descent) and [`KMeans`] (Lloyd iterations after
+//! a k-means++ start on a sample). SGD's many small steps are not
 //! data-parallel and are refused by name.
 
 use std::cell::RefCell;
@@ -16,6 +17,7 @@ use arrow_array::RecordBatch;
 use riffle_runtime::{execute_collective, Collective, ExecutionConfig};
 
 use crate::classes::Classes;
+use crate::cluster::{KMeans, KMeansModel};
 use crate::error::{MlError, Result};
 use crate::feature::VectorAssembler;
 use crate::linear::{
@@ -353,6 +355,175 @@ fn logistic_on_workers(
         prediction_col: estimator.prediction_col.clone(),
         probability_col: estimator.probability_col.clone(),
         iterations: m.iterations,
+    })
+}
+
+/// Rows drawn (in expectation) for the k-means initialisation, besides `100 k`.
+const KMEANS_SAMPLE_ROWS: f64 = 10_000.0;
+
+/// A hash of a row's values and the seed: a row is in the initialisation sample when its hash
+/// falls below a threshold, so the sample depends on the data, not on how it is split.
+fn row_hash(row: &[f64], seed: u64) -> u64 {
+    let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for v in row {
+        h ^= v.to_bits();
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+    }
+    h
+}
+
+/// Fits [`KMeans`] data-parallel: the initial centres are `estimator`'s own fit (k-means++)
+/// on a sample of the rows chosen by a hash of their values — the same sample however the
+/// rows are split — and Lloyd iterations then run over all rows, each worker summing its
+/// rows per cluster. A cluster that loses all its rows keeps its centre. Stops when the
+/// centres move less than `tol` times the mean feature variance (scikit-learn's rule).
+pub fn fit_kmeans(
+    config: &ExecutionConfig,
+    source: PartitionedSource,
+    features: Vec<String>,
+    estimator: KMeans,
+) -> Result<Trained<KMeansModel>> {
+    if estimator.k == 0 {
+        return Err(MlError::param("k", "must be at least 1"));
+    }
+    let models = execute_collective(config, move |collective| {
+        let names: Vec<&str> = features.iter().map(String::as_str).collect();
+        let label = names.first().copied().unwrap_or_default().to_string();
+        let fitted = local_rows(&source, collective, &features, &label).and_then(|(x, _, rows)| {
+            kmeans_on_workers(collective, &x, rows, &estimator).map(|model| Trained { model, rows })
+        });
+        fitted.map_err(|e| riffle_core::RiffleError::Config(e.to_string()))
+    })
+    .map_err(runtime)?;
+    models
+        .into_iter()
+        .next()
+        .ok_or_else(|| MlError::data("no worker ran"))
+}
+
+fn kmeans_on_workers(
+    collective: &mut Collective<'_>,
+    x: &Matrix,
+    rows: usize,
+    estimator: &KMeans,
+) -> Result<KMeansModel> {
+    let (k, d) = (estimator.k, x.cols());
+    if rows < k {
+        return Err(MlError::param(
+            "k",
+            format!("{k} clusters need at least {k} rows, the source has {rows}"),
+        ));
+    }
+    // The mean feature variance, for the stopping rule.
+    let mut moments = vec![0.0; 2 * d];
+    for row in x.row_iter() {
+        for (j, v) in row.iter().enumerate() {
+            moments[j] += v;
+            moments[d + j] += v * v;
+        }
+    }
+    collective.all_reduce_sum(&mut moments).map_err(runtime)?;
+    let n = rows as f64;
+    let variance = (0..d)
+        .map(|j| moments[d + j] / n - (moments[j] / n).powi(2))
+        .sum::<f64>()
+        / d as f64;
+    // The initialisation sample, gathered in hash order.
+    let share = ((KMEANS_SAMPLE_ROWS + 100.0 * k as f64) / n).min(1.0);
+    let threshold = if share >= 1.0 {
+        u64::MAX
+    } else {
+        (share * u64::MAX as f64) as u64
+    };
+    let mut picked = Vec::new();
+    for row in x.row_iter() {
+        let h = row_hash(row, estimator.seed);
+        if h <= threshold {
+            picked.push(f64::from_bits(h));
+            picked.extend_from_slice(row);
+        }
+    }
+    let mut sample: Vec<(u64, &[f64])> = Vec::new();
+    let gathered = collective.all_gather(picked).map_err(runtime)?;
+    for part in &gathered {
+        for chunk in part.chunks_exact(d + 1) {
+            sample.push((chunk[0].to_bits(), &chunk[1..]));
+        }
+    }
+    sample.sort_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            a.1.iter()
+                .zip(b.1)
+                .map(|(p, q)| p.total_cmp(q))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    let sample_rows: Vec<f64> = sample.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+    let sample = Matrix::new(sample.len(), d, sample_rows)?;
+    if sample.rows() < k {
+        return Err(MlError::data(format!(
+            "the initialisation sample has {} rows for {k} clusters",
+            sample.rows()
+        )));
+    }
+    let table = data::with_column(
+        &data::float_table(vec![("__row", vec![0.0; sample.rows()])])?,
+        "features",
+        data::vector_array(&sample)?,
+    )?;
+    let init = KMeans {
+        features_col: "features".into(),
+        ..estimator.clone()
+    }
+    .fit(&table)?;
+    let mut centers = init.centers;
+    let mut inertia = 0.0;
+    let mut iterations = 0;
+    for iteration in 0..estimator.max_iter {
+        // Per cluster: d sums and a count, then the inertia.
+        let mut sums = vec![0.0; k * (d + 1) + 1];
+        for row in x.row_iter() {
+            let (mut best, mut best_distance) = (0, f64::INFINITY);
+            for (c, center) in centers.row_iter().enumerate() {
+                let s: f64 = row.iter().zip(center).map(|(a, b)| (a - b) * (a - b)).sum();
+                if s < best_distance {
+                    (best, best_distance) = (c, s);
+                }
+            }
+            let slot = &mut sums[best * (d + 1)..(best + 1) * (d + 1)];
+            slot[..d].iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            slot[d] += 1.0;
+            sums[k * (d + 1)] += best_distance;
+        }
+        collective.all_reduce_sum(&mut sums).map_err(runtime)?;
+        inertia = sums[k * (d + 1)];
+        let mut shift = 0.0;
+        for c in 0..k {
+            let count = sums[c * (d + 1) + d];
+            if count == 0.0 {
+                continue;
+            }
+            for j in 0..d {
+                let new = sums[c * (d + 1) + j] / count;
+                shift += (new - centers.get(c, j)).powi(2);
+                centers.row_mut(c)[j] = new;
+            }
+        }
+        iterations = iteration + 1;
+        if shift <= estimator.tol * variance {
+            break;
+        }
+    }
+    Ok(KMeansModel {
+        centers,
+        inertia,
+        iterations,
+        features_col: estimator.features_col.clone(),
+        prediction_col: estimator.prediction_col.clone(),
     })
 }
 

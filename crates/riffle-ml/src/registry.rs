@@ -1,5 +1,6 @@
 //! Rebuilding any saved model from its parts, by kind.
 
+use crate::cluster::KMeansModel;
 use crate::error::{MlError, Result};
 use crate::feature::{
     Bucketizer, FeatureHasher, FeatureSelectorModel, HashingTf, IdfModel, ImputerModel,
@@ -7,9 +8,16 @@ use crate::feature::{
     PolynomialExpansion, ScalerModel, StringIndexerModel, Tokenizer, VectorAssembler,
 };
 use crate::linear::{LinearRegressionModel, LogisticRegressionModel};
+use crate::naive_bayes::{GaussianNaiveBayesModel, MultinomialNaiveBayesModel};
+use crate::neighbors::{KNearestNeighborsClassifierModel, KNearestNeighborsRegressorModel};
 use crate::persist::{Loadable, ModelParts};
 use crate::pipeline::{Model, PipelineModel};
 use crate::recommendation::AlsModel;
+use crate::svm::LinearSVCModel;
+use crate::tree::{
+    DecisionTreeClassifierModel, DecisionTreeRegressorModel, GradientBoostedTreesClassifierModel,
+    GradientBoostedTreesRegressorModel, RandomForestClassifierModel, RandomForestRegressorModel,
+};
 
 fn boxed<M: Loadable + Model + 'static>(parts: &ModelParts) -> Result<Box<dyn Model>> {
     Ok(Box::new(M::from_parts(parts)?))
@@ -29,6 +37,22 @@ pub(crate) fn model_from_parts(parts: &ModelParts) -> Result<Box<dyn Model>> {
         OneHotEncoderModel::KIND => boxed::<OneHotEncoderModel>(parts),
         ImputerModel::KIND => boxed::<ImputerModel>(parts),
         AlsModel::KIND => boxed::<AlsModel>(parts),
+        GaussianNaiveBayesModel::KIND => boxed::<GaussianNaiveBayesModel>(parts),
+        MultinomialNaiveBayesModel::KIND => boxed::<MultinomialNaiveBayesModel>(parts),
+        KNearestNeighborsClassifierModel::KIND => boxed::<KNearestNeighborsClassifierModel>(parts),
+        KNearestNeighborsRegressorModel::KIND => boxed::<KNearestNeighborsRegressorModel>(parts),
+        KMeansModel::KIND => boxed::<KMeansModel>(parts),
+        LinearSVCModel::KIND => boxed::<LinearSVCModel>(parts),
+        DecisionTreeClassifierModel::KIND => boxed::<DecisionTreeClassifierModel>(parts),
+        DecisionTreeRegressorModel::KIND => boxed::<DecisionTreeRegressorModel>(parts),
+        RandomForestClassifierModel::KIND => boxed::<RandomForestClassifierModel>(parts),
+        RandomForestRegressorModel::KIND => boxed::<RandomForestRegressorModel>(parts),
+        GradientBoostedTreesClassifierModel::KIND => {
+            boxed::<GradientBoostedTreesClassifierModel>(parts)
+        }
+        GradientBoostedTreesRegressorModel::KIND => {
+            boxed::<GradientBoostedTreesRegressorModel>(parts)
+        }
         Bucketizer::KIND => boxed::<Bucketizer>(parts),
         Tokenizer::KIND => boxed::<Tokenizer>(parts),
         HashingTf::KIND => boxed::<HashingTf>(parts),

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use riffle_ml::datasets::{self, Classification, Regression};
+use riffle_ml::cluster::KMeans;
+use riffle_ml::datasets::{self, Blobs, Classification, Regression};
 use riffle_ml::distributed::{self, PartitionedSource};
 use riffle_ml::linear::{LinearRegression, LinearSolver, LogisticRegression};
 use riffle_runtime::ExecutionConfig;
@@ -160,4 +161,69 @@ fn a_failing_worker_fails_every_worker_with_its_error() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("`solver`"), "{err}");
+}
+
+#[test]
+fn kmeans_on_workers_finds_the_clusters_of_the_fit_in_one_place_whatever_the_split() {
+    let data = Blobs {
+        n_samples: 6000,
+        n_features: 4,
+        centers: 5,
+        cluster_std: 1.0,
+        center_box: (-10.0, 10.0),
+        seed: 21,
+    }
+    .generate()
+    .unwrap();
+    let table = data.to_table().unwrap();
+    let features: Vec<String> = (0..4).map(|j| format!("f{j}")).collect();
+    // Several starts, so that neither side stops in a local optimum that the other escapes
+    // (one k-means++ start with seed 3 does, on some row orders).
+    let estimator = KMeans {
+        k: 5,
+        seed: 3,
+        n_init: 4,
+        ..Default::default()
+    };
+    let reference = distributed::fit_in_one_place(&table, &features, &estimator).unwrap();
+    let mut fits = Vec::new();
+    for (workers, pieces) in [(1, 1), (2, 3), (3, 5)] {
+        let size = 6000 / pieces;
+        let tables: Vec<_> = (0..pieces)
+            .map(|i| {
+                table.slice(
+                    i * size,
+                    if i + 1 == pieces {
+                        6000 - i * size
+                    } else {
+                        size
+                    },
+                )
+            })
+            .collect();
+        let trained = distributed::fit_kmeans(
+            &ExecutionConfig::threads(workers),
+            PartitionedSource::Tables(Arc::new(tables)),
+            features.clone(),
+            estimator.clone(),
+        )
+        .unwrap();
+        assert_eq!(trained.rows, 6000);
+        let relative = (trained.model.inertia - reference.inertia).abs() / reference.inertia;
+        assert!(
+            relative < 0.01,
+            "{workers} workers: inertia {} vs {}",
+            trained.model.inertia,
+            reference.inertia
+        );
+        fits.push(trained.model);
+    }
+    // The sample, hence the start, does not depend on the split: the centres agree to rounding.
+    for other in &fits[1..] {
+        close(
+            other.centers.as_slice(),
+            fits[0].centers.as_slice(),
+            "centres across splits",
+        );
+    }
 }
