@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.metrics import accuracy_score, r2_score
 
 
@@ -41,6 +43,18 @@ def main():
     emit("linear-regression", s, "train_r2", r2_score(y_reg, model.predict(x_reg)))
     model, s = timed(lambda: LogisticRegression(C=1.0, max_iter=100).fit(x_clf, y_clf))
     emit("logistic-regression", s, "train_accuracy", accuracy_score(y_clf, model.predict(x_clf)))
+
+    # The rows `bench_trees` wrote (its own seed), when present.
+    trees = data / "trees.csv"
+    if trees.exists():
+        x, y = load(trees)
+        for name, make in [
+            ("random-forest", lambda: RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=-1)),
+            ("decision-tree", lambda: DecisionTreeClassifier(max_depth=10)),
+            ("hist-gradient-boosting", lambda: HistGradientBoostingClassifier()),
+        ]:
+            model, s = timed(lambda: make().fit(x, y))
+            emit(name, s, "train_accuracy", accuracy_score(y, model.predict(x)))
 
 
 if __name__ == "__main__":

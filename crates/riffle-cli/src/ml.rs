@@ -877,7 +877,31 @@ fn evaluate(model_dir: &Path, data_path: &Path) -> Result<()> {
     let table = riffle_ml::io::read_table(data_path).ml()?;
     let table = index_labels(&card, table)?;
     let scored = riffle_ml::Transformer::transform(&model, &table).ml()?;
-    print_json(&report(card.task, &scored, &card.label)?)
+    let metrics = report(card.task, &scored, &card.label)?;
+    let mut out = serde_json::to_value(&metrics).map_err(|e| RiffleError::Ml(e.to_string()))?;
+    if card.task == Task::Classification {
+        // Rows are true labels, columns predicted ones, both in `labels` order.
+        let y = data::read_f64(&scored, &card.label).ml()?;
+        let predicted = data::read_f64(&scored, "prediction").ml()?;
+        let matrix = riffle_ml::metrics::ConfusionMatrix::new(&y, &predicted).ml()?;
+        let labels: Vec<serde_json::Value> = matrix
+            .labels
+            .iter()
+            .map(|l| match &card.label_values {
+                Some(text) => {
+                    serde_json::Value::from(text.get(*l as usize).cloned().unwrap_or_default())
+                }
+                None => serde_json::Value::from(*l),
+            })
+            .collect();
+        if let serde_json::Value::Object(map) = &mut out {
+            map.insert(
+                "confusion_matrix".into(),
+                serde_json::json!({ "labels": labels, "counts": matrix.counts }),
+            );
+        }
+    }
+    print_json(&out)
 }
 
 /// The cartesian product of `--grid` axes over the fixed `--param`s.

@@ -68,6 +68,14 @@ fn fit_evaluate_predict_round_trip_on_generated_csv() {
     let accuracy = metrics["accuracy"].as_f64().unwrap();
     assert!((accuracy - 0.899).abs() <= 0.01, "{metrics}");
     assert_eq!(metrics["rows"].as_f64(), Some(1000.0));
+    let counts = &metrics["confusion_matrix"]["counts"];
+    let total: u64 = (0..2)
+        .flat_map(|i| (0..2).map(move |j| (i, j)))
+        .map(|(i, j)| counts[i][j].as_u64().unwrap())
+        .sum();
+    let diagonal = counts[0][0].as_u64().unwrap() + counts[1][1].as_u64().unwrap();
+    assert_eq!(total, 1000);
+    assert_eq!(diagonal as f64 / 1000.0, accuracy);
     let scored = dir.path().join("scored.csv");
     ok(&[
         "ml",
@@ -103,6 +111,28 @@ fn fit_evaluate_predict_round_trip_on_generated_csv() {
         })
         .count();
     assert_eq!(correct as f64 / 1000.0, accuracy);
+    // Parquet in and out: the scored Parquet file (vectors kept) evaluates to the same numbers.
+    let parquet = dir.path().join("scored.parquet");
+    ok(&[
+        "ml",
+        "predict",
+        "--model",
+        p(&model),
+        "--data",
+        p(&data.join("binary-test.csv")),
+        "--out",
+        p(&parquet),
+    ]);
+    let again = json(&ok(&[
+        "ml",
+        "evaluate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&parquet),
+    ]));
+    assert_eq!(again["accuracy"], metrics["accuracy"]);
+    assert_eq!(again["roc_auc"], metrics["roc_auc"]);
 }
 
 #[test]
