@@ -261,10 +261,16 @@ impl Grower<'_> {
 
     /// Sums the gradients, hessians and counts of `rows` per feature and bin into `hist`.
     fn histogram(&self, rows: &[u32], hist: &mut [f64]) {
-        let ordered: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|&r| (self.gradients[r as usize], self.hessians[r as usize]))
-            .collect();
+        // The root holds every row in order: its gradients need no gathering and the bins
+        // are read sequentially.
+        let all = rows.len() == self.data.rows();
+        let ordered: Vec<(f64, f64)> = if all {
+            Vec::new()
+        } else {
+            rows.iter()
+                .map(|&r| (self.gradients[r as usize], self.hessians[r as usize]))
+                .collect()
+        };
         let mut slices: Vec<(usize, &mut [f64])> = Vec::with_capacity(self.data.cols());
         let mut rest = hist;
         for j in 0..self.data.cols() {
@@ -273,13 +279,27 @@ impl Grower<'_> {
             rest = tail;
         }
         let fill = |(j, h): &mut (usize, &mut [f64])| {
-            h.fill(0.0);
             let column = self.data.column(*j);
-            for (&r, &(g, hess)) in rows.iter().zip(&ordered) {
-                let b = 3 * usize::from(column[r as usize]);
-                h[b] += g;
-                h[b + 1] += hess;
-                h[b + 2] += 1.0;
+            // Accumulate in a fixed array indexed by the u8 bin: no bounds checks in the
+            // hot loop, and the array stays in L1.
+            let mut bins = [[0.0f64; 3]; 256];
+            if all {
+                for ((&b, &g), &hess) in column.iter().zip(self.gradients).zip(self.hessians) {
+                    let bin = &mut bins[usize::from(b)];
+                    bin[0] += g;
+                    bin[1] += hess;
+                    bin[2] += 1.0;
+                }
+            } else {
+                for (&r, &(g, hess)) in rows.iter().zip(&ordered) {
+                    let bin = &mut bins[usize::from(column[r as usize])];
+                    bin[0] += g;
+                    bin[1] += hess;
+                    bin[2] += 1.0;
+                }
+            }
+            for (out, bin) in h.chunks_exact_mut(3).zip(&bins) {
+                out.copy_from_slice(bin);
             }
         };
         if rows.len() * self.data.cols() >= PARALLEL_CELLS {
