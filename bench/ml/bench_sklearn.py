@@ -34,15 +34,18 @@ def main():
     x_reg, y_reg = load(data / "reg.csv")
     x_clf, y_clf = load(data / "clf.csv")
 
-    def emit(algorithm, seconds, metric, value):
-        if not wanted or algorithm.split("/")[0] in wanted:
-            print(json.dumps({"engine": "scikit-learn", "algorithm": algorithm,
-                              "fit_seconds": round(seconds, 4), metric: round(float(value), 4)}))
+    def emit(algorithm, seconds, model, x, y, metric, score):
+        if wanted and algorithm.split("/")[0] not in wanted:
+            return
+        predicted, predict_seconds = timed(lambda: model.predict(x))
+        print(json.dumps({"engine": "scikit-learn", "algorithm": algorithm,
+                          "fit_seconds": round(seconds, 4), "predict_seconds": round(predict_seconds, 4),
+                          metric: round(float(score(y, predicted)), 4)}))
 
     model, s = timed(lambda: LinearRegression(n_jobs=-1).fit(x_reg, y_reg))
-    emit("linear-regression", s, "train_r2", r2_score(y_reg, model.predict(x_reg)))
+    emit("linear-regression", s, model, x_reg, y_reg, "train_r2", r2_score)
     model, s = timed(lambda: LogisticRegression(C=1.0, max_iter=100).fit(x_clf, y_clf))
-    emit("logistic-regression", s, "train_accuracy", accuracy_score(y_clf, model.predict(x_clf)))
+    emit("logistic-regression", s, model, x_clf, y_clf, "train_accuracy", accuracy_score)
 
     # The rows `bench_trees` wrote (its own seed), when present.
     trees = data / "trees.csv"
@@ -54,7 +57,7 @@ def main():
             ("hist-gradient-boosting", lambda: HistGradientBoostingClassifier()),
         ]:
             model, s = timed(lambda: make().fit(x, y))
-            emit(name, s, "train_accuracy", accuracy_score(y, model.predict(x)))
+            emit(name, s, model, x, y, "train_accuracy", accuracy_score)
 
 
 if __name__ == "__main__":

@@ -49,9 +49,9 @@ fn main() -> riffle_ml::Result<()> {
     let clf_table = clf.to_vector_table()?;
     let reg_table = reg.to_vector_table()?;
     let n = ROWS as f64;
-    let report = |algorithm: &str, seconds: f64, metric: &str, value: f64| {
+    let report = |algorithm: &str, seconds: f64, predict: f64, metric: &str, value: f64| {
         println!(
-            "{{\"engine\": \"riffle\", \"algorithm\": \"{algorithm}\", \"fit_seconds\": {seconds:.4}, \"{metric}\": {value:.4}}}"
+            "{{\"engine\": \"riffle\", \"algorithm\": \"{algorithm}\", \"fit_seconds\": {seconds:.4}, \"predict_seconds\": {predict:.4}, \"{metric}\": {value:.4}}}"
         );
     };
     for solver in [LinearSolver::ClosedForm, LinearSolver::Lbfgs] {
@@ -62,11 +62,14 @@ fn main() -> riffle_ml::Result<()> {
         }
         .fit(&reg_table)?;
         let seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
         let scored = model.transform(&reg_table)?;
+        let predict = start.elapsed().as_secs_f64();
         let r2 = evaluation::regression_report(&scored, &ScoredColumns::default())?["r2"];
         report(
             &format!("linear-regression/{solver:?}"),
             seconds,
+            predict,
             "train_r2",
             r2,
         );
@@ -80,12 +83,15 @@ fn main() -> riffle_ml::Result<()> {
         }
         .fit(&clf_table)?;
         let seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
         let scored = model.transform(&clf_table)?;
+        let predict = start.elapsed().as_secs_f64();
         let accuracy =
             evaluation::classification_report(&scored, &ScoredColumns::default())?["accuracy"];
         report(
             &format!("logistic-regression/{solver:?}"),
             seconds,
+            predict,
             "train_accuracy",
             accuracy,
         );
