@@ -170,27 +170,139 @@ fn to_object(value: &impl Serialize) -> serde_json::Map<String, serde_json::Valu
 
 /// The estimator `name` with `params` (`key`, `value` strings) over the default parameters.
 pub fn estimator(name: &str, params: &[(String, String)]) -> Result<Box<dyn DynEstimator>> {
-    Ok(match find(name)?.name {
-        "linear-regression" => Box::new(configure::<LinearRegression>(name, params)?),
-        "als" => Box::new(configure::<Als>(name, params)?),
-        "gaussian-naive-bayes" => Box::new(configure::<GaussianNaiveBayes>(name, params)?),
-        "multinomial-naive-bayes" => Box::new(configure::<MultinomialNaiveBayes>(name, params)?),
-        "knn-classifier" => Box::new(configure::<KNearestNeighborsClassifier>(name, params)?),
-        "knn-regressor" => Box::new(configure::<KNearestNeighborsRegressor>(name, params)?),
-        "kmeans" => Box::new(configure::<KMeans>(name, params)?),
-        "linear-svc" => Box::new(configure::<LinearSVC>(name, params)?),
-        "decision-tree-classifier" => Box::new(configure::<DecisionTreeClassifier>(name, params)?),
-        "decision-tree-regressor" => Box::new(configure::<DecisionTreeRegressor>(name, params)?),
-        "random-forest-classifier" => Box::new(configure::<RandomForestClassifier>(name, params)?),
-        "random-forest-regressor" => Box::new(configure::<RandomForestRegressor>(name, params)?),
-        "gradient-boosted-trees-classifier" => {
-            Box::new(configure::<GradientBoostedTreesClassifier>(name, params)?)
+    build(name, &Params::Text(params))
+}
+
+/// The estimator `name` with `params`, a JSON object over the default parameters (as
+/// [`save_estimator`] writes them).
+pub fn estimator_from_json(
+    name: &str,
+    params: &serde_json::Value,
+) -> Result<Box<dyn DynEstimator>> {
+    build(name, &Params::Json(params))
+}
+
+/// Parameters as the CLI gives them or as a saved estimator holds them.
+enum Params<'a> {
+    Text(&'a [(String, String)]),
+    Json(&'a serde_json::Value),
+}
+
+fn make<T>(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>>
+where
+    T: Default + Serialize + DeserializeOwned + DynEstimator + 'static,
+{
+    let estimator: T = match params {
+        Params::Text(pairs) => configure(name, pairs)?,
+        Params::Json(value) => from_json(name, value)?,
+    };
+    Ok(Box::new(estimator))
+}
+
+fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
+    match find(name)?.name {
+        "linear-regression" => make::<LinearRegression>(name, params),
+        "als" => make::<Als>(name, params),
+        "gaussian-naive-bayes" => make::<GaussianNaiveBayes>(name, params),
+        "multinomial-naive-bayes" => make::<MultinomialNaiveBayes>(name, params),
+        "knn-classifier" => make::<KNearestNeighborsClassifier>(name, params),
+        "knn-regressor" => make::<KNearestNeighborsRegressor>(name, params),
+        "kmeans" => make::<KMeans>(name, params),
+        "linear-svc" => make::<LinearSVC>(name, params),
+        "decision-tree-classifier" => make::<DecisionTreeClassifier>(name, params),
+        "decision-tree-regressor" => make::<DecisionTreeRegressor>(name, params),
+        "random-forest-classifier" => make::<RandomForestClassifier>(name, params),
+        "random-forest-regressor" => make::<RandomForestRegressor>(name, params),
+        "gradient-boosted-trees-classifier" => make::<GradientBoostedTreesClassifier>(name, params),
+        "gradient-boosted-trees-regressor" => make::<GradientBoostedTreesRegressor>(name, params),
+        _ => make::<LogisticRegression>(name, params),
+    }
+}
+
+/// `T::default()` overlaid with the keys of the JSON object `params`; an unknown key is
+/// refused with the likely one.
+fn from_json<T: Default + Serialize + DeserializeOwned>(
+    algorithm: &str,
+    params: &serde_json::Value,
+) -> Result<T> {
+    let mut object = to_object(&T::default());
+    let given = params
+        .as_object()
+        .ok_or_else(|| MlError::param(algorithm, "saved parameters must be a JSON object"))?;
+    for (key, value) in given {
+        if !object.contains_key(key) {
+            let names: Vec<&str> = object.keys().map(String::as_str).collect();
+            return Err(MlError::param(
+                key,
+                format!(
+                    "{algorithm} has no parameter '{key}'{}",
+                    riffle_core::did_you_mean(key, names.iter().copied())
+                ),
+            ));
         }
-        "gradient-boosted-trees-regressor" => {
-            Box::new(configure::<GradientBoostedTreesRegressor>(name, params)?)
-        }
-        _ => Box::new(configure::<LogisticRegression>(name, params)?),
-    })
+        object.insert(key.clone(), value.clone());
+    }
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| MlError::param(algorithm, e.to_string()))
+}
+
+/// File an unfitted estimator is saved in.
+pub const ESTIMATOR_FILE: &str = "estimator.json";
+const ESTIMATOR_FORMAT: &str = "riffle-ml-estimator";
+
+/// Saves an unfitted estimator — its algorithm name and parameters — into `dir`, so that it
+/// can be loaded and fitted later (or elsewhere) with exactly these parameters.
+pub fn save_estimator(
+    dir: &std::path::Path,
+    algorithm: &str,
+    params: &impl Serialize,
+) -> Result<()> {
+    let algorithm = find(algorithm)?.name;
+    let params = serde_json::to_value(params).map_err(|e| MlError::data(e.to_string()))?;
+    // Refuse parameters that would not load back.
+    estimator_from_json(algorithm, &params)?;
+    let document = serde_json::json!({
+        "format": ESTIMATOR_FORMAT,
+        "format_version": crate::persist::FORMAT_VERSION,
+        "riffle_version": env!("CARGO_PKG_VERSION"),
+        "algorithm": algorithm,
+        "params": params,
+    });
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(&document).map_err(|e| MlError::data(e.to_string()))?;
+    std::fs::write(dir.join(ESTIMATOR_FILE), text)?;
+    Ok(())
+}
+
+/// Loads an estimator saved by [`save_estimator`]: its algorithm name and the estimator.
+pub fn load_estimator(dir: &std::path::Path) -> Result<(String, Box<dyn DynEstimator>)> {
+    let damaged = |reason: String| MlError::Persistence {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(dir.join(ESTIMATOR_FILE))
+        .map_err(|e| damaged(format!("cannot read {ESTIMATOR_FILE} ({e})")))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| damaged(format!("{ESTIMATOR_FILE}: {e}")))?;
+    if document["format"] != ESTIMATOR_FORMAT {
+        return Err(damaged(format!(
+            "{ESTIMATOR_FILE} is not a saved estimator"
+        )));
+    }
+    let version = document["format_version"].as_u64().unwrap_or(0);
+    if version != u64::from(crate::persist::FORMAT_VERSION) {
+        return Err(damaged(format!(
+            "written in format version {version}; this riffle reads version {}",
+            crate::persist::FORMAT_VERSION
+        )));
+    }
+    let algorithm = document["algorithm"]
+        .as_str()
+        .ok_or_else(|| damaged("no algorithm name".into()))?
+        .to_string();
+    let estimator =
+        estimator_from_json(&algorithm, &document["params"]).map_err(|e| damaged(e.to_string()))?;
+    Ok((algorithm, estimator))
 }
 
 /// `T::default()` with `params` applied, each parsed by the JSON type of its default.

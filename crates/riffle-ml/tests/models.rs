@@ -360,3 +360,25 @@ fn bad_input_is_refused_with_the_place_named_never_a_panic_or_a_nan_model() {
     .to_string();
     assert!(err.contains("diverged"), "{err}");
 }
+
+#[test]
+fn an_unfitted_estimator_saves_and_loads_with_its_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = binary(300, 7);
+    let estimator = LogisticRegression {
+        reg_param: 0.3,
+        max_iter: 40,
+        ..Default::default()
+    };
+    riffle_ml::algorithms::save_estimator(dir.path(), "logistic-regression", &estimator).unwrap();
+    let (name, loaded) = riffle_ml::algorithms::load_estimator(dir.path()).unwrap();
+    assert_eq!(name, "logistic-regression");
+    let a = estimator.fit(&table).unwrap().transform(&table).unwrap();
+    let b = loaded.fit_boxed(&table).unwrap().transform(&table).unwrap();
+    assert_eq!(a, b, "the loaded estimator fits the same model");
+    // A parameter struct of another algorithm is refused when saving.
+    let err = riffle_ml::algorithms::save_estimator(dir.path(), "kmeans", &estimator)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no parameter"), "{err}");
+}
