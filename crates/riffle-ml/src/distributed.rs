@@ -117,6 +117,33 @@ fn agree<T>(collective: &mut Collective<'_>, local: Result<T>) -> Result<T> {
     value.ok_or_else(|| MlError::data("unreachable: a failed worker's error is everyone's"))
 }
 
+/// Runs `fit` on every worker of `config` over that worker's rows (features assembled from
+/// `features`, labels from `label`) and returns worker 0's model with the total row count.
+fn train_on_workers<M, F>(
+    config: &ExecutionConfig,
+    source: PartitionedSource,
+    features: Vec<String>,
+    label: String,
+    fit: F,
+) -> Result<Trained<M>>
+where
+    M: Send + 'static,
+    F: Fn(&mut Collective<'_>, &Matrix, &[f64], usize) -> Result<M> + Send + Sync + 'static,
+{
+    let models = execute_collective(config, move |collective| {
+        local_rows(&source, collective, &features, &label)
+            .and_then(|(x, y, rows)| {
+                fit(collective, &x, &y, rows).map(|model| Trained { model, rows })
+            })
+            .map_err(|e| riffle_core::RiffleError::Config(e.to_string()))
+    })
+    .map_err(runtime)?;
+    models
+        .into_iter()
+        .next()
+        .ok_or_else(|| MlError::data("no worker ran"))
+}
+
 /// A [`RowSums`] objective whose sums are combined across workers at every evaluation.
 struct AcrossWorkers<'c, 'w, S> {
     local: S,
@@ -162,20 +189,14 @@ pub fn fit_linear_regression(
             "data-parallel fitting runs closed-form, gradient-descent or lbfgs without an L1 term; fit SGD or L1 on one worker",
         ));
     }
-    let models = execute_collective(config, move |collective| {
-        let fitted = local_rows(&source, collective, &features, &estimator.label_col).and_then(
-            |(x, y, rows)| {
-                linear_on_workers(collective, &x, &y, &estimator)
-                    .map(|model| Trained { model, rows })
-            },
-        );
-        fitted.map_err(|e| riffle_core::RiffleError::Config(e.to_string()))
-    })
-    .map_err(runtime)?;
-    models
-        .into_iter()
-        .next()
-        .ok_or_else(|| MlError::data("no worker ran"))
+    let label = estimator.label_col.clone();
+    train_on_workers(
+        config,
+        source,
+        features,
+        label,
+        move |collective, x, y, _| linear_on_workers(collective, x, y, &estimator),
+    )
 }
 
 fn linear_on_workers(
@@ -283,20 +304,14 @@ pub fn fit_logistic_regression(
             "data-parallel fitting runs lbfgs or gradient-descent without an L1 term; fit SGD or L1 on one worker",
         ));
     }
-    let models = execute_collective(config, move |collective| {
-        let fitted = local_rows(&source, collective, &features, &estimator.label_col).and_then(
-            |(x, y, rows)| {
-                logistic_on_workers(collective, &x, &y, &estimator)
-                    .map(|model| Trained { model, rows })
-            },
-        );
-        fitted.map_err(|e| riffle_core::RiffleError::Config(e.to_string()))
-    })
-    .map_err(runtime)?;
-    models
-        .into_iter()
-        .next()
-        .ok_or_else(|| MlError::data("no worker ran"))
+    let label = estimator.label_col.clone();
+    train_on_workers(
+        config,
+        source,
+        features,
+        label,
+        move |collective, x, y, _| logistic_on_workers(collective, x, y, &estimator),
+    )
 }
 
 fn logistic_on_workers(
@@ -389,19 +404,15 @@ pub fn fit_kmeans(
     if estimator.k == 0 {
         return Err(MlError::param("k", "must be at least 1"));
     }
-    let models = execute_collective(config, move |collective| {
-        let names: Vec<&str> = features.iter().map(String::as_str).collect();
-        let label = names.first().copied().unwrap_or_default().to_string();
-        let fitted = local_rows(&source, collective, &features, &label).and_then(|(x, _, rows)| {
-            kmeans_on_workers(collective, &x, rows, &estimator).map(|model| Trained { model, rows })
-        });
-        fitted.map_err(|e| riffle_core::RiffleError::Config(e.to_string()))
-    })
-    .map_err(runtime)?;
-    models
-        .into_iter()
-        .next()
-        .ok_or_else(|| MlError::data("no worker ran"))
+    // KMeans has no label: the first feature stands in where a label column is read.
+    let label = features.first().cloned().unwrap_or_default();
+    train_on_workers(
+        config,
+        source,
+        features,
+        label,
+        move |collective, x, _, rows| kmeans_on_workers(collective, x, rows, &estimator),
+    )
 }
 
 fn kmeans_on_workers(
