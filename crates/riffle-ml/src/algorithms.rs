@@ -199,7 +199,45 @@ where
     Ok(Box::new(estimator))
 }
 
+/// Estimators that prepare features, by name, for saved pipelines (`Pipeline::algorithm`).
+pub const FEATURE_ESTIMATORS: &[&str] = &[
+    "standard-scaler",
+    "min-max-scaler",
+    "max-abs-scaler",
+    "robust-scaler",
+    "imputer",
+    "string-indexer",
+    "one-hot-encoder",
+    "quantile-discretizer",
+    "idf",
+    "pca",
+    "variance-threshold-selector",
+    "univariate-feature-selector",
+    "outlier-clipper",
+];
+
 fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
+    use crate::feature::{
+        Idf, Imputer, MaxAbsScaler, MinMaxScaler, OneHotEncoder, OutlierClipper, Pca,
+        QuantileDiscretizer, RobustScaler, StandardScaler, StringIndexer,
+        UnivariateFeatureSelector, VarianceThresholdSelector,
+    };
+    match name {
+        "standard-scaler" => return make::<StandardScaler>(name, params),
+        "min-max-scaler" => return make::<MinMaxScaler>(name, params),
+        "max-abs-scaler" => return make::<MaxAbsScaler>(name, params),
+        "robust-scaler" => return make::<RobustScaler>(name, params),
+        "imputer" => return make::<Imputer>(name, params),
+        "string-indexer" => return make::<StringIndexer>(name, params),
+        "one-hot-encoder" => return make::<OneHotEncoder>(name, params),
+        "quantile-discretizer" => return make::<QuantileDiscretizer>(name, params),
+        "idf" => return make::<Idf>(name, params),
+        "pca" => return make::<Pca>(name, params),
+        "variance-threshold-selector" => return make::<VarianceThresholdSelector>(name, params),
+        "univariate-feature-selector" => return make::<UnivariateFeatureSelector>(name, params),
+        "outlier-clipper" => return make::<OutlierClipper>(name, params),
+        _ => {}
+    }
     match find(name)?.name {
         "linear-regression" => make::<LinearRegression>(name, params),
         "als" => make::<Als>(name, params),

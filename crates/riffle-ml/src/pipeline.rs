@@ -59,6 +59,16 @@ impl<E: Estimator + Send + Sync> DynEstimator for E {
 pub enum Stage {
     /// Fitted when the pipeline is fitted.
     Estimator(Box<dyn DynEstimator>),
+    /// Fitted when the pipeline is fitted, and saved with the pipeline by its algorithm name
+    /// and parameters (see [`Pipeline::algorithm`]).
+    Named {
+        /// Registered name (`crate::algorithms`).
+        algorithm: String,
+        /// Its parameters as JSON.
+        params: serde_json::Value,
+        /// The estimator built from them.
+        estimator: Box<dyn DynEstimator>,
+    },
     /// Used as it is (a parameter-only transformer such as a vector assembler, or a model
     /// fitted earlier).
     Model(Arc<dyn Model>),
@@ -101,6 +111,99 @@ impl Pipeline {
         self
     }
 
+    /// Appends the registered estimator `algorithm` (a learner of `riffle ml algorithms` or
+    /// one of [`crate::algorithms::FEATURE_ESTIMATORS`]) with `params`; unlike
+    /// [`Pipeline::estimator`], such a stage saves with the unfitted pipeline.
+    pub fn algorithm(mut self, algorithm: &str, params: &impl Serialize) -> Result<Self> {
+        let params = serde_json::to_value(params).map_err(|e| MlError::data(e.to_string()))?;
+        let estimator = crate::algorithms::estimator_from_json(algorithm, &params)?;
+        self.stages.push(Stage::Named {
+            algorithm: algorithm.to_string(),
+            params,
+            estimator,
+        });
+        Ok(self)
+    }
+
+    /// Saves the unfitted pipeline into `dir`: `pipeline.json` lists the stages, estimators
+    /// by algorithm name and parameters, fixed transformers as model directories
+    /// `stages/<i>/`. A stage added with [`Pipeline::estimator`] has no name to save by and is
+    /// refused.
+    pub fn save(&self, dir: &std::path::Path) -> Result<()> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for (i, stage) in self.stages.iter().enumerate() {
+            stages.push(match stage {
+                Stage::Named { algorithm, params, .. } => {
+                    serde_json::json!({ "algorithm": algorithm, "params": params })
+                }
+                Stage::Model(model) => {
+                    let path = format!("stages/{i}");
+                    persist::save(model.as_ref(), &dir.join(&path))?;
+                    serde_json::json!({ "model": path })
+                }
+                Stage::Estimator(_) => {
+                    return Err(MlError::data(format!(
+                        "stage {i} of the pipeline was added with Pipeline::estimator and has no algorithm name to save by; add it with Pipeline::algorithm"
+                    )))
+                }
+            });
+        }
+        let document = serde_json::json!({
+            "format": "riffle-ml-pipeline",
+            "format_version": persist::FORMAT_VERSION,
+            "riffle_version": env!("CARGO_PKG_VERSION"),
+            "stages": stages,
+        });
+        std::fs::create_dir_all(dir)?;
+        let text =
+            serde_json::to_string_pretty(&document).map_err(|e| MlError::data(e.to_string()))?;
+        std::fs::write(dir.join("pipeline.json"), text)?;
+        Ok(())
+    }
+
+    /// Loads an unfitted pipeline saved by [`Pipeline::save`].
+    pub fn load(dir: &std::path::Path) -> Result<Self> {
+        let damaged = |reason: String| MlError::Persistence {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(dir.join("pipeline.json"))
+            .map_err(|e| damaged(format!("cannot read pipeline.json ({e})")))?;
+        let document: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| damaged(format!("pipeline.json: {e}")))?;
+        if document["format"] != "riffle-ml-pipeline" {
+            return Err(damaged("pipeline.json is not a saved pipeline".into()));
+        }
+        let version = document["format_version"].as_u64().unwrap_or(0);
+        if version != u64::from(persist::FORMAT_VERSION) {
+            return Err(damaged(format!(
+                "written in format version {version}; this riffle reads version {}",
+                persist::FORMAT_VERSION
+            )));
+        }
+        let mut pipeline = Pipeline::new();
+        for (i, stage) in document["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(algorithm) = stage["algorithm"].as_str() {
+                pipeline = pipeline
+                    .algorithm(algorithm, &stage["params"])
+                    .map_err(|e| damaged(format!("stage {i}: {e}")))?;
+            } else if let Some(path) = stage["model"].as_str() {
+                let model = persist::load_model(&dir.join(path))?;
+                pipeline.stages.push(Stage::Model(Arc::from(model)));
+            } else {
+                return Err(damaged(format!(
+                    "stage {i} names neither an algorithm nor a model"
+                )));
+            }
+        }
+        Ok(pipeline)
+    }
+
     /// Appends a boxed estimator.
     pub fn boxed_estimator(mut self, estimator: Box<dyn DynEstimator>) -> Self {
         self.stages.push(Stage::Estimator(estimator));
@@ -128,7 +231,9 @@ impl Estimator for Pipeline {
         let last = self.stages.len().saturating_sub(1);
         for (i, stage) in self.stages.iter().enumerate() {
             let model: Arc<dyn Model> = match stage {
-                Stage::Estimator(e) => Arc::from(e.fit_boxed(&current)?),
+                Stage::Estimator(e) | Stage::Named { estimator: e, .. } => {
+                    Arc::from(e.fit_boxed(&current)?)
+                }
                 Stage::Model(m) => m.clone(),
             };
             // The last stage's output is not needed to fit anything.

@@ -382,3 +382,74 @@ fn an_unfitted_estimator_saves_and_loads_with_its_parameters() {
         .to_string();
     assert!(err.contains("no parameter"), "{err}");
 }
+
+#[test]
+fn an_unfitted_pipeline_saves_and_loads_then_fits_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let churn = datasets::customers(600, 12).unwrap();
+    let numeric: Vec<String> = ["age", "income", "visits", "tenure_months"]
+        .map(String::from)
+        .to_vec();
+    let build = || {
+        Pipeline::new()
+            .algorithm(
+                "imputer",
+                &Imputer {
+                    input_cols: numeric.clone(),
+                    output_cols: numeric.clone(),
+                    strategy: ImputerStrategy::Median,
+                    fill_value: None,
+                },
+            )
+            .unwrap()
+            .algorithm(
+                "one-hot-encoder",
+                &OneHotEncoder {
+                    input_cols: vec!["plan".into()],
+                    output_cols: vec!["plan_vec".into()],
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .model(VectorAssembler::new(
+                &["age", "income", "visits", "tenure_months", "plan_vec"],
+                "raw",
+            ))
+            .algorithm(
+                "standard-scaler",
+                &StandardScaler {
+                    input_col: "raw".into(),
+                    output_col: "features".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .algorithm(
+                "logistic-regression",
+                &LogisticRegression {
+                    label_col: "churn".into(),
+                    reg_param: 0.01,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    build().save(&dir.path().join("unfitted")).unwrap();
+    let loaded = Pipeline::load(&dir.path().join("unfitted")).unwrap();
+    assert_eq!(loaded.stages().len(), 5);
+    let expected = build().fit(&churn).unwrap().transform(&churn).unwrap();
+    assert_eq!(
+        loaded.fit(&churn).unwrap().transform(&churn).unwrap(),
+        expected
+    );
+    // A stage without an algorithm name cannot be saved.
+    let unnamed = Pipeline::new().estimator(LogisticRegression::default());
+    let err = unnamed
+        .save(&dir.path().join("unnamed"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stage 0") && err.contains("Pipeline::algorithm"),
+        "{err}"
+    );
+}
