@@ -35,6 +35,7 @@ pub mod linear;
 pub mod metrics;
 pub mod naive_bayes;
 pub mod neighbors;
+pub mod online;
 pub mod optim;
 pub mod persist;
 mod pipeline;
