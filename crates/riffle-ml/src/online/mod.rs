@@ -66,42 +66,6 @@ struct OptimizerState {
     z: Vec<f64>,
 }
 
-impl OptimizerState {
-    fn step(&mut self, optimizer: Optimizer, w: &mut [f64], g: &[f64]) {
-        match optimizer {
-            Optimizer::Sgd { lr } => w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g),
-            Optimizer::AdaGrad { lr, eps } => {
-                self.squares.resize(w.len(), 0.0);
-                for i in 0..w.len() {
-                    self.squares[i] += g[i] * g[i];
-                    w[i] -= lr / (self.squares[i] + eps).sqrt() * g[i];
-                }
-            }
-            Optimizer::Ftrl {
-                alpha,
-                beta,
-                l1,
-                l2,
-            } => {
-                self.squares.resize(w.len(), 0.0);
-                self.z.resize(w.len(), 0.0);
-                for i in 0..w.len() {
-                    let n = self.squares[i];
-                    let sigma = ((n + g[i] * g[i]).sqrt() - n.sqrt()) / alpha;
-                    self.z[i] += g[i] - sigma * w[i];
-                    self.squares[i] = n + g[i] * g[i];
-                    let z = self.z[i];
-                    w[i] = if z.abs() <= l1 {
-                        0.0
-                    } else {
-                        -(z - z.signum() * l1) / ((beta + self.squares[i].sqrt()) / alpha + l2)
-                    };
-                }
-            }
-        }
-    }
-}
-
 /// A binary classifier that learns one record at a time. Labels are 0 and 1.
 pub trait OnlineClassifier {
     /// The probability that `x` is of class 1.
@@ -188,28 +152,50 @@ impl OnlineClassifier for OnlineLogisticRegression {
             // Features first seen now start at zero, as River's dictionaries do.
             self.weights.resize(x.len(), 0.0);
         }
-        // FTRL decides its weights from its state before the prediction (River's look_ahead).
-        if let Optimizer::Ftrl { .. } = self.optimizer {
-            let zeros = vec![0.0; self.weights.len()];
-            let mut state = self.state.clone();
-            let mut w = self.weights.clone();
-            state.step(self.optimizer, &mut w, &zeros);
-            self.weights = w;
-        }
         let p = self.predict_proba_one(x);
         let loss_gradient = (p - y).clamp(-self.clip_gradient, self.clip_gradient);
-        let mut gradient: Vec<f64> = x.iter().map(|v| v * loss_gradient).collect();
-        gradient.resize(self.weights.len(), 0.0);
-        if self.l2 != 0.0 {
-            gradient
-                .iter_mut()
-                .zip(&self.weights)
-                .for_each(|(g, w)| *g += self.l2 * w);
-        }
         self.intercept -= self.intercept_lr * loss_gradient;
-        let mut w = std::mem::take(&mut self.weights);
-        self.state.step(self.optimizer, &mut w, &gradient);
-        self.weights = w;
+        // One pass, no allocation: each weight's gradient is formed and applied in place
+        // (the optimiser's per-weight rule is independent across weights).
+        let l2 = self.l2;
+        let gradient = |i: usize, w: f64| x.get(i).map_or(0.0, |v| v * loss_gradient) + l2 * w;
+        match self.optimizer {
+            Optimizer::Sgd { lr } => {
+                for (i, w) in self.weights.iter_mut().enumerate() {
+                    *w -= lr * gradient(i, *w);
+                }
+            }
+            Optimizer::AdaGrad { lr, eps } => {
+                let squares = &mut self.state.squares;
+                squares.resize(self.weights.len(), 0.0);
+                for (i, (w, g2)) in self.weights.iter_mut().zip(squares.iter_mut()).enumerate() {
+                    let g = gradient(i, *w);
+                    *g2 += g * g;
+                    *w -= lr / (*g2 + eps).sqrt() * g;
+                }
+            }
+            Optimizer::Ftrl { alpha, beta, l1, l2: ftrl_l2 } => {
+                let n_len = self.weights.len();
+                self.state.squares.resize(n_len, 0.0);
+                self.state.z.resize(n_len, 0.0);
+                let state = &mut self.state;
+                for (i, w) in self.weights.iter_mut().enumerate() {
+                    let g = gradient(i, *w);
+                    let n = state.squares[i];
+                    let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
+                    state.z[i] += g - sigma * *w;
+                    state.squares[i] = n + g * g;
+                    let z = state.z[i];
+                    // The weight for the next record, from the updated state (River computes
+                    // it in its step and again, identically, before predicting).
+                    *w = if z.abs() <= l1 {
+                        0.0
+                    } else {
+                        -(z - z.signum() * l1) / ((beta + state.squares[i].sqrt()) / alpha + ftrl_l2)
+                    };
+                }
+            }
+        }
     }
 }
 
