@@ -12,7 +12,11 @@ use riffle_ml::online::{progressive_accuracy, streams, OnlineLogisticRegression,
 const RECORDS: usize = 1_000_000;
 
 fn main() -> riffle_ml::Result<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/riffle-online-bench".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "/tmp/riffle-online-bench".into()),
+    );
     std::fs::create_dir_all(&dir)?;
     let data = streams::sea(RECORDS, 0.1, 17);
     let csv = dir.join("sea.csv");
@@ -22,7 +26,15 @@ fn main() -> riffle_ml::Result<()> {
     for (name, optimizer) in [
         ("sgd", Optimizer::Sgd { lr: 0.01 }),
         ("adagrad", Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 }),
-        ("ftrl", Optimizer::Ftrl { alpha: 0.05, beta: 1.0, l1: 0.0, l2: 1.0 }),
+        (
+            "ftrl",
+            Optimizer::Ftrl {
+                alpha: 0.05,
+                beta: 1.0,
+                l1: 0.0,
+                l2: 1.0,
+            },
+        ),
     ] {
         let mut model = OnlineLogisticRegression::with_optimizer(optimizer);
         let start = Instant::now();

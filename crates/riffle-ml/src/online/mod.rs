@@ -174,7 +174,12 @@ impl OnlineClassifier for OnlineLogisticRegression {
                     *w -= lr / (*g2 + eps).sqrt() * g;
                 }
             }
-            Optimizer::Ftrl { alpha, beta, l1, l2: ftrl_l2 } => {
+            Optimizer::Ftrl {
+                alpha,
+                beta,
+                l1,
+                l2: ftrl_l2,
+            } => {
                 let n_len = self.weights.len();
                 self.state.squares.resize(n_len, 0.0);
                 self.state.z.resize(n_len, 0.0);
@@ -191,7 +196,8 @@ impl OnlineClassifier for OnlineLogisticRegression {
                     *w = if z.abs() <= l1 {
                         0.0
                     } else {
-                        -(z - z.signum() * l1) / ((beta + state.squares[i].sqrt()) / alpha + ftrl_l2)
+                        -(z - z.signum() * l1)
+                            / ((beta + state.squares[i].sqrt()) / alpha + ftrl_l2)
                     };
                 }
             }
