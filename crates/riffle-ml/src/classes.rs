@@ -108,6 +108,38 @@ pub fn argmax(values: &[f64]) -> usize {
     best
 }
 
+/// `table` with the label of each row's largest score (the first of ties) as the column
+/// `prediction_col`.
+pub fn with_predicted_labels(
+    table: &RecordBatch,
+    prediction_col: &str,
+    scores: &Matrix,
+    classes: &Classes,
+) -> Result<RecordBatch> {
+    let predictions: Vec<f64> = scores
+        .row_iter()
+        .map(|row| classes.label(argmax(row)))
+        .collect();
+    data::with_column(
+        table,
+        prediction_col,
+        Arc::new(arrow_array::Float64Array::from(predictions)),
+    )
+}
+
+/// What a classifier writes: the predicted label (the largest score's) as `prediction_col` and
+/// the scores, labelled with `classes`, as the vector column `scores_col`.
+pub fn with_predictions_and_scores(
+    table: &RecordBatch,
+    prediction_col: &str,
+    scores_col: &str,
+    scores: &Matrix,
+    classes: &Classes,
+) -> Result<RecordBatch> {
+    let table = with_predicted_labels(table, prediction_col, scores, classes)?;
+    with_probabilities(&table, scores_col, scores, classes)
+}
+
 /// `table` with `probabilities` as the vector column `name`, labelled with `classes`.
 pub fn with_probabilities(
     table: &RecordBatch,

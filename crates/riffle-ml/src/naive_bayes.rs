@@ -7,14 +7,12 @@
 //! likelihoods underflow to zero) still get finite probabilities. The predicted label is the
 //! class of the largest score (the lowest label among exact ties).
 
-use std::sync::Arc;
-
-use arrow_array::{Float64Array, RecordBatch};
+use arrow_array::RecordBatch;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classes::{self, Classes};
-use crate::data::{self, Matrix};
+use crate::data::Matrix;
 use crate::error::{MlError, Result};
 use crate::linear::{scoring_data, training_data};
 use crate::persist::{Loadable, ModelParts};
@@ -459,16 +457,9 @@ fn write_outputs(
     prediction_col: &str,
     probability_col: &str,
 ) -> Result<RecordBatch> {
-    let predictions: Vec<f64> = scores
-        .row_iter()
-        .map(|row| classes.label(classes::argmax(row)))
-        .collect();
+    // The label comes from the log scores, before normalising can round near-ties together.
+    let table = classes::with_predicted_labels(table, prediction_col, &scores, classes)?;
     normalise_log_scores(&mut scores);
-    let table = data::with_column(
-        table,
-        prediction_col,
-        Arc::new(Float64Array::from(predictions)),
-    )?;
     classes::with_probabilities(&table, probability_col, &scores, classes)
 }
 
@@ -571,6 +562,7 @@ impl Loadable for MultinomialNaiveBayesModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data;
 
     fn table(x: Vec<Vec<f64>>, y: Vec<f64>) -> RecordBatch {
         let x = Matrix::from_rows(&x).unwrap();

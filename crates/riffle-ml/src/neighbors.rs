@@ -460,16 +460,13 @@ impl Transformer for KNearestNeighborsClassifierModel {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
         let x = scoring_data(table, &self.features_col, self.index.points.cols())?;
         let probabilities = self.predict_probabilities(&x);
-        let predictions: Vec<f64> = probabilities
-            .row_iter()
-            .map(|row| self.classes.label(classes::argmax(row)))
-            .collect();
-        let table = data::with_column(
+        classes::with_predictions_and_scores(
             table,
             &self.prediction_col,
-            Arc::new(Float64Array::from(predictions)),
-        )?;
-        classes::with_probabilities(&table, &self.probability_col, &probabilities, &self.classes)
+            &self.probability_col,
+            &probabilities,
+            &self.classes,
+        )
     }
 }
 

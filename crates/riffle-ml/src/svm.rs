@@ -15,14 +15,12 @@
 //! intercept is not penalised, as in every other Riffle linear model. With many rows the
 //! two agree closely.
 
-use std::sync::Arc;
-
-use arrow_array::{Float64Array, RecordBatch};
+use arrow_array::RecordBatch;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::classes::{self, Classes};
-use crate::data::{self, Matrix};
+use crate::data::Matrix;
 use crate::error::{MlError, Result};
 use crate::linear::{dot, scoring_data, sum_rows, training_data};
 use crate::optim::{self, Objective, Stopping};
@@ -251,17 +249,14 @@ impl Transformer for LinearSVCModel {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
         let x = scoring_data(table, &self.features_col, self.coefficients.cols())?;
         let scores = self.decision_values(&x);
-        let predictions: Vec<f64> = scores
-            .row_iter()
-            .map(|row| self.classes.label(classes::argmax(row)))
-            .collect();
-        let table = data::with_column(
+        // Labelled like a probability column so readers know which score is whose.
+        classes::with_predictions_and_scores(
             table,
             &self.prediction_col,
-            Arc::new(Float64Array::from(predictions)),
-        )?;
-        // Labelled like a probability column so readers know which score is whose.
-        classes::with_probabilities(&table, &self.raw_prediction_col, &scores, &self.classes)
+            &self.raw_prediction_col,
+            &scores,
+            &self.classes,
+        )
     }
 }
 
@@ -325,6 +320,7 @@ impl Loadable for LinearSVCModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data;
     use crate::datasets::Classification;
 
     fn table(x: &Matrix, y: Vec<f64>) -> RecordBatch {

@@ -1,13 +1,11 @@
 //! Logistic regression, binary (sigmoid) and multinomial (softmax).
 
-use std::sync::Arc;
-
-use arrow_array::{Float64Array, RecordBatch};
+use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use super::{check_common, dot, scoring_data, sgd, sum_rows, training_data, RowSums, SgdSettings};
 use crate::classes::{self, Classes};
-use crate::data::{self, Matrix};
+use crate::data::Matrix;
 use crate::error::{MlError, Result};
 use crate::optim::{self, Objective, Stopping};
 use crate::persist::{Loadable, ModelParts};
@@ -458,16 +456,13 @@ impl Transformer for LogisticRegressionModel {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
         let x = scoring_data(table, &self.features_col, self.coefficients.cols())?;
         let probabilities = self.predict_probabilities(&x);
-        let predictions: Vec<f64> = probabilities
-            .row_iter()
-            .map(|row| self.classes.label(classes::argmax(row)))
-            .collect();
-        let table = data::with_column(
+        classes::with_predictions_and_scores(
             table,
             &self.prediction_col,
-            Arc::new(Float64Array::from(predictions)),
-        )?;
-        classes::with_probabilities(&table, &self.probability_col, &probabilities, &self.classes)
+            &self.probability_col,
+            &probabilities,
+            &self.classes,
+        )
     }
 }
 

@@ -200,12 +200,12 @@ impl Transformer for RandomForestClassifierModel {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
         let x = scoring_data(table, &self.features_col, self.n_features)?;
         let probabilities = self.predict_probabilities(&x);
-        output::with_classes(
+        crate::classes::with_predictions_and_scores(
             table,
-            &probabilities,
-            &self.classes,
             &self.prediction_col,
             &self.probability_col,
+            &probabilities,
+            &self.classes,
         )
     }
 }

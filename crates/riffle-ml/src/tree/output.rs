@@ -8,7 +8,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::nodes::Tree;
-use crate::classes::{self, Classes};
 use crate::data::{self, Matrix};
 use crate::error::Result;
 
@@ -54,26 +53,6 @@ pub(crate) fn mean_of_trees(trees: &[Tree], x: &Matrix) -> Matrix {
     let scale = 1.0 / trees.len().max(1) as f64;
     add_leaf_values(trees, x, &mut out, scale, |_| 0);
     out
-}
-
-/// `table` with the labels of the most probable classes and the probabilities themselves.
-pub(crate) fn with_classes(
-    table: &RecordBatch,
-    probabilities: &Matrix,
-    classes: &Classes,
-    prediction_col: &str,
-    probability_col: &str,
-) -> Result<RecordBatch> {
-    let predictions: Vec<f64> = probabilities
-        .row_iter()
-        .map(|row| classes.label(classes::argmax(row)))
-        .collect();
-    let table = data::with_column(
-        table,
-        prediction_col,
-        Arc::new(Float64Array::from(predictions)),
-    )?;
-    classes::with_probabilities(&table, probability_col, probabilities, classes)
 }
 
 /// `table` with `predictions` as the column `prediction_col`.
