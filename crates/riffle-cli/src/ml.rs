@@ -383,14 +383,21 @@ fn prepare(args: &ModelArgs, task: Task, table: RecordBatch) -> Result<Prepared>
         }
     }
     if let (Some(name), None) = (text.first(), args.encode) {
-        let first = data::read_strings(&table, name)
-            .ml()?
-            .into_iter()
-            .flatten()
-            .next()
+        // Name the value that made the column text: in a numeric column with one typo, that
+        // is the typo, not the column's first value.
+        let values = data::read_strings(&table, name).ml()?;
+        let example = values
+            .iter()
+            .enumerate()
+            .find_map(|(row, v)| {
+                v.as_ref()
+                    .filter(|v| v.parse::<f64>().is_err())
+                    .map(|v| (row, v))
+            })
+            .map(|(row, v)| format!("'{v}' at row {row}"))
             .unwrap_or_default();
         return Err(RiffleError::Config(format!(
-            "feature column `{name}` is text (for example '{first}'); pass --encode onehot or --encode index, or leave it out with --features"
+            "feature column `{name}` is text ({example}); pass --encode onehot or --encode index, or leave it out with --features"
         )));
     }
     let (table, label_values) =

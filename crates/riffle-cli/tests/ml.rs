@@ -168,6 +168,22 @@ fn text_columns_and_missing_values_are_refused_unless_asked_then_handled() {
         err.contains("`city` is text") && err.contains("--encode onehot"),
         "{err}"
     );
+    // A numeric column with one stray value names that value and its row.
+    let typo = dir.path().join("typo.csv");
+    std::fs::write(&typo, "a,b,label\n1,2,0\n3,x,1\n4,5,0\n").unwrap();
+    let err = fails(&[
+        "ml",
+        "fit",
+        "--algo",
+        "logistic-regression",
+        "--data",
+        p(&typo),
+        "--label",
+        "label",
+        "--out",
+        p(&model),
+    ]);
+    assert!(err.contains("`b` is text ('x' at row 1)"), "{err}");
     let mut encoded = base.to_vec();
     encoded.extend(["--encode", "onehot"]);
     let err = fails(&encoded);
