@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import river
-from river import linear_model, metrics, optim
+from river import linear_model, metrics, naive_bayes, optim
 
 OPTIMIZERS = {
     "sgd": lambda: optim.SGD(0.01),
@@ -27,24 +27,38 @@ def main():
     data_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/mlref-river")
     out = Path(__file__).resolve().parents[2] / "crates/riffle-ml/tests/reference/river.json"
     results = {}
-    for stream in ["sea", "hyperplane"]:
+
+    def replay(stream, key, model, metric, params):
         frame = pd.read_csv(data_dir / f"{stream}.csv")
         features = [c for c in frame.columns if c != "label"]
         rows = frame[features].to_dict(orient="records")
-        labels = [bool(v) for v in frame["label"]]
+        is_class = metric == "accuracy"
+        targets = [bool(v) if is_class else float(v) for v in frame["label"]]
+        score = metrics.Accuracy() if is_class else metrics.MAE()
+        for x, y in zip(rows, targets):
+            score.update(y, model.predict_one(x))
+            model.learn_one(x, y)
+        results[key] = {metric: score.get(), "records": len(targets), "params": params}
+        print(key, results[key][metric], file=sys.stderr)
+
+    for stream in ["sea", "hyperplane"]:
         for name, make in OPTIMIZERS.items():
-            model = linear_model.LogisticRegression(optimizer=make())
-            accuracy = metrics.Accuracy()
-            for x, y in zip(rows, labels):
-                accuracy.update(y, model.predict_one(x))
-                model.learn_one(x, y)
-            key = f"{stream}/logistic-{name}"
-            results[key] = {"accuracy": accuracy.get(), "records": len(labels),
-                            "params": f"linear_model.LogisticRegression(optimizer={make()!r})"}
-            print(key, results[key]["accuracy"], file=sys.stderr)
+            replay(stream, f"{stream}/logistic-{name}",
+                   linear_model.LogisticRegression(optimizer=make()), "accuracy",
+                   f"linear_model.LogisticRegression(optimizer={make()!r})")
+    for stream in ["sea", "hyperplane", "agrawal"]:
+        replay(stream, f"{stream}/gaussian-nb", naive_bayes.GaussianNB(), "accuracy",
+               "naive_bayes.GaussianNB()")
+    for name in ["sgd", "adagrad"]:
+        make = OPTIMIZERS[name]
+        replay("friedman", f"friedman/linear-{name}",
+               linear_model.LinearRegression(optimizer=make()), "mae",
+               f"linear_model.LinearRegression(optimizer={make()!r})")
     document = {"river_version": river.__version__, "python_version": sys.version.split()[0],
                 "streams": {"sea": "streams::sea(20000, noise 0.1, seed 17)",
-                            "hyperplane": "streams::hyperplane(20000, 10 features, mag_change 0.001, noise 0.05, seed 18)"},
+                            "hyperplane": "streams::hyperplane(20000, 10 features, mag_change 0.001, noise 0.05, seed 18)",
+                            "agrawal": "streams::agrawal(20000, function 1, noise 0.05, seed 19)",
+                            "friedman": "streams::friedman(20000, seed 20)"},
                 "results": results}
     out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out}", file=sys.stderr)

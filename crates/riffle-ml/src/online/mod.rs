@@ -3,9 +3,12 @@
 //! rows; progressive validation (predict, then learn) is the honest metric, always reported
 //! beside a majority-class baseline.
 //!
-//! This is the first slice of issue 6: linear models with SGD, AdaGrad and FTRL-Proximal, and
-//! the SEA and rotating-hyperplane streams the tests compare with River on. Operators on the
-//! runtime and the other learners build on these traits.
+//! - learners: [`OnlineLogisticRegression`] and [`OnlineLinearRegression`] (SGD, AdaGrad,
+//!   FTRL-Proximal), [`naive_bayes::OnlineGaussianNb`];
+//! - scalers: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
+//!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
+//! - seeded streams (SEA, rotating hyperplane, Agrawal, Friedman) in [`streams`], on which the
+//!   tests compare with River.
 //!
 //! ```
 //! use riffle_ml::online::{streams, OnlineClassifier, OnlineLogisticRegression, progressive_accuracy};
@@ -15,56 +18,16 @@
 //! assert!(score.accuracy > score.baseline);
 //! ```
 
+pub mod anomaly;
+pub mod drift;
+mod linear;
+pub mod naive_bayes;
+pub mod preprocessing;
 pub mod streams;
 
-use serde::{Deserialize, Serialize};
+pub use linear::{LinearParams, OnlineLinearRegression, OnlineLogisticRegression, Optimizer};
 
 use crate::Matrix;
-
-/// How weights move after each record's gradient `g`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Optimizer {
-    /// `w -= lr * g` (River's `optim.SGD`).
-    Sgd {
-        /// Step size.
-        lr: f64,
-    },
-    /// `G += g²; w -= lr / sqrt(G + eps) * g` per weight (River's `optim.AdaGrad`).
-    AdaGrad {
-        /// Step size.
-        lr: f64,
-        /// Added to the accumulated squares.
-        eps: f64,
-    },
-    /// FTRL-Proximal (McMahan et al. 2013; River's `optim.FTRLProximal`), which keeps weights
-    /// exactly zero under L1.
-    Ftrl {
-        /// Learning-rate scale.
-        alpha: f64,
-        /// Learning-rate smoothing.
-        beta: f64,
-        /// L1 weight.
-        l1: f64,
-        /// L2 weight.
-        l2: f64,
-    },
-}
-
-impl Default for Optimizer {
-    fn default() -> Self {
-        Optimizer::Sgd { lr: 0.01 }
-    }
-}
-
-/// Per-weight state of an [`Optimizer`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct OptimizerState {
-    /// AdaGrad: accumulated squared gradients. FTRL: `n`.
-    squares: Vec<f64>,
-    /// FTRL: `z`.
-    z: Vec<f64>,
-}
 
 /// A binary classifier that learns one record at a time. Labels are 0 and 1.
 pub trait OnlineClassifier {
@@ -84,123 +47,16 @@ pub trait OnlineClassifier {
     }
 }
 
-/// Logistic regression trained online (River's `linear_model.LogisticRegression`): after each
-/// record, the weights take one [`Optimizer`] step on the log-loss gradient (plus `l2 * w`)
-/// and the intercept one SGD step of `intercept_lr`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct OnlineLogisticRegression {
-    /// How weights move.
-    pub optimizer: Optimizer,
-    /// L2 penalty added to each gradient.
-    pub l2: f64,
-    /// Step size of the intercept.
-    pub intercept_lr: f64,
-    /// Gradients are clipped to ± this (River's `clip_gradient`).
-    pub clip_gradient: f64,
-    weights: Vec<f64>,
-    intercept: f64,
-    state: OptimizerState,
-}
-
-impl Default for OnlineLogisticRegression {
-    fn default() -> Self {
-        OnlineLogisticRegression {
-            optimizer: Optimizer::default(),
-            l2: 0.0,
-            intercept_lr: 0.01,
-            clip_gradient: 1e12,
-            weights: Vec::new(),
-            intercept: 0.0,
-            state: OptimizerState::default(),
-        }
-    }
-}
-
-impl OnlineLogisticRegression {
-    /// A model with `optimizer` and River's other defaults.
-    pub fn with_optimizer(optimizer: Optimizer) -> Self {
-        OnlineLogisticRegression {
-            optimizer,
-            ..Default::default()
-        }
-    }
-
-    /// The current weights (empty before the first record).
-    pub fn weights(&self) -> &[f64] {
-        &self.weights
-    }
-
-    fn raw(&self, x: &[f64]) -> f64 {
-        self.intercept + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()
-    }
-}
-
-impl OnlineClassifier for OnlineLogisticRegression {
-    fn predict_proba_one(&self, x: &[f64]) -> f64 {
-        let z = self.raw(x);
-        if z >= 0.0 {
-            1.0 / (1.0 + (-z).exp())
-        } else {
-            let e = z.exp();
-            e / (1.0 + e)
-        }
-    }
-
-    fn learn_one(&mut self, x: &[f64], y: f64) {
-        if self.weights.len() < x.len() {
-            // Features first seen now start at zero, as River's dictionaries do.
-            self.weights.resize(x.len(), 0.0);
-        }
-        let p = self.predict_proba_one(x);
-        let loss_gradient = (p - y).clamp(-self.clip_gradient, self.clip_gradient);
-        self.intercept -= self.intercept_lr * loss_gradient;
-        // One pass, no allocation: each weight's gradient is formed and applied in place
-        // (the optimiser's per-weight rule is independent across weights).
-        let l2 = self.l2;
-        let gradient = |i: usize, w: f64| x.get(i).map_or(0.0, |v| v * loss_gradient) + l2 * w;
-        match self.optimizer {
-            Optimizer::Sgd { lr } => {
-                for (i, w) in self.weights.iter_mut().enumerate() {
-                    *w -= lr * gradient(i, *w);
-                }
-            }
-            Optimizer::AdaGrad { lr, eps } => {
-                let squares = &mut self.state.squares;
-                squares.resize(self.weights.len(), 0.0);
-                for (i, (w, g2)) in self.weights.iter_mut().zip(squares.iter_mut()).enumerate() {
-                    let g = gradient(i, *w);
-                    *g2 += g * g;
-                    *w -= lr / (*g2 + eps).sqrt() * g;
-                }
-            }
-            Optimizer::Ftrl {
-                alpha,
-                beta,
-                l1,
-                l2: ftrl_l2,
-            } => {
-                let n_len = self.weights.len();
-                self.state.squares.resize(n_len, 0.0);
-                self.state.z.resize(n_len, 0.0);
-                let state = &mut self.state;
-                for (i, w) in self.weights.iter_mut().enumerate() {
-                    let g = gradient(i, *w);
-                    let n = state.squares[i];
-                    let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
-                    state.z[i] += g - sigma * *w;
-                    state.squares[i] = n + g * g;
-                    let z = state.z[i];
-                    // The weight for the next record, from the updated state (River computes
-                    // it in its step and again, identically, before predicting).
-                    *w = if z.abs() <= l1 {
-                        0.0
-                    } else {
-                        -(z - z.signum() * l1)
-                            / ((beta + state.squares[i].sqrt()) / alpha + ftrl_l2)
-                    };
-                }
-            }
+/// A regressor that learns one record at a time.
+pub trait OnlineRegressor {
+    /// The predicted value for `x`.
+    fn predict_one(&self, x: &[f64]) -> f64;
+    /// Updates the model with one record and its target.
+    fn learn_one(&mut self, x: &[f64], y: f64);
+    /// [`learn_one`](Self::learn_one) for every row, in order: exactly the loop.
+    fn learn_many(&mut self, x: &Matrix, y: &[f64]) {
+        for (row, target) in x.row_iter().zip(y) {
+            self.learn_one(row, *target);
         }
     }
 }
@@ -246,55 +102,42 @@ pub struct ProgressiveScore {
     pub records: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn learning_many_is_exactly_learning_one_at_a_time() {
-        let s = streams::hyperplane(500, 4, 0.0, 0.05, 3);
-        for optimizer in [
-            Optimizer::Sgd { lr: 0.1 },
-            Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 },
-            Optimizer::Ftrl {
-                alpha: 0.05,
-                beta: 1.0,
-                l1: 0.0,
-                l2: 1.0,
-            },
-        ] {
-            let mut a = OnlineLogisticRegression::with_optimizer(optimizer);
-            let mut b = a.clone();
-            a.learn_many(&s.x, &s.y);
-            for (row, y) in s.x.row_iter().zip(&s.y) {
-                b.learn_one(row, *y);
-            }
-            assert_eq!(a, b);
-        }
+/// Progressive validation of a regressor: each record is first predicted, then learned.
+/// Returns the mean absolute and root mean squared errors and, beside them, the mean absolute
+/// error of a baseline predicting the running mean of the targets seen so far.
+pub fn progressive_regression(
+    model: &mut dyn OnlineRegressor,
+    x: &Matrix,
+    y: &[f64],
+) -> RegressionScore {
+    let (mut abs, mut squares, mut baseline_abs) = (0.0, 0.0, 0.0);
+    let mut mean = 0.0;
+    for (i, (row, target)) in x.row_iter().zip(y).enumerate() {
+        let error = model.predict_one(row) - target;
+        abs += error.abs();
+        squares += error * error;
+        baseline_abs += (mean - target).abs();
+        model.learn_one(row, *target);
+        mean += (target - mean) / (i + 1) as f64;
     }
-
-    #[test]
-    fn ftrl_keeps_weights_exactly_zero_while_their_gradient_sum_is_below_l1() {
-        let s = streams::sea(2000, 0.0, 1);
-        let ftrl = |l1| Optimizer::Ftrl {
-            alpha: 0.05,
-            beta: 1.0,
-            l1,
-            l2: 1.0,
-        };
-        let mut sparse = OnlineLogisticRegression::with_optimizer(ftrl(1e6));
-        sparse.learn_many(&s.x, &s.y);
-        assert!(
-            sparse.weights().iter().all(|w| *w == 0.0),
-            "{:?}",
-            sparse.weights()
-        );
-        let mut dense = OnlineLogisticRegression::with_optimizer(ftrl(0.0));
-        dense.learn_many(&s.x, &s.y);
-        assert!(
-            dense.weights().iter().all(|w| *w != 0.0),
-            "{:?}",
-            dense.weights()
-        );
+    let n = y.len().max(1) as f64;
+    RegressionScore {
+        mae: abs / n,
+        rmse: (squares / n).sqrt(),
+        baseline_mae: baseline_abs / n,
+        records: y.len(),
     }
+}
+
+/// The result of [`progressive_regression`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegressionScore {
+    /// Mean absolute error of the predictions made before learning each record.
+    pub mae: f64,
+    /// Root mean squared error of the same.
+    pub rmse: f64,
+    /// Mean absolute error of the running-mean baseline.
+    pub baseline_mae: f64,
+    /// Records seen.
+    pub records: usize,
 }

@@ -60,6 +60,71 @@ pub fn hyperplane(n: usize, features: usize, mag_change: f64, noise: f64, seed: 
     dataset(Matrix::new(n, features, x), y)
 }
 
+/// Agrawal's loan-applicant stream (Agrawal, Imielinski and Swami 1993; River's
+/// `datasets.synth.Agrawal` draws the same attributes): salary, commission, age, education
+/// level, car, zip code, house value, years owned and loan; the label is one of the first
+/// three of Agrawal's functions (`function` 0, 1 or 2, River's numbering); a share `noise` of
+/// labels is flipped.
+pub fn agrawal(n: usize, function: u8, noise: f64, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(9 * n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let salary = 20_000.0 + 130_000.0 * rng.random::<f64>();
+        let commission = if salary >= 75_000.0 {
+            0.0
+        } else {
+            10_000.0 + 75_000.0 * rng.random::<f64>()
+        };
+        let age = f64::from(rng.random_range(20..=80));
+        let elevel = f64::from(rng.random_range(0..=4));
+        let car = f64::from(rng.random_range(1..=20));
+        let zipcode = f64::from(rng.random_range(0..=8));
+        let hvalue = (8.0 - zipcode) * 100_000.0 * (0.5 + rng.random::<f64>());
+        let hyears = f64::from(rng.random_range(1..=30));
+        let loan = rng.random::<f64>() * 500_000.0;
+        let within = |v: f64, lo: f64, hi: f64| lo <= v && v <= hi;
+        let positive = match function {
+            0 => !(40.0..60.0).contains(&age),
+            1 if age < 40.0 => within(salary, 50_000.0, 100_000.0),
+            1 if age < 60.0 => within(salary, 75_000.0, 125_000.0),
+            1 => within(salary, 25_000.0, 75_000.0),
+            _ if age < 40.0 => elevel <= 1.0,
+            _ if age < 60.0 => (1.0..=3.0).contains(&elevel),
+            _ => elevel >= 2.0,
+        };
+        let mut label = f64::from(positive);
+        if rng.random::<f64>() < noise {
+            label = 1.0 - label;
+        }
+        x.extend_from_slice(&[
+            salary, commission, age, elevel, car, zipcode, hvalue, hyears, loan,
+        ]);
+        y.push(label);
+    }
+    dataset(Matrix::new(n, 9, x), y)
+}
+
+/// Friedman's regression stream (Friedman 1991, River's `datasets.synth.Friedman`): ten
+/// features uniform in [0, 1), of which five matter:
+/// `y = 10 sin(π x0 x1) + 20 (x2 - 0.5)² + 10 x3 + 5 x4 + N(0, 1)`.
+pub fn friedman(n: usize, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(10 * n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row: Vec<f64> = (0..10).map(|_| rng.random::<f64>()).collect();
+        let target = 10.0 * (std::f64::consts::PI * row[0] * row[1]).sin()
+            + 20.0 * (row[2] - 0.5).powi(2)
+            + 10.0 * row[3]
+            + 5.0 * row[4]
+            + rng.sample::<f64, _>(rand_distr::StandardNormal);
+        x.extend_from_slice(&row);
+        y.push(target);
+    }
+    dataset(Matrix::new(n, 10, x), y)
+}
+
 fn dataset(x: crate::Result<Matrix>, y: Vec<f64>) -> Dataset {
     // The shapes are built right above; an error here would be a bug in this file.
     let x = x.unwrap_or_else(|_| Matrix::zeros(0, 0));
