@@ -22,6 +22,7 @@ pub mod anomaly;
 pub mod drift;
 mod linear;
 pub mod naive_bayes;
+pub mod operators;
 pub mod preprocessing;
 pub mod streams;
 
