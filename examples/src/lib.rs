@@ -6,6 +6,8 @@
 //! - [`socket_wordcount`]: word counts per 5-second processing-time window over a TCP socket;
 //! - [`hot_items`]: the Nexmark "hot items" query, the auctions with most bids per sliding
 //!   window, over the embedded generator;
+//! - [`monitoring`]: online fraud classification and anomaly detection on generated
+//!   payments with injected fraud and drift, with live precision and recall;
 //! - [`fraud`]: a keyed-state rule, "3 large payments within 1 minute", over generated payments;
 //! - [`window_join`]: orders joined with their payments per 10-second window.
 //!
@@ -15,6 +17,7 @@
 pub mod click_counts;
 pub mod fraud;
 pub mod hot_items;
+pub mod monitoring;
 pub mod socket_wordcount;
 pub mod window_join;
 pub mod wordcount;

@@ -28,8 +28,10 @@ One binary runs a job on one thread, on many threads (-w), or on a cluster of pr
 (-n, -p, --hostfile); results are the same either way.";
 
 const EXAMPLES: &str = "Examples:
-  riffle demo                                  Nexmark hot items on the embedded generator
-  riffle demo -w 2 --events 50000000           the same on two worker threads
+  riffle demo                                  fraud monitoring with online learning, live
+                                               precision/recall on generated payments
+  riffle demo -w 2 --events 10000000           the same on two worker threads
+  riffle run hot-items                         Nexmark hot items on the embedded generator
   riffle run wordcount --input README.md       word counts of a file
   riffle run socket-wordcount --address 127.0.0.1:9999
                                                word counts per 5 s from `nc -lk 9999`
@@ -160,10 +162,12 @@ impl OutputArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the demo: the Nexmark hot-items query on the embedded generator.
+    /// Run the demo: real-time fraud monitoring with online learning on generated payments
+    /// (an online classifier and an anomaly detector per region, live precision and recall
+    /// against the injected fraud, a concept drift half-way).
     Demo {
-        /// Events to generate (bids, auctions and people).
-        #[arg(long, default_value_t = 10_000_000)]
+        /// Payments to generate.
+        #[arg(long, default_value_t = 1_000_000)]
         events: u64,
         /// Events per second in all; unlimited if not given.
         #[arg(long)]
@@ -277,15 +281,21 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             out,
         } => {
+            let mut scenario = riffle_examples::monitoring::Monitoring::new(events, seed);
+            scenario.rate = rate;
             eprintln!(
-                "riffle demo: Nexmark hot items over {events} generated events on {} worker(s); \
-                 each line is the auction with most bids in a 10 s window.",
-                config.total_workers()
+                "riffle demo: fraud monitoring over {events} generated payments on {} worker(s).\n\
+                 Per region, an online classifier (logistic regression, reset by ADWIN on drift) \
+                 and an anomaly detector (half-space trees) score each payment, then learn it.\n\
+                 Fraud is 1% of payments; at payment {} the fraud pattern and normal spending \
+                 change. Each line: the last period's precision (P) and recall (R) of each \
+                 flagger against the injected truth, and in all.",
+                config.total_workers(),
+                scenario.drift_at,
             );
-            let cfg = nexmark(events, seed);
             let output = out.output();
             progress::execute(&config, Some(events), move |env| {
-                riffle_examples::hot_items::build(env, &cfg, rate, &output)
+                riffle_examples::monitoring::build(env, &scenario, &output)
             })?
         }
         Command::Bench(args) => return bench::run(&config, &args),

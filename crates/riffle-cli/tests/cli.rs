@@ -372,7 +372,8 @@ fn a_running_job_serves_prometheus_metrics_that_grow() {
     let port = free_port();
     let mut child = riffle()
         .args([
-            "demo",
+            "run",
+            "hot-items",
             "--events",
             "100000000",
             "--rate",

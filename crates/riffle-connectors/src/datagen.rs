@@ -68,6 +68,20 @@ impl RowRng {
         min + unit * (max - min)
     }
 
+    /// A normal draw with `mean` and standard deviation `std` (Box-Muller).
+    ///
+    /// ```
+    /// let mut rng = riffle_connectors::RowRng::new(3, 0);
+    /// let mean = (0..10_000).map(|_| rng.normal(5.0, 2.0)).sum::<f64>() / 10_000.0;
+    /// assert!((mean - 5.0).abs() < 0.1);
+    /// ```
+    pub fn normal(&mut self, mean: f64, std: f64) -> f64 {
+        // 1 - u is in (0, 1], so its logarithm is finite.
+        let u = 1.0 - self.range_f64(0.0, 1.0);
+        let v = self.range_f64(0.0, 1.0);
+        mean + std * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
         self.range_f64(0.0, 1.0) < p

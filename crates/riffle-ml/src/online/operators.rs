@@ -17,6 +17,7 @@ use riffle_runtime::{Context, Data, DataStream, KeyedProcessFunction, KeyedStrea
 use serde::{Deserialize, Serialize};
 
 use super::anomaly::{AnomalyDetector, EwmaZScore, HalfSpaceTrees};
+use super::drift::DriftDetector;
 use super::naive_bayes::OnlineGaussianNb;
 use super::preprocessing::{OnlineMinMaxScaler, OnlineStandardScaler};
 use super::{OnlineClassifier, OnlineLinearRegression, OnlineLogisticRegression, OnlineRegressor};
@@ -116,6 +117,59 @@ impl<S: OnlineScaler, M: OnlineModel> OnlineModel for Scaled<S, M> {
         let mut scaled = Vec::with_capacity(x.len());
         self.scaler.transform_into(x, &mut scaled);
         self.model.learn(&scaled, y);
+    }
+}
+
+/// A classifier watched by a drift detector fed with its 0/1 errors (a score on the wrong
+/// side of one half): when the detector reports a drift and the recent error rate is above
+/// the rate since the last reset (a drift for the worse: detectors also report a model
+/// getting better), the model is replaced by a fresh copy of `initial`, which learns the new
+/// concept without the old one's weight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftReset<M, D> {
+    /// What the model starts over from.
+    pub initial: M,
+    /// The serving model.
+    pub model: M,
+    /// The detector.
+    pub detector: D,
+    /// Resets so far.
+    pub drifts: u64,
+    /// Errors and records since the last reset.
+    errors: (f64, f64),
+    /// Exponentially weighted recent error rate (weight 1/100 for the newest record).
+    recent: f64,
+}
+
+impl<M: Clone, D> DriftReset<M, D> {
+    /// `model` watched by `detector`.
+    pub fn new(model: M, detector: D) -> Self {
+        DriftReset {
+            initial: model.clone(),
+            model,
+            detector,
+            drifts: 0,
+            errors: (0.0, 0.0),
+            recent: 0.0,
+        }
+    }
+}
+
+impl<M: OnlineModel, D: DriftDetector + Data> OnlineModel for DriftReset<M, D> {
+    fn score(&self, x: &[f64]) -> f64 {
+        self.model.score(x)
+    }
+    fn learn(&mut self, x: &[f64], y: f64) {
+        let wrong = f64::from((self.model.score(x) > 0.5) != (y == 1.0));
+        self.errors.0 += wrong;
+        self.errors.1 += 1.0;
+        self.recent += (wrong - self.recent) / 100f64.min(self.errors.1);
+        if self.detector.update(wrong) && self.recent > self.errors.0 / self.errors.1 {
+            self.model = self.initial.clone();
+            self.drifts += 1;
+            self.errors = (0.0, 0.0);
+        }
+        self.model.learn(x, y);
     }
 }
 
@@ -543,4 +597,26 @@ where
             features: extract.features,
             buffer: Vec::new(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::online::drift::Adwin;
+
+    #[test]
+    fn drift_reset_starts_over_when_the_concept_flips() {
+        let mut watched = DriftReset::new(OnlineLogisticRegression::default(), Adwin::default());
+        let x = |i: usize| [(i % 10) as f64 / 10.0];
+        // Label = x > 0.5 for 3,000 records, then the opposite.
+        for i in 0..3000 {
+            watched.learn(&x(i), f64::from(x(i)[0] > 0.5));
+        }
+        assert_eq!(watched.drifts, 0);
+        for i in 0..3000 {
+            watched.learn(&x(i), f64::from(x(i)[0] <= 0.5));
+        }
+        assert!(watched.drifts >= 1);
+        assert!(watched.score(&[0.9]) < 0.5, "learned the new concept");
+    }
 }
