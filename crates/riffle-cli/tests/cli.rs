@@ -349,6 +349,64 @@ fn sigkill_at_random_moments_then_restore_commits_exactly_the_uninterrupted_outp
     assert_eq!(got, expected);
 }
 
+#[test]
+fn the_monitoring_demo_killed_and_restored_keeps_its_models_and_writes_the_uninterrupted_summaries()
+{
+    // The summaries count every flag of the per-region classifiers and detectors: a model
+    // update lost or applied twice across a restart would change them.
+    let dir = tempfile::tempdir().unwrap();
+    let job = ["demo", "--events", "200000", "--seed", "5"];
+    let reference = dir.path().join("reference");
+    let mut args = vec!["-w", "2"];
+    args.extend(job);
+    args.extend(["--output", reference.to_str().unwrap()]);
+    run(&args);
+    let expected = published(&reference);
+    assert_eq!(expected.len(), 10, "{expected:?}");
+    let last: serde_json::Value = expected
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .max_by_key(|v| v["until_ms"].as_i64())
+        .unwrap();
+    assert_eq!(last["total"]["payments"], 200_000);
+    assert!(
+        last["total"]["classifier"]["true_positives"]
+            .as_u64()
+            .unwrap()
+            > 1000
+    );
+
+    let out = dir.path().join("out");
+    let chk = dir.path().join("chk");
+    let checkpointed = |restore: bool| -> Child {
+        let mut cmd = riffle();
+        cmd.args([
+            "-w",
+            "2",
+            "--checkpoint-dir",
+            chk.to_str().unwrap(),
+            "--checkpoint-interval",
+            "100",
+        ]);
+        if restore {
+            cmd.args(["--restore", "latest"]);
+        }
+        cmd.args(job)
+            .args(["--rate", "50000", "--output", out.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let kills = kill_repeatedly(5, (400, 800), checkpointed, || {
+        assert!(published(&out).len() <= expected.len())
+    });
+    assert!(kills >= 4, "only {kills} kills landed");
+    let status = checkpointed(true).wait().unwrap();
+    assert!(status.success());
+    assert_eq!(published(&out), expected);
+}
+
 /// One scrape of a Prometheus endpoint; `None` while nothing listens yet.
 fn scrape(port: u16) -> Option<String> {
     use std::io::{Read, Write};
