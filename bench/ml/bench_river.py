@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""River's side of the online-learning throughput benchmark: replays the SEA stream that
-`cargo run --release -p riffle-ml --example bench_online -- DIR` wrote (DIR/sea.csv) through
-River's LogisticRegression, predict then learn per record, as the Rust example does.
+"""River's side of the online-learning throughput benchmark: replays the streams that
+`cargo run --release -p riffle-ml --example bench_online -- DIR` wrote (DIR/sea.csv,
+hyperplane.csv, friedman.csv) through River's same models, predict then learn per record,
+as the Rust example does.
 
 Usage: bench/ml/bench_river.py DIR [RECORDS]
 """
@@ -11,33 +12,41 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from river import linear_model, metrics, optim
+from river import linear_model, metrics, naive_bayes, optim
 
-OPTIMIZERS = {
-    "sgd": lambda: optim.SGD(0.01),
-    "adagrad": lambda: optim.AdaGrad(lr=0.1, eps=1e-8),
-    "ftrl": lambda: optim.FTRLProximal(alpha=0.05, beta=1.0, l1=0.0, l2=1.0),
+CLASSIFIERS = {
+    "logistic-sgd": lambda: linear_model.LogisticRegression(optimizer=optim.SGD(0.01)),
+    "logistic-adagrad": lambda: linear_model.LogisticRegression(optimizer=optim.AdaGrad(lr=0.1, eps=1e-8)),
+    "logistic-ftrl": lambda: linear_model.LogisticRegression(
+        optimizer=optim.FTRLProximal(alpha=0.05, beta=1.0, l1=0.0, l2=1.0)),
+    "gaussian-nb": naive_bayes.GaussianNB,
 }
+
+
+def replay(data, stream, limit, name, model, classification):
+    frame = pd.read_csv(data / f"{stream}.csv", nrows=limit)
+    features = [c for c in frame.columns if c != "label"]
+    rows = frame[features].to_dict(orient="records")
+    targets = [bool(v) if classification else float(v) for v in frame["label"]]
+    metric = metrics.Accuracy() if classification else metrics.MAE()
+    start = time.perf_counter()
+    for x, y in zip(rows, targets):
+        metric.update(y, model.predict_one(x))
+        model.learn_one(x, y)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"engine": "river", "stream": stream, "model": name, "records": len(targets),
+                      "seconds": round(seconds, 4), "records_per_second": round(len(targets) / seconds),
+                      "accuracy" if classification else "mae": round(metric.get(), 4)}), flush=True)
 
 
 def main():
     data = Path(sys.argv[1])
     limit = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
-    frame = pd.read_csv(data / "sea.csv", nrows=limit)
-    features = [c for c in frame.columns if c != "label"]
-    rows = frame[features].to_dict(orient="records")
-    labels = [bool(v) for v in frame["label"]]
-    for name, make in OPTIMIZERS.items():
-        model = linear_model.LogisticRegression(optimizer=make())
-        accuracy = metrics.Accuracy()
-        start = time.perf_counter()
-        for x, y in zip(rows, labels):
-            accuracy.update(y, model.predict_one(x))
-            model.learn_one(x, y)
-        seconds = time.perf_counter() - start
-        print(json.dumps({"engine": "river", "model": f"logistic-{name}", "records": len(labels),
-                          "seconds": round(seconds, 4), "records_per_second": round(len(labels) / seconds),
-                          "accuracy": round(accuracy.get(), 4)}))
+    for stream in ["sea", "hyperplane"]:
+        for name, make in CLASSIFIERS.items():
+            replay(data, stream, limit, name, make(), True)
+    replay(data, "friedman", limit, "linear-sgd",
+           linear_model.LinearRegression(optimizer=optim.SGD(0.01)), False)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,35 @@
-//! Throughput of online learning (predict, then learn, one record at a time) on a seeded SEA
-//! stream, the shape of issue 6's comparison with River: `bench/ml/bench_river.py` replays the
-//! CSV file this writes through River's same model.
+//! Throughput of online learning (predict, then learn, one record at a time) on seeded
+//! streams, the shape of issue 6's comparison with River: `bench/ml/bench_river.py` replays
+//! the CSV files this writes through River's same models.
 //!
 //! `cargo run --release -p riffle-ml --example bench_online -- [DIR]`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use riffle_ml::online::{progressive_accuracy, streams, OnlineLogisticRegression, Optimizer};
+use riffle_ml::datasets::Dataset;
+use riffle_ml::online::naive_bayes::OnlineGaussianNb;
+use riffle_ml::online::{
+    progressive_accuracy, progressive_regression, streams, OnlineClassifier,
+    OnlineLinearRegression, OnlineLogisticRegression, Optimizer,
+};
 
 const RECORDS: usize = 1_000_000;
+
+fn csv(dir: &Path, name: &str, data: &Dataset) -> riffle_ml::Result<()> {
+    let path = dir.join(format!("{name}.csv"));
+    if !path.exists() {
+        riffle_ml::datasets::write_csv(&data.to_table()?, &path)?;
+    }
+    Ok(())
+}
+
+fn report(stream: &str, model: &str, seconds: f64, metric: &str, value: f64) {
+    println!(
+        "{{\"engine\": \"riffle\", \"stream\": \"{stream}\", \"model\": \"{model}\", \"records\": {RECORDS}, \"seconds\": {seconds:.4}, \"records_per_second\": {:.0}, \"{metric}\": {value:.4}}}",
+        RECORDS as f64 / seconds
+    );
+}
 
 fn main() -> riffle_ml::Result<()> {
     let dir = PathBuf::from(
@@ -18,33 +38,62 @@ fn main() -> riffle_ml::Result<()> {
             .unwrap_or_else(|| "/tmp/riffle-online-bench".into()),
     );
     std::fs::create_dir_all(&dir)?;
-    let data = streams::sea(RECORDS, 0.1, 17);
-    let csv = dir.join("sea.csv");
-    if !csv.exists() {
-        riffle_ml::datasets::write_csv(&data.to_table()?, &csv)?;
-    }
-    for (name, optimizer) in [
-        ("sgd", Optimizer::Sgd { lr: 0.01 }),
-        ("adagrad", Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 }),
+    let classification = [
+        ("sea", streams::sea(RECORDS, 0.1, 17)),
         (
-            "ftrl",
-            Optimizer::Ftrl {
-                alpha: 0.05,
-                beta: 1.0,
-                l1: 0.0,
-                l2: 1.0,
-            },
+            "hyperplane",
+            streams::hyperplane(RECORDS, 10, 0.001, 0.05, 18),
         ),
-    ] {
-        let mut model = OnlineLogisticRegression::with_optimizer(optimizer);
-        let start = Instant::now();
-        let score = progressive_accuracy(&mut model, &data.x, &data.y);
-        let seconds = start.elapsed().as_secs_f64();
-        println!(
-            "{{\"engine\": \"riffle\", \"model\": \"logistic-{name}\", \"records\": {RECORDS}, \"seconds\": {seconds:.4}, \"records_per_second\": {:.0}, \"accuracy\": {:.4}}}",
-            RECORDS as f64 / seconds,
-            score.accuracy
-        );
+    ];
+    for (name, data) in &classification {
+        csv(&dir, name, data)?;
+        let mut models: Vec<(&str, Box<dyn OnlineClassifier>)> = vec![
+            (
+                "logistic-sgd",
+                Box::new(OnlineLogisticRegression::with_optimizer(Optimizer::Sgd {
+                    lr: 0.01,
+                })),
+            ),
+            (
+                "logistic-adagrad",
+                Box::new(OnlineLogisticRegression::with_optimizer(
+                    Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 },
+                )),
+            ),
+            (
+                "logistic-ftrl",
+                Box::new(OnlineLogisticRegression::with_optimizer(Optimizer::Ftrl {
+                    alpha: 0.05,
+                    beta: 1.0,
+                    l1: 0.0,
+                    l2: 1.0,
+                })),
+            ),
+            ("gaussian-nb", Box::new(OnlineGaussianNb::default())),
+        ];
+        for (model_name, model) in &mut models {
+            let start = Instant::now();
+            let score = progressive_accuracy(model.as_mut(), &data.x, &data.y);
+            report(
+                name,
+                model_name,
+                start.elapsed().as_secs_f64(),
+                "accuracy",
+                score.accuracy,
+            );
+        }
     }
+    let friedman = streams::friedman(RECORDS, 20);
+    csv(&dir, "friedman", &friedman)?;
+    let mut model = OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 });
+    let start = Instant::now();
+    let score = progressive_regression(&mut model, &friedman.x, &friedman.y);
+    report(
+        "friedman",
+        "linear-sgd",
+        start.elapsed().as_secs_f64(),
+        "mae",
+        score.mae,
+    );
     Ok(())
 }

@@ -185,6 +185,10 @@ impl OnlineClassifier for OnlineLogisticRegression {
         let p = self.predict_proba_one(x);
         self.params.step(x, p - y);
     }
+
+    fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
+        self.params.step(x, probability - y);
+    }
 }
 
 /// Linear regression trained online (River's `linear_model.LinearRegression`): one

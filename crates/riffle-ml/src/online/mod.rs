@@ -36,6 +36,13 @@ pub trait OnlineClassifier {
     fn predict_proba_one(&self, x: &[f64]) -> f64;
     /// Updates the model with one labelled record.
     fn learn_one(&mut self, x: &[f64], y: f64);
+    /// [`learn_one`](Self::learn_one) for a record whose probability the model has just
+    /// given (`predict_proba_one(x)`, with no update in between): the same update, without
+    /// computing the probability again. Progressive validation predicts, then learns.
+    fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
+        let _ = probability;
+        self.learn_one(x, y);
+    }
     /// The predicted class: 1 when the probability is above one half (ties to 0, as River).
     fn predict_one(&self, x: &[f64]) -> f64 {
         f64::from(self.predict_proba_one(x) > 0.5)
@@ -73,14 +80,15 @@ pub fn progressive_accuracy(
     let (mut correct, mut baseline_correct) = (0usize, 0usize);
     let (mut ones, mut seen) = (0usize, 0usize);
     for (row, label) in x.row_iter().zip(y) {
-        if model.predict_one(row) == *label {
+        let probability = model.predict_proba_one(row);
+        if f64::from(probability > 0.5) == *label {
             correct += 1;
         }
         let majority = if 2 * ones > seen { 1.0 } else { 0.0 };
         if majority == *label {
             baseline_correct += 1;
         }
-        model.learn_one(row, *label);
+        model.learn_predicted(row, *label, probability);
         seen += 1;
         ones += usize::from(*label == 1.0);
     }

@@ -30,6 +30,12 @@ pub trait OnlineModel: Data {
     fn score(&self, x: &[f64]) -> f64;
     /// Learns `x` with label or target `y`.
     fn learn(&mut self, x: &[f64], y: f64);
+    /// [`learn`](Self::learn) for a record the model has just scored (`score(x)`, no update
+    /// in between), which some models need not compute again.
+    fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
+        let _ = score;
+        self.learn(x, y);
+    }
 }
 
 macro_rules! classifier_model {
@@ -40,6 +46,9 @@ macro_rules! classifier_model {
             }
             fn learn(&mut self, x: &[f64], y: f64) {
                 OnlineClassifier::learn_one(self, x, y)
+            }
+            fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
+                self.learn_predicted(x, y, score)
             }
         }
     )*};
@@ -160,7 +169,11 @@ impl<M: OnlineModel, D: DriftDetector + Data> OnlineModel for DriftReset<M, D> {
         self.model.score(x)
     }
     fn learn(&mut self, x: &[f64], y: f64) {
-        let wrong = f64::from((self.model.score(x) > 0.5) != (y == 1.0));
+        let score = self.model.score(x);
+        self.learn_scored(x, y, score);
+    }
+    fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
+        let wrong = f64::from((score > 0.5) != (y == 1.0));
         self.errors.0 += wrong;
         self.errors.1 += 1.0;
         self.recent += (wrong - self.recent) / 100f64.min(self.errors.1);
@@ -366,7 +379,7 @@ impl<K: Data, T: Data, M: OnlineModel> KeyedProcessFunction<K, T> for OrderedLea
                 }
                 Mode::TestThenTrain => {
                     let score = model.score(&self.buffer);
-                    model.learn(&self.buffer, y);
+                    model.learn_scored(&self.buffer, y, score);
                     let version = state.records;
                     state.records += 1;
                     out.push((
@@ -384,7 +397,7 @@ impl<K: Data, T: Data, M: OnlineModel> KeyedProcessFunction<K, T> for OrderedLea
                     every,
                 } => {
                     let score = model.score(&self.buffer);
-                    model.learn(&self.buffer, y);
+                    model.learn_scored(&self.buffer, y, score);
                     let outcome = match metric {
                         Metric::Accuracy => {
                             let majority = f64::from(2 * state.ones > state.records);
