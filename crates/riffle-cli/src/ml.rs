@@ -6,19 +6,16 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{Float64Array, RecordBatch};
+use arrow_array::RecordBatch;
 use clap::{Args, Subcommand, ValueEnum};
 use riffle_core::{Result, RiffleError};
 use riffle_ml::algorithms::{self, Task};
 use riffle_ml::card::ModelCard;
-use riffle_ml::evaluation::{self, Metric, ScoredColumns};
-use riffle_ml::feature::{
-    HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
-    StringOrder, VectorAssembler,
-};
+use riffle_ml::evaluation::{Metric, ScoredColumns};
+use riffle_ml::feature::{HandleInvalid, VectorAssembler};
+use riffle_ml::tabular::{self, TrainSpec};
 use riffle_ml::tuning::{CrossValidator, FoldKind};
 use riffle_ml::{data, split, DynEstimator, Estimator, Model, Pipeline, PipelineModel};
 use riffle_runtime::ExecutionConfig;
@@ -339,173 +336,47 @@ fn key_values(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// A training table prepared for the pipeline: the label numeric (text labels indexed
-/// alphabetically) and the names of the feature columns by kind.
-struct Prepared {
-    table: RecordBatch,
-    label_values: Option<Vec<String>>,
-    numeric: Vec<String>,
-    text: Vec<String>,
-}
-
-fn prepare(args: &ModelArgs, task: Task, table: RecordBatch) -> Result<Prepared> {
-    if args.label.is_empty() && task != Task::Clustering {
+/// The training spec of the command line's model arguments with `params`.
+fn spec(args: &ModelArgs, params: &[(String, String)]) -> Result<TrainSpec> {
+    if args.label.is_empty() && algorithms::find(&args.algo).ml()?.task != Task::Clustering {
         return Err(RiffleError::Config(format!(
             "{} needs --label COLUMN",
             args.algo
         )));
     }
-    if !args.label.is_empty() {
-        data::column(&table, &args.label).ml()?;
-    }
-    let features: Vec<String> = if args.features.is_empty() {
-        table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| *n != args.label)
-            .collect()
-    } else {
-        args.features.clone()
-    };
-    let (mut numeric, mut text) = (Vec::new(), Vec::new());
-    for name in &features {
-        if name == &args.label {
-            return Err(RiffleError::Config(format!(
-                "the label `{name}` cannot also be a feature"
-            )));
-        }
-        if data::is_text(&table, name).ml()? {
-            text.push(name.clone());
-        } else {
-            numeric.push(name.clone());
-        }
-    }
-    if let (Some(name), None) = (text.first(), args.encode) {
-        // Name the value that made the column text: in a numeric column with one typo, that
-        // is the typo, not the column's first value.
-        let values = data::read_strings(&table, name).ml()?;
-        let example = values
-            .iter()
-            .enumerate()
-            .find_map(|(row, v)| {
-                v.as_ref()
-                    .filter(|v| v.parse::<f64>().is_err())
-                    .map(|v| (row, v))
-            })
-            .map(|(row, v)| format!("'{v}' at row {row}"))
-            .unwrap_or_default();
-        return Err(RiffleError::Config(format!(
-            "feature column `{name}` is text ({example}); pass --encode onehot or --encode index, or leave it out with --features"
-        )));
-    }
-    let (table, label_values) =
-        if task == Task::Classification && data::is_text(&table, &args.label).ml()? {
-            let indexer = StringIndexer {
-                input_cols: vec![args.label.clone()],
-                output_cols: vec![args.label.clone()],
-                order: StringOrder::AlphabetAsc,
-                handle_invalid: HandleInvalid::Error,
-            };
-            let model = indexer.fit(&table).ml()?;
-            let labels = model.labels[0].clone();
-            (
-                riffle_ml::Transformer::transform(&model, &table).ml()?,
-                Some(labels),
-            )
-        } else {
-            (table, None)
-        };
-    Ok(Prepared {
-        table,
-        label_values,
-        numeric,
-        text,
+    Ok(TrainSpec {
+        algorithm: args.algo.clone(),
+        label: args.label.clone(),
+        features: args.features.clone(),
+        encode: args.encode.map(|e| match e {
+            Encoding::Onehot => tabular::Encoding::OneHot,
+            Encoding::Index => tabular::Encoding::Index,
+        }),
+        impute: args.impute.map(|i| match i {
+            Impute::Mean => tabular::Impute::Mean,
+            Impute::Median => tabular::Impute::Median,
+            Impute::MostFrequent => tabular::Impute::MostFrequent,
+        }),
+        standardize: args.scale == Scale::Standard,
+        unseen: match args.unseen {
+            Unseen::Error => HandleInvalid::Error,
+            Unseen::Keep => HandleInvalid::Keep,
+            Unseen::Skip => HandleInvalid::Skip,
+        },
+        params: params.to_vec(),
     })
 }
 
-/// The pipeline of data preparation and the estimator for `params`.
+fn prepare(args: &ModelArgs, task: Task, table: RecordBatch) -> Result<tabular::Prepared> {
+    tabular::prepare(&spec(args, &[])?, task, table).ml()
+}
+
 fn pipeline(
     args: &ModelArgs,
-    prepared: &Prepared,
+    prepared: &tabular::Prepared,
     params: &[(String, String)],
 ) -> Result<Pipeline> {
-    let mut pipeline = Pipeline::new();
-    let unseen = match args.unseen {
-        Unseen::Error => HandleInvalid::Error,
-        Unseen::Keep => HandleInvalid::Keep,
-        Unseen::Skip => HandleInvalid::Skip,
-    };
-    if let Some(impute) = args.impute {
-        if !prepared.numeric.is_empty() {
-            pipeline = pipeline.estimator(Imputer {
-                input_cols: prepared.numeric.clone(),
-                output_cols: prepared.numeric.clone(),
-                strategy: match impute {
-                    Impute::Mean => ImputerStrategy::Mean,
-                    Impute::Median => ImputerStrategy::Median,
-                    Impute::MostFrequent => ImputerStrategy::MostFrequent,
-                },
-                fill_value: None,
-            });
-        }
-        if !prepared.text.is_empty() {
-            pipeline = pipeline.estimator(Imputer {
-                input_cols: prepared.text.clone(),
-                output_cols: prepared.text.clone(),
-                strategy: ImputerStrategy::MostFrequent,
-                fill_value: None,
-            });
-        }
-    }
-    let mut assembled = prepared.numeric.clone();
-    if !prepared.text.is_empty() {
-        let encoded: Vec<String> = prepared
-            .text
-            .iter()
-            .map(|c| format!("{c}__encoded"))
-            .collect();
-        match args.encode {
-            Some(Encoding::Index) => {
-                pipeline = pipeline.estimator(StringIndexer {
-                    input_cols: prepared.text.clone(),
-                    output_cols: encoded.clone(),
-                    order: StringOrder::FrequencyDesc,
-                    handle_invalid: unseen,
-                })
-            }
-            _ => {
-                pipeline = pipeline.estimator(OneHotEncoder {
-                    input_cols: prepared.text.clone(),
-                    output_cols: encoded.clone(),
-                    drop_last: false,
-                    handle_invalid: unseen,
-                })
-            }
-        }
-        assembled.extend(encoded);
-    }
-    let names: Vec<&str> = assembled.iter().map(String::as_str).collect();
-    let features_col = if args.scale == Scale::Standard {
-        "features__raw"
-    } else {
-        "features"
-    };
-    pipeline = pipeline.model(VectorAssembler::new(&names, features_col));
-    if args.scale == Scale::Standard {
-        pipeline = pipeline.estimator(StandardScaler {
-            input_col: features_col.into(),
-            output_col: "features".into(),
-            ..Default::default()
-        });
-    }
-    let mut all = params.to_vec();
-    if algorithms::find(&args.algo).ml()?.task != Task::Clustering {
-        all.push(("label_col".into(), args.label.clone()));
-    }
-    all.push(("features_col".into(), "features".into()));
-    Ok(pipeline.boxed_estimator(algorithms::estimator(&args.algo, &all).ml()?))
+    tabular::pipeline(&spec(args, params)?, prepared, params).ml()
 }
 
 /// Runs `work` with a spinner on a terminal (fits can take a while).
@@ -525,49 +396,8 @@ fn with_spinner<T>(message: &str, work: impl FnOnce() -> T) -> T {
 }
 
 fn report(task: Task, scored: &RecordBatch, label: &str) -> Result<BTreeMap<String, f64>> {
-    let columns = ScoredColumns {
-        label: label.to_string(),
-        ..Default::default()
-    };
-    match task {
-        Task::Classification => evaluation::classification_report(scored, &columns).ml(),
-        Task::Clustering => {
-            // Silhouette is quadratic in the rows: scored on the first rows only.
-            let x = data::read_vectors(scored, "features").ml()?;
-            let clusters = data::read_f64(scored, "prediction").ml()?;
-            let n = x.rows().min(SILHOUETTE_ROWS);
-            let rows: Vec<usize> = (0..n).collect();
-            let labels: Vec<usize> = clusters[..n].iter().map(|c| *c as usize).collect();
-            let mut out = BTreeMap::new();
-            out.insert(
-                "silhouette".to_string(),
-                riffle_ml::metrics::silhouette(&x.select_rows(&rows), &labels).ml()?,
-            );
-            out.insert("silhouette_rows".to_string(), n as f64);
-            out.insert("rows".to_string(), x.rows() as f64);
-            Ok(out)
-        }
-        Task::Recommendation => {
-            // Users or items unseen in training get no prediction (NaN, Spark's cold-start
-            // rule): the error is measured on the rows that have one, and the rest counted.
-            let predictions = data::read_f64_nullable(scored, "prediction").ml()?;
-            let keep: Vec<usize> = (0..predictions.len())
-                .filter(|&i| predictions[i].is_some())
-                .collect();
-            let scored_rows = data::take_rows(scored, &keep).ml()?;
-            let mut out = evaluation::regression_report(&scored_rows, &columns).ml()?;
-            out.insert(
-                "rows_without_prediction".into(),
-                (predictions.len() - keep.len()) as f64,
-            );
-            Ok(out)
-        }
-        _ => evaluation::regression_report(scored, &columns).ml(),
-    }
+    tabular::report(task, scored, label).ml()
 }
-
-/// Rows the CLI scores a clustering's silhouette on.
-const SILHOUETTE_ROWS: usize = 5_000;
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| RiffleError::Ml(e.to_string()))?;
@@ -813,52 +643,13 @@ fn load(dir: &Path) -> Result<(PipelineModel, ModelCard)> {
 
 /// Text labels mapped to the class indices the model was trained on.
 fn index_labels(card: &ModelCard, table: RecordBatch) -> Result<RecordBatch> {
-    let Some(values) = &card.label_values else {
-        return Ok(table);
-    };
-    let text = data::read_strings(&table, &card.label).ml()?;
-    let mut indices = Vec::with_capacity(text.len());
-    for (row, v) in text.iter().enumerate() {
-        let v = v.as_deref().unwrap_or("");
-        let i = values.iter().position(|l| l == v).ok_or_else(|| {
-            RiffleError::Ml(format!(
-                "label '{v}' at row {row} of `{}` is not one the model knows ({})",
-                card.label,
-                values.join(", ")
-            ))
-        })?;
-        indices.push(i as f64);
-    }
-    data::with_column(&table, &card.label, Arc::new(Float64Array::from(indices))).ml()
+    tabular::index_labels(card, table).ml()
 }
 
 fn predict(model_dir: &Path, data_path: &Path, out: Option<&Path>) -> Result<()> {
     let (model, card) = load(model_dir)?;
     let table = riffle_ml::io::read_table(data_path).ml()?;
-    let mut scored = riffle_ml::Transformer::transform(&model, &table).ml()?;
-    if let Some(values) = &card.label_values {
-        let labels = riffle_ml::feature::IndexToString {
-            input_col: "prediction".into(),
-            output_col: "prediction_label".into(),
-            labels: values.clone(),
-        };
-        scored = riffle_ml::Transformer::transform(&labels, &scored).ml()?;
-    }
-    // Keep the input columns and the model's outputs, not the intermediate ones.
-    let keep: Vec<usize> = scored
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| {
-            table.schema().index_of(f.name()).is_ok()
-                || ["prediction", "prediction_label", "probability"].contains(&f.name().as_str())
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let scored = scored
-        .project(&keep)
-        .map_err(|e| RiffleError::Ml(e.to_string()))?;
+    let scored = tabular::predict(&model, &card, &table).ml()?;
     match out {
         Some(path) => {
             riffle_ml::io::write_table(&scored, path).ml()?;

@@ -44,6 +44,7 @@ mod registry;
 pub mod split;
 pub mod suite;
 pub mod svm;
+pub mod tabular;
 pub mod tree;
 pub mod tuning;
 
