@@ -12,6 +12,7 @@
 mod files;
 mod format;
 mod functions;
+pub mod ml;
 mod script;
 mod session;
 mod sink;

@@ -85,6 +85,29 @@ pub enum Statement {
     StatementSet(Vec<Located>),
     /// `END` of a statement set (only inside `parse_script`).
     End,
+    /// `CREATE MODEL [IF NOT EXISTS] m WITH ('algorithm' = ..., 'label' = ..., ...) AS query`:
+    /// trains a model on the query's rows and saves it in the model catalog.
+    CreateModel {
+        /// The model's name.
+        name: String,
+        /// The `WITH (...)` options.
+        options: BTreeMap<String, String>,
+        /// The statement's text with everything before the query blanked out.
+        query: String,
+        /// No error when it exists.
+        if_not_exists: bool,
+    },
+    /// `SHOW MODELS`.
+    ShowModels,
+    /// `DESCRIBE MODEL m`.
+    DescribeModel(String),
+    /// `DROP MODEL [IF EXISTS] m`.
+    DropModel {
+        /// The model.
+        name: String,
+        /// No error when it does not exist.
+        if_exists: bool,
+    },
     /// Anything else: a query or a statement planned by DataFusion.
     Query,
 }
@@ -320,6 +343,48 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
                 query: blank_until(&text, first_at, at),
             },
         }
+    } else if starts(&["CREATE", "MODEL"]) {
+        parser.next_token();
+        parser.next_token();
+        let if_not_exists = parser.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        let options = if parser.parse_keyword(Keyword::WITH) {
+            with_options(&mut parser).map_err(|e| fail(e, &parser))?
+        } else {
+            BTreeMap::new()
+        };
+        parser
+            .expect_keyword(Keyword::AS)
+            .map_err(|e| fail(e, &parser))?;
+        let at = parser.peek_token().span.start;
+        Statement::CreateModel {
+            name: object_name(&name),
+            options,
+            query: blank_until(&text, first_at, at),
+            if_not_exists,
+        }
+    } else if starts(&["SHOW", "MODELS"]) {
+        Statement::ShowModels
+    } else if starts(&["DESCRIBE", "MODEL"]) || starts(&["DESC", "MODEL"]) {
+        parser.next_token();
+        parser.next_token();
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        Statement::DescribeModel(object_name(&name))
+    } else if starts(&["DROP", "MODEL"]) {
+        parser.next_token();
+        parser.next_token();
+        let if_exists = parser.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+        let name = parser
+            .parse_object_name(false)
+            .map_err(|e| fail(e, &parser))?;
+        Statement::DropModel {
+            name: object_name(&name),
+            if_exists,
+        }
     } else if starts(&["SET"]) {
         Statement::Set(set(&mut parser).map_err(|e| fail(e, &parser))?)
     } else if starts(&["SHOW", "TABLES"]) {
@@ -450,7 +515,7 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
 
 /// The byte offset in `script` of position `at` (line and column from 1, columns in
 /// characters), or `None` past its end.
-fn offset(script: &str, at: Location) -> Option<usize> {
+pub(crate) fn offset(script: &str, at: Location) -> Option<usize> {
     let mut line_start = 0;
     for _ in 1..at.line {
         line_start += script[line_start..].find('\n')? + 1;
@@ -623,18 +688,7 @@ fn create_table(
         return parser.expected("( columns ), WITH (options) or AS query", next);
     }
     if parser.parse_keyword(Keyword::WITH) {
-        parser.expect_token(&Token::LParen)?;
-        loop {
-            let key = parser.parse_literal_string()?;
-            parser.expect_token(&Token::Eq)?;
-            let value = parser.parse_literal_string()?;
-            table.options.insert(key, value);
-            if parser.consume_token(&Token::Comma) {
-                continue;
-            }
-            parser.expect_token(&Token::RParen)?;
-            break;
-        }
+        table.options = with_options(parser)?;
     }
     if !with_columns {
         parser.expect_keyword(Keyword::AS)?;
@@ -643,6 +697,24 @@ fn create_table(
     }
     expect_end(parser)?;
     Ok((table, None))
+}
+
+/// `('key' = 'value', ...)` after `WITH`.
+fn with_options(parser: &mut Parser) -> std::result::Result<BTreeMap<String, String>, ParserError> {
+    let mut options = BTreeMap::new();
+    parser.expect_token(&Token::LParen)?;
+    loop {
+        let key = parser.parse_literal_string()?;
+        parser.expect_token(&Token::Eq)?;
+        let value = parser.parse_literal_string()?;
+        options.insert(key, value);
+        if parser.consume_token(&Token::Comma) {
+            continue;
+        }
+        parser.expect_token(&Token::RParen)?;
+        break;
+    }
+    Ok(options)
 }
 
 /// Consumes the next token if it is the word `word` (for Flink words `sqlparser` does not

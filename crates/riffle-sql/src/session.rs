@@ -230,7 +230,207 @@ impl Session {
                 located.line
             ))),
             Statement::Query => self.query(located),
+            Statement::CreateModel {
+                name,
+                options,
+                query,
+                if_not_exists,
+            } => self.create_model(located, name, options, query, *if_not_exists),
+            Statement::ShowModels => {
+                let names = self.catalog().names();
+                text_rows(
+                    &["model name"],
+                    names.into_iter().map(|n| vec![n]).collect(),
+                )
+            }
+            Statement::DescribeModel(name) => self.describe_model(name),
+            Statement::DropModel { name, if_exists } => {
+                if !self.catalog().drop_model(name)? && !if_exists {
+                    return Err(self
+                        .catalog()
+                        .load(name)
+                        .err()
+                        .unwrap_or_else(|| RiffleError::Sql(format!("unknown model '{name}'"))));
+                }
+                self.ctx.deregister_udf(&crate::ml::function_name(name));
+                Ok(Output::Message(
+                    "[INFO] Execute statement succeeded.".into(),
+                ))
+            }
         }
+    }
+
+    /// The model catalog: `SET 'ml.model-catalog' = 'DIR'`, by default `riffle-models` in the
+    /// working directory.
+    fn catalog(&self) -> crate::ml::Catalog {
+        crate::ml::Catalog::new(
+            self.setting(crate::ml::CATALOG_SETTING)
+                .unwrap_or(crate::ml::DEFAULT_CATALOG),
+        )
+    }
+
+    /// `CREATE MODEL m WITH (...) AS query`: the query's rows (a bounded query, run in batch
+    /// mode) train the model, which is saved in the catalog.
+    fn create_model(
+        &mut self,
+        located: &Located,
+        name: &str,
+        options: &BTreeMap<String, String>,
+        query: &str,
+        if_not_exists: bool,
+    ) -> Result<Output> {
+        let catalog = self.catalog();
+        if catalog.contains(name) {
+            if if_not_exists {
+                return Ok(Output::Message(
+                    "[INFO] Execute statement succeeded.".into(),
+                ));
+            }
+            return Err(in_statement(
+                located,
+                RiffleError::Sql(format!(
+                    "model '{name}' already exists; DROP MODEL {name} first"
+                )),
+            ));
+        }
+        let options = crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
+        if self.setup(located, query, false)?.streaming {
+            return Err(in_statement(
+                located,
+                RiffleError::Sql(
+                    "CREATE MODEL trains on a bounded query, and this one reads an unbounded \
+                     table (or streaming mode is set); training from an unbounded query is \
+                     not supported yet — use the online operators of riffle-ml"
+                        .into(),
+                ),
+            ));
+        }
+        let table = self.rows_of(located, query)?;
+        let dir = catalog.path(name);
+        let card = crate::ml::train(&options, table, &dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            in_statement(located, e)
+        })?;
+        let metrics = card
+            .holdout_metrics
+            .iter()
+            .map(|(k, v)| format!(", {k} = {v:.6}"))
+            .collect::<String>();
+        Ok(Output::Message(format!(
+            "[INFO] Model '{name}' ({}) trained on {} rows{metrics}; saved to {}",
+            card.algorithm,
+            card.trained_rows,
+            dir.display()
+        )))
+    }
+
+    /// The rows of `query`, run in batch mode, as one batch.
+    fn rows_of(&mut self, located: &Located, query: &str) -> Result<RecordBatch> {
+        let inner = Located {
+            statement: Statement::Query,
+            text: query.to_string(),
+            line: located.line,
+        };
+        let Output::Rows { schema, batches } = self.query(&inner)? else {
+            return Err(RiffleError::Sql("the query returned no rows".into()));
+        };
+        datafusion::arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| RiffleError::Runtime(e.to_string()))
+    }
+
+    fn describe_model(&self, name: &str) -> Result<Output> {
+        let catalog = self.catalog();
+        let (_, card) = catalog.load(name)?;
+        let mut rows = vec![
+            vec!["algorithm".to_string(), card.algorithm.clone()],
+            vec![
+                "task".to_string(),
+                format!("{:?}", card.task).to_lowercase(),
+            ],
+            vec!["label".to_string(), card.label.clone()],
+            vec!["features".to_string(), card.features.join(", ")],
+        ];
+        if let Some(values) = &card.label_values {
+            rows.push(vec!["classes".to_string(), values.join(", ")]);
+        }
+        for (k, v) in &card.params {
+            rows.push(vec![format!("param {k}"), v.clone()]);
+        }
+        rows.push(vec![
+            "trained rows".to_string(),
+            card.trained_rows.to_string(),
+        ]);
+        for (k, v) in &card.holdout_metrics {
+            rows.push(vec![k.clone(), format!("{v:.6}")]);
+        }
+        rows.push(vec![
+            "path".to_string(),
+            catalog.path(name).display().to_string(),
+        ]);
+        text_rows(&["property", "value"], rows)
+    }
+
+    /// Registers model `name`'s scoring function; returns its card.
+    fn register_model(&self, name: &str) -> Result<riffle_ml::card::ModelCard> {
+        let (model, card) = self.catalog().load(name)?;
+        self.ctx
+            .register_udf(datafusion::logical_expr::ScalarUDF::from(
+                crate::ml::Predict::new(name, model, card.clone()),
+            ));
+        Ok(card)
+    }
+
+    /// `text` with its `ML_PREDICT` and `ML_EVALUATE` calls replaced: the table form of
+    /// `ML_PREDICT` by a projection with the model's scoring function, the scalar form by
+    /// that function, and `ML_EVALUATE` by the table of its metrics (computed now, on the
+    /// bounded table's rows).
+    fn rewrite_ml(&mut self, located: &Located, text: &str) -> Result<String> {
+        let found = crate::ml::find_calls(text).map_err(|e| in_statement(located, e))?;
+        if found.is_empty() {
+            return Ok(text.to_string());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for f in found {
+            out.push_str(&text[last..f.range.start]);
+            match f.call {
+                crate::ml::Call::PredictTable {
+                    table,
+                    model,
+                    columns,
+                } => {
+                    let card = self.register_model(&model)?;
+                    let features = if columns.is_empty() {
+                        card.features.clone()
+                    } else if columns.len() == card.features.len() {
+                        columns
+                    } else {
+                        return Err(RiffleError::Sql(format!(
+                            "ML_PREDICT: DESCRIPTOR names {} column(s); model '{model}' takes \
+                             {} ({})",
+                            columns.len(),
+                            card.features.len(),
+                            card.features.join(", ")
+                        )));
+                    };
+                    out.push_str(&crate::ml::predict_projection(&table, &model, &features));
+                }
+                crate::ml::Call::PredictScalar { model } => {
+                    self.register_model(&model)?;
+                    out.push_str(&format!("{}(", crate::ml::function_name(&model)));
+                }
+                crate::ml::Call::Evaluate { table, model } => {
+                    let (fitted, card) = self.catalog().load(&model)?;
+                    let rows = self.rows_of(located, &format!("SELECT * FROM \"{table}\""))?;
+                    let metrics = riffle_ml::tabular::evaluate(&fitted, &card, rows)
+                        .map_err(|e| RiffleError::Ml(format!("ML_EVALUATE: {e}")))?;
+                    out.push_str(&crate::ml::metrics_table(&metrics));
+                }
+            }
+            last = f.range.end;
+        }
+        out.push_str(&text[last..]);
+        Ok(out)
     }
 
     /// Flink's `CREATE FUNCTION f AS 'class'` loads a Java or Python class; Riffle's functions
@@ -478,7 +678,8 @@ impl Session {
     /// with its TVFs replaced, whether it runs in streaming mode, its TVFs with their schemas,
     /// and whether a table it reads is unbounded.
     fn setup(&mut self, located: &Located, text: &str, rows: bool) -> Result<Setup> {
-        let (text, tvfs) = rewrite(text, 0).map_err(|e| in_script(located, e))?;
+        let text = self.rewrite_ml(located, text)?;
+        let (text, tvfs) = rewrite(&text, 0).map_err(|e| in_script(located, e))?;
         let (text, temporals) =
             crate::temporal::rewrite(&text).map_err(|e| in_script(located, e))?;
         let mut names = self
@@ -1265,6 +1466,31 @@ impl Session {
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings.get(key).map(String::as_str)
     }
+}
+
+/// A result of text columns named `columns`.
+fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> Result<Output> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, datafusion::arrow::datatypes::DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = (0..columns.len())
+        .map(|i| {
+            Arc::new(datafusion::arrow::array::StringArray::from(
+                rows.iter()
+                    .map(|r| r.get(i).cloned().unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )) as _
+        })
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    Ok(Output::Rows {
+        schema,
+        batches: vec![batch],
+    })
 }
 
 /// Checked when the table is created: the connector and its options, so that a typo shows

@@ -1,0 +1,602 @@
+//! Machine learning in SQL: `CREATE MODEL ... AS query` trains a riffle-ml model on a bounded
+//! query's rows and saves it in the model catalog (a directory: one model directory per
+//! model, loadable after a restart and by `riffle ml`); `ML_PREDICT(TABLE t, MODEL m)` and
+//! the scalar `ML_PREDICT('m', column, ...)` score rows in batch and streaming queries;
+//! `ML_EVALUATE(TABLE t, MODEL m)` gives the model's metrics on a bounded table; `SHOW
+//! MODELS`, `DESCRIBE MODEL`, `DROP MODEL`.
+//!
+//! Scoring is a scalar function per model (`__ml_predict_<model>`), registered when a query
+//! names the model: the table form is rewritten into a projection that adds a `prediction`
+//! column, so it runs wherever a projection runs, on the runtime as in DataFusion.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::{exec_err, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use riffle_core::{did_you_mean, Result, RiffleError};
+use riffle_ml::algorithms::{self, Task};
+use riffle_ml::card::ModelCard;
+use riffle_ml::feature::HandleInvalid;
+use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
+use riffle_ml::PipelineModel;
+
+use crate::script::offset;
+
+/// The setting that names the model catalog directory.
+pub const CATALOG_SETTING: &str = "ml.model-catalog";
+/// The catalog directory when the setting is absent (relative to the working directory).
+pub const DEFAULT_CATALOG: &str = "riffle-models";
+
+fn ml(e: riffle_ml::MlError) -> RiffleError {
+    RiffleError::Ml(e.to_string())
+}
+
+/// The model catalog: a directory with one saved model per sub-directory.
+pub struct Catalog {
+    dir: PathBuf,
+}
+
+impl Catalog {
+    /// The catalog in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Catalog { dir: dir.into() }
+    }
+
+    /// The directory of model `name`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The models, by name.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join(riffle_ml::card::CARD_FILE).exists())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Whether model `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.path(name).join(riffle_ml::card::CARD_FILE).exists()
+    }
+
+    /// Model `name` and its card; an unknown name gets the nearest existing one.
+    pub fn load(&self, name: &str) -> Result<(PipelineModel, ModelCard)> {
+        if !self.contains(name) {
+            return Err(self.unknown(name));
+        }
+        let dir = self.path(name);
+        let model: PipelineModel = riffle_ml::load(&dir).map_err(ml)?;
+        let card = ModelCard::load(&dir).map_err(ml)?;
+        Ok((model, card))
+    }
+
+    /// Deletes model `name`; false if there was none.
+    pub fn drop_model(&self, name: &str) -> Result<bool> {
+        if !self.contains(name) {
+            return Ok(false);
+        }
+        std::fs::remove_dir_all(self.path(name)).map_err(|e| {
+            RiffleError::Ml(format!(
+                "cannot delete model '{name}' ({}): {e}",
+                self.path(name).display()
+            ))
+        })?;
+        Ok(true)
+    }
+
+    fn unknown(&self, name: &str) -> RiffleError {
+        let names = self.names();
+        let hint = did_you_mean(name, names.iter().map(String::as_str));
+        RiffleError::Sql(format!(
+            "unknown model '{name}'{hint} (model catalog {})",
+            self.dir.display()
+        ))
+    }
+}
+
+/// What `CREATE MODEL`'s options ask for: the training spec, and cross-validation folds.
+pub struct ModelOptions {
+    /// The algorithm, label, features, preparation and parameters.
+    pub spec: TrainSpec,
+    /// `'cv.folds'`: folds of a cross-validation run before the final fit.
+    pub folds: Option<usize>,
+}
+
+/// Reads `CREATE MODEL`'s `WITH` options: `'algorithm'` (required), `'label'`, `'features'`
+/// (comma-separated; default every column but the label), `'encode'` (`onehot`, `index`),
+/// `'impute'` (`mean`, `median`, `most-frequent`), `'scale'` (`standard`, `none`),
+/// `'unseen'` (`error`, `keep`, `skip`), `'cv.folds'`; every other option is a parameter of
+/// the algorithm (`riffle ml algorithms` lists them).
+pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions> {
+    let get = |key: &str| options.get(key).map(|v| v.trim());
+    let Some(algorithm) = get("algorithm") else {
+        return Err(RiffleError::Sql(
+            "CREATE MODEL needs 'algorithm' = '...' in WITH (see `riffle ml algorithms`)".into(),
+        ));
+    };
+    let bad = |key: &str, value: &str, allowed: &str| {
+        RiffleError::Sql(format!("'{key}' = '{value}': use {allowed}"))
+    };
+    let mut spec = TrainSpec::new(algorithm, get("label").unwrap_or(""));
+    if let Some(features) = get("features") {
+        spec.features = features
+            .split(',')
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+    }
+    spec.encode = match get("encode") {
+        None | Some("none") => None,
+        Some("onehot") => Some(Encoding::OneHot),
+        Some("index") => Some(Encoding::Index),
+        Some(other) => return Err(bad("encode", other, "'onehot', 'index' or 'none'")),
+    };
+    spec.impute = match get("impute") {
+        None | Some("none") => None,
+        Some("mean") => Some(Impute::Mean),
+        Some("median") => Some(Impute::Median),
+        Some("most-frequent") => Some(Impute::MostFrequent),
+        Some(other) => {
+            return Err(bad(
+                "impute",
+                other,
+                "'mean', 'median', 'most-frequent' or 'none'",
+            ))
+        }
+    };
+    spec.standardize = match get("scale") {
+        None | Some("none") => false,
+        Some("standard") => true,
+        Some(other) => return Err(bad("scale", other, "'standard' or 'none'")),
+    };
+    spec.unseen = match get("unseen") {
+        None | Some("error") => HandleInvalid::Error,
+        Some("keep") => HandleInvalid::Keep,
+        Some("skip") => HandleInvalid::Skip,
+        Some(other) => return Err(bad("unseen", other, "'error', 'keep' or 'skip'")),
+    };
+    let folds = match get("cv.folds") {
+        None => None,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 2 => Some(n),
+            _ => return Err(bad("cv.folds", v, "a whole number of at least 2")),
+        },
+    };
+    const OURS: [&str; 8] = [
+        "algorithm",
+        "label",
+        "features",
+        "encode",
+        "impute",
+        "scale",
+        "unseen",
+        "cv.folds",
+    ];
+    spec.params = options
+        .iter()
+        .filter(|(k, _)| !OURS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(ModelOptions { spec, folds })
+}
+
+/// Trains `options` on `table`, with a cross-validation first when asked; saves the model
+/// and its card in `dir`. Returns the card (with the cross-validation's mean metric among its
+/// metrics).
+pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<ModelCard> {
+    let spec = &options.spec;
+    let algorithm = algorithms::find(&spec.algorithm).map_err(ml)?;
+    let prepared = tabular::prepare(spec, algorithm.task, table).map_err(ml)?;
+    let pipeline = tabular::pipeline(spec, &prepared, &spec.params).map_err(ml)?;
+    let mut card = prepared.card(
+        spec,
+        algorithm.task,
+        &spec.params,
+        prepared.table.num_rows(),
+    );
+    card.algorithm = algorithm.name.to_string();
+    if let Some(folds) = options.folds {
+        let metric = if algorithm.task == Task::Classification {
+            riffle_ml::evaluation::Metric::Accuracy
+        } else {
+            riffle_ml::evaluation::Metric::Rmse
+        };
+        let validator = riffle_ml::tuning::CrossValidator {
+            folds,
+            kind: if algorithm.task == Task::Classification {
+                riffle_ml::tuning::FoldKind::Stratified
+            } else {
+                riffle_ml::tuning::FoldKind::Random
+            },
+            seed: 0,
+            metric,
+            columns: riffle_ml::evaluation::ScoredColumns {
+                label: spec.label.clone(),
+                ..Default::default()
+            },
+        };
+        let result = validator
+            .evaluate(&[&pipeline], &prepared.table)
+            .map_err(ml)?;
+        card.holdout_metrics
+            .insert(format!("cv_{}_mean", metric.name()), result.mean[0]);
+        card.holdout_metrics
+            .insert(format!("cv_{}_std", metric.name()), result.std[0]);
+        card.holdout_metrics.insert("cv_folds".into(), folds as f64);
+    }
+    let model = riffle_ml::Estimator::fit(&pipeline, &prepared.table).map_err(ml)?;
+    riffle_ml::save(&model, dir).map_err(ml)?;
+    card.save(dir).map_err(ml)?;
+    Ok(card)
+}
+
+/// The name of model `model`'s scoring function.
+pub fn function_name(model: &str) -> String {
+    format!("__ml_predict_{}", model.to_lowercase())
+}
+
+/// A model's scoring function: the arguments are its feature columns in the card's order;
+/// the result is the prediction (the class label for text labels, a number otherwise).
+pub struct Predict {
+    name: String,
+    model: Arc<PipelineModel>,
+    card: Arc<ModelCard>,
+    signature: Signature,
+}
+
+impl std::fmt::Debug for Predict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predict").field("name", &self.name).finish()
+    }
+}
+
+impl PartialEq for Predict {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Predict {}
+
+impl std::hash::Hash for Predict {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl Predict {
+    /// The scoring function of `model` named `model_name`.
+    pub fn new(model_name: &str, model: PipelineModel, card: ModelCard) -> Self {
+        Predict {
+            name: function_name(model_name),
+            model: Arc::new(model),
+            card: Arc::new(card),
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for Predict {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(if self.card.label_values.is_some() {
+            DataType::Utf8
+        } else {
+            DataType::Float64
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let features = &self.card.features;
+        if args.args.len() != features.len() {
+            return exec_err!(
+                "ML_PREDICT: the model takes {} feature(s) ({}), got {}",
+                features.len(),
+                features.join(", "),
+                args.args.len()
+            );
+        }
+        let rows = args.number_rows;
+        let mut fields = Vec::with_capacity(features.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(features.len());
+        for (name, value) in features.iter().zip(&args.args) {
+            let array = value.to_array(rows)?;
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            columns.push(array);
+        }
+        let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        let scored = tabular::predict(&self.model, &self.card, &table).map_err(|e| {
+            datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
+        })?;
+        let column = if self.card.label_values.is_some() {
+            "prediction_label"
+        } else {
+            "prediction"
+        };
+        match scored.column_by_name(column) {
+            Some(array) => Ok(ColumnarValue::Array(Arc::clone(array))),
+            None => exec_err!("ML_PREDICT: the model gave no {column} column"),
+        }
+    }
+}
+
+/// One `ML_PREDICT` or `ML_EVALUATE` call found in a query's text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `ML_PREDICT(TABLE t, MODEL m [, DESCRIPTOR(a, ...)])`.
+    PredictTable {
+        /// The scored table or view.
+        table: String,
+        /// The model.
+        model: String,
+        /// Columns to use as the features, in the model's order (default: the card's).
+        columns: Vec<String>,
+    },
+    /// `ML_PREDICT('m', expr, ...)`: the function's name is replaced.
+    PredictScalar {
+        /// The model.
+        model: String,
+    },
+    /// `ML_EVALUATE(TABLE t, MODEL m)`.
+    Evaluate {
+        /// The table the metrics are computed on.
+        table: String,
+        /// The model.
+        model: String,
+    },
+}
+
+/// A call and the byte range of the text it replaces.
+pub struct Found {
+    /// The call.
+    pub call: Call,
+    /// Bytes of the text it covers (the whole call for tables, the name and first argument
+    /// for the scalar form).
+    pub range: std::ops::Range<usize>,
+}
+
+fn ident(token: &Token) -> Option<String> {
+    match token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
+        Token::Word(w) => Some(w.value.clone()),
+        _ => None,
+    }
+}
+
+fn is_word(token: &Token, word: &str) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+}
+
+/// The `ML_PREDICT` and `ML_EVALUATE` calls of `text`, in order.
+pub fn find_calls(text: &str) -> Result<Vec<Found>> {
+    if !text.to_uppercase().contains("ML_") {
+        return Ok(Vec::new());
+    }
+    let tokens: Vec<TokenWithSpan> = Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .map_err(|e| RiffleError::Sql(e.to_string()))?
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let at = |t: &TokenWithSpan| offset(text, t.span.start);
+    let end = |t: &TokenWithSpan| offset(text, t.span.end);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 1 < tokens.len() {
+        let evaluate = is_word(&tokens[i].token, "ML_EVALUATE");
+        let predict = is_word(&tokens[i].token, "ML_PREDICT");
+        if !(evaluate || predict) || tokens[i + 1].token != Token::LParen {
+            i += 1;
+            continue;
+        }
+        let name = if evaluate {
+            "ML_EVALUATE"
+        } else {
+            "ML_PREDICT"
+        };
+        let error = |what: &str| {
+            RiffleError::Sql(format!(
+                "{name}: expected {what} (write {name}(TABLE t, MODEL m){})",
+                if predict {
+                    " or ML_PREDICT('m', column, ...)"
+                } else {
+                    ""
+                }
+            ))
+        };
+        let start = at(&tokens[i]).ok_or_else(|| error("a call"))?;
+        let first = tokens.get(i + 2).map(|t| &t.token);
+        if let (true, Some(Token::SingleQuotedString(model))) = (predict, first) {
+            let close = tokens
+                .get(i + 2)
+                .and_then(end)
+                .ok_or_else(|| error("a model"))?;
+            let has_more = tokens.get(i + 3).map(|t| &t.token) == Some(&Token::Comma);
+            found.push(Found {
+                call: Call::PredictScalar {
+                    model: model.to_lowercase(),
+                },
+                // `ML_PREDICT('m', ` becomes `__ml_predict_m(`.
+                range: start..if has_more {
+                    tokens.get(i + 3).and_then(end).unwrap_or(close)
+                } else {
+                    close
+                },
+            });
+            i += 3;
+            continue;
+        }
+        let mut j = i + 2;
+        let expect_word = |w: &str, j: &mut usize| -> Result<()> {
+            if tokens.get(*j).is_some_and(|t| is_word(&t.token, w)) {
+                *j += 1;
+                Ok(())
+            } else {
+                Err(error(w))
+            }
+        };
+        expect_word("TABLE", &mut j)?;
+        let table = tokens
+            .get(j)
+            .and_then(|t| ident(&t.token))
+            .ok_or_else(|| error("a table name after TABLE"))?;
+        j += 1;
+        if tokens.get(j).map(|t| &t.token) != Some(&Token::Comma) {
+            return Err(error("', MODEL m' after the table"));
+        }
+        j += 1;
+        expect_word("MODEL", &mut j)?;
+        let model = tokens
+            .get(j)
+            .and_then(|t| ident(&t.token))
+            .ok_or_else(|| error("a model name after MODEL"))?;
+        j += 1;
+        let mut columns = Vec::new();
+        if predict && tokens.get(j).map(|t| &t.token) == Some(&Token::Comma) {
+            j += 1;
+            expect_word("DESCRIPTOR", &mut j)?;
+            if tokens.get(j).map(|t| &t.token) != Some(&Token::LParen) {
+                return Err(error("DESCRIPTOR(column, ...)"));
+            }
+            j += 1;
+            while let Some(name) = tokens.get(j).and_then(|t| ident(&t.token)) {
+                columns.push(name);
+                j += 1;
+                if tokens.get(j).map(|t| &t.token) == Some(&Token::Comma) {
+                    j += 1;
+                }
+            }
+            if tokens.get(j).map(|t| &t.token) != Some(&Token::RParen) {
+                return Err(error("')' after the DESCRIPTOR columns"));
+            }
+            j += 1;
+        }
+        if tokens.get(j).map(|t| &t.token) != Some(&Token::RParen) {
+            return Err(error("')'"));
+        }
+        let stop = tokens.get(j).and_then(end).ok_or_else(|| error("')'"))?;
+        found.push(Found {
+            call: if evaluate {
+                Call::Evaluate { table, model }
+            } else {
+                Call::PredictTable {
+                    table,
+                    model,
+                    columns,
+                }
+            },
+            range: start..stop,
+        });
+        i = j + 1;
+    }
+    Ok(found)
+}
+
+/// `SELECT *, __ml_predict_m(features...) AS prediction FROM t` as a derived table.
+pub fn predict_projection(table: &str, model: &str, features: &[String]) -> String {
+    let args = features
+        .iter()
+        .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "(SELECT *, {}({args}) AS prediction FROM \"{table}\")",
+        function_name(model)
+    )
+}
+
+/// Metrics as a derived table of `(metric, value)` rows.
+pub fn metrics_table(metrics: &BTreeMap<String, f64>) -> String {
+    let rows = metrics
+        .iter()
+        .map(|(k, v)| {
+            let value = if v.is_finite() {
+                format!("CAST({v:?} AS DOUBLE)")
+            } else {
+                "CAST(NULL AS DOUBLE)".to_string()
+            };
+            format!("('{}', {value})", k.replace('\'', "''"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("(SELECT * FROM (VALUES {rows}) AS metrics(metric, value))")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_table_and_scalar_forms_with_their_ranges() {
+        let text =
+            "SELECT * FROM ML_PREDICT(TABLE houses, MODEL price) WHERE ML_PREDICT('m2', a, b) > 1";
+        let found = find_calls(text).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].call,
+            Call::PredictTable {
+                table: "houses".into(),
+                model: "price".into(),
+                columns: vec![]
+            }
+        );
+        assert_eq!(
+            &text[found[0].range.clone()],
+            "ML_PREDICT(TABLE houses, MODEL price)"
+        );
+        assert_eq!(found[1].call, Call::PredictScalar { model: "m2".into() });
+        assert_eq!(&text[found[1].range.clone()], "ML_PREDICT('m2',");
+    }
+
+    #[test]
+    fn a_malformed_call_says_how_to_write_it() {
+        let err = find_calls("SELECT * FROM ML_EVALUATE(houses, MODEL m)")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("ML_EVALUATE(TABLE t, MODEL m)"), "{err}");
+    }
+
+    #[test]
+    fn options_split_into_the_spec_and_the_algorithm_parameters() {
+        let options: BTreeMap<String, String> = [
+            ("algorithm", "linear-regression"),
+            ("label", "y"),
+            ("features", "a, b"),
+            ("scale", "standard"),
+            ("cv.folds", "5"),
+            ("reg_param", "0.1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let o = model_options(&options).unwrap();
+        assert_eq!(o.folds, Some(5));
+        assert_eq!(o.spec.features, vec!["a", "b"]);
+        assert!(o.spec.standardize);
+        assert_eq!(o.spec.params, vec![("reg_param".into(), "0.1".into())]);
+        let err = model_options(&BTreeMap::new()).err().unwrap().to_string();
+        assert!(err.contains("'algorithm'"), "{err}");
+    }
+}
