@@ -626,3 +626,45 @@ fn every_algorithm_is_reachable_by_name_and_kmeans_needs_no_label() {
     // scikit-learn's RandomForestClassifier(100 trees, depth 10) scores 0.936 here.
     assert!(metrics["accuracy"].as_f64().unwrap() > 0.91, "{metrics}");
 }
+
+#[test]
+fn the_sql_ml_flow_example_trains_with_cross_validation_and_writes_predictions() {
+    // The example writes under this fixed directory (it is a script users run as written).
+    let _ = std::fs::remove_dir_all("/tmp/riffle-ml-flow");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sql/ml_flow.sql"
+    );
+    let out = riffle(&["sql", "-f", script, "--format", "csv"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let both = format!("{stdout}\n{stderr}");
+    assert!(both.contains("cv_folds = 5"), "{both}");
+    // The predictions sink, read back: one row per sale, and their RMSE computed here.
+    let dir = Path::new("/tmp/riffle-ml-flow/predictions");
+    let mut squares = 0.0;
+    let mut rows = 0usize;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            let cells: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+            squares += (cells[1] - cells[2]).powi(2);
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 5000);
+    let rmse = (squares / rows as f64).sqrt();
+    // ML_EVALUATE's figure is the same RMSE, on the same rows.
+    let reported: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("rmse,"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no rmse in {stdout}"));
+    assert!(
+        (rmse - reported).abs() < 0.01 * rmse,
+        "{rmse} vs {reported}"
+    );
+    // The noise is uniform in ±5000 (std 2887); L2 0.1 shrinks the fit a little beyond it,
+    // on prices of 0.1-1 million.
+    assert!(rmse > 2800.0 && rmse < 8000.0, "{rmse}");
+}

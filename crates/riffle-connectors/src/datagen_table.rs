@@ -378,7 +378,11 @@ fn field_gen(
                     },
                 },
                 _ => {
+                    // Floats may take any value; by default they are drawn from Flink's
+                    // range, [Double.MIN_VALUE (the least positive double), Double.MAX_VALUE].
                     let (type_min, type_max) =
+                        integer_range(data_type).unwrap_or((f64::MIN, f64::MAX));
+                    let (default_min, default_max) =
                         integer_range(data_type).unwrap_or((f64::MIN_POSITIVE, f64::MAX));
                     let bound = |option: &str, default: f64| -> Result<f64> {
                         let value = match get(option) {
@@ -393,7 +397,7 @@ fn field_gen(
                         }
                         Ok(value)
                     };
-                    let (min, max) = (bound("min", type_min)?, bound("max", type_max)?);
+                    let (min, max) = (bound("min", default_min)?, bound("max", default_max)?);
                     if max < min {
                         return Err(RiffleError::Config(format!(
                             "datagen: '{}' = {max} is below '{}' = {min}",
@@ -603,6 +607,28 @@ mod tests {
         let mut table = DataGenTable::from_options(schema, &options).unwrap();
         table.rows_per_second = rate;
         table
+    }
+
+    #[test]
+    fn a_double_field_takes_a_negative_range() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+        let options = [
+            ("fields.x.min", "-5"),
+            ("fields.x.max", "-1"),
+            ("number-of-rows", "100"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let table = DataGenTable::from_options(schema, &options).unwrap();
+        let batch = table.rows(0, 100).unwrap();
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Float64Type;
+        let values = batch.column(0).as_primitive::<Float64Type>().values();
+        assert!(
+            values.iter().all(|v| (-5.0..=-1.0).contains(v)),
+            "{values:?}"
+        );
     }
 
     fn ids(batches: &[Batch]) -> Vec<i64> {
