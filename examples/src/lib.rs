@@ -6,6 +6,8 @@
 //! - [`socket_wordcount`]: word counts per 5-second processing-time window over a TCP socket;
 //! - [`hot_items`]: the Nexmark "hot items" query, the auctions with most bids per sliding
 //!   window, over the embedded generator;
+//! - [`analytics`]: sales per store per 10 s window feeding an online regression that
+//!   forecasts the next window, with live error beside a no-change forecast;
 //! - [`monitoring`]: online fraud classification and anomaly detection on generated
 //!   payments with injected fraud and drift, with live precision and recall;
 //! - [`fraud`]: a keyed-state rule, "3 large payments within 1 minute", over generated payments;
@@ -14,6 +16,7 @@
 //! Every job takes an [`Output`]: print the results, or write them as JSON lines into a
 //! directory with the exactly-once file sink.
 
+pub mod analytics;
 pub mod click_counts;
 pub mod fraud;
 pub mod hot_items;

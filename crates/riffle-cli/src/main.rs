@@ -36,6 +36,7 @@ const EXAMPLES: &str = "Examples:
   riffle run socket-wordcount --address 127.0.0.1:9999
                                                word counts per 5 s from `nc -lk 9999`
   riffle run fraud --events 2000000            3 large payments within a minute
+  riffle run analytics --events 3000000        online forecast of each store's next window
   riffle run click-counts --rate 100000 --output out/ --checkpoint-dir chk/
                                                exactly-once files; after a crash add --restore latest
   riffle run window-join --output out/         orders joined with payments, to files
@@ -239,6 +240,14 @@ enum Example {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Forecast each store's next 10 s of sales with an online regression on the window
+    /// totals; live error beside a no-change forecast.
+    Analytics {
+        #[command(flatten)]
+        generated: Generated,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Alert on 3 payments over 500 within a minute, per account.
     Fraud {
         /// Payments to generate.
@@ -337,6 +346,12 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
             let output = out.output();
             progress::execute(config, Some(g.events), move |env| {
                 riffle_examples::click_counts::build(env, g.events, g.rate, g.seed, &output)
+            })
+        }
+        Example::Analytics { generated: g, out } => {
+            let output = out.output();
+            progress::execute(config, Some(g.events), move |env| {
+                riffle_examples::analytics::build(env, g.events, g.seed, g.rate, &output)
             })
         }
         Example::Fraud { events, seed, out } => {
