@@ -10,6 +10,8 @@
 //!   forecasts the next window, with live error beside a no-change forecast;
 //! - [`monitoring`]: online fraud classification and anomaly detection on generated
 //!   payments with injected fraud and drift, with live precision and recall;
+//! - [`recommendation`]: top-10 items per click from online matrix factorisation and
+//!   Swing-style similarity, with live hit-rate@10 beside popularity;
 //! - [`fraud`]: a keyed-state rule, "3 large payments within 1 minute", over generated payments;
 //! - [`window_join`]: orders joined with their payments per 10-second window.
 //!
@@ -21,6 +23,7 @@ pub mod click_counts;
 pub mod fraud;
 pub mod hot_items;
 pub mod monitoring;
+pub mod recommendation;
 pub mod socket_wordcount;
 pub mod window_join;
 pub mod wordcount;

@@ -37,6 +37,7 @@ const EXAMPLES: &str = "Examples:
                                                word counts per 5 s from `nc -lk 9999`
   riffle run fraud --events 2000000            3 large payments within a minute
   riffle run analytics --events 3000000        online forecast of each store's next window
+  riffle run recommendation --events 200000    top-10 per click, live hit-rate@10
   riffle run click-counts --rate 100000 --output out/ --checkpoint-dir chk/
                                                exactly-once files; after a crash add --restore latest
   riffle run window-join --output out/         orders joined with payments, to files
@@ -248,6 +249,14 @@ enum Example {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Recommend 10 items per click with online matrix factorisation and Swing-style
+    /// similarity; live hit-rate@10 beside popularity.
+    Recommendation {
+        #[command(flatten)]
+        generated: Generated,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Alert on 3 payments over 500 within a minute, per account.
     Fraud {
         /// Payments to generate.
@@ -352,6 +361,12 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
             let output = out.output();
             progress::execute(config, Some(g.events), move |env| {
                 riffle_examples::analytics::build(env, g.events, g.seed, g.rate, &output)
+            })
+        }
+        Example::Recommendation { generated: g, out } => {
+            let output = out.output();
+            progress::execute(config, Some(g.events), move |env| {
+                riffle_examples::recommendation::build(env, g.events, g.seed, g.rate, &output)
             })
         }
         Example::Fraud { events, seed, out } => {

@@ -7,6 +7,8 @@
 //!   FTRL-Proximal), [`naive_bayes::OnlineGaussianNb`];
 //! - scalers: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
+//! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
+//!   similarity, a popularity baseline);
 //! - seeded streams (SEA, rotating hyperplane, Agrawal, Friedman) in [`streams`], on which the
 //!   tests compare with River.
 //!
@@ -24,6 +26,7 @@ mod linear;
 pub mod naive_bayes;
 pub mod operators;
 pub mod preprocessing;
+pub mod recommend;
 pub mod streams;
 
 pub use linear::{LinearParams, OnlineLinearRegression, OnlineLogisticRegression, Optimizer};
