@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import river
-from river import linear_model, metrics, naive_bayes, optim
+from river import linear_model, metrics, naive_bayes, optim, tree
 
 OPTIMIZERS = {
     "sgd": lambda: optim.SGD(0.01),
@@ -49,6 +49,9 @@ def main():
     for stream in ["sea", "hyperplane", "agrawal"]:
         replay(stream, f"{stream}/gaussian-nb", naive_bayes.GaussianNB(), "accuracy",
                "naive_bayes.GaussianNB()")
+    for stream in ["sea", "hyperplane", "agrawal"]:
+        replay(stream, f"{stream}/hoeffding-tree", tree.HoeffdingTreeClassifier(), "accuracy",
+               "tree.HoeffdingTreeClassifier()")
     for name in ["sgd", "adagrad"]:
         make = OPTIMIZERS[name]
         replay("friedman", f"friedman/linear-{name}",

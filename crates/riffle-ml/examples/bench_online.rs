@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use riffle_ml::datasets::Dataset;
+use riffle_ml::online::hoeffding::HoeffdingTreeClassifier;
 use riffle_ml::online::naive_bayes::OnlineGaussianNb;
 use riffle_ml::online::{
     progressive_accuracy, progressive_regression, streams, OnlineClassifier,
@@ -70,6 +71,10 @@ fn main() -> riffle_ml::Result<()> {
                 })),
             ),
             ("gaussian-nb", Box::new(OnlineGaussianNb::default())),
+            (
+                "hoeffding-tree",
+                Box::new(HoeffdingTreeClassifier::default()),
+            ),
         ];
         for (model_name, model) in &mut models {
             let start = Instant::now();

@@ -5,7 +5,9 @@
 //! (`tests/reference/river.json`, written by `bench/ml/river_reference.py` from the CSV files
 //! that the ignored test below writes).
 
+use riffle_ml::online::hoeffding::HoeffdingTreeClassifier;
 use riffle_ml::online::naive_bayes::OnlineGaussianNb;
+use riffle_ml::online::OnlineClassifier;
 use riffle_ml::online::{
     progressive_accuracy, progressive_regression, streams, OnlineLinearRegression,
     OnlineLogisticRegression, Optimizer,
@@ -94,24 +96,34 @@ fn river(key: &str, metric: &str) -> f64 {
 }
 
 #[test]
-fn progressive_accuracy_of_gaussian_naive_bayes_matches_river() {
+fn progressive_accuracy_of_gaussian_naive_bayes_and_the_hoeffding_tree_matches_river() {
     for (stream, data) in streams().into_iter().filter(|(s, _)| *s != "friedman") {
-        let mut model = OnlineGaussianNb::default();
-        let score = progressive_accuracy(&mut model, &data.x, &data.y);
-        let key = format!("{stream}/gaussian-nb");
-        let theirs = river(&key, "accuracy");
-        println!(
-            "{key:<28} riffle {:.4}  river {theirs:.4}  (majority baseline {:.4})",
-            score.accuracy, score.baseline
-        );
-        assert!(
-            (score.accuracy - theirs).abs() <= 0.01,
-            "{key}: {} vs River's {theirs}",
-            score.accuracy
-        );
-        // Agrawal's function 1 (salary bands per age band) is hard for a Gaussian per class:
-        // both River and Riffle beat the majority only slightly there.
-        assert!(score.accuracy > score.baseline, "{key}");
+        for (name, mut model) in [
+            (
+                "gaussian-nb",
+                Box::new(OnlineGaussianNb::default()) as Box<dyn OnlineClassifier>,
+            ),
+            (
+                "hoeffding-tree",
+                Box::new(HoeffdingTreeClassifier::default()),
+            ),
+        ] {
+            let score = progressive_accuracy(model.as_mut(), &data.x, &data.y);
+            let key = format!("{stream}/{name}");
+            let theirs = river(&key, "accuracy");
+            println!(
+                "{key:<28} riffle {:.4}  river {theirs:.4}  (majority baseline {:.4})",
+                score.accuracy, score.baseline
+            );
+            assert!(
+                (score.accuracy - theirs).abs() <= 0.01,
+                "{key}: {} vs River's {theirs}",
+                score.accuracy
+            );
+            // Agrawal's function 1 (salary bands per age band) is hard for a Gaussian per class:
+            // both River and Riffle beat the majority only slightly there.
+            assert!(score.accuracy > score.baseline, "{key}");
+        }
     }
 }
 

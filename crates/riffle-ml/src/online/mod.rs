@@ -4,7 +4,7 @@
 //! beside a majority-class baseline.
 //!
 //! - learners: [`OnlineLogisticRegression`] and [`OnlineLinearRegression`] (SGD, AdaGrad,
-//!   FTRL-Proximal), [`naive_bayes::OnlineGaussianNb`];
+//!   FTRL-Proximal), [`naive_bayes::OnlineGaussianNb`], [`hoeffding::HoeffdingTreeClassifier`];
 //! - scalers: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
 //! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
@@ -22,6 +22,7 @@
 
 pub mod anomaly;
 pub mod drift;
+pub mod hoeffding;
 mod linear;
 pub mod naive_bayes;
 pub mod operators;

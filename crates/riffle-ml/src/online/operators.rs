@@ -53,7 +53,11 @@ macro_rules! classifier_model {
         }
     )*};
 }
-classifier_model!(OnlineLogisticRegression, OnlineGaussianNb);
+classifier_model!(
+    OnlineLogisticRegression,
+    OnlineGaussianNb,
+    super::hoeffding::HoeffdingTreeClassifier
+);
 
 impl OnlineModel for OnlineLinearRegression {
     fn score(&self, x: &[f64]) -> f64 {
