@@ -52,6 +52,8 @@ def main():
     for stream in ["sea", "hyperplane", "agrawal"]:
         replay(stream, f"{stream}/hoeffding-tree", tree.HoeffdingTreeClassifier(), "accuracy",
                "tree.HoeffdingTreeClassifier()")
+    replay("bags", "bags/multinomial-nb", naive_bayes.MultinomialNB(), "accuracy",
+           "naive_bayes.MultinomialNB()")
     for name in ["sgd", "adagrad"]:
         make = OPTIMIZERS[name]
         replay("friedman", f"friedman/linear-{name}",
@@ -61,7 +63,8 @@ def main():
                 "streams": {"sea": "streams::sea(20000, noise 0.1, seed 17)",
                             "hyperplane": "streams::hyperplane(20000, 10 features, mag_change 0.001, noise 0.05, seed 18)",
                             "agrawal": "streams::agrawal(20000, function 1, noise 0.05, seed 19)",
-                            "friedman": "streams::friedman(20000, seed 20)"},
+                            "friedman": "streams::friedman(20000, seed 20)",
+                            "bags": "streams::bags(20000, 20 words, noise 0.05, seed 21)"},
                 "results": results}
     out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out}", file=sys.stderr)

@@ -6,7 +6,7 @@
 //! that the ignored test below writes).
 
 use riffle_ml::online::hoeffding::HoeffdingTreeClassifier;
-use riffle_ml::online::naive_bayes::OnlineGaussianNb;
+use riffle_ml::online::naive_bayes::{OnlineGaussianNb, OnlineMultinomialNb};
 use riffle_ml::online::OnlineClassifier;
 use riffle_ml::online::{
     progressive_accuracy, progressive_regression, streams, OnlineLinearRegression,
@@ -25,6 +25,7 @@ fn streams() -> Vec<(&'static str, riffle_ml::datasets::Dataset)> {
         ),
         ("agrawal", streams::agrawal(20_000, 1, 0.05, 19)),
         ("friedman", streams::friedman(20_000, 20)),
+        ("bags", streams::bags(20_000, 20, 0.05, 21)),
     ]
 }
 
@@ -97,7 +98,10 @@ fn river(key: &str, metric: &str) -> f64 {
 
 #[test]
 fn progressive_accuracy_of_gaussian_naive_bayes_and_the_hoeffding_tree_matches_river() {
-    for (stream, data) in streams().into_iter().filter(|(s, _)| *s != "friedman") {
+    for (stream, data) in streams()
+        .into_iter()
+        .filter(|(s, _)| !["friedman", "bags"].contains(s))
+    {
         for (name, mut model) in [
             (
                 "gaussian-nb",
@@ -125,6 +129,24 @@ fn progressive_accuracy_of_gaussian_naive_bayes_and_the_hoeffding_tree_matches_r
             assert!(score.accuracy > score.baseline, "{key}");
         }
     }
+}
+
+#[test]
+fn progressive_accuracy_of_multinomial_naive_bayes_matches_river_on_word_counts() {
+    let (_, data) = streams().into_iter().find(|(s, _)| *s == "bags").unwrap();
+    let mut model = OnlineMultinomialNb::default();
+    let score = progressive_accuracy(&mut model, &data.x, &data.y);
+    let theirs = river("bags/multinomial-nb", "accuracy");
+    println!(
+        "bags/multinomial-nb riffle {:.4} river {theirs:.4}",
+        score.accuracy
+    );
+    assert!(
+        (score.accuracy - theirs).abs() <= 0.01,
+        "{} vs {theirs}",
+        score.accuracy
+    );
+    assert!(score.accuracy > score.baseline + 0.2);
 }
 
 #[test]

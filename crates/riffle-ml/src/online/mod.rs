@@ -4,8 +4,9 @@
 //! beside a majority-class baseline.
 //!
 //! - learners: [`OnlineLogisticRegression`] and [`OnlineLinearRegression`] (SGD, AdaGrad,
-//!   FTRL-Proximal), [`naive_bayes::OnlineGaussianNb`], [`hoeffding::HoeffdingTreeClassifier`];
-//! - scalers: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
+//!   FTRL-Proximal), Gaussian and multinomial naive Bayes ([`naive_bayes`]), the Hoeffding
+//!   tree ([`hoeffding`]), online k-means ([`cluster`]);
+//! - scalers, one-hot encoding and feature hashing: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
 //! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
 //!   similarity, a popularity baseline);
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod anomaly;
+pub mod cluster;
 pub mod drift;
 pub mod hoeffding;
 mod linear;

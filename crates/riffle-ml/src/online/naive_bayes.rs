@@ -93,6 +93,77 @@ impl OnlineClassifier for OnlineGaussianNb {
     }
 }
 
+/// Multinomial naive Bayes for counts (River's `naive_bayes.MultinomialNB`): per class, the
+/// total count of each feature; `P(f | c) = (count(f, c) + alpha) / (total(c) + alpha n)`
+/// with `n` the features seen, and a record scores `ln P(c) + Σ x_f ln P(f | c)`. Features
+/// must be counts or other non-negative weights (term frequencies, one-hot columns).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineMultinomialNb {
+    /// Additive (Laplace) smoothing.
+    pub alpha: f64,
+    counts: [f64; 2],
+    totals: [f64; 2],
+    /// Per feature, per class.
+    features: Vec<[f64; 2]>,
+}
+
+impl Default for OnlineMultinomialNb {
+    fn default() -> Self {
+        OnlineMultinomialNb {
+            alpha: 1.0,
+            counts: [0.0; 2],
+            totals: [0.0; 2],
+            features: Vec::new(),
+        }
+    }
+}
+
+impl OnlineMultinomialNb {
+    fn joint_log_likelihood(&self, class: usize, x: &[f64]) -> Option<f64> {
+        if self.counts[class] == 0.0 {
+            return None;
+        }
+        let prior = (self.counts[class] / (self.counts[0] + self.counts[1])).ln();
+        let terms = self.features.len().max(x.len()) as f64;
+        let den = self.totals[class] + self.alpha * terms;
+        let likelihood: f64 = x
+            .iter()
+            .enumerate()
+            .map(|(f, v)| {
+                let count = self.features.get(f).map_or(0.0, |c| c[class]);
+                v * ((count + self.alpha) / den).ln()
+            })
+            .sum();
+        Some(prior + likelihood)
+    }
+}
+
+impl OnlineClassifier for OnlineMultinomialNb {
+    fn predict_proba_one(&self, x: &[f64]) -> f64 {
+        match (
+            self.joint_log_likelihood(0, x),
+            self.joint_log_likelihood(1, x),
+        ) {
+            (Some(zero), Some(one)) => 1.0 / (1.0 + (zero - one).exp()),
+            (None, Some(_)) => 1.0,
+            (Some(_), None) => 0.0,
+            (None, None) => 0.5,
+        }
+    }
+
+    fn learn_one(&mut self, x: &[f64], y: f64) {
+        let class = usize::from(y == 1.0);
+        self.counts[class] += 1.0;
+        if self.features.len() < x.len() {
+            self.features.resize(x.len(), [0.0; 2]);
+        }
+        for (f, v) in self.features.iter_mut().zip(x) {
+            f[class] += v;
+            self.totals[class] += v;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +191,18 @@ mod tests {
         }
         // Class 0's variance is 0, so even its own value gets only the epsilon density.
         assert!(nb.predict_proba_one(&[1.0]) > 0.99);
+    }
+
+    #[test]
+    fn multinomial_nb_tells_two_vocabularies_apart() {
+        let mut nb = OnlineMultinomialNb::default();
+        for i in 0..100 {
+            let k = f64::from(i % 3);
+            nb.learn_one(&[3.0 + k, 1.0, 0.0, 0.0], 0.0);
+            nb.learn_one(&[0.0, 1.0, 2.0 + k, 4.0], 1.0);
+        }
+        assert!(nb.predict_proba_one(&[4.0, 1.0, 0.0, 0.0]) < 0.01);
+        assert!(nb.predict_proba_one(&[0.0, 0.0, 3.0, 3.0]) > 0.99);
     }
 
     #[test]

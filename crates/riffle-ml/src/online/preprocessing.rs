@@ -97,6 +97,74 @@ impl OnlineMinMaxScaler {
     }
 }
 
+/// One-hot encoding learned from the stream: each (feature, value) pair first seen gets the
+/// next column, so the encoded vector grows as categories appear (the online linear models
+/// start new columns at weight 0). Values not seen yet encode as all zeros.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OnlineOneHotEncoder {
+    /// Per categorical feature: value -> column.
+    columns: Vec<std::collections::HashMap<String, usize>>,
+    width: usize,
+}
+
+impl OnlineOneHotEncoder {
+    /// Learns the categories of one record's categorical `values`.
+    pub fn learn_one(&mut self, values: &[&str]) {
+        if self.columns.len() < values.len() {
+            self.columns.resize_with(values.len(), Default::default);
+        }
+        for (known, value) in self.columns.iter_mut().zip(values) {
+            if !known.contains_key(*value) {
+                known.insert((*value).to_string(), self.width);
+                self.width += 1;
+            }
+        }
+    }
+
+    /// Columns so far.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Writes the encoding of `values` into `out` (resized to [`width`](Self::width)).
+    pub fn transform_into(&self, values: &[&str], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.width, 0.0);
+        for (known, value) in self.columns.iter().zip(values) {
+            if let Some(column) = known.get(*value) {
+                out[*column] = 1.0;
+            }
+        }
+    }
+}
+
+/// The hashing trick for categorical values: feature `j` with value `v` adds ±1 to column
+/// `hash(j, v) mod n_features` (the sign from another bit of the hash, so collisions cancel
+/// on average). Nothing to learn: the width is fixed and every value has a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureHashing {
+    /// Columns of the output.
+    pub n_features: usize,
+}
+
+impl FeatureHashing {
+    /// Writes the hashed `values` into `out` (resized to `n_features`).
+    pub fn transform_into(&self, values: &[&str], out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.n_features.max(1), 0.0);
+        for (j, value) in values.iter().enumerate() {
+            // FNV-1a over the feature index and the value: stable across runs and versions.
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for byte in (j as u64).to_le_bytes().iter().chain(value.as_bytes()) {
+                h ^= u64::from(*byte);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            let column = (h % out.len() as u64) as usize;
+            out[column] += if h >> 63 == 1 { -1.0 } else { 1.0 };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +181,24 @@ mod tests {
         assert!((out[0] - 1.0).abs() < 1e-12, "{out:?}");
         assert_eq!(out[1], 0.0);
         assert_eq!(scaler.count(), 4);
+    }
+
+    #[test]
+    fn one_hot_grows_a_column_per_new_category_and_hashing_is_stable() {
+        let mut enc = OnlineOneHotEncoder::default();
+        enc.learn_one(&["red", "s"]);
+        enc.learn_one(&["blue", "s"]);
+        let mut out = Vec::new();
+        enc.transform_into(&["blue", "s"], &mut out);
+        assert_eq!(out, vec![0.0, 1.0, 1.0]);
+        enc.transform_into(&["green", "xl"], &mut out);
+        assert_eq!(out, vec![0.0; 3]);
+        let hasher = FeatureHashing { n_features: 16 };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        hasher.transform_into(&["red", "s"], &mut a);
+        hasher.transform_into(&["red", "s"], &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a.iter().map(|v| v.abs()).sum::<f64>(), 2.0);
     }
 
     #[test]

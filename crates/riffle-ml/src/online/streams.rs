@@ -125,6 +125,37 @@ pub fn friedman(n: usize, seed: u64) -> Dataset {
     dataset(Matrix::new(n, 10, x), y)
 }
 
+/// Bags of words: `features` word counts from 30 draws per record, from one of two
+/// vocabularies (class 0 favours the first half of the words, class 1 the second, each 3:1);
+/// a share `noise` of labels is flipped.
+pub fn bags(n: usize, features: usize, noise: f64, seed: u64) -> Dataset {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(features * n);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let class = rng.random::<f64>() < 0.5;
+        let mut row = vec![0.0; features];
+        for _ in 0..30 {
+            let favoured = rng.random::<f64>() < 0.75;
+            let first_half = favoured != class;
+            let half = features / 2;
+            let word = if first_half {
+                rng.random_range(0..half)
+            } else {
+                half + rng.random_range(0..features - half)
+            };
+            row[word] += 1.0;
+        }
+        let mut label = f64::from(class);
+        if rng.random::<f64>() < noise {
+            label = 1.0 - label;
+        }
+        x.extend_from_slice(&row);
+        y.push(label);
+    }
+    dataset(Matrix::new(n, features, x), y)
+}
+
 fn dataset(x: crate::Result<Matrix>, y: Vec<f64>) -> Dataset {
     // The shapes are built right above; an error here would be a bug in this file.
     let x = x.unwrap_or_else(|_| Matrix::zeros(0, 0));
