@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from river import linear_model, metrics, naive_bayes, optim, tree
+from river import forest, linear_model, metrics, naive_bayes, optim, tree
 
 CLASSIFIERS = {
     "logistic-sgd": lambda: linear_model.LogisticRegression(optimizer=optim.SGD(0.01)),
@@ -21,6 +21,7 @@ CLASSIFIERS = {
         optimizer=optim.FTRLProximal(alpha=0.05, beta=1.0, l1=0.0, l2=1.0)),
     "gaussian-nb": naive_bayes.GaussianNB,
     "hoeffding-tree": tree.HoeffdingTreeClassifier,
+    "adaptive-random-forest": lambda: forest.ARFClassifier(seed=42),
 }
 
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use riffle_ml::datasets::Dataset;
+use riffle_ml::online::forest::AdaptiveRandomForest;
 use riffle_ml::online::hoeffding::HoeffdingTreeClassifier;
 use riffle_ml::online::naive_bayes::OnlineGaussianNb;
 use riffle_ml::online::{
@@ -74,6 +75,10 @@ fn main() -> riffle_ml::Result<()> {
             (
                 "hoeffding-tree",
                 Box::new(HoeffdingTreeClassifier::default()),
+            ),
+            (
+                "adaptive-random-forest",
+                Box::new(AdaptiveRandomForest::new(10, 42)),
             ),
         ];
         for (model_name, model) in &mut models {

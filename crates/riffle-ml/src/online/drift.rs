@@ -16,7 +16,8 @@ pub trait DriftDetector {
 /// ADWIN (Bifet and Gavaldà 2007): an adaptive window of recent values, kept compressed in an
 /// exponential histogram; whenever two sub-windows have means further apart than the
 /// Hoeffding-style bound for confidence `delta`, the older part is dropped and a drift is
-/// reported. Checked every `clock` values once `grace_period` have been seen.
+/// reported. Checked every `clock` values once `grace_period` have been seen. As River's, the
+/// detector starts over (an empty window) with the value after a drift.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adwin {
     /// Confidence of the cut test.
@@ -36,6 +37,8 @@ pub struct Adwin {
     width: u64,
     tick: u64,
     detections: u64,
+    /// A drift was reported at the last value: start over at the next.
+    restart: bool,
 }
 
 impl Default for Adwin {
@@ -52,6 +55,7 @@ impl Default for Adwin {
             width: 0,
             tick: 0,
             detections: 0,
+            restart: false,
         }
     }
 }
@@ -166,6 +170,14 @@ impl Adwin {
 
 impl DriftDetector for Adwin {
     fn update(&mut self, x: f64) -> bool {
+        if self.restart {
+            self.rows.clear();
+            self.total = 0.0;
+            self.variance = 0.0;
+            self.width = 0;
+            self.tick = 0;
+            self.restart = false;
+        }
         self.insert(x);
         self.tick += 1;
         let mut detected = false;
@@ -176,6 +188,7 @@ impl DriftDetector for Adwin {
         }
         if detected {
             self.detections += 1;
+            self.restart = true;
         }
         detected
     }

@@ -6,6 +6,8 @@
 //! leaves predict with naive Bayes or the majority class, whichever has been right more
 //! often there (River's "nba" leaves). Labels are 0 and 1.
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::OnlineClassifier;
@@ -192,7 +194,10 @@ type Split = (usize, f64, [[f64; 2]; 2]);
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Leaf {
     stats: [f64; 2],
-    splitters: Vec<Splitter>,
+    /// The features this leaf watches, in order (all of them, or a random subset for a
+    /// forest's trees, drawn at the leaf's first record), each with its splitter.
+    splitters: Vec<(usize, Splitter)>,
+    sampled: bool,
     depth: u32,
     active: bool,
     last_attempt: f64,
@@ -205,6 +210,7 @@ impl Leaf {
         Leaf {
             stats,
             splitters: Vec::new(),
+            sampled: false,
             depth,
             active: true,
             last_attempt: stats[0] + stats[1],
@@ -229,7 +235,8 @@ impl Leaf {
                 continue;
             }
             *vote = (self.stats[c] / total).ln();
-            for (splitter, v) in self.splitters.iter().zip(x) {
+            for (feature, splitter) in &self.splitters {
+                let Some(v) = x.get(*feature) else { continue };
                 if let Some((g, _, _)) = &splitter.classes[c] {
                     let lp = g.log_pdf(*v);
                     if lp > f64::NEG_INFINITY {
@@ -251,13 +258,13 @@ impl Leaf {
         (total > 0.0).then(|| self.stats[1] / total)
     }
 
-    fn predict(&self, x: &[f64]) -> f64 {
-        let p = if self.active && self.nb_correct >= self.mc_correct {
+    /// The probability of class 1, or `None` while the leaf has no weight.
+    fn predict(&self, x: &[f64]) -> Option<f64> {
+        if self.active && self.nb_correct >= self.mc_correct {
             self.naive_bayes(x)
         } else {
             self.majority()
-        };
-        p.unwrap_or(0.0)
+        }
     }
 }
 
@@ -285,6 +292,11 @@ pub struct HoeffdingTreeClassifier {
     pub min_branch_fraction: f64,
     /// Greatest depth of a leaf.
     pub max_depth: u32,
+    /// Features each leaf watches, drawn at random per leaf (a forest's trees); all if `None`.
+    pub max_features: Option<usize>,
+    /// Seed of the feature draws.
+    pub seed: u64,
+    draws: u64,
     nodes: Vec<Node>,
 }
 
@@ -296,6 +308,9 @@ impl Default for HoeffdingTreeClassifier {
             tau: 0.05,
             min_branch_fraction: 0.01,
             max_depth: u32::MAX,
+            max_features: None,
+            seed: 0,
+            draws: 0,
             nodes: vec![Node::Leaf(Leaf::new([0.0; 2], 0))],
         }
     }
@@ -318,6 +333,15 @@ impl HoeffdingTreeClassifier {
         at
     }
 
+    /// The probability of class 1 for `x`, or `None` while its leaf has seen nothing (River
+    /// then gives every class 0).
+    pub fn predict_if_known(&self, x: &[f64]) -> Option<f64> {
+        match &self.nodes[self.leaf_of(x)] {
+            Node::Leaf(leaf) => leaf.predict(x),
+            Node::Branch { .. } => None,
+        }
+    }
+
     /// Leaves in the tree.
     pub fn leaves(&self) -> usize {
         self.nodes
@@ -336,10 +360,10 @@ impl HoeffdingTreeClassifier {
         // Candidates: the null split (merit -inf, as River's) and each feature's best, in
         // order; a stable sort by merit, the best last.
         let mut candidates: Vec<(f64, Option<Split>)> = vec![(f64::NEG_INFINITY, None)];
-        for (feature, splitter) in leaf.splitters.iter().enumerate() {
+        for (feature, splitter) in &leaf.splitters {
             let (merit, threshold, post) =
                 splitter.best_split(&leaf.stats, self.min_branch_fraction);
-            let split = (merit > f64::NEG_INFINITY).then_some((feature, threshold, post));
+            let split = (merit > f64::NEG_INFINITY).then_some((*feature, threshold, post));
             candidates.push((merit, split));
         }
         candidates.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
@@ -376,15 +400,37 @@ impl HoeffdingTreeClassifier {
 
 impl OnlineClassifier for HoeffdingTreeClassifier {
     fn predict_proba_one(&self, x: &[f64]) -> f64 {
-        match &self.nodes[self.leaf_of(x)] {
-            Node::Leaf(leaf) => leaf.predict(x),
-            Node::Branch { .. } => 0.0,
-        }
+        self.predict_if_known(x).unwrap_or(0.0)
     }
 
     fn learn_one(&mut self, x: &[f64], y: f64) {
+        self.learn_weighted(x, y, 1.0);
+    }
+}
+
+impl HoeffdingTreeClassifier {
+    /// The features a new leaf watches: all, or `max_features` of them drawn without
+    /// replacement.
+    fn draw_features(&mut self, dims: usize) -> Vec<usize> {
+        let all: Vec<usize> = (0..dims).collect();
+        match self.max_features {
+            Some(k) if k < dims => {
+                self.draws += 1;
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    self.seed ^ self.draws.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                rand::seq::index::sample(&mut rng, dims, k).into_vec()
+            }
+            _ => all,
+        }
+    }
+
+    /// Learns a record with weight `w` (a forest's Poisson weight; 1 for a single tree).
+    pub fn learn_weighted(&mut self, x: &[f64], y: f64, w: f64) {
         let class = usize::from(y == 1.0);
         let at = self.leaf_of(x);
+        let needs_features = matches!(&self.nodes[at], Node::Leaf(l) if !l.sampled);
+        let drawn = needs_features.then(|| self.draw_features(x.len()));
         let grace = self.grace_period;
         let max_depth = self.max_depth;
         let Node::Leaf(leaf) = &mut self.nodes[at] else {
@@ -396,21 +442,27 @@ impl OnlineClassifier for HoeffdingTreeClassifier {
                 None => false,
             };
             if leaf.total() == 0.0 || right(leaf.majority()) {
-                leaf.mc_correct += 1.0;
+                leaf.mc_correct += w;
             }
             if right(leaf.naive_bayes(x)) {
-                leaf.nb_correct += 1.0;
+                leaf.nb_correct += w;
             }
         }
-        leaf.stats[class] += 1.0;
+        leaf.stats[class] += w;
         if !leaf.active {
             return;
         }
-        if leaf.splitters.len() < x.len() {
-            leaf.splitters.resize(x.len(), Splitter::default());
+        if let Some(features) = drawn {
+            leaf.splitters = features
+                .into_iter()
+                .map(|f| (f, Splitter::default()))
+                .collect();
+            leaf.sampled = true;
         }
-        for (splitter, v) in leaf.splitters.iter_mut().zip(x) {
-            splitter.update(*v, class, 1.0);
+        for (feature, splitter) in &mut leaf.splitters {
+            if let Some(v) = x.get(*feature) {
+                splitter.update(*v, class, w);
+            }
         }
         if leaf.depth >= max_depth {
             leaf.active = false;

@@ -5,7 +5,8 @@
 //!
 //! - learners: [`OnlineLogisticRegression`] and [`OnlineLinearRegression`] (SGD, AdaGrad,
 //!   FTRL-Proximal), Gaussian and multinomial naive Bayes ([`naive_bayes`]), the Hoeffding
-//!   tree ([`hoeffding`]), online k-means ([`cluster`]);
+//!   tree ([`hoeffding`]) and the adaptive random forest ([`forest`]), online k-means
+//!   ([`cluster`]);
 //! - scalers, one-hot encoding and feature hashing: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
 //! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
@@ -24,6 +25,7 @@
 pub mod anomaly;
 pub mod cluster;
 pub mod drift;
+pub mod forest;
 pub mod hoeffding;
 mod linear;
 pub mod naive_bayes;
