@@ -11,14 +11,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use riffle_connectors::{DataGen, RowRng};
+use riffle_connectors::RowRng;
 use riffle_core::Result;
 use riffle_ml::online::operators::{OnlineModel, Scaled};
 use riffle_ml::online::preprocessing::OnlineStandardScaler;
 use riffle_ml::online::{OnlineLinearRegression, Optimizer};
 use riffle_runtime::{
-    Context, DataStream, Env, KeyedProcessFunction, Timer, WatermarkStrategy, WindowAssigner,
-    Windowed,
+    Context, DataStream, Env, KeyedProcessFunction, Timer, WindowAssigner, Windowed,
 };
 use serde::{Deserialize, Serialize};
 
@@ -198,18 +197,7 @@ pub fn forecasts<'s>(
     seed: u64,
     rate: Option<u64>,
 ) -> DataStream<'s, Forecast> {
-    let mut source = DataGen::new(seed, sale).rows(events);
-    if let Some(rate) = rate {
-        source = source.rows_per_second(rate);
-    }
-    source
-        .stream(
-            env,
-            "sales",
-            WatermarkStrategy::bounded_out_of_orderness(Duration::from_millis(200), |s: &Sale| {
-                s.at
-            }),
-        )
+    crate::generated(env, "sales", (events, seed, rate), sale, |s: &Sale| s.at)
         .map(|s| (s.store, s.cents))
         .key_by(|s: &(u8, u64)| s.0)
         .window(WindowAssigner::tumbling(Duration::from_millis(

@@ -33,8 +33,29 @@ use std::path::PathBuf;
 
 use riffle_connectors::{FileSink, Format, PrintSink};
 use riffle_core::Result;
-use riffle_runtime::{Data, DataStream};
+use riffle_runtime::{Data, DataStream, Env};
 use serde::Serialize;
+
+/// `events` generated rows of `make` (seeded with `seed`), at most `rate` per second if
+/// given, with event time from `at` and 200 ms of disorder allowed: the source of the
+/// scenarios.
+pub fn generated<'s, T: Data>(
+    env: &Env<'s>,
+    name: &str,
+    (events, seed, rate): (u64, u64, Option<u64>),
+    make: impl Fn(u64, &mut riffle_connectors::RowRng) -> T + Send + Sync + 'static,
+    at: fn(&T) -> i64,
+) -> DataStream<'s, T> {
+    let mut source = riffle_connectors::DataGen::new(seed, make).rows(events);
+    if let Some(rate) = rate {
+        source = source.rows_per_second(rate);
+    }
+    let strategy = riffle_runtime::WatermarkStrategy::bounded_out_of_orderness(
+        std::time::Duration::from_millis(200),
+        at,
+    );
+    source.stream(env, name, strategy)
+}
 
 /// Where an example's results go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -15,16 +15,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
-use riffle_connectors::{DataGen, RowRng};
+use riffle_connectors::RowRng;
 use riffle_core::Result;
 use riffle_ml::online::anomaly::HalfSpaceTrees;
 use riffle_ml::online::drift::Adwin;
 use riffle_ml::online::operators::{test_then_train, DriftReset, Extract, Scaled};
 use riffle_ml::online::preprocessing::{OnlineMinMaxScaler, OnlineStandardScaler};
 use riffle_ml::online::{OnlineLogisticRegression, Optimizer};
-use riffle_runtime::{Context, Env, KeyedProcessFunction, Timer, WatermarkStrategy};
+use riffle_runtime::{Context, Env, KeyedProcessFunction, Timer};
 use serde::{Deserialize, Serialize};
 
 use crate::Output;
@@ -352,17 +351,12 @@ pub fn summaries<'s>(
         fraud_rate,
         ..
     } = *config;
-    let mut source = DataGen::new(config.seed, move |n, rng| {
-        payment(n, rng, drift_at, fraud_rate)
-    })
-    .rows(config.events);
-    if let Some(rate) = config.rate {
-        source = source.rows_per_second(rate);
-    }
-    let payments = source.stream(
+    let payments = crate::generated(
         env,
         "payments",
-        WatermarkStrategy::bounded_out_of_orderness(Duration::from_millis(200), |p: &Payment| p.at),
+        (config.events, config.seed, config.rate),
+        move |n, rng| payment(n, rng, drift_at, fraud_rate),
+        |p: &Payment| p.at,
     );
     let labelled = Extract::new(features, |p: &Payment| f64::from(u8::from(p.fraud)));
     let classified = test_then_train(

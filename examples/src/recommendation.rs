@@ -11,12 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use riffle_connectors::{DataGen, RowRng};
+use riffle_connectors::RowRng;
 use riffle_core::Result;
 use riffle_ml::online::recommend::{ItemSimilarity, OnlineMf, Popularity};
-use riffle_runtime::{
-    Context, DataStream, Env, KeyedProcessFunction, Timer, WatermarkStrategy, WindowAssigner,
-};
+use riffle_runtime::{Context, DataStream, Env, KeyedProcessFunction, Timer, WindowAssigner};
 use serde::{Deserialize, Serialize};
 
 use crate::Output;
@@ -165,18 +163,7 @@ pub fn served<'s>(
     seed: u64,
     rate: Option<u64>,
 ) -> DataStream<'s, Served> {
-    let mut source = DataGen::new(seed, click).rows(events);
-    if let Some(rate) = rate {
-        source = source.rows_per_second(rate);
-    }
-    source
-        .stream(
-            env,
-            "clicks",
-            WatermarkStrategy::bounded_out_of_orderness(Duration::from_millis(200), |c: &Click| {
-                c.at
-            }),
-        )
+    crate::generated(env, "clicks", (events, seed, rate), click, |c: &Click| c.at)
         .key_by(|_: &Click| 0u8)
         .process(Recommender)
 }

@@ -261,12 +261,18 @@ pub fn pipeline(
     Ok(pipeline.boxed_estimator(algorithms::estimator(&spec.algorithm, &all)?))
 }
 
-/// Fits `spec` on all of `table`: the fitted pipeline and its card.
-pub fn fit(spec: &TrainSpec, table: RecordBatch) -> Result<(PipelineModel, ModelCard)> {
+/// Fits `spec` on all of `table`: the fitted pipeline and its card. With `cv_folds`, a
+/// k-fold cross-validation of the whole pipeline comes first (stratified for classifiers;
+/// accuracy for classifiers, RMSE otherwise), and its mean and spread go into the card's
+/// metrics (`cv_<metric>_mean`, `cv_<metric>_std`, `cv_folds`).
+pub fn fit(
+    spec: &TrainSpec,
+    table: RecordBatch,
+    cv_folds: Option<usize>,
+) -> Result<(PipelineModel, ModelCard)> {
     let algorithm = algorithms::find(&spec.algorithm)?;
     let prepared = prepare(spec, algorithm.task, table)?;
     let estimator = pipeline(spec, &prepared, &spec.params)?;
-    let model = estimator.fit(&prepared.table)?;
     let mut card = prepared.card(
         spec,
         algorithm.task,
@@ -274,6 +280,35 @@ pub fn fit(spec: &TrainSpec, table: RecordBatch) -> Result<(PipelineModel, Model
         prepared.table.num_rows(),
     );
     card.algorithm = algorithm.name.to_string();
+    if let Some(folds) = cv_folds {
+        let classification = algorithm.task == Task::Classification;
+        let metric = if classification {
+            evaluation::Metric::Accuracy
+        } else {
+            evaluation::Metric::Rmse
+        };
+        let validator = crate::tuning::CrossValidator {
+            folds,
+            kind: if classification {
+                crate::tuning::FoldKind::Stratified
+            } else {
+                crate::tuning::FoldKind::Random
+            },
+            seed: 0,
+            metric,
+            columns: ScoredColumns {
+                label: spec.label.clone(),
+                ..Default::default()
+            },
+        };
+        let result = validator.evaluate(&[&estimator], &prepared.table)?;
+        let name = metric.name();
+        let metrics = &mut card.holdout_metrics;
+        metrics.insert(format!("cv_{name}_mean"), result.mean[0]);
+        metrics.insert(format!("cv_{name}_std"), result.std[0]);
+        metrics.insert("cv_folds".into(), folds as f64);
+    }
+    let model = estimator.fit(&prepared.table)?;
     Ok((model, card))
 }
 

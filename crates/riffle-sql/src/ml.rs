@@ -22,7 +22,6 @@ use datafusion::logical_expr::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use riffle_core::{did_you_mean, Result, RiffleError};
-use riffle_ml::algorithms::{self, Task};
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
 use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
@@ -198,47 +197,7 @@ pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions>
 /// and its card in `dir`. Returns the card (with the cross-validation's mean metric among its
 /// metrics).
 pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<ModelCard> {
-    let spec = &options.spec;
-    let algorithm = algorithms::find(&spec.algorithm).map_err(ml)?;
-    let prepared = tabular::prepare(spec, algorithm.task, table).map_err(ml)?;
-    let pipeline = tabular::pipeline(spec, &prepared, &spec.params).map_err(ml)?;
-    let mut card = prepared.card(
-        spec,
-        algorithm.task,
-        &spec.params,
-        prepared.table.num_rows(),
-    );
-    card.algorithm = algorithm.name.to_string();
-    if let Some(folds) = options.folds {
-        let metric = if algorithm.task == Task::Classification {
-            riffle_ml::evaluation::Metric::Accuracy
-        } else {
-            riffle_ml::evaluation::Metric::Rmse
-        };
-        let validator = riffle_ml::tuning::CrossValidator {
-            folds,
-            kind: if algorithm.task == Task::Classification {
-                riffle_ml::tuning::FoldKind::Stratified
-            } else {
-                riffle_ml::tuning::FoldKind::Random
-            },
-            seed: 0,
-            metric,
-            columns: riffle_ml::evaluation::ScoredColumns {
-                label: spec.label.clone(),
-                ..Default::default()
-            },
-        };
-        let result = validator
-            .evaluate(&[&pipeline], &prepared.table)
-            .map_err(ml)?;
-        card.holdout_metrics
-            .insert(format!("cv_{}_mean", metric.name()), result.mean[0]);
-        card.holdout_metrics
-            .insert(format!("cv_{}_std", metric.name()), result.std[0]);
-        card.holdout_metrics.insert("cv_folds".into(), folds as f64);
-    }
-    let model = riffle_ml::Estimator::fit(&pipeline, &prepared.table).map_err(ml)?;
+    let (model, card) = tabular::fit(&options.spec, table, options.folds).map_err(ml)?;
     riffle_ml::save(&model, dir).map_err(ml)?;
     card.save(dir).map_err(ml)?;
     Ok(card)

@@ -8,6 +8,17 @@ use super::OnlineClassifier;
 /// River adds this to every density before its logarithm.
 const PDF_EPS: f64 = 10e-10;
 
+/// The probability of class 1 from the two classes' joint log-likelihoods (`None`: a class
+/// not seen yet; one half when neither is).
+fn class_one_probability(zero: Option<f64>, one: Option<f64>) -> f64 {
+    match (zero, one) {
+        (Some(zero), Some(one)) => 1.0 / (1.0 + (zero - one).exp()),
+        (None, Some(_)) => 1.0,
+        (Some(_), None) => 0.0,
+        (None, None) => 0.5,
+    }
+}
+
 /// Running mean and sum of squared deviations of one feature in one class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Moments {
@@ -69,15 +80,10 @@ impl OnlineGaussianNb {
 
 impl OnlineClassifier for OnlineGaussianNb {
     fn predict_proba_one(&self, x: &[f64]) -> f64 {
-        match (
+        class_one_probability(
             self.joint_log_likelihood(0, x),
             self.joint_log_likelihood(1, x),
-        ) {
-            (Some(zero), Some(one)) => 1.0 / (1.0 + (zero - one).exp()),
-            (None, Some(_)) => 1.0,
-            (Some(_), None) => 0.0,
-            (None, None) => 0.5,
-        }
+        )
     }
 
     fn learn_one(&mut self, x: &[f64], y: f64) {
@@ -140,15 +146,10 @@ impl OnlineMultinomialNb {
 
 impl OnlineClassifier for OnlineMultinomialNb {
     fn predict_proba_one(&self, x: &[f64]) -> f64 {
-        match (
+        class_one_probability(
             self.joint_log_likelihood(0, x),
             self.joint_log_likelihood(1, x),
-        ) {
-            (Some(zero), Some(one)) => 1.0 / (1.0 + (zero - one).exp()),
-            (None, Some(_)) => 1.0,
-            (Some(_), None) => 0.0,
-            (None, None) => 0.5,
-        }
+        )
     }
 
     fn learn_one(&mut self, x: &[f64], y: f64) {
