@@ -65,6 +65,13 @@ const KEYWORDS: &[&str] = &[
     "DATE_FORMAT",
     "TO_TIMESTAMP",
     "PROCTIME",
+    "CREATE MODEL",
+    "DESCRIBE MODEL",
+    "DROP MODEL",
+    "SHOW MODELS",
+    "MODEL",
+    "ML_PREDICT",
+    "ML_EVALUATE",
     "QUIT",
 ];
 
@@ -218,5 +225,7 @@ mod tests {
         assert_eq!((start, words), (0, vec!["SELECT".to_string()]));
         let (_, words) = completions("select * fr", 11, &tables);
         assert_eq!(words, vec!["from".to_string()]);
+        let (_, words) = completions("SELECT * FROM ML_P", 18, &tables);
+        assert_eq!(words, vec!["ML_PREDICT".to_string()]);
     }
 }
