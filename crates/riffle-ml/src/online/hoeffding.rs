@@ -61,6 +61,34 @@ impl Gaussian {
 /// that is itself below 2.3e-5 there).
 fn erf(x: f64) -> f64 {
     let z = x.abs();
+    let value = if z < 3.0 {
+        erf_series(z)
+    } else {
+        1.0 - erfcc(z)
+    };
+    if x < 0.0 {
+        -value
+    } else {
+        value
+    }
+}
+
+/// `erf(z)` by its Taylor series, `2/sqrt(pi) * sum (-1)^n z^(2n+1) / (n! (2n+1))`, which
+/// converges fast for `z` below 3.
+fn erf_series(z: f64) -> f64 {
+    let mut term = z;
+    let mut sum = z;
+    let mut n = 0.0;
+    while term.abs() > 1e-17 * sum.abs() && n < 200.0 {
+        n += 1.0;
+        term *= -z * z / n;
+        sum += term / (2.0 * n + 1.0);
+    }
+    2.0 / std::f64::consts::PI.sqrt() * sum
+}
+
+/// Numerical Recipes' `erfcc` for `z >= 0` (relative error below 1.2e-7).
+fn erfcc(z: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.265_512_23
         + t * (1.000_023_68
@@ -70,33 +98,7 @@ fn erf(x: f64) -> f64 {
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * poly.exp();
-    let approx = 1.0 - erfc;
-    let value = if z < 3.0 { refine(z, approx) } else { approx };
-    if x < 0.0 {
-        -value
-    } else {
-        value
-    }
-}
-
-/// `erf(z)` by its Taylor series (for `z` below 3), or `guess` if that fails.
-fn refine(z: f64, guess: f64) -> f64 {
-    // erf(z) = 2/sqrt(pi) * sum (-1)^n z^(2n+1) / (n! (2n+1)), converging fast for z < 3.
-    let mut term = z;
-    let mut sum = z;
-    let mut n = 0.0;
-    while term.abs() > 1e-17 * sum.abs() && n < 200.0 {
-        n += 1.0;
-        term *= -z * z / n;
-        sum += term / (2.0 * n + 1.0);
-    }
-    let series = 2.0 / std::f64::consts::PI.sqrt() * sum;
-    if series.is_finite() {
-        series
-    } else {
-        guess
-    }
+    t * poly.exp()
 }
 
 /// Per class: the Gaussian of one feature's values and their least and greatest value.
