@@ -97,7 +97,8 @@ impl Catalog {
         Ok(true)
     }
 
-    fn unknown(&self, name: &str) -> RiffleError {
+    /// The error for a model not in the catalog, naming the nearest one.
+    pub(crate) fn unknown(&self, name: &str) -> RiffleError {
         let names = self.names();
         let hint = did_you_mean(name, names.iter().map(String::as_str));
         RiffleError::Sql(format!(

@@ -245,12 +245,9 @@ impl Session {
             }
             Statement::DescribeModel(name) => self.describe_model(name),
             Statement::DropModel { name, if_exists } => {
-                if !self.catalog().drop_model(name)? && !if_exists {
-                    return Err(self
-                        .catalog()
-                        .load(name)
-                        .err()
-                        .unwrap_or_else(|| RiffleError::Sql(format!("unknown model '{name}'"))));
+                let catalog = self.catalog();
+                if !catalog.drop_model(name)? && !if_exists {
+                    return Err(catalog.unknown(name));
                 }
                 self.ctx.deregister_udf(&crate::ml::function_name(name));
                 Ok(Output::Message(
