@@ -50,6 +50,18 @@ pub trait Sink<T>: 'static {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// How often [`tick`](Self::tick) is called while the job runs, records or not; `None`
+    /// (the default) for sinks that act on records and checkpoints only.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Called about every [`tick_interval`](Self::tick_interval), for work due on the wall
+    /// clock (a buffer flushed after a quiet period, a model version published).
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// How often a sink that waits for a checkpoint to complete looks again.
@@ -131,6 +143,13 @@ impl<'s, T: Data> DataStream<'s, T> {
                             }
                             Ok(())
                         })();
+                        let result = result.and_then(|()| match sink.tick_interval() {
+                            Some(every) if keep_alive.is_some() => {
+                                activator.activate_after(every);
+                                sink.tick()
+                            }
+                            _ => Ok(()),
+                        });
                         if let Err(error) = result {
                             job.fail(error);
                             failed = true;

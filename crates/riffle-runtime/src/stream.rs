@@ -185,6 +185,21 @@ impl<'s, T: Data> DataStream<'s, T> {
         KeyedStream::new(self, Rc::new(key))
     }
 
+    /// Sends every record to the first worker (Flink's `global()`), for an operator that
+    /// must see the whole stream, such as a single model learning from all of it. The other
+    /// workers' instances of what follows receive nothing.
+    pub fn global(self) -> DataStream<'s, T> {
+        let exchange = Exchange::new(|_: &(EventTime, T)| 0);
+        let stream = self
+            .stream
+            .unary::<Builder<T>, _, _, _>(exchange, "global", |_, _| {
+                |input, output| {
+                    input.for_each(|cap, data| output.session(&cap).give_container(data));
+                }
+            });
+        DataStream::new(stream, self.env)
+    }
+
     /// Spreads records round-robin over all workers.
     pub fn rebalance(self) -> DataStream<'s, T> {
         let mut next = self.env.worker_index() as u64;

@@ -367,3 +367,41 @@ fn keyed_operators_apply_records_of_a_source_without_event_time_as_they_come() {
         started.elapsed()
     );
 }
+
+#[test]
+fn global_gathers_every_record_on_the_first_worker() {
+    for workers in [1, 3] {
+        let out = Collector::new();
+        let sink = out.clone();
+        execute(&ExecutionConfig::threads(workers), move |env| {
+            let worker = env.worker_index();
+            env.from_iter(0..300u32, WatermarkStrategy::none())
+                .rebalance()
+                .map(move |x| (x, worker))
+                .global()
+                .map(move |(x, before)| (x, before, worker))
+                .collect_into(&sink);
+            Ok(())
+        })
+        .unwrap();
+        let rows: Vec<(u32, usize, usize)> = out.sorted();
+        assert_eq!(rows.len(), 300);
+        assert!(
+            rows.iter().all(|r| r.2 == 0),
+            "a record stayed off worker 0"
+        );
+        let spread = rows
+            .iter()
+            .map(|r| r.1)
+            .collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(
+            spread.len(),
+            workers,
+            "rebalance should have spread the records"
+        );
+        assert_eq!(
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (0..300).collect::<Vec<_>>()
+        );
+    }
+}
