@@ -10,6 +10,10 @@ use crate::error::{MlError, Result};
 use crate::linear::{LinearRegression, LogisticRegression};
 use crate::naive_bayes::{GaussianNaiveBayes, MultinomialNaiveBayes};
 use crate::neighbors::{KNearestNeighborsClassifier, KNearestNeighborsRegressor};
+use crate::online::table::{
+    AdaptiveRandomForestEstimator, HoeffdingTreeEstimator, OnlineGaussianNbEstimator,
+    OnlineLinearRegressionEstimator, OnlineLogisticRegressionEstimator,
+};
 use crate::pipeline::DynEstimator;
 use crate::recommendation::Als;
 use crate::svm::LinearSVC;
@@ -120,6 +124,31 @@ pub const ALGORITHMS: &[Algorithm] = &[
         task: Task::Regression,
         summary: "histogram gradient boosting (as HistGradientBoostingRegressor): squared error, leaf-wise trees, early stopping",
     },
+    Algorithm {
+        name: "online-logistic-regression",
+        task: Task::Classification,
+        summary: "online binary logistic regression (River's LogisticRegression): optimizer sgd, adagrad or ftrl; learns row by row and keeps learning in a streaming CREATE MODEL",
+    },
+    Algorithm {
+        name: "online-linear-regression",
+        task: Task::Regression,
+        summary: "online linear regression, squared loss (River's LinearRegression): optimizer sgd, adagrad or ftrl; keeps learning in a streaming CREATE MODEL",
+    },
+    Algorithm {
+        name: "online-gaussian-naive-bayes",
+        task: Task::Classification,
+        summary: "online binary Gaussian naive Bayes (River's GaussianNB), running per-class means and variances",
+    },
+    Algorithm {
+        name: "hoeffding-tree",
+        task: Task::Classification,
+        summary: "Hoeffding tree classifier, binary (River's HoeffdingTreeClassifier defaults): splits when the Hoeffding bound allows, naive-Bayes-adaptive leaves",
+    },
+    Algorithm {
+        name: "adaptive-random-forest",
+        task: Task::Classification,
+        summary: "adaptive random forest, binary (River's ARFClassifier defaults): Hoeffding trees on Poisson-weighted rows, ADWIN drift detection with background trees",
+    },
 ];
 
 /// The algorithm called `name`.
@@ -156,6 +185,11 @@ pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>
             to_object(&GradientBoostedTreesClassifier::default())
         }
         "gradient-boosted-trees-regressor" => to_object(&GradientBoostedTreesRegressor::default()),
+        "online-logistic-regression" => to_object(&OnlineLogisticRegressionEstimator::default()),
+        "online-linear-regression" => to_object(&OnlineLinearRegressionEstimator::default()),
+        "online-gaussian-naive-bayes" => to_object(&OnlineGaussianNbEstimator::default()),
+        "hoeffding-tree" => to_object(&HoeffdingTreeEstimator::default()),
+        "adaptive-random-forest" => to_object(&AdaptiveRandomForestEstimator::default()),
         _ => to_object(&LogisticRegression::default()),
     };
     Ok(value)
@@ -253,6 +287,11 @@ fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
         "random-forest-regressor" => make::<RandomForestRegressor>(name, params),
         "gradient-boosted-trees-classifier" => make::<GradientBoostedTreesClassifier>(name, params),
         "gradient-boosted-trees-regressor" => make::<GradientBoostedTreesRegressor>(name, params),
+        "online-logistic-regression" => make::<OnlineLogisticRegressionEstimator>(name, params),
+        "online-linear-regression" => make::<OnlineLinearRegressionEstimator>(name, params),
+        "online-gaussian-naive-bayes" => make::<OnlineGaussianNbEstimator>(name, params),
+        "hoeffding-tree" => make::<HoeffdingTreeEstimator>(name, params),
+        "adaptive-random-forest" => make::<AdaptiveRandomForestEstimator>(name, params),
         _ => make::<LogisticRegression>(name, params),
     }
 }

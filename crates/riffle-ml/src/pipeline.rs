@@ -25,6 +25,12 @@ pub trait Model: Transformer {
     /// The model taken apart for [`persist::save`].
     fn parts(&self) -> Result<ModelParts>;
 
+    /// Metrics the model gathered while it was trained (an online learner's progressive
+    /// validation); none for most models.
+    fn training_metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        std::collections::BTreeMap::new()
+    }
+
     /// Saves the model into `dir` (see [`persist`]).
     fn save(&self, dir: &std::path::Path) -> Result<()>
     where
@@ -306,6 +312,14 @@ impl Model for PipelineModel {
             parts.children.push(stage.parts()?);
         }
         Ok(parts)
+    }
+
+    /// The last stage's (the estimator's) training metrics.
+    fn training_metrics(&self) -> std::collections::BTreeMap<String, f64> {
+        self.stages
+            .last()
+            .map(|m| m.training_metrics())
+            .unwrap_or_default()
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) fn model_from_parts(parts: &ModelParts) -> Result<Box<dyn Model>> {
         GradientBoostedTreesRegressorModel::KIND => {
             boxed::<GradientBoostedTreesRegressorModel>(parts)
         }
+        crate::online::table::OnlineLearnerModel::KIND => {
+            boxed::<crate::online::table::OnlineLearnerModel>(parts)
+        }
         Bucketizer::KIND => boxed::<Bucketizer>(parts),
         Tokenizer::KIND => boxed::<Tokenizer>(parts),
         HashingTf::KIND => boxed::<HashingTf>(parts),

@@ -17,7 +17,7 @@ use crate::feature::{
     HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
     StringOrder, VectorAssembler,
 };
-use crate::{data, Estimator, Pipeline, PipelineModel, Transformer};
+use crate::{data, Estimator, Model, Pipeline, PipelineModel, Transformer};
 
 /// How text feature columns become numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,6 +309,7 @@ pub fn fit(
         metrics.insert("cv_folds".into(), folds as f64);
     }
     let model = estimator.fit(&prepared.table)?;
+    card.holdout_metrics.extend(model.training_metrics());
     Ok((model, card))
 }
 

@@ -11,6 +11,8 @@
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
 //! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
 //!   similarity, a popularity baseline);
+//! - the learners as estimators on tables (`online-logistic-regression`, ... in
+//!   [`crate::algorithms`]), which keep learning from table after table: [`table`];
 //! - seeded streams (SEA, rotating hyperplane, Agrawal, Friedman) in [`streams`], on which the
 //!   tests compare with River.
 //!
@@ -33,6 +35,7 @@ pub mod operators;
 pub mod preprocessing;
 pub mod recommend;
 pub mod streams;
+pub mod table;
 
 pub use linear::{LinearParams, OnlineLinearRegression, OnlineLogisticRegression, Optimizer};
 

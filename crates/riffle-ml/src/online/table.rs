@@ -1,0 +1,633 @@
+//! Online learners on tables: the `online-*`, `hoeffding-tree` and `adaptive-random-forest`
+//! algorithms of [`crate::algorithms`], so that `riffle ml train` and SQL's `CREATE MODEL`
+//! can name them like any batch algorithm.
+//!
+//! Fitting on a table is progressive validation over its rows in order (each row is scored,
+//! then learned: River's `evaluate.progressive_val_score`), and the fitted
+//! [`OnlineLearnerModel`] keeps learning: [`OnlineLearnerModel::learn_table`] continues where
+//! the last table stopped, which is how a streaming `CREATE MODEL` trains batch after batch.
+//! The model records its progressive metric beside a baseline (the majority class so far, or
+//! the mean target so far), the honest score of a model that learns as it goes.
+//!
+//! Classifiers here are binary: labels 0 and 1 (a text label with two values is indexed
+//! alphabetically by [`crate::tabular`] first).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{Float64Array, RecordBatch};
+use serde::{Deserialize, Serialize};
+
+use super::forest::AdaptiveRandomForest;
+use super::hoeffding::HoeffdingTreeClassifier;
+use super::naive_bayes::OnlineGaussianNb;
+use super::preprocessing::OnlineStandardScaler;
+use super::{
+    OnlineClassifier, OnlineLinearRegression, OnlineLogisticRegression, OnlineRegressor, Optimizer,
+};
+use crate::classes::{self, Classes};
+use crate::error::{MlError, Result};
+use crate::feature::VectorAssembler;
+use crate::persist::{Loadable, ModelParts};
+use crate::{data, Estimator, Matrix, Model, PipelineModel, Transformer};
+
+/// The learner inside an [`OnlineLearnerModel`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Learner {
+    /// Logistic regression.
+    Logistic(OnlineLogisticRegression),
+    /// Linear regression (squared loss).
+    Linear(OnlineLinearRegression),
+    /// Gaussian naive Bayes.
+    GaussianNb(OnlineGaussianNb),
+    /// Hoeffding tree classifier.
+    HoeffdingTree(HoeffdingTreeClassifier),
+    /// Adaptive random forest.
+    Forest(AdaptiveRandomForest),
+}
+
+impl Learner {
+    fn is_classifier(&self) -> bool {
+        !matches!(self, Learner::Linear(_))
+    }
+
+    /// The probability of class 1 (classifiers) or the value (regressors).
+    fn score(&self, x: &[f64]) -> f64 {
+        match self {
+            Learner::Logistic(m) => m.predict_proba_one(x),
+            Learner::Linear(m) => m.predict_one(x),
+            Learner::GaussianNb(m) => m.predict_proba_one(x),
+            Learner::HoeffdingTree(m) => m.predict_proba_one(x),
+            Learner::Forest(m) => m.predict_proba_one(x),
+        }
+    }
+
+    /// Learns `x`, just scored `score`, with label or target `y`.
+    fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
+        match self {
+            Learner::Logistic(m) => m.learn_predicted(x, y, score),
+            Learner::Linear(m) => m.learn_one(x, y),
+            Learner::GaussianNb(m) => m.learn_predicted(x, y, score),
+            Learner::HoeffdingTree(m) => m.learn_predicted(x, y, score),
+            Learner::Forest(m) => m.learn_predicted(x, y, score),
+        }
+    }
+}
+
+/// Running progressive-validation figures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    rows: u64,
+    /// Classifiers: rows predicted right. Regressors: sum of absolute errors.
+    model: f64,
+    /// The same for the baseline.
+    baseline: f64,
+    /// Classifiers: rows of class 1 so far. Regressors: sum of targets so far.
+    sum: f64,
+}
+
+/// An online learner fitted on a table, which scores tables and keeps learning from them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineLearnerModel {
+    /// The learner and its state.
+    pub learner: Learner,
+    /// An online standard scaler in front of the learner (River's `StandardScaler() |
+    /// model`), when asked for.
+    pub scaler: Option<OnlineStandardScaler>,
+    /// The label column.
+    pub label_col: String,
+    /// The feature vector column.
+    pub features_col: String,
+    /// Where predictions go.
+    pub prediction_col: String,
+    /// Where class probabilities go (classifiers).
+    pub probability_col: String,
+    progress: Progress,
+}
+
+impl OnlineLearnerModel {
+    /// An untrained model around `learner`.
+    pub fn new(learner: Learner, standardize: bool, label_col: &str, features_col: &str) -> Self {
+        OnlineLearnerModel {
+            learner,
+            scaler: standardize.then(OnlineStandardScaler::default),
+            label_col: label_col.to_string(),
+            features_col: features_col.to_string(),
+            prediction_col: "prediction".into(),
+            probability_col: "probability".into(),
+            progress: Progress::default(),
+        }
+    }
+
+    /// Rows learned so far.
+    pub fn rows(&self) -> u64 {
+        self.progress.rows
+    }
+
+    /// Progressive validation so far, beside its baseline: `progressive_accuracy` and
+    /// `baseline_accuracy` (majority class so far) for classifiers, `progressive_mae` and
+    /// `baseline_mae` (mean target so far) for regressors.
+    pub fn progressive_metrics(&self) -> BTreeMap<String, f64> {
+        let p = &self.progress;
+        let n = p.rows.max(1) as f64;
+        let (metric, model, baseline) = if self.learner.is_classifier() {
+            ("accuracy", p.model / n, p.baseline / n)
+        } else {
+            ("mae", p.model / n, p.baseline / n)
+        };
+        let mut metrics = BTreeMap::new();
+        if p.rows > 0 {
+            metrics.insert(format!("progressive_{metric}"), model);
+            metrics.insert(format!("baseline_{metric}"), baseline);
+        }
+        metrics.insert("progressive_rows".into(), p.rows as f64);
+        metrics
+    }
+
+    /// Scores each row of `table`, then learns it, in order: the state continues from the
+    /// rows learned before. Classifier labels must be 0 or 1.
+    pub fn learn_table(&mut self, table: &RecordBatch) -> Result<()> {
+        let x = data::read_vectors(table, &self.features_col)?;
+        let y = data::read_f64(table, &self.label_col)?;
+        let classifier = self.learner.is_classifier();
+        if classifier {
+            if let Some((row, v)) = y.iter().enumerate().find(|(_, v)| **v != 0.0 && **v != 1.0) {
+                return Err(MlError::data(format!(
+                    "online classifiers are binary: label `{}` is {v} at row {row}; labels \
+                     must be 0 and 1 (or two text values)",
+                    self.label_col
+                )));
+            }
+        }
+        let mut scaled = Vec::new();
+        for (row, &target) in x.row_iter().zip(&y) {
+            let input: &[f64] = match &mut self.scaler {
+                Some(scaler) => {
+                    scaler.learn_one(row);
+                    scaler.transform_into(row, &mut scaled);
+                    &scaled
+                }
+                None => row,
+            };
+            let score = self.learner.score(input);
+            let p = &mut self.progress;
+            if classifier {
+                let predicted = f64::from(score > 0.5);
+                let majority = f64::from(p.sum * 2.0 > p.rows as f64);
+                p.model += f64::from(predicted == target);
+                p.baseline += f64::from(majority == target);
+            } else {
+                let mean = if p.rows == 0 {
+                    0.0
+                } else {
+                    p.sum / p.rows as f64
+                };
+                p.model += (score - target).abs();
+                p.baseline += (mean - target).abs();
+            }
+            p.sum += target;
+            p.rows += 1;
+            self.learner.learn_scored(input, target, score);
+        }
+        Ok(())
+    }
+
+    /// Each row's score (probability of class 1, or value), with what has been learned so
+    /// far.
+    fn scores(&self, x: &Matrix) -> Vec<f64> {
+        let mut scaled = Vec::new();
+        x.row_iter()
+            .map(|row| match &self.scaler {
+                Some(scaler) => {
+                    scaler.transform_into(row, &mut scaled);
+                    self.learner.score(&scaled)
+                }
+                None => self.learner.score(row),
+            })
+            .collect()
+    }
+}
+
+impl Transformer for OnlineLearnerModel {
+    fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
+        let x = data::read_vectors(table, &self.features_col)?;
+        let scores = self.scores(&x);
+        if self.learner.is_classifier() {
+            let mut probabilities = Matrix::zeros(scores.len(), 2);
+            for (i, p) in scores.iter().enumerate() {
+                probabilities.row_mut(i).copy_from_slice(&[1.0 - p, *p]);
+            }
+            let classes = Classes::from_sorted(vec![0.0, 1.0])?;
+            classes::with_predictions_and_scores(
+                table,
+                &self.prediction_col,
+                &self.probability_col,
+                &probabilities,
+                &classes,
+            )
+        } else {
+            data::with_column(
+                table,
+                &self.prediction_col,
+                Arc::new(Float64Array::from(scores)),
+            )
+        }
+    }
+}
+
+impl Model for OnlineLearnerModel {
+    fn parts(&self) -> Result<ModelParts> {
+        ModelParts::new(Self::KIND, self)
+    }
+
+    fn training_metrics(&self) -> BTreeMap<String, f64> {
+        self.progressive_metrics()
+    }
+}
+
+impl Loadable for OnlineLearnerModel {
+    const KIND: &'static str = "OnlineLearnerModel";
+
+    fn from_parts(parts: &ModelParts) -> Result<Self> {
+        parts.meta()
+    }
+}
+
+/// The online algorithms' names, as [`crate::algorithms`] knows them.
+pub const ONLINE_ALGORITHMS: [&str; 5] = [
+    "online-logistic-regression",
+    "online-linear-regression",
+    "online-gaussian-naive-bayes",
+    "hoeffding-tree",
+    "adaptive-random-forest",
+];
+
+/// The untrained model of online algorithm `name` with `params` (`key`, `value` strings;
+/// unknown keys refused with the likely typo).
+pub fn untrained(name: &str, params: &[(String, String)]) -> Result<OnlineLearnerModel> {
+    use crate::algorithms::configure;
+    match name {
+        "online-logistic-regression" => {
+            configure::<OnlineLogisticRegressionEstimator>(name, params)?.untrained()
+        }
+        "online-linear-regression" => {
+            configure::<OnlineLinearRegressionEstimator>(name, params)?.untrained()
+        }
+        "online-gaussian-naive-bayes" => {
+            configure::<OnlineGaussianNbEstimator>(name, params)?.untrained()
+        }
+        "hoeffding-tree" => configure::<HoeffdingTreeEstimator>(name, params)?.untrained(),
+        "adaptive-random-forest" => {
+            configure::<AdaptiveRandomForestEstimator>(name, params)?.untrained()
+        }
+        other => Err(MlError::param(
+            "algorithm",
+            format!(
+                "'{other}' does not learn online; online algorithms: {}",
+                ONLINE_ALGORITHMS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// An online model learning from a stream of tables with named numeric feature columns:
+/// what a streaming `CREATE MODEL` keeps in its checkpointed state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnlineTrainer {
+    /// The feature columns, in the model's order.
+    pub features: Vec<String>,
+    /// The model.
+    pub model: OnlineLearnerModel,
+}
+
+impl OnlineTrainer {
+    /// A trainer for online algorithm `name` with `params`, learning `label` from `features`.
+    pub fn new(
+        name: &str,
+        params: &[(String, String)],
+        label: &str,
+        features: &[String],
+    ) -> Result<Self> {
+        let mut all = params.to_vec();
+        all.push(("label_col".into(), label.to_string()));
+        all.push(("features_col".into(), FEATURES.into()));
+        Ok(OnlineTrainer {
+            features: features.to_vec(),
+            model: untrained(name, &all)?,
+        })
+    }
+
+    fn assembler(&self) -> VectorAssembler {
+        let names: Vec<&str> = self.features.iter().map(String::as_str).collect();
+        VectorAssembler::new(&names, FEATURES)
+    }
+
+    /// Scores, then learns, each row of `table` (which holds the feature and label columns).
+    pub fn learn(&mut self, table: &RecordBatch) -> Result<()> {
+        let assembled = self.assembler().transform(table)?;
+        self.model.learn_table(&assembled)
+    }
+
+    /// The model as a pipeline that scores tables with the feature columns.
+    pub fn pipeline(&self) -> PipelineModel {
+        PipelineModel::from_stages(vec![
+            Box::new(self.assembler()),
+            Box::new(self.model.clone()),
+        ])
+    }
+}
+
+/// The assembled feature vector's column in a trainer's pipeline.
+const FEATURES: &str = "features";
+
+/// Declares an online estimator: its parameters (all with defaults, so `key=value` options
+/// configure it), and how they make the learner.
+macro_rules! online_estimator {
+    (
+        $(#[$doc:meta])*
+        $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? }
+        |$p:ident| $learner:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            /// The label column.
+            pub label_col: String,
+            /// The feature vector column.
+            pub features_col: String,
+            /// Standardise features with running statistics before the learner.
+            pub standardize: bool,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    label_col: "label".into(),
+                    features_col: "features".into(),
+                    standardize: false,
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        impl $name {
+            /// The untrained model these parameters describe.
+            pub fn untrained(&self) -> Result<OnlineLearnerModel> {
+                let $p = self;
+                let learner = $learner;
+                Ok(OnlineLearnerModel::new(
+                    learner,
+                    self.standardize,
+                    &self.label_col,
+                    &self.features_col,
+                ))
+            }
+        }
+
+        impl Estimator for $name {
+            type Model = OnlineLearnerModel;
+
+            /// Progressive validation over the rows in order; the model keeps the state.
+            fn fit(&self, table: &RecordBatch) -> Result<OnlineLearnerModel> {
+                let mut model = self.untrained()?;
+                model.learn_table(table)?;
+                Ok(model)
+            }
+        }
+    };
+}
+
+/// The optimizer named `name` with step size `learning_rate` (FTRL: `alpha`) and penalties.
+fn optimizer(name: &str, learning_rate: f64, l1: f64, l2: f64) -> Result<Optimizer> {
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return Err(MlError::param(
+            "learning_rate",
+            format!("{learning_rate}: must be a positive number"),
+        ));
+    }
+    Ok(match name {
+        "sgd" => Optimizer::Sgd { lr: learning_rate },
+        "adagrad" => Optimizer::AdaGrad {
+            lr: learning_rate,
+            eps: 1e-8,
+        },
+        "ftrl" => Optimizer::Ftrl {
+            alpha: learning_rate,
+            beta: 1.0,
+            l1,
+            l2,
+        },
+        other => {
+            return Err(MlError::param(
+                "optimizer",
+                format!("'{other}': use sgd, adagrad or ftrl"),
+            ))
+        }
+    })
+}
+
+online_estimator! {
+    /// Online logistic regression (River's `linear_model.LogisticRegression`).
+    OnlineLogisticRegressionEstimator {
+        /// `sgd`, `adagrad` or `ftrl` (FTRL-Proximal).
+        optimizer: String = "sgd".into(),
+        /// Step size (FTRL: alpha).
+        learning_rate: f64 = 0.01,
+        /// L2 penalty (FTRL: its own L2 term).
+        l2: f64 = 0.0,
+        /// L1 penalty (FTRL only).
+        l1: f64 = 0.0,
+    }
+    |p| {
+        let mut model = OnlineLogisticRegression::with_optimizer(optimizer(
+            &p.optimizer, p.learning_rate, p.l1, p.l2,
+        )?);
+        if p.optimizer != "ftrl" {
+            model.params.l2 = p.l2;
+        }
+        Learner::Logistic(model)
+    }
+}
+
+online_estimator! {
+    /// Online linear regression with squared loss (River's `linear_model.LinearRegression`).
+    OnlineLinearRegressionEstimator {
+        /// `sgd`, `adagrad` or `ftrl` (FTRL-Proximal).
+        optimizer: String = "sgd".into(),
+        /// Step size (FTRL: alpha).
+        learning_rate: f64 = 0.01,
+        /// L2 penalty (FTRL: its own L2 term).
+        l2: f64 = 0.0,
+        /// L1 penalty (FTRL only).
+        l1: f64 = 0.0,
+    }
+    |p| {
+        let mut model = OnlineLinearRegression::with_optimizer(optimizer(
+            &p.optimizer, p.learning_rate, p.l1, p.l2,
+        )?);
+        if p.optimizer != "ftrl" {
+            model.params.l2 = p.l2;
+        }
+        Learner::Linear(model)
+    }
+}
+
+online_estimator! {
+    /// Online Gaussian naive Bayes (River's `naive_bayes.GaussianNB`).
+    OnlineGaussianNbEstimator {}
+    |_p| Learner::GaussianNb(OnlineGaussianNb::default())
+}
+
+online_estimator! {
+    /// The Hoeffding tree classifier (River's `tree.HoeffdingTreeClassifier` defaults).
+    HoeffdingTreeEstimator {
+        /// Records a leaf sees between split attempts.
+        grace_period: f64 = 200.0,
+        /// Allowed chance of a wrong split decision.
+        delta: f64 = 1e-7,
+        /// Tie threshold.
+        tau: f64 = 0.05,
+        /// Greatest depth (0: unlimited).
+        max_depth: u32 = 0,
+    }
+    |p| {
+        let mut tree = HoeffdingTreeClassifier::default();
+        tree.grace_period = p.grace_period;
+        tree.delta = p.delta;
+        tree.tau = p.tau;
+        if p.max_depth > 0 {
+            tree.max_depth = p.max_depth;
+        }
+        Learner::HoeffdingTree(tree)
+    }
+}
+
+online_estimator! {
+    /// The adaptive random forest (River's `forest.ARFClassifier` defaults).
+    AdaptiveRandomForestEstimator {
+        /// Trees.
+        n_models: usize = 10,
+        /// Mean of each record's Poisson weight per tree.
+        lambda: f64 = 6.0,
+        /// Seed of the weights and feature draws.
+        seed: u64 = 42,
+    }
+    |p| {
+        let mut forest = AdaptiveRandomForest::new(p.n_models, p.seed);
+        forest.lambda = p.lambda;
+        Learner::Forest(forest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::online::{progressive_accuracy, streams};
+
+    fn table(x: &Matrix, y: &[f64]) -> RecordBatch {
+        let vectors = data::vector_array(x).unwrap();
+        let t = data::float_table(vec![("label", y.to_vec())]).unwrap();
+        data::with_column(&t, "features", vectors).unwrap()
+    }
+
+    #[test]
+    fn fitting_is_progressive_validation_and_learning_continues_across_tables() {
+        let s = streams::sea(3_000, 0.1, 5);
+        let mut reference = OnlineLogisticRegression::default();
+        let expected = progressive_accuracy(&mut reference, &s.x, &s.y);
+        let whole = OnlineLogisticRegressionEstimator::default()
+            .fit(&table(&s.x, &s.y))
+            .unwrap();
+        let metrics = whole.progressive_metrics();
+        assert!((metrics["progressive_accuracy"] - expected.accuracy).abs() < 1e-12);
+        assert!((metrics["baseline_accuracy"] - expected.baseline).abs() < 1e-12);
+        // Two halves learned one after the other give the same model.
+        let first: Vec<usize> = (0..1_000).collect();
+        let rest: Vec<usize> = (1_000..3_000).collect();
+        let mut halves = OnlineLogisticRegressionEstimator::default()
+            .fit(&table(&s.x.select_rows(&first), &s.y[..1_000]))
+            .unwrap();
+        halves
+            .learn_table(&table(&s.x.select_rows(&rest), &s.y[1_000..]))
+            .unwrap();
+        assert_eq!(halves, whole);
+        assert_eq!(halves.rows(), 3_000);
+    }
+
+    #[test]
+    fn a_trainer_learns_named_columns_batch_after_batch_like_one_fit() {
+        let s = streams::sea(2_000, 0.1, 9);
+        let columns = |rows: std::ops::Range<usize>| {
+            let mut cols: Vec<(&str, Vec<f64>)> = ["a", "b", "c"]
+                .iter()
+                .enumerate()
+                .map(|(j, name)| (*name, rows.clone().map(|i| s.x.get(i, j)).collect()))
+                .collect();
+            cols.push(("y", s.y[rows].to_vec()));
+            data::float_table(cols).unwrap()
+        };
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|c| c.to_string()).collect();
+        let params = vec![("optimizer".to_string(), "adagrad".to_string())];
+        let mut trainer =
+            OnlineTrainer::new("online-logistic-regression", &params, "y", &names).unwrap();
+        for start in (0..2_000).step_by(300) {
+            trainer
+                .learn(&columns(start..(start + 300).min(2_000)))
+                .unwrap();
+        }
+        let mut reference = OnlineLogisticRegression::with_optimizer(Optimizer::AdaGrad {
+            lr: 0.01,
+            eps: 1e-8,
+        });
+        let expected = progressive_accuracy(&mut reference, &s.x, &s.y);
+        let metrics = trainer.model.progressive_metrics();
+        assert!((metrics["progressive_accuracy"] - expected.accuracy).abs() < 1e-12);
+        let scored = trainer.pipeline().transform(&columns(0..10)).unwrap();
+        assert_eq!(scored.column_by_name("prediction").unwrap().len(), 10);
+        let error = OnlineTrainer::new("linear-regression", &[], "y", &names).unwrap_err();
+        assert!(
+            error.to_string().contains("does not learn online"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn classifiers_refuse_labels_other_than_zero_and_one() {
+        let x = Matrix::from_rows(&[vec![1.0], vec![2.0]]).unwrap();
+        let error = OnlineGaussianNbEstimator::default()
+            .fit(&table(&x, &[0.0, 2.0]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("is 2 at row 1"), "{error}");
+    }
+
+    #[test]
+    fn regression_reports_mae_beside_the_running_mean() {
+        let s = streams::friedman(2_000, 3);
+        let model = OnlineLinearRegressionEstimator {
+            standardize: true,
+            ..Default::default()
+        }
+        .fit(&table(&s.x, &s.y))
+        .unwrap();
+        let m = model.progressive_metrics();
+        assert!(m["progressive_mae"] < m["baseline_mae"], "{m:?}");
+        let scored = model.transform(&table(&s.x, &s.y)).unwrap();
+        assert!(scored.column_by_name("prediction").is_some());
+    }
+
+    #[test]
+    fn saved_and_loaded_models_predict_the_same() {
+        let s = streams::agrawal(1_500, 0, 0.0, 2);
+        let model = HoeffdingTreeEstimator::default()
+            .fit(&table(&s.x, &s.y))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::save(&model, dir.path()).unwrap();
+        let loaded: OnlineLearnerModel = crate::load(dir.path()).unwrap();
+        assert_eq!(loaded, model);
+    }
+}
