@@ -664,6 +664,80 @@ fn a_windowed_sql_job_killed_and_restored_writes_exactly_the_uninterrupted_outpu
     assert_eq!(got, expected);
 }
 
+/// A streaming `CREATE MODEL` over the 184,000 bids of 200,000 Nexmark events (an online logistic regression on
+/// two features, label: an even price), into the catalog `catalog`; `rate` limits the
+/// events per second.
+fn online_model_script(dir: &Path, catalog: &Path, rate: Option<u64>) -> std::path::PathBuf {
+    let limit = rate.map_or(String::new(), |r| format!(", 'rate-limit' = '{r}'"));
+    let script = format!(
+        "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3))
+         WITH ('connector' = 'nexmark', 'table' = 'bid', 'events.num' = '200000'{limit});
+         SET 'execution.runtime-mode' = 'streaming';
+         SET 'ml.model-catalog' = '{}';
+         CREATE MODEL even WITH ('algorithm' = 'online-logistic-regression', 'label' = 'even',
+             'optimizer' = 'adagrad', 'learning_rate' = '0.1', 'standardize' = 'true')
+         AS SELECT CAST(MOD(auction, 97) AS DOUBLE) AS a, CAST(MOD(bidder, 89) AS DOUBLE) AS b,
+                   CASE WHEN MOD(price, 2) = 0 THEN 1 ELSE 0 END AS even
+         FROM bid;",
+        catalog.display()
+    );
+    let path = dir.join(if rate.is_some() {
+        "limited.sql"
+    } else {
+        "model.sql"
+    });
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+/// The saved state of model `name` in `catalog`: its card and its learner's metadata (the
+/// weights, the scaler's running statistics and the progressive-validation counts).
+fn model_state(catalog: &Path, name: &str) -> (String, String) {
+    let dir = catalog.join(name);
+    let card = std::fs::read_to_string(dir.join("card.json")).unwrap();
+    let learner = std::fs::read_to_string(dir.join("stages/1/metadata.json")).unwrap();
+    (card, learner)
+}
+
+#[test]
+fn a_model_learning_from_a_stream_killed_and_restored_ends_exactly_as_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    let script = online_model_script(dir.path(), &reference, None);
+    run(&["sql", "-w", "1", "-f", script.to_str().unwrap()]);
+    let expected = model_state(&reference, "even");
+    assert!(
+        expected.0.contains("\"trained_rows\": 184000"),
+        "{}",
+        expected.0
+    );
+
+    let catalog = dir.path().join("catalog");
+    let chk = dir.path().join("chk");
+    let script = online_model_script(dir.path(), &catalog, Some(20_000));
+    let checkpointed = |restore: bool| -> Child {
+        let mut cmd = riffle();
+        cmd.args(["sql", "-w", "1", "--checkpoint-dir", chk.to_str().unwrap()])
+            .args(["--checkpoint-interval", "100"]);
+        if restore {
+            cmd.args(["--restore", "latest"]);
+        }
+        cmd.args(["-f", script.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let kills = kill_repeatedly(5, (600, 1200), checkpointed, || {});
+    assert!(kills >= 3, "only {kills} kills landed");
+    // Versions were published as checkpoints completed, each from fewer rows than all.
+    let (card, _) = model_state(&catalog, "even");
+    assert!(!card.contains("\"trained_rows\": 184000"), "{card}");
+    assert!(checkpointed(true).wait().unwrap().success());
+    // Every row learned exactly once, in order: the same weights, scaler and counts.
+    assert_eq!(model_state(&catalog, "even"), expected);
+}
+
 #[test]
 fn a_streaming_group_by_prints_flinks_changelog() {
     let data = concat!(

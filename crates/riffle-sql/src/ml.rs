@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -21,11 +22,13 @@ use datafusion::logical_expr::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
-use riffle_core::{did_you_mean, Result, RiffleError};
+use riffle_core::{did_you_mean, Batch, Result, RiffleError};
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
+use riffle_ml::online::table::OnlineTrainer;
 use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
 use riffle_ml::PipelineModel;
+use riffle_runtime::{EventTime, Sink};
 
 use crate::script::offset;
 
@@ -49,6 +52,11 @@ impl Catalog {
         Catalog { dir: dir.into() }
     }
 
+    /// The catalog's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The directory of model `name`.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
@@ -62,6 +70,8 @@ impl Catalog {
             .flatten()
             .filter(|e| e.path().join(riffle_ml::card::CARD_FILE).exists())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            // Versions being published are hidden directories.
+            .filter(|name| !name.starts_with('.'))
             .collect();
         names.sort();
         names
@@ -81,6 +91,38 @@ impl Catalog {
         let model: PipelineModel = riffle_ml::load(&dir).map_err(ml)?;
         let card = ModelCard::load(&dir).map_err(ml)?;
         Ok((model, card))
+    }
+
+    /// Saves `model` and `card` as model `name`, replacing the version there: the new version
+    /// is written beside the catalog's models in a hidden directory and then renamed into
+    /// place, so a reader finds one whole version or the other (for the instant between the
+    /// two renames, none: a scoring function that reloads keeps its version then).
+    pub fn publish(&self, name: &str, model: &PipelineModel, card: &ModelCard) -> Result<()> {
+        let next = self
+            .dir
+            .join(format!(".{name}.next-{}", std::process::id()));
+        let old = self.dir.join(format!(".{name}.old-{}", std::process::id()));
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            RiffleError::Ml(format!(
+                "cannot publish model '{name}' in {} ({what}): {e}",
+                self.dir.display()
+            ))
+        };
+        let _ = std::fs::remove_dir_all(&next);
+        riffle_ml::save(model, &next).map_err(|e| failed("saving", &e))?;
+        card.save(&next)
+            .map_err(|e| failed("saving its card", &e))?;
+        let dir = self.path(name);
+        let replaced = dir.exists();
+        if replaced {
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(&dir, &old).map_err(|e| failed("moving the old version", &e))?;
+        }
+        std::fs::rename(&next, &dir).map_err(|e| failed("moving the new version", &e))?;
+        if replaced {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
     }
 
     /// Deletes model `name`; false if there was none.
@@ -114,12 +156,16 @@ pub struct ModelOptions {
     pub spec: TrainSpec,
     /// `'cv.folds'`: folds of a cross-validation run before the final fit.
     pub folds: Option<usize>,
+    /// `'model.publish-interval'`: how often a streaming `CREATE MODEL` without checkpoints
+    /// publishes a version (a Flink duration, `'1 s'` by default).
+    pub publish_interval: Option<String>,
 }
 
 /// Reads `CREATE MODEL`'s `WITH` options: `'algorithm'` (required), `'label'`, `'features'`
 /// (comma-separated; default every column but the label), `'encode'` (`onehot`, `index`),
 /// `'impute'` (`mean`, `median`, `most-frequent`), `'scale'` (`standard`, `none`),
-/// `'unseen'` (`error`, `keep`, `skip`), `'cv.folds'`; every other option is a parameter of
+/// `'unseen'` (`error`, `keep`, `skip`), `'cv.folds'`, `'model.publish-interval'` (streaming);
+/// every other option is a parameter of
 /// the algorithm (`riffle ml algorithms` lists them).
 pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions> {
     let get = |key: &str| options.get(key).map(|v| v.trim());
@@ -176,7 +222,8 @@ pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions>
             _ => return Err(bad("cv.folds", v, "a whole number of at least 2")),
         },
     };
-    const OURS: [&str; 8] = [
+    const OURS: [&str; 9] = [
+        "model.publish-interval",
         "algorithm",
         "label",
         "features",
@@ -191,7 +238,11 @@ pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions>
         .filter(|(k, _)| !OURS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Ok(ModelOptions { spec, folds })
+    Ok(ModelOptions {
+        spec,
+        folds,
+        publish_interval: get("model.publish-interval").map(str::to_string),
+    })
 }
 
 /// Trains `options` on `table`, with a cross-validation first when asked; saves the model
@@ -204,6 +255,138 @@ pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<M
     Ok(card)
 }
 
+/// Where a streaming `CREATE MODEL` publishes its model, and what it starts from.
+#[derive(Clone, Debug)]
+pub struct ModelTarget {
+    /// The model's name in the catalog.
+    pub name: String,
+    /// The catalog directory.
+    pub catalog: PathBuf,
+    /// The untrained model and its feature columns.
+    pub trainer: OnlineTrainer,
+    /// The card, to which each version adds its rows and progressive metrics.
+    pub card: ModelCard,
+    /// Without checkpoints: publish a version at most this often while rows arrive (and at
+    /// the end). With checkpoints, a version is published when a checkpoint completes.
+    pub publish_every: Option<Duration>,
+}
+
+impl ModelTarget {
+    fn publish(&self, trainer: &OnlineTrainer) -> Result<()> {
+        let mut card = self.card.clone();
+        card.trained_rows = trainer.model.rows() as usize;
+        card.holdout_metrics = trainer.model.progressive_metrics();
+        Catalog::new(&self.catalog).publish(&self.name, &trainer.pipeline(), &card)
+    }
+}
+
+/// The sink of a streaming `CREATE MODEL`: one model learns every row (the stream is
+/// gathered on the first worker), and its state is the sink's checkpointed state, so after
+/// a restart it continues from the checkpoint without losing or repeating an update. A
+/// version is published to the catalog when a checkpoint completes (the state of that
+/// checkpoint), or, without checkpoints, within `publish_every` of learning new rows (on the
+/// clock, also while no rows come) and at the end.
+pub struct ModelSink {
+    target: Arc<ModelTarget>,
+    trainer: OnlineTrainer,
+    /// The first worker learns; the others receive nothing and publish nothing.
+    active: bool,
+    /// Serialized states at the end of epochs not yet committed.
+    pending: Vec<(u64, Vec<u8>)>,
+    published: Instant,
+    /// Rows were learned since the last version published on the clock.
+    changed: bool,
+}
+
+impl ModelSink {
+    /// The sink on worker `worker`.
+    pub fn new(target: Arc<ModelTarget>, worker: usize) -> Self {
+        ModelSink {
+            trainer: target.trainer.clone(),
+            target,
+            active: worker == 0,
+            pending: Vec::new(),
+            published: Instant::now(),
+            changed: false,
+        }
+    }
+
+    fn state_error(&self, e: serde_json::Error) -> RiffleError {
+        RiffleError::Ml(format!("model '{}': its state: {e}", self.target.name))
+    }
+}
+
+impl Sink<Batch> for ModelSink {
+    fn write(&mut self, records: &mut Vec<(EventTime, Batch)>) -> Result<()> {
+        for (_, batch) in records.drain(..) {
+            self.trainer
+                .learn(&batch.0)
+                .map_err(|e| RiffleError::Ml(format!("CREATE MODEL {}: {e}", self.target.name)))?;
+        }
+        self.changed = true;
+        self.tick()
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        self.target.publish_every
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        if let Some(every) = self.target.publish_every {
+            if self.active && self.changed && self.published.elapsed() >= every {
+                self.target.publish(&self.trainer)?;
+                self.published = Instant::now();
+                self.changed = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn epoch_complete(&mut self, epoch: u64) -> Result<()> {
+        if self.active {
+            let state = serde_json::to_vec(&self.trainer).map_err(|e| self.state_error(e))?;
+            self.pending.push((epoch, state));
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<u8>> {
+        Ok(self
+            .pending
+            .last()
+            .map(|(_, state)| state.clone())
+            .unwrap_or_default())
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<()> {
+        let Some(at) = self.pending.iter().rposition(|(e, _)| *e <= epoch) else {
+            return Ok(());
+        };
+        let state: OnlineTrainer =
+            serde_json::from_slice(&self.pending[at].1).map_err(|e| self.state_error(e))?;
+        self.pending.drain(..=at);
+        self.target.publish(&state)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<()> {
+        if snapshot.is_empty() {
+            return Ok(());
+        }
+        self.trainer = serde_json::from_slice(snapshot).map_err(|e| self.state_error(e))?;
+        if self.active {
+            self.target.publish(&self.trainer)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.active {
+            self.target.publish(&self.trainer)?;
+        }
+        Ok(())
+    }
+}
+
 /// The name of model `model`'s scoring function.
 pub fn function_name(model: &str) -> String {
     format!("__ml_predict_{}", model.to_lowercase())
@@ -213,9 +396,29 @@ pub fn function_name(model: &str) -> String {
 /// the result is the prediction (the class label for text labels, a number otherwise).
 pub struct Predict {
     name: String,
+    /// The model's directory, watched for new versions.
+    dir: PathBuf,
+    current: Mutex<Version>,
+    signature: Signature,
+}
+
+/// The version of a model a scoring function uses, and when it last looked for a newer one.
+struct Version {
     model: Arc<PipelineModel>,
     card: Arc<ModelCard>,
-    signature: Signature,
+    /// The card file's modification time when this version was loaded.
+    stamp: Option<SystemTime>,
+    checked: Instant,
+}
+
+/// How often a scoring function looks for a newer version of its model.
+const RELOAD_CHECK: Duration = Duration::from_millis(200);
+
+/// When the card file in `dir` was last written.
+fn stamp(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(dir.join(riffle_ml::card::CARD_FILE))
+        .and_then(|m| m.modified())
+        .ok()
 }
 
 impl std::fmt::Debug for Predict {
@@ -240,13 +443,45 @@ impl std::hash::Hash for Predict {
 
 impl Predict {
     /// The scoring function of `model` named `model_name`.
-    pub fn new(model_name: &str, model: PipelineModel, card: ModelCard) -> Self {
+    /// The scoring function of `model`, loaded from `dir`, named `model_name`. It hot-swaps:
+    /// when a newer version is published in `dir` (a streaming `CREATE MODEL` publishes one
+    /// per checkpoint), the next batch is scored with it; a version with other features or
+    /// classes is not taken.
+    pub fn new(model_name: &str, model: PipelineModel, card: ModelCard, dir: &Path) -> Self {
         Predict {
             name: function_name(model_name),
-            model: Arc::new(model),
-            card: Arc::new(card),
+            dir: dir.to_path_buf(),
+            current: Mutex::new(Version {
+                model: Arc::new(model),
+                card: Arc::new(card),
+                stamp: stamp(dir),
+                checked: Instant::now(),
+            }),
             signature: Signature::variadic_any(Volatility::Immutable),
         }
+    }
+
+    /// The newest usable version of the model.
+    fn version(&self) -> (Arc<PipelineModel>, Arc<ModelCard>) {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.checked.elapsed() >= RELOAD_CHECK {
+            current.checked = Instant::now();
+            let now = stamp(&self.dir);
+            if now.is_some() && now != current.stamp {
+                let loaded = riffle_ml::load::<PipelineModel>(&self.dir)
+                    .and_then(|m| Ok((m, ModelCard::load(&self.dir)?)));
+                if let Ok((model, card)) = loaded {
+                    if card.features == current.card.features
+                        && card.label_values == current.card.label_values
+                    {
+                        current.model = Arc::new(model);
+                        current.card = Arc::new(card);
+                        current.stamp = now;
+                    }
+                }
+            }
+        }
+        (Arc::clone(&current.model), Arc::clone(&current.card))
     }
 }
 
@@ -260,7 +495,8 @@ impl ScalarUDFImpl for Predict {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(if self.card.label_values.is_some() {
+        let (_, card) = self.version();
+        Ok(if card.label_values.is_some() {
             DataType::Utf8
         } else {
             DataType::Float64
@@ -268,7 +504,8 @@ impl ScalarUDFImpl for Predict {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let features = &self.card.features;
+        let (model, card) = self.version();
+        let features = &card.features;
         if args.args.len() != features.len() {
             return exec_err!(
                 "ML_PREDICT: the model takes {} feature(s) ({}), got {}",
@@ -286,10 +523,10 @@ impl ScalarUDFImpl for Predict {
             columns.push(array);
         }
         let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-        let scored = tabular::predict(&self.model, &self.card, &table).map_err(|e| {
+        let scored = tabular::predict(&model, &card, &table).map_err(|e| {
             datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
         })?;
-        let column = if self.card.label_values.is_some() {
+        let column = if card.label_values.is_some() {
             "prediction_label"
         } else {
             "prediction"

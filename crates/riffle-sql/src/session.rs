@@ -277,7 +277,12 @@ impl Session {
         if_not_exists: bool,
     ) -> Result<Output> {
         let catalog = self.catalog();
-        if catalog.contains(name) {
+        let options = crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
+        let streaming = self.setup(located, query, false)?.streaming;
+        // A streaming job restored from a checkpoint continues the model it published.
+        let checkpoint = self.job_config()?.checkpoint;
+        let restoring = streaming && checkpoint.is_some_and(|c| c.restore.is_some());
+        if catalog.contains(name) && !restoring {
             if if_not_exists {
                 return Ok(Output::Message(
                     "[INFO] Execute statement succeeded.".into(),
@@ -290,17 +295,10 @@ impl Session {
                 )),
             ));
         }
-        let options = crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
-        if self.setup(located, query, false)?.streaming {
-            return Err(in_statement(
-                located,
-                RiffleError::Sql(
-                    "CREATE MODEL trains on a bounded query, and this one reads an unbounded \
-                     table (or streaming mode is set); training from an unbounded query is \
-                     not supported yet — use the online operators of riffle-ml"
-                        .into(),
-                ),
-            ));
+        if streaming {
+            return self
+                .create_online_model(located, name, &options, query)
+                .map_err(|e| in_statement(located, e));
         }
         let table = self.rows_of(located, query)?;
         let dir = catalog.path(name);
@@ -318,6 +316,149 @@ impl Session {
             card.algorithm,
             card.trained_rows,
             dir.display()
+        )))
+    }
+
+    /// `CREATE MODEL` over an unbounded query (or in streaming mode): an online algorithm
+    /// learns every row as it comes, in a streaming job whose sink is the model; versions
+    /// are published to the catalog as checkpoints complete (without checkpoints, every
+    /// `'model.publish-interval'`) and at the end of a bounded input.
+    fn create_online_model(
+        &mut self,
+        located: &Located,
+        name: &str,
+        options: &crate::ml::ModelOptions,
+        query: &str,
+    ) -> Result<Output> {
+        let spec = &options.spec;
+        let online = riffle_ml::online::table::ONLINE_ALGORITHMS;
+        if !online.contains(&spec.algorithm.as_str()) {
+            return Err(RiffleError::Sql(format!(
+                "'{}' trains on a bounded query, and this query reads an unbounded table (or \
+                 streaming mode is set); a model that keeps learning from a stream needs an \
+                 online algorithm: {}",
+                spec.algorithm,
+                online.join(", ")
+            )));
+        }
+        if spec.encode.is_some() || spec.impute.is_some() || spec.standardize {
+            return Err(RiffleError::Sql(
+                "a model learning from a stream takes the query's numeric columns as they \
+                 are: 'encode', 'impute' and 'scale' prepare bounded tables; encode text in \
+                 the query (ONE_HOT_ENCODE), fill gaps with COALESCE, and set \
+                 'standardize' = 'true' for running standardisation"
+                    .into(),
+            ));
+        }
+        if options.folds.is_some() {
+            return Err(RiffleError::Sql(
+                "'cv.folds' cross-validates on a bounded query; a model learning from a \
+                 stream is scored by progressive validation (each row predicted before it \
+                 is learned), reported in DESCRIBE MODEL"
+                    .into(),
+            ));
+        }
+        let mut job = self.prepare(located, query, None)?;
+        if job.node.updating() {
+            return Err(RiffleError::Sql(
+                "the query's result is updating (an aggregation without a window); a model \
+                 learns from appended rows: aggregate per window"
+                    .into(),
+            ));
+        }
+        let schema = Arc::clone(&job.schema);
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let column = |wanted: &str, what: &str| -> Result<&datafusion::arrow::datatypes::Field> {
+            schema.field_with_name(wanted).map_err(|_| {
+                RiffleError::Sql(format!(
+                    "the query has no {what} column '{wanted}'{}; its columns: {}",
+                    did_you_mean(wanted, columns.iter().copied()),
+                    columns.join(", ")
+                ))
+            })
+        };
+        if spec.label.is_empty() {
+            return Err(RiffleError::Sql(
+                "CREATE MODEL needs 'label' = '...'".into(),
+            ));
+        }
+        column(&spec.label, "label")?;
+        let features: Vec<String> = if spec.features.is_empty() {
+            columns
+                .iter()
+                .filter(|c| **c != spec.label)
+                .map(|c| c.to_string())
+                .collect()
+        } else {
+            spec.features.clone()
+        };
+        for feature in &features {
+            let field = column(feature, "feature")?;
+            if !field.data_type().is_numeric() {
+                return Err(RiffleError::Sql(format!(
+                    "feature column '{feature}' is {}; a model learning from a stream takes \
+                     numeric features: encode text in the query (ONE_HOT_ENCODE) or leave the \
+                     column out of 'features'",
+                    flink_name(field.data_type())
+                )));
+            }
+        }
+        let trainer = riffle_ml::online::table::OnlineTrainer::new(
+            &spec.algorithm,
+            &spec.params,
+            &spec.label,
+            &features,
+        )
+        .map_err(|e| RiffleError::Ml(e.to_string()))?;
+        let algorithm = riffle_ml::algorithms::find(&spec.algorithm)
+            .map_err(|e| RiffleError::Ml(e.to_string()))?;
+        let card = riffle_ml::card::ModelCard {
+            algorithm: algorithm.name.to_string(),
+            task: algorithm.task,
+            label: spec.label.clone(),
+            features,
+            label_values: None,
+            params: spec.params.iter().cloned().collect(),
+            trained_rows: 0,
+            holdout_metrics: BTreeMap::new(),
+        };
+        let publish_every = if self.job_config()?.checkpoint.is_some() {
+            None
+        } else {
+            let text = options.publish_interval.as_deref().unwrap_or("1 s");
+            Some(flink_duration("model.publish-interval", text)?)
+        };
+        let catalog = self.catalog();
+        let target = crate::ml::ModelTarget {
+            name: name.to_string(),
+            catalog: catalog.dir().to_path_buf(),
+            trainer,
+            card,
+            publish_every,
+        };
+        job.sink = Some((
+            Table {
+                def: TableDef {
+                    name: format!("model {name}"),
+                    ..Default::default()
+                },
+                physical: schema,
+            },
+            SinkSpec::Model(Arc::new(target)),
+        ));
+        self.run_jobs(vec![job])?;
+        let (_, card) = catalog.load(name)?;
+        let metrics = card
+            .holdout_metrics
+            .iter()
+            .filter(|(k, _)| k.as_str() != "progressive_rows")
+            .map(|(k, v)| format!(", {k} = {v:.6}"))
+            .collect::<String>();
+        Ok(Output::Message(format!(
+            "[INFO] Model '{name}' ({}) learned {} rows online{metrics}; saved to {}",
+            card.algorithm,
+            card.trained_rows,
+            catalog.path(name).display()
         )))
     }
 
@@ -369,10 +510,11 @@ impl Session {
 
     /// Registers model `name`'s scoring function; returns its card.
     fn register_model(&self, name: &str) -> Result<riffle_ml::card::ModelCard> {
-        let (model, card) = self.catalog().load(name)?;
+        let catalog = self.catalog();
+        let (model, card) = catalog.load(name)?;
         self.ctx
             .register_udf(datafusion::logical_expr::ScalarUDF::from(
-                crate::ml::Predict::new(name, model, card.clone()),
+                crate::ml::Predict::new(name, model, card.clone(), &catalog.path(name)),
             ));
         Ok(card)
     }

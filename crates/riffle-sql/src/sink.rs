@@ -29,6 +29,9 @@ pub enum SinkSpec {
         /// `PARTITIONED BY` columns: rows go to `path/a=1/b=x/`, without those columns.
         partition_by: Vec<String>,
     },
+    /// A streaming `CREATE MODEL`: an online model learns the rows (all on the first
+    /// worker) and is published to the model catalog.
+    Model(Arc<crate::ml::ModelTarget>),
 }
 
 /// Renders a batch's rows as lines.
@@ -86,6 +89,10 @@ impl SinkSpec {
                     .sink("print", LinePrinter { prefix });
             }
             SinkSpec::Blackhole => stream.sink("blackhole", BlackholeSink::new(env)),
+            SinkSpec::Model(target) => stream.global().sink(
+                "model",
+                crate::ml::ModelSink::new(Arc::clone(target), env.worker_index()),
+            ),
             SinkSpec::Files {
                 path,
                 format,
