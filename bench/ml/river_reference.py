@@ -69,6 +69,8 @@ def main():
         replay("friedman", f"friedman/linear-{name}",
                linear_model.LinearRegression(optimizer=make()), "mae",
                f"linear_model.LinearRegression(optimizer={make()!r})")
+    replay("friedman", "friedman/hoeffding-tree-regressor", tree.HoeffdingTreeRegressor(), "mae",
+           "tree.HoeffdingTreeRegressor()")
     document = {"river_version": river.__version__, "python_version": sys.version.split()[0],
                 "streams": {"sea": "streams::sea(20000, noise 0.1, seed 17)",
                             "hyperplane": "streams::hyperplane(20000, 10 features, mag_change 0.001, noise 0.05, seed 18)",

@@ -11,8 +11,8 @@ use crate::linear::{LinearRegression, LogisticRegression};
 use crate::naive_bayes::{GaussianNaiveBayes, MultinomialNaiveBayes};
 use crate::neighbors::{KNearestNeighborsClassifier, KNearestNeighborsRegressor};
 use crate::online::table::{
-    AdaptiveRandomForestEstimator, HoeffdingTreeEstimator, OnlineGaussianNbEstimator,
-    OnlineLinearRegressionEstimator, OnlineLogisticRegressionEstimator,
+    AdaptiveRandomForestEstimator, HoeffdingTreeEstimator, HoeffdingTreeRegressorEstimator,
+    OnlineGaussianNbEstimator, OnlineLinearRegressionEstimator, OnlineLogisticRegressionEstimator,
 };
 use crate::pipeline::DynEstimator;
 use crate::recommendation::Als;
@@ -145,6 +145,11 @@ pub const ALGORITHMS: &[Algorithm] = &[
         summary: "Hoeffding tree classifier, binary (River's HoeffdingTreeClassifier defaults): splits when the Hoeffding bound allows, naive-Bayes-adaptive leaves",
     },
     Algorithm {
+        name: "hoeffding-tree-regressor",
+        task: Task::Regression,
+        summary: "Hoeffding tree regressor (River's HoeffdingTreeRegressor defaults): variance-reduction splits over E-BST observers, leaves choosing their mean or an online linear model",
+    },
+    Algorithm {
         name: "adaptive-random-forest",
         task: Task::Classification,
         summary: "adaptive random forest, binary (River's ARFClassifier defaults): Hoeffding trees on Poisson-weighted rows, ADWIN drift detection with background trees",
@@ -189,6 +194,7 @@ pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>
         "online-linear-regression" => to_object(&OnlineLinearRegressionEstimator::default()),
         "online-gaussian-naive-bayes" => to_object(&OnlineGaussianNbEstimator::default()),
         "hoeffding-tree" => to_object(&HoeffdingTreeEstimator::default()),
+        "hoeffding-tree-regressor" => to_object(&HoeffdingTreeRegressorEstimator::default()),
         "adaptive-random-forest" => to_object(&AdaptiveRandomForestEstimator::default()),
         _ => to_object(&LogisticRegression::default()),
     };
@@ -291,6 +297,7 @@ fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
         "online-linear-regression" => make::<OnlineLinearRegressionEstimator>(name, params),
         "online-gaussian-naive-bayes" => make::<OnlineGaussianNbEstimator>(name, params),
         "hoeffding-tree" => make::<HoeffdingTreeEstimator>(name, params),
+        "hoeffding-tree-regressor" => make::<HoeffdingTreeRegressorEstimator>(name, params),
         "adaptive-random-forest" => make::<AdaptiveRandomForestEstimator>(name, params),
         _ => make::<LogisticRegression>(name, params),
     }

@@ -204,3 +204,26 @@ fn progressive_error_of_online_linear_regression_matches_river() {
         assert!(score.mae < 0.75 * score.baseline_mae, "{key}");
     }
 }
+
+#[test]
+fn progressive_error_of_the_hoeffding_tree_regressor_matches_river() {
+    let (_, data) = streams()
+        .into_iter()
+        .find(|(s, _)| *s == "friedman")
+        .unwrap();
+    let mut model = riffle_ml::online::hoeffding_regressor::HoeffdingTreeRegressor::default();
+    let score = progressive_regression(&mut model, &data.x, &data.y);
+    let theirs = river("friedman/hoeffding-tree-regressor", "mae");
+    println!(
+        "hoeffding-tree-regressor riffle MAE {:.6}  river {theirs:.6}  ({} leaves; running-mean \
+         baseline {:.4})",
+        score.mae,
+        model.leaves(),
+        score.baseline_mae
+    );
+    assert!(
+        (score.mae - theirs).abs() < 1e-4,
+        "MAE {} vs River's {theirs}",
+        score.mae
+    );
+}

@@ -5,8 +5,8 @@
 //!
 //! - learners: [`OnlineLogisticRegression`] and [`OnlineLinearRegression`] (SGD, AdaGrad,
 //!   FTRL-Proximal), Gaussian and multinomial naive Bayes ([`naive_bayes`]), the Hoeffding
-//!   tree ([`hoeffding`]) and the adaptive random forest ([`forest`]), online k-means
-//!   ([`cluster`]);
+//!   tree classifier ([`hoeffding`]) and regressor ([`hoeffding_regressor`]), the adaptive
+//!   random forest ([`forest`]), online k-means ([`cluster`]);
 //! - scalers, one-hot encoding and feature hashing: [`preprocessing`]; anomaly detectors: [`anomaly`] (half-space trees, EWMA
 //!   z-score); drift detectors: [`drift`] (ADWIN, Page-Hinkley, DDM);
 //! - streaming recommendation: [`recommend`] (online matrix factorisation, Swing-style item
@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod drift;
 pub mod forest;
 pub mod hoeffding;
+pub mod hoeffding_regressor;
 mod linear;
 pub mod naive_bayes;
 pub mod operators;

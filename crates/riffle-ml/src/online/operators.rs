@@ -59,14 +59,22 @@ classifier_model!(
     super::hoeffding::HoeffdingTreeClassifier
 );
 
-impl OnlineModel for OnlineLinearRegression {
-    fn score(&self, x: &[f64]) -> f64 {
-        OnlineRegressor::predict_one(self, x)
-    }
-    fn learn(&mut self, x: &[f64], y: f64) {
-        OnlineRegressor::learn_one(self, x, y)
-    }
+macro_rules! regressor_model {
+    ($($t:ty),*) => {$(
+        impl OnlineModel for $t {
+            fn score(&self, x: &[f64]) -> f64 {
+                OnlineRegressor::predict_one(self, x)
+            }
+            fn learn(&mut self, x: &[f64], y: f64) {
+                OnlineRegressor::learn_one(self, x, y)
+            }
+        }
+    )*};
 }
+regressor_model!(
+    OnlineLinearRegression,
+    super::hoeffding_regressor::HoeffdingTreeRegressor
+);
 
 macro_rules! detector_model {
     ($($t:ty),*) => {$(

@@ -1,4 +1,4 @@
-//! Online learners on tables: the `online-*`, `hoeffding-tree` and `adaptive-random-forest`
+//! Online learners on tables: the `online-*`, `hoeffding-tree*` and `adaptive-random-forest`
 //! algorithms of [`crate::algorithms`], so that `riffle ml train` and SQL's `CREATE MODEL`
 //! can name them like any batch algorithm.
 //!
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forest::AdaptiveRandomForest;
 use super::hoeffding::HoeffdingTreeClassifier;
+use super::hoeffding_regressor::HoeffdingTreeRegressor;
 use super::naive_bayes::OnlineGaussianNb;
 use super::preprocessing::OnlineStandardScaler;
 use super::{
@@ -45,11 +46,16 @@ pub enum Learner {
     HoeffdingTree(HoeffdingTreeClassifier),
     /// Adaptive random forest.
     Forest(AdaptiveRandomForest),
+    /// Hoeffding tree regressor.
+    HoeffdingTreeRegressor(HoeffdingTreeRegressor),
 }
 
 impl Learner {
     fn is_classifier(&self) -> bool {
-        !matches!(self, Learner::Linear(_))
+        !matches!(
+            self,
+            Learner::Linear(_) | Learner::HoeffdingTreeRegressor(_)
+        )
     }
 
     /// The probability of class 1 (classifiers) or the value (regressors).
@@ -60,6 +66,7 @@ impl Learner {
             Learner::GaussianNb(m) => m.predict_proba_one(x),
             Learner::HoeffdingTree(m) => m.predict_proba_one(x),
             Learner::Forest(m) => m.predict_proba_one(x),
+            Learner::HoeffdingTreeRegressor(m) => m.predict_one(x),
         }
     }
 
@@ -71,6 +78,7 @@ impl Learner {
             Learner::GaussianNb(m) => m.learn_predicted(x, y, score),
             Learner::HoeffdingTree(m) => m.learn_predicted(x, y, score),
             Learner::Forest(m) => m.learn_predicted(x, y, score),
+            Learner::HoeffdingTreeRegressor(m) => m.learn_one(x, y),
         }
     }
 }
@@ -255,11 +263,12 @@ impl Loadable for OnlineLearnerModel {
 }
 
 /// The online algorithms' names, as [`crate::algorithms`] knows them.
-pub const ONLINE_ALGORITHMS: [&str; 5] = [
+pub const ONLINE_ALGORITHMS: [&str; 6] = [
     "online-logistic-regression",
     "online-linear-regression",
     "online-gaussian-naive-bayes",
     "hoeffding-tree",
+    "hoeffding-tree-regressor",
     "adaptive-random-forest",
 ];
 
@@ -278,6 +287,9 @@ pub fn untrained(name: &str, params: &[(String, String)]) -> Result<OnlineLearne
             configure::<OnlineGaussianNbEstimator>(name, params)?.untrained()
         }
         "hoeffding-tree" => configure::<HoeffdingTreeEstimator>(name, params)?.untrained(),
+        "hoeffding-tree-regressor" => {
+            configure::<HoeffdingTreeRegressorEstimator>(name, params)?.untrained()
+        }
         "adaptive-random-forest" => {
             configure::<AdaptiveRandomForestEstimator>(name, params)?.untrained()
         }
@@ -502,6 +514,33 @@ online_estimator! {
             tree.max_depth = p.max_depth;
         }
         Learner::HoeffdingTree(tree)
+    }
+}
+
+online_estimator! {
+    /// The Hoeffding tree regressor (River's `tree.HoeffdingTreeRegressor` defaults).
+    HoeffdingTreeRegressorEstimator {
+        /// Records a leaf sees between split attempts.
+        grace_period: f64 = 200.0,
+        /// Allowed chance of a wrong split decision.
+        delta: f64 = 1e-7,
+        /// Tie threshold.
+        tau: f64 = 0.05,
+        /// Decay of the leaves' squared errors when choosing mean or linear model.
+        model_selector_decay: f64 = 0.95,
+        /// Greatest depth (0: unlimited).
+        max_depth: u32 = 0,
+    }
+    |p| {
+        let mut tree = HoeffdingTreeRegressor::default();
+        tree.grace_period = p.grace_period;
+        tree.delta = p.delta;
+        tree.tau = p.tau;
+        tree.model_selector_decay = p.model_selector_decay;
+        if p.max_depth > 0 {
+            tree.max_depth = p.max_depth;
+        }
+        Learner::HoeffdingTreeRegressor(tree)
     }
 }
 
