@@ -532,6 +532,13 @@ fn every_algorithm_is_reachable_by_name_and_kmeans_needs_no_label() {
         "random-forest-regressor",
         "gradient-boosted-trees-classifier",
         "gradient-boosted-trees-regressor",
+        "online-logistic-regression",
+        "online-linear-regression",
+        "online-gaussian-naive-bayes",
+        "hoeffding-tree",
+        "hoeffding-tree-regressor",
+        "adaptive-random-forest",
+        "ewma-zscore",
     ] {
         assert!(
             listing.contains(name),
@@ -667,4 +674,69 @@ fn the_sql_ml_flow_example_trains_with_cross_validation_and_writes_predictions()
     // The noise is uniform in ±5000 (std 2887); L2 0.1 shrinks the fit a little beyond it,
     // on prices of 0.1-1 million.
     assert!(rmse > 2800.0 && rmse < 8000.0, "{rmse}");
+}
+
+/// One window of the SQL monitoring scenario's live summary.
+struct Window {
+    payments: u64,
+    frauds: u64,
+    model_recall: f64,
+    model_precision: f64,
+    detector_recall: f64,
+}
+
+#[test]
+fn the_sql_monitoring_example_learns_while_it_scores_and_its_recall_dips_at_the_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sql/monitoring.sql"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_riffle"))
+        .args(["sql", "-f", script])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // +I[window_end, payments, frauds, model P, model R, detector P, detector R]
+    let number = |cell: &str| cell.trim().parse::<f64>().unwrap_or(f64::NAN);
+    let windows: Vec<Window> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']').map(str::to_string))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(", ").collect();
+            Window {
+                payments: number(cells[1]) as u64,
+                frauds: number(cells[2]) as u64,
+                model_precision: number(cells[3]),
+                model_recall: number(cells[4]),
+                detector_recall: number(cells[6]),
+            }
+        })
+        .collect();
+    // 200,000 payments, one per 10 ms: 20 windows of 100 s and the last payment alone.
+    assert_eq!(windows.len(), 21, "{stdout}");
+    assert_eq!(windows.iter().map(|w| w.payments).sum::<u64>(), 200_000);
+    let frauds: u64 = windows.iter().map(|w| w.frauds).sum();
+    assert!((1_700..2_300).contains(&frauds), "{frauds} frauds for 1%");
+    // Once the first versions are out and before the drift, both catch most fraud.
+    for w in &windows[2..10] {
+        assert!(w.model_recall > 0.8 && w.model_precision > 0.8, "{stdout}");
+        assert!(w.detector_recall > 0.7, "{stdout}");
+    }
+    // The drift (payment 100,000 ends window 10): recall falls, then the model relearns.
+    let dip = windows[10].model_recall;
+    assert!(dip < 0.5, "no dip at the drift: {stdout}");
+    let last = &windows[19];
+    assert!(last.model_recall > dip + 0.2, "no recovery: {stdout}");
+    // Both models learned every payment and are in the catalog.
+    let card = std::fs::read_to_string(dir.path().join("riffle-models/fraud/card.json")).unwrap();
+    assert!(card.contains("\"trained_rows\": 200000"), "{card}");
+    assert!(dir.path().join("riffle-models/unusual/card.json").exists());
 }

@@ -11,8 +11,9 @@ use crate::linear::{LinearRegression, LogisticRegression};
 use crate::naive_bayes::{GaussianNaiveBayes, MultinomialNaiveBayes};
 use crate::neighbors::{KNearestNeighborsClassifier, KNearestNeighborsRegressor};
 use crate::online::table::{
-    AdaptiveRandomForestEstimator, HoeffdingTreeEstimator, HoeffdingTreeRegressorEstimator,
-    OnlineGaussianNbEstimator, OnlineLinearRegressionEstimator, OnlineLogisticRegressionEstimator,
+    AdaptiveRandomForestEstimator, EwmaZScoreEstimator, HoeffdingTreeEstimator,
+    HoeffdingTreeRegressorEstimator, OnlineGaussianNbEstimator, OnlineLinearRegressionEstimator,
+    OnlineLogisticRegressionEstimator,
 };
 use crate::pipeline::DynEstimator;
 use crate::recommendation::Als;
@@ -34,6 +35,8 @@ pub enum Task {
     Clustering,
     /// Scores of users for items, from user-item interactions.
     Recommendation,
+    /// How unusual each record is, learned without labels.
+    AnomalyDetection,
 }
 
 /// An algorithm users can name.
@@ -150,6 +153,11 @@ pub const ALGORITHMS: &[Algorithm] = &[
         summary: "Hoeffding tree regressor (River's HoeffdingTreeRegressor defaults): variance-reduction splits over E-BST observers, leaves choosing their mean or an online linear model",
     },
     Algorithm {
+        name: "ewma-zscore",
+        task: Task::AnomalyDetection,
+        summary: "streaming z-score anomaly detector: largest |x - mean| / std over the features, exponentially weighted (alpha), no label needed",
+    },
+    Algorithm {
         name: "adaptive-random-forest",
         task: Task::Classification,
         summary: "adaptive random forest, binary (River's ARFClassifier defaults): Hoeffding trees on Poisson-weighted rows, ADWIN drift detection with background trees",
@@ -195,6 +203,7 @@ pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>
         "online-gaussian-naive-bayes" => to_object(&OnlineGaussianNbEstimator::default()),
         "hoeffding-tree" => to_object(&HoeffdingTreeEstimator::default()),
         "hoeffding-tree-regressor" => to_object(&HoeffdingTreeRegressorEstimator::default()),
+        "ewma-zscore" => to_object(&EwmaZScoreEstimator::default()),
         "adaptive-random-forest" => to_object(&AdaptiveRandomForestEstimator::default()),
         _ => to_object(&LogisticRegression::default()),
     };
@@ -298,6 +307,7 @@ fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
         "online-gaussian-naive-bayes" => make::<OnlineGaussianNbEstimator>(name, params),
         "hoeffding-tree" => make::<HoeffdingTreeEstimator>(name, params),
         "hoeffding-tree-regressor" => make::<HoeffdingTreeRegressorEstimator>(name, params),
+        "ewma-zscore" => make::<EwmaZScoreEstimator>(name, params),
         "adaptive-random-forest" => make::<AdaptiveRandomForestEstimator>(name, params),
         _ => make::<LogisticRegression>(name, params),
     }

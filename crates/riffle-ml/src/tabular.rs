@@ -113,7 +113,7 @@ impl Prepared {
 
 /// Checks the label and features of `table` for `spec` and makes a text label numeric.
 pub fn prepare(spec: &TrainSpec, task: Task, table: RecordBatch) -> Result<Prepared> {
-    if spec.label.is_empty() && task != Task::Clustering {
+    if spec.label.is_empty() && !matches!(task, Task::Clustering | Task::AnomalyDetection) {
         return Err(MlError::InvalidData(format!(
             "{} needs a label column",
             spec.algorithm
@@ -375,6 +375,25 @@ pub fn report(task: Task, scored: &RecordBatch, label: &str) -> Result<BTreeMap<
     };
     match task {
         Task::Classification => evaluation::classification_report(scored, &columns),
+        Task::AnomalyDetection => {
+            // How well the scores rank the labelled anomalies (1) above the rest (0).
+            if label.is_empty() {
+                return Err(MlError::InvalidData(
+                    "an anomaly detector is evaluated against a label column (1 = anomaly): \
+                     train it with 'label' naming one, which it does not learn from"
+                        .into(),
+                ));
+            }
+            let truth = data::read_f64(scored, label)?;
+            let scores = data::read_f64(scored, "prediction")?;
+            let mut out = BTreeMap::new();
+            out.insert(
+                "roc_auc".to_string(),
+                crate::metrics::roc_auc(&truth, &scores)?,
+            );
+            out.insert("rows".to_string(), truth.len() as f64);
+            Ok(out)
+        }
         Task::Clustering => {
             // Silhouette is quadratic in the rows: scored on the first rows only.
             let x = data::read_vectors(scored, "features")?;

@@ -272,7 +272,8 @@ pub struct ModelTarget {
 }
 
 impl ModelTarget {
-    fn publish(&self, trainer: &OnlineTrainer) -> Result<()> {
+    /// Publishes `trainer`'s model as the newest version.
+    pub fn publish(&self, trainer: &OnlineTrainer) -> Result<()> {
         let mut card = self.card.clone();
         card.trained_rows = trainer.model.rows() as usize;
         card.holdout_metrics = trainer.model.progressive_metrics();

@@ -242,14 +242,14 @@ pub fn parse_script(script: &str) -> Result<Vec<Located>> {
                     statement: Statement::StatementSet(inserts),
                 });
             }
-            (true, Statement::Insert { .. }) => {
+            (true, Statement::Insert { .. } | Statement::CreateModel { .. }) => {
                 if let Some((_, inserts)) = set.as_mut() {
                     inserts.push(located);
                 }
             }
             (true, _) => {
                 return Err(RiffleError::Sql(format!(
-                    "line {}: a statement set holds INSERT INTO statements only",
+                    "line {}: a statement set holds INSERT INTO and CREATE MODEL statements only",
                     located.line
                 )))
             }

@@ -75,6 +75,16 @@ struct Job {
     sink: Option<(Table, SinkSpec)>,
 }
 
+/// The error for a `CREATE MODEL` of a name the catalog has.
+fn model_exists(located: &Located, name: &str) -> RiffleError {
+    in_statement(
+        located,
+        RiffleError::Sql(format!(
+            "model '{name}' already exists; DROP MODEL {name} first"
+        )),
+    )
+}
+
 /// The counter of rows written by the `i`-th insert of a job.
 fn written(i: usize) -> String {
     format!("sql.rows_written.{i}")
@@ -280,25 +290,22 @@ impl Session {
         let options = crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
         let streaming = self.setup(located, query, false)?.streaming;
         // A streaming job restored from a checkpoint continues the model it published.
-        let checkpoint = self.job_config()?.checkpoint;
-        let restoring = streaming && checkpoint.is_some_and(|c| c.restore.is_some());
-        if catalog.contains(name) && !restoring {
-            if if_not_exists {
-                return Ok(Output::Message(
-                    "[INFO] Execute statement succeeded.".into(),
-                ));
-            }
-            return Err(in_statement(
-                located,
-                RiffleError::Sql(format!(
-                    "model '{name}' already exists; DROP MODEL {name} first"
-                )),
+        let restoring = streaming && self.restoring()?;
+        if catalog.contains(name) && !restoring && if_not_exists {
+            return Ok(Output::Message(
+                "[INFO] Execute statement succeeded.".into(),
             ));
         }
         if streaming {
-            return self
-                .create_online_model(located, name, &options, query)
-                .map_err(|e| in_statement(located, e));
+            self.refuse_existing_model(located, name)?;
+            let job = self
+                .plan_online_model(located, name, &options, query)
+                .map_err(|e| in_statement(located, e))?;
+            self.run_models(vec![job], &[name.to_string()])?;
+            return Ok(Output::Message(self.learned(name)?));
+        }
+        if catalog.contains(name) {
+            return Err(model_exists(located, name));
         }
         let table = self.rows_of(located, query)?;
         let dir = catalog.path(name);
@@ -323,13 +330,16 @@ impl Session {
     /// learns every row as it comes, in a streaming job whose sink is the model; versions
     /// are published to the catalog as checkpoints complete (without checkpoints, every
     /// `'model.publish-interval'`) and at the end of a bounded input.
-    fn create_online_model(
+    ///
+    /// Plans the job and publishes the untrained model (unless a restored job continues a
+    /// published one), so that statements planned after it can score with it.
+    fn plan_online_model(
         &mut self,
         located: &Located,
         name: &str,
         options: &crate::ml::ModelOptions,
         query: &str,
-    ) -> Result<Output> {
+    ) -> Result<Job> {
         let spec = &options.spec;
         let online = riffle_ml::online::table::ONLINE_ALGORITHMS;
         if !online.contains(&spec.algorithm.as_str()) {
@@ -377,12 +387,17 @@ impl Session {
                 ))
             })
         };
+        let algorithm = riffle_ml::algorithms::find(&spec.algorithm)
+            .map_err(|e| RiffleError::Ml(e.to_string()))?;
         if spec.label.is_empty() {
-            return Err(RiffleError::Sql(
-                "CREATE MODEL needs 'label' = '...'".into(),
-            ));
+            if algorithm.task != riffle_ml::algorithms::Task::AnomalyDetection {
+                return Err(RiffleError::Sql(
+                    "CREATE MODEL needs 'label' = '...'".into(),
+                ));
+            }
+        } else {
+            column(&spec.label, "label")?;
         }
-        column(&spec.label, "label")?;
         let features: Vec<String> = if spec.features.is_empty() {
             columns
                 .iter()
@@ -410,8 +425,6 @@ impl Session {
             &features,
         )
         .map_err(|e| RiffleError::Ml(e.to_string()))?;
-        let algorithm = riffle_ml::algorithms::find(&spec.algorithm)
-            .map_err(|e| RiffleError::Ml(e.to_string()))?;
         let card = riffle_ml::card::ModelCard {
             algorithm: algorithm.name.to_string(),
             task: algorithm.task,
@@ -436,6 +449,9 @@ impl Session {
             card,
             publish_every,
         };
+        if !(self.restoring()? && catalog.contains(name)) {
+            target.publish(&target.trainer)?;
+        }
         job.sink = Some((
             Table {
                 def: TableDef {
@@ -446,7 +462,12 @@ impl Session {
             },
             SinkSpec::Model(Arc::new(target)),
         ));
-        self.run_jobs(vec![job])?;
+        Ok(job)
+    }
+
+    /// What a model that learned from a stream reports at the end of its job.
+    fn learned(&self, name: &str) -> Result<String> {
+        let catalog = self.catalog();
         let (_, card) = catalog.load(name)?;
         let metrics = card
             .holdout_metrics
@@ -454,12 +475,12 @@ impl Session {
             .filter(|(k, _)| k.as_str() != "progressive_rows")
             .map(|(k, v)| format!(", {k} = {v:.6}"))
             .collect::<String>();
-        Ok(Output::Message(format!(
+        Ok(format!(
             "[INFO] Model '{name}' ({}) learned {} rows online{metrics}; saved to {}",
             card.algorithm,
             card.trained_rows,
             catalog.path(name).display()
-        )))
+        ))
     }
 
     /// The rows of `query`, run in batch mode, as one batch.
@@ -785,20 +806,98 @@ impl Session {
         self.run_jobs(vec![job])
     }
 
-    /// `EXECUTE STATEMENT SET`: every insert planned, then run as one job.
-    fn statement_set(&mut self, inserts: &[Located]) -> Result<Output> {
+    /// `EXECUTE STATEMENT SET`: every insert planned, then run as one job. A `CREATE MODEL`
+    /// in the set learns from a stream while the inserts run, and inserts that score with
+    /// the model (`ML_PREDICT`) take each version it publishes (models are planned first, so
+    /// the inserts find them in the catalog).
+    fn statement_set(&mut self, statements: &[Located]) -> Result<Output> {
+        let (models, inserts): (Vec<&Located>, Vec<&Located>) = statements
+            .iter()
+            .partition(|l| matches!(l.statement, Statement::CreateModel { .. }));
         let mut jobs = Vec::new();
+        let mut names = Vec::new();
+        for located in models {
+            let Statement::CreateModel {
+                name,
+                options,
+                query,
+                ..
+            } = &located.statement
+            else {
+                continue;
+            };
+            let options =
+                crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
+            if !self.setup(located, query, false)?.streaming {
+                return Err(in_statement(
+                    located,
+                    RiffleError::Sql(
+                        "a CREATE MODEL in a statement set learns from a stream; this query is \
+                         bounded (run it on its own, or SET 'execution.runtime-mode' = \
+                         'streaming')"
+                            .into(),
+                    ),
+                ));
+            }
+            self.refuse_existing_model(located, name)?;
+            jobs.push(
+                self.plan_online_model(located, name, &options, query)
+                    .map_err(|e| in_statement(located, e))?,
+            );
+            names.push(name.clone());
+        }
         for located in inserts {
             let Statement::Insert { table, query } = &located.statement else {
                 return Err(in_statement(
                     located,
-                    RiffleError::Sql("a statement set holds INSERT INTO statements only".into()),
+                    RiffleError::Sql(
+                        "a statement set holds INSERT INTO and CREATE MODEL statements only".into(),
+                    ),
                 ));
             };
             let target = self.sink_table(table)?;
             jobs.push(self.prepare(located, query, Some(target))?);
         }
-        self.run_jobs(jobs)
+        let output = self.run_models(jobs, &names)?;
+        let mut messages = vec![match output {
+            Output::Message(m) => m,
+            _ => String::new(),
+        }];
+        for name in names {
+            messages.push(self.learned(&name)?);
+        }
+        Ok(Output::Message(messages.join("\n")))
+    }
+
+    /// Runs `jobs`, which train the models `names`; if they fail, the models they published
+    /// are removed (a restored job keeps them: its checkpoint still holds their state).
+    fn run_models(&mut self, jobs: Vec<Job>, names: &[String]) -> Result<Output> {
+        let restoring = self.restoring()?;
+        self.run_jobs(jobs).inspect_err(|_| {
+            if !restoring {
+                let catalog = self.catalog();
+                for name in names {
+                    let _ = catalog.drop_model(name);
+                }
+            }
+        })
+    }
+
+    /// Whether a streaming job is being restored from a checkpoint (it then continues the
+    /// models it published).
+    fn restoring(&self) -> Result<bool> {
+        Ok(self
+            .job_config()?
+            .checkpoint
+            .is_some_and(|c| c.restore.is_some()))
+    }
+
+    /// Refuses to make model `name` again, unless a restored job continues it.
+    fn refuse_existing_model(&self, located: &Located, name: &str) -> Result<()> {
+        if self.catalog().contains(name) && !self.restoring()? {
+            return Err(model_exists(located, name));
+        }
+        Ok(())
     }
 
     /// The sink of an `INSERT INTO table`.

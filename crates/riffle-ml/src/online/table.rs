@@ -18,6 +18,7 @@ use std::sync::Arc;
 use arrow_array::{Float64Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
+use super::anomaly::{AnomalyDetector, EwmaZScore};
 use super::forest::AdaptiveRandomForest;
 use super::hoeffding::HoeffdingTreeClassifier;
 use super::hoeffding_regressor::HoeffdingTreeRegressor;
@@ -48,14 +49,28 @@ pub enum Learner {
     Forest(AdaptiveRandomForest),
     /// Hoeffding tree regressor.
     HoeffdingTreeRegressor(HoeffdingTreeRegressor),
+    /// Streaming z-score anomaly detector (no label).
+    ZScore(EwmaZScore),
+}
+
+/// What a learner's score is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The probability of class 1.
+    Classifier,
+    /// The predicted value.
+    Regressor,
+    /// How unusual the record is (learns without labels).
+    Detector,
 }
 
 impl Learner {
-    fn is_classifier(&self) -> bool {
-        !matches!(
-            self,
-            Learner::Linear(_) | Learner::HoeffdingTreeRegressor(_)
-        )
+    fn kind(&self) -> Kind {
+        match self {
+            Learner::Linear(_) | Learner::HoeffdingTreeRegressor(_) => Kind::Regressor,
+            Learner::ZScore(_) => Kind::Detector,
+            _ => Kind::Classifier,
+        }
     }
 
     /// The probability of class 1 (classifiers) or the value (regressors).
@@ -67,6 +82,7 @@ impl Learner {
             Learner::HoeffdingTree(m) => m.predict_proba_one(x),
             Learner::Forest(m) => m.predict_proba_one(x),
             Learner::HoeffdingTreeRegressor(m) => m.predict_one(x),
+            Learner::ZScore(m) => m.score_one(x),
         }
     }
 
@@ -79,6 +95,7 @@ impl Learner {
             Learner::HoeffdingTree(m) => m.learn_predicted(x, y, score),
             Learner::Forest(m) => m.learn_predicted(x, y, score),
             Learner::HoeffdingTreeRegressor(m) => m.learn_one(x, y),
+            Learner::ZScore(m) => AnomalyDetector::learn_one(m, x),
         }
     }
 }
@@ -139,13 +156,14 @@ impl OnlineLearnerModel {
     pub fn progressive_metrics(&self) -> BTreeMap<String, f64> {
         let p = &self.progress;
         let n = p.rows.max(1) as f64;
-        let (metric, model, baseline) = if self.learner.is_classifier() {
-            ("accuracy", p.model / n, p.baseline / n)
-        } else {
-            ("mae", p.model / n, p.baseline / n)
+        let metric = match self.learner.kind() {
+            Kind::Classifier => "accuracy",
+            Kind::Regressor => "mae",
+            Kind::Detector => "",
         };
+        let (model, baseline) = (p.model / n, p.baseline / n);
         let mut metrics = BTreeMap::new();
-        if p.rows > 0 {
+        if p.rows > 0 && !metric.is_empty() {
             metrics.insert(format!("progressive_{metric}"), model);
             metrics.insert(format!("baseline_{metric}"), baseline);
         }
@@ -157,9 +175,14 @@ impl OnlineLearnerModel {
     /// rows learned before. Classifier labels must be 0 or 1.
     pub fn learn_table(&mut self, table: &RecordBatch) -> Result<()> {
         let x = data::read_vectors(table, &self.features_col)?;
-        let y = data::read_f64(table, &self.label_col)?;
-        let classifier = self.learner.is_classifier();
-        if classifier {
+        let kind = self.learner.kind();
+        // A detector learns without labels (a label column, if any, is not read).
+        let y = if kind == Kind::Detector {
+            vec![0.0; x.rows()]
+        } else {
+            data::read_f64(table, &self.label_col)?
+        };
+        if kind == Kind::Classifier {
             if let Some((row, v)) = y.iter().enumerate().find(|(_, v)| **v != 0.0 && **v != 1.0) {
                 return Err(MlError::data(format!(
                     "online classifiers are binary: label `{}` is {v} at row {row}; labels \
@@ -180,19 +203,23 @@ impl OnlineLearnerModel {
             };
             let score = self.learner.score(input);
             let p = &mut self.progress;
-            if classifier {
-                let predicted = f64::from(score > 0.5);
-                let majority = f64::from(p.sum * 2.0 > p.rows as f64);
-                p.model += f64::from(predicted == target);
-                p.baseline += f64::from(majority == target);
-            } else {
-                let mean = if p.rows == 0 {
-                    0.0
-                } else {
-                    p.sum / p.rows as f64
-                };
-                p.model += (score - target).abs();
-                p.baseline += (mean - target).abs();
+            match kind {
+                Kind::Classifier => {
+                    let predicted = f64::from(score > 0.5);
+                    let majority = f64::from(p.sum * 2.0 > p.rows as f64);
+                    p.model += f64::from(predicted == target);
+                    p.baseline += f64::from(majority == target);
+                }
+                Kind::Regressor => {
+                    let mean = if p.rows == 0 {
+                        0.0
+                    } else {
+                        p.sum / p.rows as f64
+                    };
+                    p.model += (score - target).abs();
+                    p.baseline += (mean - target).abs();
+                }
+                Kind::Detector => {}
             }
             p.sum += target;
             p.rows += 1;
@@ -221,7 +248,7 @@ impl Transformer for OnlineLearnerModel {
     fn transform(&self, table: &RecordBatch) -> Result<RecordBatch> {
         let x = data::read_vectors(table, &self.features_col)?;
         let scores = self.scores(&x);
-        if self.learner.is_classifier() {
+        if self.learner.kind() == Kind::Classifier {
             let mut probabilities = Matrix::zeros(scores.len(), 2);
             for (i, p) in scores.iter().enumerate() {
                 probabilities.row_mut(i).copy_from_slice(&[1.0 - p, *p]);
@@ -263,13 +290,14 @@ impl Loadable for OnlineLearnerModel {
 }
 
 /// The online algorithms' names, as [`crate::algorithms`] knows them.
-pub const ONLINE_ALGORITHMS: [&str; 6] = [
+pub const ONLINE_ALGORITHMS: [&str; 7] = [
     "online-logistic-regression",
     "online-linear-regression",
     "online-gaussian-naive-bayes",
     "hoeffding-tree",
     "hoeffding-tree-regressor",
     "adaptive-random-forest",
+    "ewma-zscore",
 ];
 
 /// The untrained model of online algorithm `name` with `params` (`key`, `value` strings;
@@ -290,6 +318,7 @@ pub fn untrained(name: &str, params: &[(String, String)]) -> Result<OnlineLearne
         "hoeffding-tree-regressor" => {
             configure::<HoeffdingTreeRegressorEstimator>(name, params)?.untrained()
         }
+        "ewma-zscore" => configure::<EwmaZScoreEstimator>(name, params)?.untrained(),
         "adaptive-random-forest" => {
             configure::<AdaptiveRandomForestEstimator>(name, params)?.untrained()
         }
@@ -545,6 +574,23 @@ online_estimator! {
 }
 
 online_estimator! {
+    /// The streaming z-score anomaly detector: the largest `|x - mean| / std` over the
+    /// features, with exponentially weighted statistics; learns without labels.
+    EwmaZScoreEstimator {
+        /// Weight of the newest record in the running mean and variance.
+        alpha: f64 = 0.01,
+        /// Records learned before scores are given (0 until then).
+        warm_up: u64 = 30,
+    }
+    |p| {
+        if !(p.alpha > 0.0 && p.alpha <= 1.0) {
+            return Err(MlError::param("alpha", format!("{}: must be in (0, 1]", p.alpha)));
+        }
+        Learner::ZScore(EwmaZScore::new(p.alpha, p.warm_up))
+    }
+}
+
+online_estimator! {
     /// The adaptive random forest (River's `forest.ARFClassifier` defaults).
     AdaptiveRandomForestEstimator {
         /// Trees.
@@ -631,6 +677,37 @@ mod tests {
             error.to_string().contains("does not learn online"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_detector_learns_without_labels_and_scores_outliers_high() {
+        // Mostly values near 10, every 50th far out; no label column at all.
+        let values: Vec<f64> = (0..3_000)
+            .map(|i| {
+                if i % 50 == 49 {
+                    40.0
+                } else {
+                    10.0 + (i % 7) as f64 * 0.3
+                }
+            })
+            .collect();
+        let x = Matrix::new(values.len(), 1, values.clone()).unwrap();
+        let t = data::with_column(
+            &data::float_table(vec![("v", values)]).unwrap(),
+            "features",
+            data::vector_array(&x).unwrap(),
+        )
+        .unwrap();
+        let model = EwmaZScoreEstimator::default().fit(&t).unwrap();
+        assert_eq!(model.rows(), 3_000);
+        assert!(!model
+            .progressive_metrics()
+            .contains_key("progressive_accuracy"));
+        let scored = model.transform(&t).unwrap();
+        let scores = data::read_f64(&scored, "prediction").unwrap();
+        let truth: Vec<f64> = (0..3_000).map(|i| f64::from(i % 50 == 49)).collect();
+        let auc = crate::metrics::roc_auc(&truth, &scores).unwrap();
+        assert!(auc > 0.99, "{auc}");
     }
 
     #[test]
