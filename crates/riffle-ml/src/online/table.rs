@@ -522,6 +522,19 @@ online_estimator! {
     |_p| Learner::GaussianNb(OnlineGaussianNb::default())
 }
 
+/// Copies the split settings both Hoeffding trees share from estimator `p` to `tree`
+/// (`max_depth` 0 keeps the tree's unlimited depth).
+macro_rules! split_settings {
+    ($tree:ident, $p:ident) => {
+        $tree.grace_period = $p.grace_period;
+        $tree.delta = $p.delta;
+        $tree.tau = $p.tau;
+        if $p.max_depth > 0 {
+            $tree.max_depth = $p.max_depth;
+        }
+    };
+}
+
 online_estimator! {
     /// The Hoeffding tree classifier (River's `tree.HoeffdingTreeClassifier` defaults).
     HoeffdingTreeEstimator {
@@ -536,12 +549,7 @@ online_estimator! {
     }
     |p| {
         let mut tree = HoeffdingTreeClassifier::default();
-        tree.grace_period = p.grace_period;
-        tree.delta = p.delta;
-        tree.tau = p.tau;
-        if p.max_depth > 0 {
-            tree.max_depth = p.max_depth;
-        }
+        split_settings!(tree, p);
         Learner::HoeffdingTree(tree)
     }
 }
@@ -562,13 +570,8 @@ online_estimator! {
     }
     |p| {
         let mut tree = HoeffdingTreeRegressor::default();
-        tree.grace_period = p.grace_period;
-        tree.delta = p.delta;
-        tree.tau = p.tau;
+        split_settings!(tree, p);
         tree.model_selector_decay = p.model_selector_decay;
-        if p.max_depth > 0 {
-            tree.max_depth = p.max_depth;
-        }
         Learner::HoeffdingTreeRegressor(tree)
     }
 }
