@@ -1,6 +1,7 @@
 //! `riffle ml` end to end on real files: generate, fit, evaluate, predict, cross-validate,
 //! and the errors a user meets (text columns, missing values, unknown parameters).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -739,4 +740,65 @@ fn the_sql_monitoring_example_learns_while_it_scores_and_its_recall_dips_at_the_
     let card = std::fs::read_to_string(dir.path().join("riffle-models/fraud/card.json")).unwrap();
     assert!(card.contains("\"trained_rows\": 200000"), "{card}");
     assert!(dir.path().join("riffle-models/unusual/card.json").exists());
+}
+
+#[test]
+fn the_sql_analytics_example_forecasts_windows_better_than_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sql/analytics.sql"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_riffle"))
+        .args(["sql", "-f", script])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // +I[store, window_end, total, forecast, no_change], in the order windows closed.
+    let rows: Vec<(String, String, f64, f64, f64)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("+I[")?.strip_suffix(']').map(str::to_string))
+        .map(|l| {
+            let c: Vec<&str> = l.split(", ").collect();
+            let n = |i: usize| c[i].parse::<f64>().unwrap();
+            (c[0].to_string(), c[1].to_string(), n(2), n(3), n(4))
+        })
+        .collect();
+    // 20 minutes of 10-second windows for 4 stores, from each store's third window on.
+    assert!(rows.len() > 4 * 115, "{} rows", rows.len());
+    // The no-change forecast is the store's previous window, as LAG gave it.
+    let mut last: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut by_store: Vec<&(String, String, f64, f64, f64)> = rows.iter().collect();
+    by_store.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    for row in by_store {
+        if let Some(previous) = last.get(row.0.as_str()) {
+            assert!((row.4 - previous).abs() < 0.11, "{row:?} after {previous}");
+        }
+        last.insert(&row.0, row.2);
+    }
+    // After the first quarter (the model warming up), the model's forecasts beat no-change.
+    let (warm, end) = (rows.len() / 4, rows.len() - 4);
+    let mae = |f: fn(&(String, String, f64, f64, f64)) -> f64| {
+        rows[warm..end].iter().map(f).sum::<f64>() / (end - warm) as f64
+    };
+    let model = mae(|r| (r.2 - r.3).abs());
+    let no_change = mae(|r| (r.2 - r.4).abs());
+    assert!(
+        model < 0.8 * no_change,
+        "model MAE {model}, no-change {no_change}"
+    );
+    // The model learned every forecast window.
+    let card =
+        std::fs::read_to_string(dir.path().join("riffle-models/forecast/card.json")).unwrap();
+    assert!(
+        card.contains(&format!("\"trained_rows\": {}", rows.len())),
+        "{card}"
+    );
 }
