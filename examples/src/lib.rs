@@ -12,6 +12,8 @@
 //!   payments with injected fraud and drift, with live precision and recall;
 //! - [`recommendation`]: top-10 items per click from online matrix factorisation and
 //!   Swing-style similarity, with live hit-rate@10 beside popularity;
+//! - [`ml_flow`]: the classic Flink ML flow — JSON events, a feature function, linear
+//!   regression with 5-fold cross-validation and L-BFGS, predictions to files;
 //! - [`fraud`]: a keyed-state rule, "3 large payments within 1 minute", over generated payments;
 //! - [`window_join`]: orders joined with their payments per 10-second window.
 //!
@@ -22,6 +24,7 @@ pub mod analytics;
 pub mod click_counts;
 pub mod fraud;
 pub mod hot_items;
+pub mod ml_flow;
 pub mod monitoring;
 pub mod recommendation;
 pub mod socket_wordcount;

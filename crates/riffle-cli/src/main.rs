@@ -41,6 +41,8 @@ const EXAMPLES: &str = "Examples:
   riffle run click-counts --rate 100000 --output out/ --checkpoint-dir chk/
                                                exactly-once files; after a crash add --restore latest
   riffle run window-join --output out/         orders joined with payments, to files
+  riffle run ml-flow --dir flow/               JSON events -> features -> linear regression
+                                               (5-fold CV, L-BFGS) -> predictions to files
   riffle bench                                 throughput of the built-in jobs
   riffle sql -f examples/sql/hello.sql         a Flink SQL script over bounded tables
   riffle sql -f examples/nexmark/q5.sql -w 2   a streaming Nexmark query on 2 workers
@@ -268,6 +270,19 @@ enum Example {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// The classic Flink ML flow: JSON sale events, a feature function, linear regression
+    /// with 5-fold cross-validation and L-BFGS (L2 0.1), predictions to CSV files.
+    MlFlow {
+        /// Directory for the events and the predictions.
+        #[arg(long, default_value = "riffle-ml-flow")]
+        dir: PathBuf,
+        /// Sales to generate.
+        #[arg(long, default_value_t = 5_000)]
+        events: u64,
+        /// Generator seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Join generated orders with their payments per 10 s window.
     WindowJoin {
         /// Orders to generate.
@@ -374,6 +389,22 @@ fn run_example(config: &ExecutionConfig, example: Example) -> Result<JobReport> 
             progress::execute(config, Some(events), move |env| {
                 riffle_examples::fraud::build(env, events, seed, &output)
             })
+        }
+        Example::MlFlow { dir, events, seed } => {
+            let (card, report) = riffle_examples::ml_flow::run(config, &dir, events, seed)?;
+            let metrics: Vec<String> = card
+                .holdout_metrics
+                .iter()
+                .map(|(k, v)| format!("{k} = {v:.4}"))
+                .collect();
+            println!(
+                "{} on {} sales ({}); predictions in {}",
+                card.algorithm,
+                card.trained_rows,
+                metrics.join(", "),
+                dir.join("predictions").display()
+            );
+            Ok(report)
         }
         Example::WindowJoin { orders, seed, out } => {
             let output = out.output();
