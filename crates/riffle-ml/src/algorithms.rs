@@ -37,6 +37,8 @@ pub enum Task {
     Recommendation,
     /// How unusual each record is, learned without labels.
     AnomalyDetection,
+    /// A feature transformer fitted on its own (a scaler, PCA...): vectors in, vectors out.
+    Transformation,
 }
 
 /// An algorithm users can name.

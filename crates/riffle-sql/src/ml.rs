@@ -3,7 +3,9 @@
 //! model, loadable after a restart and by `riffle ml`); `ML_PREDICT(TABLE t, MODEL m)` and
 //! the scalar `ML_PREDICT('m', column, ...)` score rows in batch and streaming queries;
 //! `ML_EVALUATE(TABLE t, MODEL m)` gives the model's metrics on a bounded table; `SHOW
-//! MODELS`, `DESCRIBE MODEL`, `DROP MODEL`.
+//! MODELS`, `DESCRIBE MODEL`, `DROP MODEL`. A feature transformer (`'algorithm' =
+//! 'standard-scaler'`, ...) is a model too, whose `ML_PREDICT` returns an `ARRAY<DOUBLE>`; an
+//! online algorithm over an unbounded query keeps learning (a streaming job; [`ModelSink`]).
 //!
 //! Scoring is a scalar function per model (`__ml_predict_<model>`), registered when a query
 //! names the model: the table form is rewritten into a projection that adds a `prediction`
@@ -23,11 +25,12 @@ use datafusion::logical_expr::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
+use riffle_ml::algorithms::Task;
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
 use riffle_ml::online::table::OnlineTrainer;
 use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
-use riffle_ml::PipelineModel;
+use riffle_ml::{PipelineModel, Transformer};
 use riffle_runtime::{EventTime, Sink};
 
 use crate::script::offset;
@@ -249,7 +252,19 @@ pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions>
 /// and its card in `dir`. Returns the card (with the cross-validation's mean metric among its
 /// metrics).
 pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<ModelCard> {
-    let (model, card) = tabular::fit(&options.spec, table, options.folds).map_err(ml)?;
+    let transformer = tabular::VECTOR_TRANSFORMERS.contains(&options.spec.algorithm.as_str());
+    let (model, card) = match (transformer, options.folds) {
+        (true, Some(_)) => {
+            return Err(RiffleError::Sql(
+                "'cv.folds' cross-validates a model that predicts; a feature transformer has \
+                 nothing to score"
+                    .into(),
+            ))
+        }
+        (true, None) => tabular::fit_transformer(&options.spec, table),
+        (false, folds) => tabular::fit(&options.spec, table, folds),
+    }
+    .map_err(ml)?;
     riffle_ml::save(&model, dir).map_err(ml)?;
     card.save(dir).map_err(ml)?;
     Ok(card)
@@ -497,7 +512,9 @@ impl ScalarUDFImpl for Predict {
 
     fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
         let (_, card) = self.version();
-        Ok(if card.label_values.is_some() {
+        Ok(if card.task == Task::Transformation {
+            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+        } else if card.label_values.is_some() {
             DataType::Utf8
         } else {
             DataType::Float64
@@ -524,6 +541,19 @@ impl ScalarUDFImpl for Predict {
             columns.push(array);
         }
         let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        if card.task == Task::Transformation {
+            // The transformed vector, as an array of doubles.
+            let transformed = model.transform(&table).map_err(|e| {
+                datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
+            })?;
+            let Some(vectors) = transformed.column_by_name("features") else {
+                return exec_err!("ML_PREDICT: the transformer gave no features column");
+            };
+            let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
+            return Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(
+                vectors, &list,
+            )?));
+        }
         let scored = tabular::predict(&model, &card, &table).map_err(|e| {
             datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
         })?;
