@@ -49,6 +49,8 @@ def main():
             replay(data, stream, limit, name, make(), True)
     replay(data, "friedman", limit, "linear-sgd",
            linear_model.LinearRegression(optimizer=optim.SGD(0.01)), False)
+    replay(data, "friedman", limit, "hoeffding-tree-regressor",
+           tree.HoeffdingTreeRegressor(), False)
 
 
 if __name__ == "__main__":

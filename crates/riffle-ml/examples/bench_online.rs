@@ -10,6 +10,7 @@ use std::time::Instant;
 use riffle_ml::datasets::Dataset;
 use riffle_ml::online::forest::AdaptiveRandomForest;
 use riffle_ml::online::hoeffding::HoeffdingTreeClassifier;
+use riffle_ml::online::hoeffding_regressor::HoeffdingTreeRegressor;
 use riffle_ml::online::naive_bayes::OnlineGaussianNb;
 use riffle_ml::online::{
     progressive_accuracy, progressive_regression, streams, OnlineClassifier,
@@ -101,6 +102,16 @@ fn main() -> riffle_ml::Result<()> {
     report(
         "friedman",
         "linear-sgd",
+        start.elapsed().as_secs_f64(),
+        "mae",
+        score.mae,
+    );
+    let mut tree = HoeffdingTreeRegressor::default();
+    let start = Instant::now();
+    let score = progressive_regression(&mut tree, &friedman.x, &friedman.y);
+    report(
+        "friedman",
+        "hoeffding-tree-regressor",
         start.elapsed().as_secs_f64(),
         "mae",
         score.mae,

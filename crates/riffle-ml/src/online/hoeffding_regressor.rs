@@ -408,7 +408,14 @@ impl Default for HoeffdingTreeRegressor {
 }
 
 /// `x` rounded to one decimal as Python's `round(x, 1)` (half to even on the exact value).
+/// Away from a tie, rounding `10 x` to a whole `k` picks the same decimal, and `k / 10` (a
+/// correctly rounded division) is the double nearest to it, as Python's result is; within a
+/// hair of a tie the exact decimal expansion decides.
 fn round_one_decimal(x: f64) -> f64 {
+    let scaled = x * 10.0;
+    if ((scaled - scaled.floor()) - 0.5).abs() > 1e-6 || !scaled.is_finite() {
+        return scaled.round() / 10.0;
+    }
     format!("{x:.1}").parse().unwrap_or(x)
 }
 
@@ -566,6 +573,16 @@ mod tests {
         assert_eq!(round_one_decimal(0.25), 0.2);
         assert_eq!(round_one_decimal(0.35), 0.3); // 0.35 is just under in binary
         assert_eq!(round_one_decimal(0.96), 1.0);
+        assert_eq!(round_one_decimal(-0.25), -0.2);
+        assert_eq!(round_one_decimal(2.449_999), 2.4);
+        for i in 0..10_000 {
+            let x = i as f64 * 0.000_731 - 3.0;
+            assert_eq!(
+                round_one_decimal(x),
+                format!("{x:.1}").parse::<f64>().unwrap(),
+                "{x}"
+            );
+        }
     }
 
     #[test]
