@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import river
-from river import forest, linear_model, metrics, naive_bayes, optim, tree
+from river import forest, linear_model, metrics, naive_bayes, optim, preprocessing, tree
 
 OPTIMIZERS = {
     "sgd": lambda: optim.SGD(0.01),
@@ -69,6 +69,9 @@ def main():
         replay("friedman", f"friedman/linear-{name}",
                linear_model.LinearRegression(optimizer=make()), "mae",
                f"linear_model.LinearRegression(optimizer={make()!r})")
+    replay("sea", "sea/scaled-logistic-sgd",
+           preprocessing.StandardScaler() | linear_model.LogisticRegression(), "accuracy",
+           "preprocessing.StandardScaler() | linear_model.LogisticRegression()")
     replay("friedman", "friedman/hoeffding-tree-regressor", tree.HoeffdingTreeRegressor(), "mae",
            "tree.HoeffdingTreeRegressor()")
     document = {"river_version": river.__version__, "python_version": sys.version.split()[0],

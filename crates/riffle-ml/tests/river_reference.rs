@@ -227,3 +227,26 @@ fn progressive_error_of_the_hoeffding_tree_regressor_matches_river() {
         score.mae
     );
 }
+
+#[test]
+fn a_table_learner_with_running_standardisation_matches_rivers_pipeline() {
+    use riffle_ml::online::table::OnlineLogisticRegressionEstimator;
+    use riffle_ml::Estimator;
+    let (_, data) = streams().into_iter().find(|(s, _)| *s == "sea").unwrap();
+    let table = riffle_ml::data::with_column(
+        &riffle_ml::data::float_table(vec![("label", data.y.clone())]).unwrap(),
+        "features",
+        riffle_ml::data::vector_array(&data.x).unwrap(),
+    )
+    .unwrap();
+    // River's pipeline scores a row with the scaler as it was, then learns it.
+    let model = OnlineLogisticRegressionEstimator {
+        standardize: true,
+        ..Default::default()
+    }
+    .fit(&table)
+    .unwrap();
+    let ours = model.progressive_metrics()["progressive_accuracy"];
+    let theirs = river("sea/scaled-logistic-sgd", "accuracy");
+    assert!((ours - theirs).abs() < 1e-4, "{ours} vs River's {theirs}");
+}

@@ -92,6 +92,7 @@ impl<'s, T: Data> DataStream<'s, T> {
                     let mut stash = TimeStash::new();
                     let mut awaiting: Vec<u64> = Vec::new();
                     let mut failed = false;
+                    let mut next_tick: Option<std::time::Instant> = None;
                     move |(input, frontier), _output| {
                         input.for_each(|cap, data| stash.insert(&cap, data));
                         if failed || job.is_cancelled() {
@@ -145,7 +146,14 @@ impl<'s, T: Data> DataStream<'s, T> {
                         })();
                         let result = result.and_then(|()| match sink.tick_interval() {
                             Some(every) if keep_alive.is_some() => {
-                                activator.activate_after(every);
+                                // One wake-up pending at a time (timely does not merge
+                                // timers), at least a millisecond apart.
+                                let now = std::time::Instant::now();
+                                if next_tick.is_none_or(|due| now >= due) {
+                                    let every = every.max(Duration::from_millis(1));
+                                    next_tick = Some(now + every);
+                                    activator.activate_after(every);
+                                }
                                 sink.tick()
                             }
                             _ => Ok(()),

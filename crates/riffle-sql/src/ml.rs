@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -388,7 +388,19 @@ impl Sink<Batch> for ModelSink {
         if snapshot.is_empty() {
             return Ok(());
         }
-        self.trainer = serde_json::from_slice(snapshot).map_err(|e| self.state_error(e))?;
+        let restored: OnlineTrainer =
+            serde_json::from_slice(snapshot).map_err(|e| self.state_error(e))?;
+        if !restored.same_setup(&self.trainer) {
+            return Err(RiffleError::Ml(format!(
+                "model '{}': the checkpoint holds a model of another algorithm or features \
+                 ({}) than the statement asks for ({}); restore the statement as it was, or \
+                 start without --restore",
+                self.target.name,
+                restored.features.join(", "),
+                self.trainer.features.join(", ")
+            )));
+        }
+        self.trainer = restored;
         if self.active {
             self.target.publish(&self.trainer)?;
         }
@@ -422,19 +434,19 @@ pub struct Predict {
 struct Version {
     model: Arc<PipelineModel>,
     card: Arc<ModelCard>,
-    /// The card file's modification time when this version was loaded.
-    stamp: Option<SystemTime>,
+    /// The card file's bytes when this version was loaded (each version's card differs: it
+    /// holds the rows learned and the metrics; file times are too coarse to tell versions
+    /// published within milliseconds apart).
+    stamp: Option<Vec<u8>>,
     checked: Instant,
 }
 
 /// How often a scoring function looks for a newer version of its model.
 const RELOAD_CHECK: Duration = Duration::from_millis(200);
 
-/// When the card file in `dir` was last written.
-fn stamp(dir: &Path) -> Option<SystemTime> {
-    std::fs::metadata(dir.join(riffle_ml::card::CARD_FILE))
-        .and_then(|m| m.modified())
-        .ok()
+/// The card file in `dir`, which tells one version from another.
+fn stamp(dir: &Path) -> Option<Vec<u8>> {
+    std::fs::read(dir.join(riffle_ml::card::CARD_FILE)).ok()
 }
 
 impl std::fmt::Debug for Predict {
@@ -487,13 +499,16 @@ impl Predict {
                 let loaded = riffle_ml::load::<PipelineModel>(&self.dir)
                     .and_then(|m| Ok((m, ModelCard::load(&self.dir)?)));
                 if let Ok((model, card)) = loaded {
+                    // A version that takes other inputs or gives another kind of result is
+                    // not taken (nor loaded again until the next version).
                     if card.features == current.card.features
                         && card.label_values == current.card.label_values
+                        && card.task == current.card.task
                     {
                         current.model = Arc::new(model);
                         current.card = Arc::new(card);
-                        current.stamp = now;
                     }
+                    current.stamp = now;
                 }
             }
         }

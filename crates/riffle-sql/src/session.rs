@@ -396,7 +396,18 @@ impl Session {
                 ));
             }
         } else {
-            column(&spec.label, "label")?;
+            let label = column(&spec.label, "label")?;
+            if algorithm.task != riffle_ml::algorithms::Task::AnomalyDetection
+                && !label.data_type().is_numeric()
+                && label.data_type() != &datafusion::arrow::datatypes::DataType::Boolean
+            {
+                return Err(RiffleError::Sql(format!(
+                    "label column '{}' is {}; a model learning from a stream takes a numeric \
+                     label (0 and 1 for a classifier): map text labels in the query (CASE WHEN)",
+                    spec.label,
+                    flink_name(label.data_type())
+                )));
+            }
         }
         let features: Vec<String> = if spec.features.is_empty() {
             columns
@@ -439,7 +450,13 @@ impl Session {
             None
         } else {
             let text = options.publish_interval.as_deref().unwrap_or("1 s");
-            Some(flink_duration("model.publish-interval", text)?)
+            let every = flink_duration("model.publish-interval", text)?;
+            if every.is_zero() {
+                return Err(RiffleError::Sql(
+                    "'model.publish-interval' must be longer than 0 (e.g. '500 ms')".into(),
+                ));
+            }
+            Some(every)
         };
         let catalog = self.catalog();
         let target = crate::ml::ModelTarget {
@@ -815,7 +832,39 @@ impl Session {
             .iter()
             .partition(|l| matches!(l.statement, Statement::CreateModel { .. }));
         let mut jobs = Vec::new();
-        let mut names = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        // Models publish their untrained version as they are planned: if a later statement
+        // of the set fails to plan, those are removed again.
+        let restoring = self.restoring()?;
+        let planned = self.plan_set(models, inserts, &mut jobs, &mut names);
+        if let Err(error) = planned {
+            if !restoring {
+                let catalog = self.catalog();
+                for name in &names {
+                    let _ = catalog.drop_model(name);
+                }
+            }
+            return Err(error);
+        }
+        let output = self.run_models(jobs, &names)?;
+        let mut messages = vec![match output {
+            Output::Message(m) => m,
+            _ => String::new(),
+        }];
+        for name in names {
+            messages.push(self.learned(&name)?);
+        }
+        Ok(Output::Message(messages.join("\n")))
+    }
+
+    /// Plans a statement set's models (into `names`) and inserts, each a job of `jobs`.
+    fn plan_set(
+        &mut self,
+        models: Vec<&Located>,
+        inserts: Vec<&Located>,
+        jobs: &mut Vec<Job>,
+        names: &mut Vec<String>,
+    ) -> Result<()> {
         for located in models {
             let Statement::CreateModel {
                 name,
@@ -839,12 +888,18 @@ impl Session {
                     ),
                 ));
             }
+            if names.contains(name) {
+                return Err(in_statement(
+                    located,
+                    RiffleError::Sql(format!("model '{name}' is made twice in the set")),
+                ));
+            }
             self.refuse_existing_model(located, name)?;
-            jobs.push(
-                self.plan_online_model(located, name, &options, query)
-                    .map_err(|e| in_statement(located, e))?,
-            );
+            let job = self
+                .plan_online_model(located, name, &options, query)
+                .map_err(|e| in_statement(located, e))?;
             names.push(name.clone());
+            jobs.push(job);
         }
         for located in inserts {
             let Statement::Insert { table, query } = &located.statement else {
@@ -858,15 +913,7 @@ impl Session {
             let target = self.sink_table(table)?;
             jobs.push(self.prepare(located, query, Some(target))?);
         }
-        let output = self.run_models(jobs, &names)?;
-        let mut messages = vec![match output {
-            Output::Message(m) => m,
-            _ => String::new(),
-        }];
-        for name in names {
-            messages.push(self.learned(&name)?);
-        }
-        Ok(Output::Message(messages.join("\n")))
+        Ok(())
     }
 
     /// Runs `jobs`, which train the models `names`; if they fail, the models they published

@@ -193,15 +193,15 @@ impl OnlineLearnerModel {
         }
         let mut scaled = Vec::new();
         for (row, &target) in x.row_iter().zip(&y) {
-            let input: &[f64] = match &mut self.scaler {
+            // As River's pipeline: the row is scored with the scaler as it was, then the
+            // scaler learns it and the model learns the row scaled anew.
+            let score = match &self.scaler {
                 Some(scaler) => {
-                    scaler.learn_one(row);
                     scaler.transform_into(row, &mut scaled);
-                    &scaled
+                    self.learner.score(&scaled)
                 }
-                None => row,
+                None => self.learner.score(row),
             };
-            let score = self.learner.score(input);
             let p = &mut self.progress;
             match kind {
                 Kind::Classifier => {
@@ -223,7 +223,15 @@ impl OnlineLearnerModel {
             }
             p.sum += target;
             p.rows += 1;
-            self.learner.learn_scored(input, target, score);
+            match &mut self.scaler {
+                Some(scaler) => {
+                    scaler.learn_one(row);
+                    scaler.transform_into(row, &mut scaled);
+                    let rescored = self.learner.score(&scaled);
+                    self.learner.learn_scored(&scaled, target, rescored);
+                }
+                None => self.learner.learn_scored(row, target, score),
+            }
         }
         Ok(())
     }
@@ -362,6 +370,16 @@ impl OnlineTrainer {
     fn assembler(&self) -> VectorAssembler {
         let names: Vec<&str> = self.features.iter().map(String::as_str).collect();
         VectorAssembler::new(&names, FEATURES)
+    }
+
+    /// Whether `other` learns the same thing the same way: the same features, label,
+    /// learner kind and scaling (its state may differ).
+    pub fn same_setup(&self, other: &OnlineTrainer) -> bool {
+        let (a, b) = (&self.model, &other.model);
+        self.features == other.features
+            && a.label_col == b.label_col
+            && std::mem::discriminant(&a.learner) == std::mem::discriminant(&b.learner)
+            && a.scaler.is_some() == b.scaler.is_some()
     }
 
     /// Scores, then learns, each row of `table` (which holds the feature and label columns).
