@@ -677,6 +677,28 @@ fn the_sql_ml_flow_example_trains_with_cross_validation_and_writes_predictions()
     assert!(rmse > 2800.0 && rmse < 8000.0, "{rmse}");
 }
 
+/// Runs `riffle sql -f examples/sql/NAME` in a new directory (its model catalog goes there);
+/// returns the directory and what the script printed.
+fn run_sql_example(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/sql")
+        .join(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_riffle"))
+        .args(["sql", "-f", p(&script)])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, stdout)
+}
+
 /// One window of the SQL monitoring scenario's live summary.
 struct Window {
     payments: u64,
@@ -688,23 +710,7 @@ struct Window {
 
 #[test]
 fn the_sql_monitoring_example_learns_while_it_scores_and_its_recall_dips_at_the_drift() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/sql/monitoring.sql"
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_riffle"))
-        .args(["sql", "-f", script])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (dir, stdout) = run_sql_example("monitoring.sql");
     // +I[window_end, payments, frauds, model P, model R, detector P, detector R]
     let number = |cell: &str| cell.trim().parse::<f64>().unwrap_or(f64::NAN);
     let windows: Vec<Window> = stdout
@@ -744,23 +750,7 @@ fn the_sql_monitoring_example_learns_while_it_scores_and_its_recall_dips_at_the_
 
 #[test]
 fn the_sql_analytics_example_forecasts_windows_better_than_no_change() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/sql/analytics.sql"
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_riffle"))
-        .args(["sql", "-f", script])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (dir, stdout) = run_sql_example("analytics.sql");
     // +I[store, window_end, total, forecast, no_change], in the order windows closed.
     let rows: Vec<(String, String, f64, f64, f64)> = stdout
         .lines()
