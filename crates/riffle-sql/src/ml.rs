@@ -335,9 +335,17 @@ impl ModelSink {
 impl Sink<Batch> for ModelSink {
     fn write(&mut self, records: &mut Vec<(EventTime, Batch)>) -> Result<()> {
         for (_, batch) in records.drain(..) {
-            self.trainer
-                .learn(&batch.0)
-                .map_err(|e| RiffleError::Ml(format!("CREATE MODEL {}: {e}", self.target.name)))?;
+            self.trainer.learn(&batch.0).map_err(|e| {
+                let text = e.to_string();
+                // The library's hint names its imputer; in SQL the query fills or filters.
+                let hint = if text.contains("missing value") || text.contains("non-finite") {
+                    "; in SQL, fill it in the query (COALESCE) or filter the row out \
+                     (WHERE column IS NOT NULL)"
+                } else {
+                    ""
+                };
+                RiffleError::Ml(format!("CREATE MODEL {}: {text}{hint}", self.target.name))
+            })?;
         }
         self.changed = true;
         self.tick()

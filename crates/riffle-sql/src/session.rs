@@ -870,11 +870,15 @@ impl Session {
                 name,
                 options,
                 query,
-                ..
+                if_not_exists,
             } = &located.statement
             else {
                 continue;
             };
+            // IF NOT EXISTS: the model there is kept (and scored with), not trained again.
+            if *if_not_exists && self.catalog().contains(name) && !self.restoring()? {
+                continue;
+            }
             let options =
                 crate::ml::model_options(options).map_err(|e| in_statement(located, e))?;
             if !self.setup(located, query, false)?.streaming {
