@@ -189,31 +189,31 @@ impl<'s, T: Data> DataStream<'s, T> {
     /// must see the whole stream, such as a single model learning from all of it. The other
     /// workers' instances of what follows receive nothing.
     pub fn global(self) -> DataStream<'s, T> {
-        let exchange = Exchange::new(|_: &(EventTime, T)| 0);
-        let stream = self
-            .stream
-            .unary::<Builder<T>, _, _, _>(exchange, "global", |_, _| {
-                |input, output| {
-                    input.for_each(|cap, data| output.session(&cap).give_container(data));
-                }
-            });
-        DataStream::new(stream, self.env)
+        self.redistribute("global", |_| 0)
     }
 
     /// Spreads records round-robin over all workers.
     pub fn rebalance(self) -> DataStream<'s, T> {
         let mut next = self.env.worker_index() as u64;
-        let exchange = Exchange::new(move |_: &(EventTime, T)| {
+        self.redistribute("rebalance", move |_| {
             next = next.wrapping_add(1);
             next
-        });
-        let stream = self
-            .stream
-            .unary::<Builder<T>, _, _, _>(exchange, "rebalance", |_, _| {
-                |input, output| {
-                    input.for_each(|cap, data| output.session(&cap).give_container(data));
-                }
-            });
+        })
+    }
+
+    /// Sends each record, unchanged, to the worker `route` names (modulo the workers).
+    fn redistribute(
+        self,
+        name: &str,
+        route: impl FnMut(&(EventTime, T)) -> u64 + 'static,
+    ) -> DataStream<'s, T> {
+        let stream =
+            self.stream
+                .unary::<Builder<T>, _, _, _>(Exchange::new(route), name, |_, _| {
+                    |input, output| {
+                        input.for_each(|cap, data| output.session(&cap).give_container(data));
+                    }
+                });
         DataStream::new(stream, self.env)
     }
 
