@@ -248,10 +248,15 @@ pub fn model_options(options: &BTreeMap<String, String>) -> Result<ModelOptions>
     })
 }
 
-/// Trains `options` on `table`, with a cross-validation first when asked; saves the model
-/// and its card in `dir`. Returns the card (with the cross-validation's mean metric among its
-/// metrics).
-pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<ModelCard> {
+/// Trains `options` on `table`, with a cross-validation first when asked, and publishes the
+/// model and its card as `name` in `catalog` (nothing is written unless training succeeds).
+/// Returns the card (with the cross-validation's mean metric among its metrics).
+pub fn train(
+    options: &ModelOptions,
+    table: RecordBatch,
+    catalog: &Catalog,
+    name: &str,
+) -> Result<ModelCard> {
     let transformer = tabular::VECTOR_TRANSFORMERS.contains(&options.spec.algorithm.as_str());
     let (model, card) = match (transformer, options.folds) {
         (true, Some(_)) => {
@@ -265,8 +270,7 @@ pub fn train(options: &ModelOptions, table: RecordBatch, dir: &Path) -> Result<M
         (false, folds) => tabular::fit(&options.spec, table, folds),
     }
     .map_err(ml)?;
-    riffle_ml::save(&model, dir).map_err(ml)?;
-    card.save(dir).map_err(ml)?;
+    catalog.publish(name, &model, &card)?;
     Ok(card)
 }
 

@@ -309,10 +309,8 @@ impl Session {
         }
         let table = self.rows_of(located, query)?;
         let dir = catalog.path(name);
-        let card = crate::ml::train(&options, table, &dir).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&dir);
-            in_statement(located, e)
-        })?;
+        let card = crate::ml::train(&options, table, &catalog, name)
+            .map_err(|e| in_statement(located, e))?;
         let metrics = card
             .holdout_metrics
             .iter()
