@@ -12,6 +12,7 @@
 mod bad_record;
 mod file;
 mod format;
+pub mod kafka;
 pub mod nexmark;
 mod part_files;
 

@@ -60,6 +60,9 @@ pub struct RecordLocation {
     pub line: u64,
     /// Column name, when the failure is in one column.
     pub column: Option<String>,
+    /// `line` is an offset in a log (a Kafka partition), not a line of a file.
+    #[serde(default)]
+    pub offset: bool,
 }
 
 impl RecordLocation {
@@ -69,6 +72,15 @@ impl RecordLocation {
             source: source.into(),
             line,
             column: None,
+            offset: false,
+        }
+    }
+
+    /// A record at `offset` of a log such as a Kafka partition (`source` names the partition).
+    pub fn at_offset(source: impl Into<String>, offset: u64) -> Self {
+        RecordLocation {
+            offset: true,
+            ..RecordLocation::new(source, offset)
         }
     }
 
@@ -81,7 +93,11 @@ impl RecordLocation {
 
 impl fmt::Display for RecordLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.source, self.line)?;
+        if self.offset {
+            write!(f, "{}, offset {}", self.source, self.line)?;
+        } else {
+            write!(f, "{}:{}", self.source, self.line)?;
+        }
         if let Some(column) = &self.column {
             write!(f, ", column '{column}'")?;
         }
