@@ -268,6 +268,18 @@ impl LineParser {
         self.parse_numbered(source, lines, &mut || Ok(0))
     }
 
+    /// [`LineParser::parse`], with the numbers of the lines the rows came from (bad lines
+    /// are left out, after the policy has seen them).
+    pub fn parse_kept(
+        &mut self,
+        source: &str,
+        lines: &Lines,
+    ) -> Result<Option<(RecordBatch, Vec<u64>)>> {
+        let mut kept = Vec::new();
+        let batch = self.parse_lines(source, lines, &mut || Ok(0), Some(&mut kept))?;
+        Ok(batch.map(|b| (b, kept)))
+    }
+
     /// [`LineParser::parse`] for lines numbered within a range of a file: `base` gives the
     /// number of the range's first line minus one, asked only when a line is bad.
     pub fn parse_numbered(
@@ -276,11 +288,25 @@ impl LineParser {
         lines: &Lines,
         base: &mut dyn FnMut() -> Result<u64>,
     ) -> Result<Option<RecordBatch>> {
+        self.parse_lines(source, lines, base, None)
+    }
+
+    /// The parse behind the others; `kept` collects the numbers of the lines kept.
+    fn parse_lines(
+        &mut self,
+        source: &str,
+        lines: &Lines,
+        base: &mut dyn FnMut() -> Result<u64>,
+        mut kept: Option<&mut Vec<u64>>,
+    ) -> Result<Option<RecordBatch>> {
         if lines.len() == 0 {
             return Ok(None);
         }
         if let Ok(batch) = self.parse_text(&lines.text, lines.len()) {
             if batch.num_rows() == lines.len() {
+                if let Some(kept) = kept {
+                    kept.extend(lines.spans.iter().map(|(n, _, _)| *n));
+                }
                 return Ok(Some(batch));
             }
         }
@@ -299,7 +325,12 @@ impl LineParser {
             };
             let raw = String::from_utf8_lossy(line);
             match parsed {
-                Ok(batch) if batch.num_rows() == 1 => good.push(batch),
+                Ok(batch) if batch.num_rows() == 1 => {
+                    if let Some(kept) = kept.as_deref_mut() {
+                        kept.push(number);
+                    }
+                    good.push(batch)
+                }
                 Ok(_) => self
                     .bad
                     .handle(location, &raw, "not one record".to_string())?,

@@ -6,22 +6,28 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use std::sync::atomic::AtomicU64;
+
+use datafusion::arrow::array::{
+    ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use riffle_connectors::kafka::{
     DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaSinkConfig, KafkaSource, Partitioner,
     StartupMode, Topics,
 };
+use riffle_core::BadRecordPolicy;
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{EventTime, SourceReader, SourceStatus};
 
 use crate::files::{LineParser, Lines, TextFormat};
-use crate::script::TableDef;
+use crate::script::{ColumnKind, TableDef};
 use crate::stream::Physical;
 
 /// The options a `kafka` table takes besides `properties.*`.
-pub const OPTIONS: [&str; 19] = [
+pub const OPTIONS: [&str; 20] = [
     "connector",
+    "scan.rate-limit",
     "topic",
     "topic-pattern",
     "format",
@@ -100,10 +106,12 @@ pub fn format_of(def: &TableDef) -> Result<ValueFormat> {
     }
 }
 
-/// [`format_of`], checked against the table's physical columns (`raw` takes one STRING).
+/// [`format_of`], checked against the table's physical columns (`raw` takes one STRING
+/// besides metadata columns).
 pub fn value_format(def: &TableDef, physical: &SchemaRef) -> Result<ValueFormat> {
     let format = format_of(def)?;
-    let fields = physical.fields();
+    let values = value_schema(def, physical);
+    let fields = values.fields();
     if format == ValueFormat::Raw && (fields.len() != 1 || fields[0].data_type() != &DataType::Utf8)
     {
         return Err(error(
@@ -212,7 +220,18 @@ pub fn source(def: &TableDef) -> Result<KafkaSource> {
         ));
     }
     duration_option(def, "scan.watermark.idle-timeout")?;
+    rate_limit(def)?;
     Ok(source)
+}
+
+/// `'scan.rate-limit'`: messages per second for the whole table (Riffle's option, for tests
+/// and steady-rate runs).
+fn rate_limit(def: &TableDef) -> Result<Option<u64>> {
+    match millis_option(def, "scan.rate-limit")? {
+        Some(r) if r > 0 => Ok(Some(r as u64)),
+        Some(_) => Err(error(def, "'scan.rate-limit' must be positive")),
+        None => Ok(None),
+    }
 }
 
 fn startup_needs_group(def: &TableDef) -> bool {
@@ -317,6 +336,47 @@ pub fn sink(def: &TableDef) -> Result<KafkaSinkConfig> {
     Ok(config)
 }
 
+/// The metadata keys a kafka table can read, and what each holds.
+pub const METADATA: [(&str, &str); 7] = [
+    ("topic", "STRING"),
+    ("partition", "INT"),
+    ("offset", "BIGINT"),
+    ("timestamp", "TIMESTAMP(3)"),
+    ("key", "STRING or BYTES"),
+    ("value", "STRING or BYTES, the whole message value"),
+    ("headers", "STRING, a JSON object of the headers"),
+];
+
+/// The table's metadata columns: their place in the physical schema and their key.
+fn metadata_columns(def: &TableDef, physical: &SchemaRef) -> Vec<(usize, String)> {
+    def.columns
+        .iter()
+        .filter_map(|c| match &c.kind {
+            ColumnKind::Metadata { key, .. } => {
+                Some((physical.index_of(&c.name).ok()?, key.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The physical columns a message value fills (all but the metadata columns).
+fn value_schema(def: &TableDef, physical: &SchemaRef) -> SchemaRef {
+    let metadata: Vec<usize> = metadata_columns(def, physical)
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    Arc::new(Schema::new(
+        physical
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !metadata.contains(i))
+            .map(|(_, f)| f.as_ref().clone())
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// Checks a `kafka` table's options when it is created.
 pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
     for key in def.options.keys() {
@@ -330,6 +390,22 @@ pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
     }
     brokers(def)?;
     value_format(def, physical)?;
+    for (_, key) in metadata_columns(def, physical) {
+        if !METADATA.iter().any(|(k, _)| *k == key) {
+            let hint = riffle_core::did_you_mean(&key, METADATA.iter().map(|(k, _)| *k));
+            return Err(error(
+                def,
+                format!(
+                    "unknown metadata key '{key}'{hint} (keys: {})",
+                    METADATA
+                        .iter()
+                        .map(|(k, t)| format!("{k} {t}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     // A table may be only written to: its source options are checked when it is read,
     // except those that are wrong either way.
     if option(def, "topic").is_none() && option(def, "topic-pattern").is_none() {
@@ -356,35 +432,57 @@ pub struct KafkaBatchReader {
     reader: KafkaReader,
     format: ValueFormat,
     parser: Option<LineParser>,
+    /// The table's physical columns, metadata columns included.
     schema: SchemaRef,
+    /// The columns values fill.
+    values: SchemaRef,
+    /// Metadata columns: their place in `schema` and their key.
+    metadata: Vec<(usize, String)>,
     rowtime: Option<Rowtime>,
     idle_timeout: Option<Duration>,
     /// Per partition: the largest event time read, and when a message last came.
     partitions: BTreeMap<(String, i32), (EventTime, Instant)>,
     watermark: Option<EventTime>,
     messages: Vec<KafkaMessage>,
+    /// `'scan.rate-limit'`: this worker's share of the messages per second, and how many
+    /// it has read since it started.
+    rate: Option<(f64, Instant, u64)>,
 }
 
 impl KafkaBatchReader {
-    /// The reader of worker `worker` of `workers` of table `def`.
+    /// The reader of worker `worker` of `workers` of table `def`, whose physical columns
+    /// are `schema`; bad values follow `policy` and are counted in `bad_count`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         def: &TableDef,
         schema: SchemaRef,
-        parser: Option<LineParser>,
+        policy: BadRecordPolicy,
+        bad_count: Arc<AtomicU64>,
         rowtime: Option<Rowtime>,
         worker: usize,
         workers: usize,
     ) -> Result<Self> {
+        let format = value_format(def, &schema)?;
+        let values = value_schema(def, &schema);
+        let parser = match format {
+            ValueFormat::Text(text) => {
+                Some(LineParser::new(Arc::clone(&values), text, policy, bad_count)?.with_offsets())
+            }
+            ValueFormat::Raw => None,
+        };
         Ok(KafkaBatchReader {
             reader: source(def)?.reader(worker, workers),
-            format: value_format(def, &schema)?,
-            parser: parser.map(LineParser::with_offsets),
+            format,
+            parser,
+            metadata: metadata_columns(def, &schema),
+            values,
             schema,
             rowtime,
             idle_timeout: duration_option(def, "scan.watermark.idle-timeout")?,
             partitions: BTreeMap::new(),
             watermark: None,
             messages: Vec::new(),
+            rate: rate_limit(def)?.map(|r| (r as f64 / workers.max(1) as f64, Instant::now(), 0)),
         })
     }
 
@@ -393,15 +491,18 @@ impl KafkaBatchReader {
         let Some(first) = messages.first() else {
             return Ok(None);
         };
-        match self.format {
+        let (values, kept): (RecordBatch, Vec<usize>) = match self.format {
             ValueFormat::Raw => {
                 let values: StringArray = messages
                     .iter()
                     .map(|m| m.payload.as_deref().map(String::from_utf8_lossy))
                     .collect();
-                RecordBatch::try_new(Arc::clone(&self.schema), vec![Arc::new(values) as ArrayRef])
-                    .map(Some)
-                    .map_err(|e| RiffleError::Runtime(e.to_string()))
+                let batch = RecordBatch::try_new(
+                    Arc::clone(&self.values),
+                    vec![Arc::new(values) as ArrayRef],
+                )
+                .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                (batch, (0..messages.len()).collect())
             }
             ValueFormat::Text(_) => {
                 let mut lines = Lines::default();
@@ -415,12 +516,43 @@ impl KafkaBatchReader {
                     "Kafka topic '{}' partition {}",
                     first.topic, first.partition
                 );
-                match self.parser.as_mut() {
-                    Some(parser) => parser.parse(&source, &lines),
-                    None => Ok(None),
+                let Some(parser) = self.parser.as_mut() else {
+                    return Ok(None);
+                };
+                let Some((batch, offsets)) = parser.parse_kept(&source, &lines)? else {
+                    return Ok(None);
+                };
+                // Messages are in offset order, and so are the kept ones.
+                let mut kept = Vec::with_capacity(offsets.len());
+                let mut at = 0;
+                for offset in offsets {
+                    while messages[at].offset as u64 != offset {
+                        at += 1;
+                    }
+                    kept.push(at);
                 }
+                (batch, kept)
             }
+        };
+        if self.metadata.is_empty() {
+            return Ok(Some(values));
         }
+        let rows: Vec<&KafkaMessage> = kept.iter().map(|i| &messages[*i]).collect();
+        let mut columns = Vec::with_capacity(self.schema.fields().len());
+        let mut value_columns = values.columns().iter();
+        for (i, field) in self.schema.fields().iter().enumerate() {
+            let column = match self.metadata.iter().find(|(at, _)| *at == i) {
+                Some((_, key)) => metadata_array(key, &rows, field.data_type())?,
+                None => value_columns
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| RiffleError::Runtime("value columns out of step".into()))?,
+            };
+            columns.push(column);
+        }
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map(Some)
+            .map_err(|e| RiffleError::Runtime(e.to_string()))
     }
 
     /// The least of the partitions' watermarks, idle ones aside.
@@ -464,9 +596,20 @@ impl SourceReader<Batch> for KafkaBatchReader {
     fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
         // The batches of this poll go out under the watermark of what came before them.
         self.update_watermark();
+        let mut max = 4096;
+        if let Some((rate, started, read)) = self.rate {
+            let allowed = (started.elapsed().as_secs_f64() * rate) as u64;
+            if allowed <= read {
+                return Ok(SourceStatus::Idle);
+            }
+            max = max.min((allowed - read) as usize);
+        }
         let mut messages = std::mem::take(&mut self.messages);
         messages.clear();
-        let status = self.reader.poll_messages(&mut messages, 4096)?;
+        let status = self.reader.poll_messages(&mut messages, max)?;
+        if let Some((_, _, read)) = self.rate.as_mut() {
+            *read += messages.len() as u64;
+        }
         // Messages come grouped by partition from the client; cut at each change.
         let mut start = 0;
         while start < messages.len() {
@@ -511,4 +654,61 @@ impl SourceReader<Batch> for KafkaBatchReader {
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         self.reader.seek(position)
     }
+}
+
+/// Metadata `key` of `messages` as a column of type `to`.
+fn metadata_array(key: &str, messages: &[&KafkaMessage], to: &DataType) -> Result<ArrayRef> {
+    let text = |bytes: Option<&Vec<u8>>| bytes.map(|b| String::from_utf8_lossy(b).into_owned());
+    let raw: ArrayRef = match key {
+        "topic" => Arc::new(StringArray::from_iter_values(
+            messages.iter().map(|m| m.topic.as_str()),
+        )),
+        "partition" => Arc::new(Int32Array::from_iter_values(
+            messages.iter().map(|m| m.partition),
+        )),
+        "offset" => Arc::new(Int64Array::from_iter_values(
+            messages.iter().map(|m| m.offset),
+        )),
+        "timestamp" => Arc::new(Int64Array::from_iter(messages.iter().map(|m| m.timestamp))),
+        "key" | "value" => {
+            let bytes = |m: &&KafkaMessage| {
+                if key == "key" {
+                    m.key.clone()
+                } else {
+                    m.payload.clone()
+                }
+            };
+            if matches!(to, DataType::Binary | DataType::LargeBinary) {
+                Arc::new(BinaryArray::from_iter(messages.iter().map(bytes)))
+            } else {
+                Arc::new(StringArray::from_iter(
+                    messages.iter().map(|m| text(bytes(m).as_ref())),
+                ))
+            }
+        }
+        "headers" => Arc::new(StringArray::from_iter_values(messages.iter().map(|m| {
+            let object: serde_json::Map<String, serde_json::Value> = m
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let value = text(v.as_ref()).map_or(serde_json::Value::Null, Into::into);
+                    (k.clone(), value)
+                })
+                .collect();
+            serde_json::Value::Object(object).to_string()
+        }))),
+        other => {
+            return Err(RiffleError::Sql(format!(
+                "unknown Kafka metadata key '{other}'"
+            )))
+        }
+    };
+    if raw.data_type() == to {
+        return Ok(raw);
+    }
+    datafusion::arrow::compute::cast(&raw, to).map_err(|e| {
+        RiffleError::Sql(format!(
+            "Kafka metadata '{key}' cannot be read as {to}: {e}"
+        ))
+    })
 }

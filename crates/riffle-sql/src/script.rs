@@ -152,6 +152,16 @@ pub enum ColumnKind {
     },
     /// `name AS expression`.
     Computed(Box<Expr>),
+    /// `name TYPE METADATA [FROM 'key'] [VIRTUAL]`: read from the connector's metadata of
+    /// a record (a Kafka message's partition, offset, timestamp, ...), not from its value.
+    Metadata {
+        /// The SQL type.
+        data_type: SqlType,
+        /// The metadata key (`FROM 'key'`, else the column's name).
+        key: String,
+        /// `VIRTUAL`: read only, left out when the table is written to.
+        is_virtual: bool,
+    },
 }
 
 /// `WATERMARK FOR column AS expression`.
@@ -739,6 +749,22 @@ fn column(parser: &mut Parser) -> std::result::Result<ColumnDef, ParserError> {
         });
     }
     let data_type = parser.parse_data_type()?;
+    if parse_word(parser, "METADATA") {
+        let key = if parser.parse_keyword(Keyword::FROM) {
+            parser.parse_literal_string()?
+        } else {
+            name.clone()
+        };
+        let is_virtual = parse_word(parser, "VIRTUAL");
+        return Ok(ColumnDef {
+            name,
+            kind: ColumnKind::Metadata {
+                data_type,
+                key,
+                is_virtual,
+            },
+        });
+    }
     let mut nullable = true;
     if parser.parse_keywords(&[Keyword::NOT, Keyword::NULL]) {
         nullable = false;

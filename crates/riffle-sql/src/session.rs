@@ -97,6 +97,31 @@ struct Table {
     physical: SchemaRef,
 }
 
+impl Table {
+    /// The columns an `INSERT INTO` gives: the physical ones without metadata columns
+    /// (which the connector fills when it reads and does not write).
+    fn written(&self) -> SchemaRef {
+        let metadata: Vec<&str> = self
+            .def
+            .columns
+            .iter()
+            .filter(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
+            .map(|c| c.name.as_str())
+            .collect();
+        if metadata.is_empty() {
+            return Arc::clone(&self.physical);
+        }
+        let fields: Vec<_> = self
+            .physical
+            .fields()
+            .iter()
+            .filter(|f| !metadata.contains(&f.name().as_str()))
+            .cloned()
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
 /// A SQL session, as Flink's SQL client keeps one: tables, settings, and a DataFusion
 /// context that plans and runs queries over bounded tables.
 ///
@@ -653,13 +678,20 @@ impl Session {
         }
         let mut fields = Vec::new();
         for column in &def.columns {
-            if let ColumnKind::Physical {
-                data_type,
-                nullable,
-            } = &column.kind
-            {
-                let arrow = arrow_type(data_type).map_err(in_statement)?;
-                fields.push(Field::new(&column.name, arrow, *nullable));
+            match &column.kind {
+                ColumnKind::Physical {
+                    data_type,
+                    nullable,
+                } => {
+                    let arrow = arrow_type(data_type).map_err(in_statement)?;
+                    fields.push(Field::new(&column.name, arrow, *nullable));
+                }
+                // Read by the connector beside the value's columns.
+                ColumnKind::Metadata { data_type, .. } => {
+                    let arrow = arrow_type(data_type).map_err(in_statement)?;
+                    fields.push(Field::new(&column.name, arrow, true));
+                }
+                ColumnKind::Computed(_) => {}
             }
         }
         let physical = Arc::new(Schema::new(fields));
@@ -766,6 +798,12 @@ impl Session {
             let column = table.def.columns.iter().find(|c| &c.name == field.name());
             let extras = match column.map(|c| &c.kind) {
                 Some(ColumnKind::Computed(expr)) => format!("AS {expr}"),
+                Some(ColumnKind::Metadata {
+                    key, is_virtual, ..
+                }) => format!(
+                    "METADATA FROM '{key}'{}",
+                    if *is_virtual { " VIRTUAL" } else { "" }
+                ),
                 _ => String::new(),
             };
             let watermark = match &table.def.watermark {
@@ -1478,24 +1516,16 @@ impl Session {
             Some("kafka") => {
                 // Per-partition watermarks, computed by the reader.
                 reader_watermarks = rowtime.is_some();
-                let format = crate::kafka::value_format(def, &physical)?;
+                crate::kafka::value_format(def, &physical)?;
                 crate::kafka::source(def)?;
                 let policy = bad_record_policy(def)?;
                 let (def, rowtime) = (def.clone(), rowtime.clone());
                 Arc::new(move |job, w, n| {
-                    let parser = match format {
-                        crate::kafka::ValueFormat::Text(text) => Some(LineParser::new(
-                            Arc::clone(&physical),
-                            text,
-                            policy.clone(),
-                            job.counter(&format!("sql.{}.bad_records", def.name)),
-                        )?),
-                        crate::kafka::ValueFormat::Raw => None,
-                    };
                     let reader = crate::kafka::KafkaBatchReader::new(
                         &def,
                         Arc::clone(&physical),
-                        parser,
+                        policy.clone(),
+                        job.counter(&format!("sql.{}.bad_records", def.name)),
                         rowtime.clone(),
                         w,
                         n,
@@ -1580,7 +1610,7 @@ impl Session {
                     )));
                 }
                 Some((table, _)) => {
-                    let target = conform(&job.schema, &table.physical, &table.def.name)?;
+                    let target = conform(&job.schema, &table.written(), &table.def.name)?;
                     Some(if updating {
                         with_row_kind(&target)
                     } else {
@@ -1699,20 +1729,11 @@ impl Session {
                 if !is_bounded(def) {
                     return Err(unbounded(def));
                 }
-                let format = crate::kafka::value_format(def, &physical)?;
-                let parser = match format {
-                    crate::kafka::ValueFormat::Text(text) => Some(LineParser::new(
-                        Arc::clone(&physical),
-                        text,
-                        bad_record_policy(def)?,
-                        Default::default(),
-                    )?),
-                    crate::kafka::ValueFormat::Raw => None,
-                };
                 let mut reader = crate::kafka::KafkaBatchReader::new(
                     def,
                     Arc::clone(&physical),
-                    parser,
+                    bad_record_policy(def)?,
+                    Default::default(),
                     None,
                     0,
                     1,
@@ -1766,7 +1787,9 @@ impl Session {
                 .iter()
                 .map(|c| match &c.kind {
                     ColumnKind::Computed(expr) => format!("{expr} AS \"{}\"", c.name),
-                    ColumnKind::Physical { .. } => format!("\"{}\"", c.name),
+                    ColumnKind::Physical { .. } | ColumnKind::Metadata { .. } => {
+                        format!("\"{}\"", c.name)
+                    }
                 })
                 .collect();
             let sql = format!(
@@ -1871,6 +1894,19 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
         }
         Ok(())
     };
+    if connector != "kafka" {
+        if let Some(c) = def
+            .columns
+            .iter()
+            .find(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
+        {
+            return Err(RiffleError::Sql(format!(
+                "column '{}': the {connector} connector has no metadata (METADATA columns are \
+                 for kafka tables)",
+                c.name
+            )));
+        }
+    }
     match connector.as_str() {
         "datagen" => DataGenTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),
         "nexmark" => NexmarkTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),

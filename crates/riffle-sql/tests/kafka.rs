@@ -246,3 +246,79 @@ fn kafka_tables_refuse_bad_options_and_name_bad_messages() {
         "{error}"
     );
 }
+
+#[test]
+fn metadata_columns_give_each_row_its_partition_offset_timestamp_and_value() {
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("m", 2).unwrap();
+    // Value i goes to partition i % 2 at offset i / 2 with timestamp 1000 (i + 1) ms.
+    let values: Vec<String> = ["{\"a\": 0}", "{\"a\": 1}", "{\"a\": \"bad\"}", "{\"a\": 3}"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    broker.produce("m", 2, &values).unwrap();
+    let mut session = Session::new().unwrap();
+    let mut out = String::new();
+    session
+        .run_script(
+            &format!(
+                "CREATE TABLE m (
+                    a BIGINT,
+                    part INT METADATA FROM 'partition' VIRTUAL,
+                    off BIGINT METADATA FROM 'offset' VIRTUAL,
+                    ts TIMESTAMP(3) METADATA FROM 'timestamp',
+                    `value` STRING METADATA
+                ) WITH ('connector' = 'kafka', 'topic' = 'm', 'format' = 'json',
+                    'properties.bootstrap.servers' = '{b}',
+                    'scan.startup.mode' = 'earliest-offset',
+                    'scan.bounded.mode' = 'latest-offset',
+                    'json.ignore-parse-errors' = 'true');
+                SELECT a, part, off, ts, `value` FROM m ORDER BY a;"
+            ),
+            |_, output| {
+                if let riffle_sql::Output::Rows { schema, batches } = output {
+                    out = riffle_sql::render(&schema, &batches, riffle_sql::ResultFormat::Csv)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    // The bad value (partition 0, offset 1) is skipped, and the rows after it keep their
+    // own metadata.
+    assert_eq!(
+        out.trim(),
+        "a,part,off,ts,value\n\
+         0,0,0,1970-01-01 00:00:01.000,\"{\"\"a\"\": 0}\"\n\
+         1,1,0,1970-01-01 00:00:02.000,\"{\"\"a\"\": 1}\"\n\
+         3,1,1,1970-01-01 00:00:04.000,\"{\"\"a\"\": 3}\""
+    );
+    // Unknown keys and other connectors are refused.
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "CREATE TABLE x (a BIGINT, p INT METADATA FROM 'partiton') WITH (
+                    'connector' = 'kafka', 'topic' = 'm', 'format' = 'json',
+                    'properties.bootstrap.servers' = '{b}');"
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("unknown metadata key 'partiton'"), "{error}");
+    assert!(error.contains("did you mean 'partition'"), "{error}");
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            "CREATE TABLE y (a BIGINT, o BIGINT METADATA FROM 'offset') WITH (
+                'connector' = 'datagen');",
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the datagen connector has no metadata"),
+        "{error}"
+    );
+}

@@ -176,7 +176,12 @@ impl LocalBroker {
                     quiet_since = Instant::now();
                 }
                 Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
-                None if out.len() >= expected && quiet_since.elapsed() > Duration::from_secs(1) => {
+                // Quiet for a second once something came (or three before anything did:
+                // the first fetch takes a while).
+                None if out.len() >= expected
+                    && quiet_since.elapsed()
+                        > Duration::from_secs(if out.is_empty() { 3 } else { 1 }) =>
+                {
                     break
                 }
                 None => {}

@@ -110,7 +110,9 @@ impl KafkaSinkConfig {
     /// Exactly once: append a JSON line per transaction to this file, with the offsets each
     /// wrote per partition (`"state": "prepared"` before the commit, `"committed"` after it
     /// or when a restart finds it was). Readers that cannot skip aborted records can keep
-    /// the committed ranges.
+    /// the committed ranges; a range holds only its transaction's records when no other
+    /// producer writes the partition (the `Fixed` partitioner with no more workers than
+    /// partitions).
     pub fn report(mut self, path: impl Into<PathBuf>) -> Self {
         self.report = Some(path.into());
         self
@@ -575,6 +577,21 @@ impl Sink<KafkaRecord> for KafkaSink {
             .map_err(|e| RiffleError::Checkpoint(format!("bad Kafka sink snapshot: {e}")))?;
         self.restored = Some(pending);
         Ok(())
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        Some(Duration::from_millis(50))
+    }
+
+    /// Connects as soon as the job runs (so that fencing and recovering a restored
+    /// checkpoint's transactions do not wait for the first commit), then serves delivery
+    /// reports while records are few.
+    fn tick(&mut self) -> Result<()> {
+        self.connect()?;
+        if let Some(producer) = &self.producer {
+            producer.poll(Duration::ZERO);
+        }
+        self.check_deliveries()
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::base_consumer::PartitionQueue;
+use rdkafka::consumer::DefaultConsumerContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use riffle_core::{Result, RiffleError};
 use riffle_runtime::{DataStream, Env, SourceReader, SourceStatus, WatermarkStrategy};
@@ -141,6 +143,7 @@ impl KafkaSource {
             worker,
             workers: workers.max(1),
             consumer: None,
+            queues: Vec::new(),
             partitions: Vec::new(),
             restored: None,
             finished: false,
@@ -162,7 +165,20 @@ impl KafkaSource {
     }
 
     fn consumer(&self) -> Result<BaseConsumer> {
-        let mut config = client_config(&self.brokers, &self.properties);
+        // Short prefetch queues (overridable by properties): a partition whose queue is
+        // full is not fetched, so the others get their turn and the partitions advance
+        // together (librdkafka's default fills one partition's queue with up to 100,000
+        // messages first, and the least of the partitions' watermarks then stalls).
+        let mut config = client_config(
+            &self.brokers,
+            &[
+                ("queued.min.messages".to_string(), "2000".to_string()),
+                ("queued.max.messages.kbytes".to_string(), "4096".to_string()),
+            ],
+        );
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
         config
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -266,7 +282,9 @@ pub struct KafkaReader {
     source: KafkaSource,
     worker: usize,
     workers: usize,
-    consumer: Option<BaseConsumer>,
+    consumer: Option<Arc<BaseConsumer>>,
+    /// One queue per partition, in the order of `partitions`.
+    queues: Vec<PartitionQueue<DefaultConsumerContext>>,
     partitions: Vec<Assigned>,
     restored: Option<Vec<Position>>,
     finished: bool,
@@ -351,6 +369,20 @@ impl KafkaReader {
             partitions = ?partitions.iter().map(|a| format!("{}[{}]@{}", a.topic, a.partition, a.next)).collect::<Vec<_>>(),
             "Kafka source assigned"
         );
+        let consumer = Arc::new(consumer);
+        self.queues = partitions
+            .iter()
+            .map(|a| {
+                consumer
+                    .split_partition_queue(&a.topic, a.partition)
+                    .ok_or_else(|| {
+                        RiffleError::Runtime(format!(
+                            "cannot read {}[{}] on a queue of its own",
+                            a.topic, a.partition
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?;
         self.partitions = partitions;
         self.consumer = Some(consumer);
         Ok(())
@@ -425,7 +457,9 @@ impl KafkaReader {
         })
     }
 
-    /// Appends up to `max` messages to `out`.
+    /// Appends up to `max` messages to `out`, taking the partitions in turns (each has a
+    /// queue of its own), so that one partition does not run far ahead of the others and
+    /// hold back the least of their watermarks.
     pub fn poll_messages(
         &mut self,
         out: &mut Vec<KafkaMessage>,
@@ -445,68 +479,96 @@ impl KafkaReader {
         let Some(consumer) = self.consumer.as_ref() else {
             return Ok(SourceStatus::Finished);
         };
-        let mut status = SourceStatus::Ready;
-        while out.len() < max {
+        let brokers = &self.source.brokers;
+        let quota = (max / self.partitions.len()).max(1);
+        loop {
             if self.source.bounded && self.partitions.iter().all(done) {
                 self.finished = true;
-                status = SourceStatus::Finished;
-                break;
+                return Ok(SourceStatus::Finished);
             }
-            let message = match consumer.poll(Duration::ZERO) {
-                None => {
-                    status = SourceStatus::Idle;
-                    break;
+            let before = out.len();
+            // The main queue: events, errors, and messages fetched before the split.
+            while out.len() < max {
+                match next(consumer.poll(Duration::ZERO), brokers)? {
+                    Some(message) => accept(&mut self.partitions, &message, out),
+                    None => break,
                 }
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    if is_transient(&e) {
-                        // librdkafka reconnects by itself; the job waits for the broker.
-                        tracing::warn!(brokers = %self.source.brokers, error = %e, "Kafka source");
-                        status = SourceStatus::Idle;
-                        break;
+            }
+            for (i, queue) in self.queues.iter().enumerate() {
+                let limit = (out.len() + quota).min(max);
+                while out.len() < limit && !done(&self.partitions[i]) {
+                    match next(queue.poll(Duration::ZERO), brokers)? {
+                        Some(message) => accept(&mut self.partitions, &message, out),
+                        None => break,
                     }
-                    return Err(kafka_error(&self.source.brokers, "reading failed", e));
                 }
-            };
-            let Some(at) = self
-                .partitions
-                .iter_mut()
-                .find(|a| a.partition == message.partition() && *a.topic == *message.topic())
-            else {
-                continue;
-            };
-            if message.offset() < at.next || at.end.is_some_and(|end| message.offset() >= end) {
-                continue;
             }
-            at.next = message.offset() + 1;
-            if let Some(from) = at.skip_before {
-                if message.timestamp().to_millis().is_some_and(|t| t < from) {
-                    continue;
-                }
-                at.skip_before = None;
+            if out.len() >= max {
+                return Ok(SourceStatus::Ready);
             }
-            out.push(KafkaMessage {
-                topic: at.topic.to_string(),
-                partition: message.partition(),
-                offset: message.offset(),
-                timestamp: message.timestamp().to_millis(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: message.payload().map(<[u8]>::to_vec),
-                headers: message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
+            if out.len() == before {
+                return Ok(if out.is_empty() {
+                    SourceStatus::Idle
+                } else {
+                    SourceStatus::Ready
+                });
+            }
         }
-        Ok(match status {
-            SourceStatus::Idle if !out.is_empty() => SourceStatus::Ready,
-            other => other,
-        })
     }
+}
+
+/// The message `polled`, if any; transient errors are logged and end the turn (librdkafka
+/// reconnects by itself, and the job waits for the broker).
+fn next<'m>(
+    polled: Option<rdkafka::error::KafkaResult<BorrowedMessage<'m>>>,
+    brokers: &str,
+) -> Result<Option<BorrowedMessage<'m>>> {
+    match polled {
+        None => Ok(None),
+        Some(Ok(message)) => Ok(Some(message)),
+        Some(Err(e)) if is_transient(&e) => {
+            tracing::warn!(brokers, error = %e, "Kafka source");
+            Ok(None)
+        }
+        Some(Err(e)) => Err(kafka_error(brokers, "reading failed", e)),
+    }
+}
+
+/// Takes `message` into `out` unless its partition is not read here, it was read before,
+/// it lies past a bounded end, or a timestamp start skips it.
+fn accept(partitions: &mut [Assigned], message: &BorrowedMessage<'_>, out: &mut Vec<KafkaMessage>) {
+    let Some(at) = partitions
+        .iter_mut()
+        .find(|a| a.partition == message.partition() && *a.topic == *message.topic())
+    else {
+        return;
+    };
+    if message.offset() < at.next || at.end.is_some_and(|end| message.offset() >= end) {
+        return;
+    }
+    at.next = message.offset() + 1;
+    if let Some(from) = at.skip_before {
+        if message.timestamp().to_millis().is_some_and(|t| t < from) {
+            return;
+        }
+        at.skip_before = None;
+    }
+    out.push(KafkaMessage {
+        topic: at.topic.to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
+        headers: message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    });
 }
 
 fn done(a: &Assigned) -> bool {
@@ -560,6 +622,7 @@ impl SourceReader<KafkaMessage> for KafkaReader {
         let offsets: Vec<Position> = bincode::deserialize(position)
             .map_err(|e| RiffleError::Checkpoint(format!("bad Kafka source position: {e}")))?;
         self.restored = Some(offsets);
+        self.queues.clear();
         self.consumer = None;
         self.partitions.clear();
         self.finished = false;
