@@ -13,8 +13,8 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use riffle_connectors::kafka::{
-    DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaSinkConfig, KafkaSource, Partitioner,
-    StartupMode, Topics,
+    DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaRecord, KafkaSinkConfig, KafkaSource,
+    Partitioner, StartupMode, Topics,
 };
 use riffle_core::BadRecordPolicy;
 use riffle_core::{Batch, Result, RiffleError};
@@ -25,8 +25,10 @@ use crate::script::{ColumnKind, TableDef};
 use crate::stream::Physical;
 
 /// The options a `kafka` table takes besides `properties.*`.
-pub const OPTIONS: [&str; 20] = [
+pub const OPTIONS: [&str; 22] = [
     "connector",
+    "key.format",
+    "key.fields",
     "scan.rate-limit",
     "topic",
     "topic-pattern",
@@ -152,8 +154,19 @@ fn duration_option(def: &TableDef, key: &str) -> Result<Option<Duration>> {
     Ok(Some(Duration::from_millis(ms)))
 }
 
+fn upsert(def: &TableDef) -> bool {
+    option(def, "connector") == Some("upsert-kafka")
+}
+
 /// The source a `kafka` table reads (also checks the options at `CREATE TABLE`).
 pub fn source(def: &TableDef) -> Result<KafkaSource> {
+    if upsert(def) {
+        return Err(error(
+            def,
+            "upsert-kafka tables are written to only for now (reading a topic as a changelog \
+             is not supported yet; read it with 'connector' = 'kafka')",
+        ));
+    }
     let topics = match (option(def, "topic"), option(def, "topic-pattern")) {
         (Some(topic), None) => Topics::Names(
             topic
@@ -377,6 +390,189 @@ fn value_schema(def: &TableDef, physical: &SchemaRef) -> SchemaRef {
     ))
 }
 
+/// How rows become Kafka records: the value's format, the key's columns and format, and
+/// whether the table takes a changelog (`upsert-kafka`: the key is the primary key, a delete
+/// writes a tombstone, update-befores are dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordShape {
+    /// How a row becomes the value.
+    pub value: ValueFormat,
+    /// The key's columns and format (`'key.fields'` and `'key.format'`, or the primary key
+    /// of an `upsert-kafka` table).
+    pub key: Option<(Vec<String>, ValueFormat)>,
+    /// `upsert-kafka`.
+    pub upsert: bool,
+}
+
+/// The record shape of table `def` (checked at `CREATE TABLE`).
+pub fn shape(def: &TableDef) -> Result<RecordShape> {
+    let upsert = option(def, "connector") == Some("upsert-kafka");
+    let key_format = |format: Option<&str>| -> Result<ValueFormat> {
+        let mut key_def = def.clone();
+        key_def
+            .options
+            .insert("format".into(), format.unwrap_or("").to_string());
+        key_def.options.remove("value.format");
+        format_of(&key_def).map_err(|_| {
+            error(
+                def,
+                format!("'key.format' = {format:?}: use 'json', 'csv' or 'raw'"),
+            )
+        })
+    };
+    let key_columns: Option<Vec<String>> = if upsert {
+        if def.primary_key.is_empty() {
+            return Err(error(
+                def,
+                "an upsert-kafka table needs a PRIMARY KEY (...) NOT ENFORCED: it is the key",
+            ));
+        }
+        if option(def, "key.fields").is_some() {
+            return Err(error(
+                def,
+                "an upsert-kafka table's key is its primary key: drop 'key.fields'",
+            ));
+        }
+        Some(def.primary_key.clone())
+    } else {
+        option(def, "key.fields").map(|fields| {
+            fields
+                .split(';')
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect()
+        })
+    };
+    let key = match key_columns {
+        None => None,
+        Some(columns) => {
+            for column in &columns {
+                if !def
+                    .columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(column))
+                {
+                    let hint = riffle_core::did_you_mean(
+                        column,
+                        def.columns.iter().map(|c| c.name.as_str()),
+                    );
+                    return Err(error(
+                        def,
+                        format!("key column '{column}' is not a column{hint}"),
+                    ));
+                }
+            }
+            let format = option(def, "key.format").ok_or_else(|| {
+                error(
+                    def,
+                    "a keyed kafka table needs 'key.format' ('json', 'csv' or 'raw')",
+                )
+            })?;
+            Some((columns, key_format(Some(format))?))
+        }
+    };
+    Ok(RecordShape {
+        value: format_of(def)?,
+        key,
+        upsert,
+    })
+}
+
+/// The rows of `batch` as text in `format`.
+fn render(format: ValueFormat, batch: &RecordBatch) -> Result<Vec<String>> {
+    match format {
+        ValueFormat::Text(TextFormat::Csv { .. }) => crate::format::csv_lines(batch),
+        ValueFormat::Text(TextFormat::Json) => crate::format::json_lines(batch),
+        ValueFormat::Raw => raw_lines(batch),
+    }
+}
+
+/// The values of a batch's one column as text (the `raw` format).
+fn raw_lines(batch: &RecordBatch) -> Result<Vec<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    if batch.num_columns() != 1 {
+        return Err(RiffleError::Sql(format!(
+            "the raw format writes one column, and the rows have {}",
+            batch.num_columns()
+        )));
+    }
+    let text = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    let text = text.as_string::<i32>();
+    Ok((0..text.len())
+        .map(|i| {
+            if text.is_null(i) {
+                String::new()
+            } else {
+                text.value(i).to_string()
+            }
+        })
+        .collect())
+}
+
+/// The Kafka records of `batch`'s rows under `shape`. A changelog's row kinds (its last
+/// column) decide for `upsert-kafka`: inserts and update-afters write the row under its key,
+/// deletes a tombstone, update-befores nothing.
+pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaRecord>> {
+    use datafusion::arrow::array::{Array, Int8Array};
+    let schema = batch.schema();
+    let changelog = schema
+        .fields()
+        .last()
+        .is_some_and(|f| f.name() == crate::stream::ROW_KIND);
+    let (data, kinds) = if changelog {
+        let n = batch.num_columns() - 1;
+        let data = batch
+            .project(&(0..n).collect::<Vec<_>>())
+            .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+        let kinds = batch
+            .column(n)
+            .as_any()
+            .downcast_ref::<Int8Array>()
+            .cloned();
+        (data, kinds)
+    } else {
+        (batch.clone(), None)
+    };
+    let values = render(shape.value, &data)?;
+    let keys = match &shape.key {
+        None => None,
+        Some((columns, format)) => {
+            let data_schema = data.schema();
+            let mut indices = Vec::with_capacity(columns.len());
+            for column in columns {
+                let index = data_schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.name().eq_ignore_ascii_case(column))
+                    .ok_or_else(|| {
+                        RiffleError::Sql(format!("the key column '{column}' is not written"))
+                    })?;
+                indices.push(index);
+            }
+            let key_batch = data
+                .project(&indices)
+                .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+            Some(render(*format, &key_batch)?)
+        }
+    };
+    let mut records = Vec::with_capacity(values.len());
+    for (row, value) in values.into_iter().enumerate() {
+        let kind = kinds.as_ref().map_or(0, |k| k.value(row));
+        let value = match kind {
+            // An update-before is followed by its update-after, which overwrites the key.
+            1 if shape.upsert => continue,
+            3 if shape.upsert => None,
+            _ => Some(value.into_bytes()),
+        };
+        records.push(KafkaRecord {
+            key: keys.as_ref().map(|k| k[row].clone().into_bytes()),
+            value,
+        });
+    }
+    Ok(records)
+}
+
 /// Checks a `kafka` table's options when it is created.
 pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
     for key in def.options.keys() {
@@ -414,9 +610,10 @@ pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
             "the kafka connector needs 'topic' or 'topic-pattern'",
         ));
     }
-    if def.options.keys().any(|k| k.starts_with("sink.")) {
+    if def.options.keys().any(|k| k.starts_with("sink.")) || upsert(def) {
         sink(def)?;
     }
+    shape(def)?;
     Ok(())
 }
 
@@ -711,4 +908,49 @@ fn metadata_array(key: &str, messages: &[&KafkaMessage], to: &DataType) -> Resul
             "Kafka metadata '{key}' cannot be read as {to}: {e}"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int8Array;
+    use datafusion::arrow::datatypes::Field;
+
+    #[test]
+    fn an_upsert_changelog_writes_rows_by_key_tombstones_deletes_and_drops_update_befores() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, true),
+            Field::new(crate::stream::ROW_KIND, DataType::Int8, false),
+        ]));
+        // +I[1, 10], -U[1, 10], +U[1, 11], -D[2, 5]
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 1, 1, 2])),
+                Arc::new(Int64Array::from(vec![10, 10, 11, 5])),
+                Arc::new(Int8Array::from(vec![0, 1, 2, 3])),
+            ],
+        )
+        .unwrap();
+        let shape = RecordShape {
+            value: ValueFormat::Text(TextFormat::Json),
+            key: Some((vec!["k".into()], ValueFormat::Text(TextFormat::Json))),
+            upsert: true,
+        };
+        let records = records(&shape, &batch).unwrap();
+        let text = |b: &Option<Vec<u8>>| b.as_ref().map(|b| String::from_utf8(b.clone()).unwrap());
+        let got: Vec<(Option<String>, Option<String>)> = records
+            .iter()
+            .map(|r| (text(&r.key), text(&r.value)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(r#"{"k":1}"#.into()), Some(r#"{"k":1,"v":10}"#.into())),
+                (Some(r#"{"k":1}"#.into()), Some(r#"{"k":1,"v":11}"#.into())),
+                (Some(r#"{"k":2}"#.into()), None),
+            ]
+        );
+    }
 }

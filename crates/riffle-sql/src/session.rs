@@ -1513,7 +1513,7 @@ impl Session {
                     Ok(Box::new(SocketBatchReader::new(address.clone(), parser, w)) as _)
                 })
             }
-            Some("kafka") => {
+            Some("kafka" | "upsert-kafka") => {
                 // Per-partition watermarks, computed by the reader.
                 reader_watermarks = rowtime.is_some();
                 crate::kafka::value_format(def, &physical)?;
@@ -1599,7 +1599,9 @@ impl Session {
         for job in &jobs {
             let updating = job.node.updating();
             let target = match &job.sink {
-                Some((table, SinkSpec::Files { .. } | SinkSpec::Kafka { .. })) if updating => {
+                Some((table, SinkSpec::Files { .. })) | Some((table, SinkSpec::Kafka { .. }))
+                    if updating && !sink_takes_updates(&job.sink) =>
+                {
                     let connector = table.def.options.get("connector").cloned();
                     return Err(RiffleError::Sql(format!(
                         "table '{}' ({}) takes appended rows only, and the query's \
@@ -1864,12 +1866,18 @@ fn text_rows(columns: &[&str], rows: Vec<Vec<String>>) -> Result<Output> {
     })
 }
 
+/// Whether `sink` writes a changelog (an `upsert-kafka` table).
+fn sink_takes_updates(sink: &Option<(Table, SinkSpec)>) -> bool {
+    matches!(sink, Some((_, SinkSpec::Kafka { shape, .. })) if shape.upsert)
+}
+
 /// Checked when the table is created: the connector and its options, so that a typo shows
 /// at `CREATE TABLE` rather than at the first query.
 fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
-    const CONNECTORS: [&str; 7] = [
+    const CONNECTORS: [&str; 8] = [
         "datagen",
         "kafka",
+        "upsert-kafka",
         "nexmark",
         "filesystem",
         "socket",
@@ -1894,7 +1902,7 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
         }
         Ok(())
     };
-    if connector != "kafka" {
+    if connector != "kafka" && connector != "upsert-kafka" {
         if let Some(c) = def
             .columns
             .iter()
@@ -1912,7 +1920,7 @@ fn check_connector(def: &TableDef, physical: &SchemaRef) -> Result<()> {
         "nexmark" => NexmarkTable::from_options(Arc::clone(physical), &def.options).map(|_| ()),
         "print" => only(&["connector", "print-identifier"]),
         "blackhole" => only(&["connector"]),
-        "kafka" => crate::kafka::check(def, physical),
+        "kafka" | "upsert-kafka" => crate::kafka::check(def, physical),
         "filesystem" => {
             only(&[
                 "connector",

@@ -34,8 +34,8 @@ pub enum SinkSpec {
     Kafka {
         /// The topic, brokers and delivery guarantee.
         config: riffle_connectors::kafka::KafkaSinkConfig,
-        /// How rows become values.
-        format: crate::kafka::ValueFormat,
+        /// How rows become records (key, value; upsert).
+        shape: crate::kafka::RecordShape,
     },
     /// A streaming `CREATE MODEL`: an online model learns the rows (all on the first
     /// worker) and is published to the model catalog.
@@ -71,13 +71,13 @@ impl SinkSpec {
                     partition_by: def.partition_by.clone(),
                 })
             }
-            Some("kafka") => Ok(SinkSpec::Kafka {
+            Some("kafka" | "upsert-kafka") => Ok(SinkSpec::Kafka {
                 config: crate::kafka::sink(def)?,
-                format: crate::kafka::format_of(def)?,
+                shape: crate::kafka::shape(def)?,
             }),
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \
-                 filesystem, kafka)",
+                 filesystem, kafka, upsert-kafka)",
                 def.name,
                 other.unwrap_or("none")
             ))),
@@ -101,21 +101,15 @@ impl SinkSpec {
                     .sink("print", LinePrinter { prefix });
             }
             SinkSpec::Blackhole => stream.sink("blackhole", BlackholeSink::new(env)),
-            SinkSpec::Kafka { config, format } => {
-                let render: Render = match format {
-                    crate::kafka::ValueFormat::Text(TextFormat::Csv { .. }) => csv_lines,
-                    crate::kafka::ValueFormat::Text(TextFormat::Json) => json_lines,
-                    crate::kafka::ValueFormat::Raw => raw_lines,
-                };
+            SinkSpec::Kafka { config, shape } => {
                 let sink =
                     riffle_connectors::kafka::KafkaSink::new(config.clone(), env.worker_index())?;
+                let (shape, job) = (shape.clone(), Arc::clone(env.job()));
                 stream
                     .flat_map(move |b| {
-                        lines(b, render).into_iter().map(|line| {
-                            riffle_connectors::kafka::KafkaRecord {
-                                key: None,
-                                value: Some(line.into_bytes()),
-                            }
+                        crate::kafka::records(&shape, &b).unwrap_or_else(|error| {
+                            job.fail(error);
+                            Vec::new()
                         })
                     })
                     .sink("kafka", sink);
@@ -358,24 +352,4 @@ impl Sink<String> for LinePrinter {
         }
         Ok(())
     }
-}
-
-/// The values of a batch's one column as text (the `raw` format).
-fn raw_lines(batch: &RecordBatch) -> Result<Vec<String>> {
-    use datafusion::arrow::array::{Array, AsArray};
-    let text = datafusion::arrow::compute::cast(
-        batch.column(0),
-        &datafusion::arrow::datatypes::DataType::Utf8,
-    )
-    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-    let text = text.as_string::<i32>();
-    Ok((0..text.len())
-        .map(|i| {
-            if text.is_null(i) {
-                String::new()
-            } else {
-                text.value(i).to_string()
-            }
-        })
-        .collect())
 }

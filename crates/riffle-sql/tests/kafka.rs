@@ -322,3 +322,79 @@ fn metadata_columns_give_each_row_its_partition_offset_timestamp_and_value() {
         "{error}"
     );
 }
+
+#[test]
+fn an_updating_result_goes_to_upsert_kafka_with_the_primary_key_as_key() {
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("clicks", 2).unwrap();
+    broker.create_topic("per_user", 2).unwrap();
+    // 300 clicks of users 0-6 (user i % 7).
+    let clicks: Vec<String> = (0..300)
+        .map(|i| format!(r#"{{"user_id": {}, "n": {i}}}"#, i % 7))
+        .collect();
+    broker.produce("clicks", 2, &clicks).unwrap();
+    Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "CREATE TABLE clicks (user_id BIGINT, n BIGINT) WITH ('connector' = 'kafka',
+                    'topic' = 'clicks', 'format' = 'json', 'properties.bootstrap.servers' = '{b}',
+                    'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+                CREATE TABLE per_user (user_id BIGINT, clicks BIGINT, total BIGINT,
+                    PRIMARY KEY (user_id) NOT ENFORCED)
+                WITH ('connector' = 'upsert-kafka', 'topic' = 'per_user',
+                    'properties.bootstrap.servers' = '{b}',
+                    'key.format' = 'json', 'value.format' = 'json');
+                SET 'execution.runtime-mode' = 'streaming';
+                SET 'parallelism.default' = '2';
+                INSERT INTO per_user SELECT user_id, COUNT(*), SUM(n) FROM clicks GROUP BY user_id;"
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap();
+    // The last record of each key (a key always lands in one partition) is its final row.
+    let mut last: BTreeMap<i64, (i64, String)> = BTreeMap::new();
+    for (_, offset, value) in broker.read_topic("per_user", 2, 7).unwrap() {
+        let row: serde_json::Value = serde_json::from_str(&value).unwrap();
+        let user = row["user_id"].as_i64().unwrap();
+        if last.get(&user).is_none_or(|(o, _)| *o < offset) {
+            last.insert(user, (offset, value));
+        }
+    }
+    let mut expected = BTreeMap::new();
+    for i in 0..300i64 {
+        let e = expected.entry(i % 7).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += i;
+    }
+    let got: BTreeMap<i64, (i64, i64)> = last
+        .into_iter()
+        .map(|(user, (_, value))| {
+            let row: serde_json::Value = serde_json::from_str(&value).unwrap();
+            (
+                user,
+                (
+                    row["clicks"].as_i64().unwrap(),
+                    row["total"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+
+    // An upsert table needs its key, and cannot be read yet.
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "CREATE TABLE u (a BIGINT) WITH ('connector' = 'upsert-kafka', 'topic' = 'u',
+                    'properties.bootstrap.servers' = '{b}', 'key.format' = 'json',
+                    'value.format' = 'json');"
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("needs a PRIMARY KEY"), "{error}");
+}
