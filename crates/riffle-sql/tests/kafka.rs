@@ -118,37 +118,49 @@ fn a_windowed_aggregation_from_kafka_to_kafka_matches_a_loop_on_1_and_4_workers(
                 |_, _| Ok(()),
             )
             .unwrap();
-        let ranges = committed_ranges(&report).unwrap();
-        let messages = broker.read_topic(&out, 2, expected.len()).unwrap();
-        let mut got = BTreeMap::new();
-        for (p, o, value) in messages {
-            if !ranges
-                .iter()
-                .any(|(rp, r)| *rp == p && (r.first..=r.last).contains(&o))
-            {
-                continue;
-            }
-            let row: serde_json::Value = serde_json::from_str(&value).unwrap();
-            let start = row["window_start"].as_str().unwrap().to_string();
-            let previous = got.insert(
-                start.clone(),
-                (
-                    row["bids"].as_i64().unwrap(),
-                    row["total"].as_i64().unwrap(),
-                ),
-            );
-            assert!(previous.is_none(), "window {start} written twice");
-        }
-        assert_eq!(got.len(), expected.len(), "{workers} workers");
-        let expected_by_text: BTreeMap<String, (i64, i64)> = expected
-            .iter()
-            .map(|(start, v)| {
-                let json = bid_json_time(*start);
-                (json, *v)
-            })
-            .collect();
-        assert_eq!(got, expected_by_text, "{workers} workers");
+        let got = committed_windows(&broker, &out, &report, expected.len());
+        assert_eq!(got, expected_windows(), "{workers} workers");
     }
+}
+
+/// The window rows the exactly-once sink committed to `out` (per its report), by window
+/// start; a window written twice fails.
+fn committed_windows(
+    broker: &LocalBroker,
+    out: &str,
+    report: &std::path::Path,
+    expected: usize,
+) -> BTreeMap<String, (i64, i64)> {
+    let ranges = committed_ranges(report).unwrap();
+    let messages = broker.read_topic(out, 2, expected).unwrap();
+    let mut got = BTreeMap::new();
+    for (p, o, value) in messages {
+        if !ranges
+            .iter()
+            .any(|(rp, r)| *rp == p && (r.first..=r.last).contains(&o))
+        {
+            continue;
+        }
+        let row: serde_json::Value = serde_json::from_str(&value).unwrap();
+        let start = row["window_start"].as_str().unwrap().to_string();
+        let previous = got.insert(
+            start.clone(),
+            (
+                row["bids"].as_i64().unwrap(),
+                row["total"].as_i64().unwrap(),
+            ),
+        );
+        assert!(previous.is_none(), "window {start} written twice");
+    }
+    got
+}
+
+/// The expected windows keyed as the sink writes their start.
+fn expected_windows() -> BTreeMap<String, (i64, i64)> {
+    expected()
+        .iter()
+        .map(|(start, v)| (bid_json_time(*start), *v))
+        .collect()
 }
 
 /// A time in ms as the sink writes TIMESTAMP(3) in JSON.
@@ -397,4 +409,51 @@ fn an_updating_result_goes_to_upsert_kafka_with_the_primary_key_as_key() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("needs a PRIMARY KEY"), "{error}");
+}
+
+#[test]
+fn a_checkpointed_job_rides_out_a_broker_outage_and_commits_every_window_once() {
+    use riffle_connectors::kafka::broker::{free_port, TcpProxy};
+    // Clients reach the broker through a proxy that the test cuts for three seconds while
+    // the job reads and commits: every connection drops and new ones are refused, as when a
+    // broker restarts (the broker itself keeps running, so its topics survive).
+    let port = free_port().unwrap();
+    let broker = LocalBroker::start_behind(port).unwrap();
+    let mut proxy = TcpProxy::start(port, broker.listener()).unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("bids", 4).unwrap();
+    broker.create_topic("totals", 2).unwrap();
+    let values: Vec<String> = (0..BIDS).map(bid_json).collect();
+    broker.produce("bids", 4, &values).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.jsonl");
+    let chk = dir.path().join("chk");
+    // The bids at 2,000 a second: three seconds of reading.
+    let sql = script(&b, "totals", &report.display().to_string(), 2).replace(
+        "'format' = 'json'\n        );",
+        "'format' = 'json', 'scan.rate-limit' = '2000'\n        );",
+    );
+    assert!(sql.contains("scan.rate-limit"));
+    let sql = format!(
+        "SET 'state.checkpoints.dir' = '{}'; SET 'execution.checkpointing.interval' = '200ms'; {sql}",
+        chk.display()
+    );
+    let job = std::thread::spawn(move || {
+        Session::new()
+            .unwrap()
+            .run_script(&sql, |_, _| Ok(()))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert!(!job.is_finished(), "the job ended before the outage");
+    proxy.cut();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    proxy.resume().unwrap();
+    job.join().unwrap().unwrap();
+    let got = committed_windows(&broker, "totals", &report, expected().len());
+    assert_eq!(got, expected_windows());
+    // Transactions were committed before the outage and after it.
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.matches("\"committed\"").count() > 4, "{text}");
 }

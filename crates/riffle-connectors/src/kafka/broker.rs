@@ -25,6 +25,7 @@ pub const BROKER_BIN_VAR: &str = "RIFFLE_KAFKA_BROKER_BIN";
 pub struct LocalBroker {
     child: Option<Child>,
     port: u16,
+    advertised: u16,
 }
 
 impl LocalBroker {
@@ -37,16 +38,24 @@ impl LocalBroker {
     /// Starts a broker on `port` (a restarted broker keeps its address; its in-memory topics
     /// are gone).
     pub fn start_on(port: u16) -> Result<LocalBroker> {
+        LocalBroker::start_advertising(port, port)
+    }
+
+    /// Starts a broker on a free port that tells clients to connect to `advertised` (where
+    /// a [`TcpProxy`] forwards to it), so that a test can cut clients off and let them back
+    /// without losing the broker's data. [`LocalBroker::bootstrap`] is then the proxy's
+    /// address.
+    pub fn start_behind(advertised: u16) -> Result<LocalBroker> {
+        LocalBroker::start_advertising(free_port()?, advertised)
+    }
+
+    fn start_advertising(port: u16, advertised: u16) -> Result<LocalBroker> {
         let bin = broker_bin()?;
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://127.0.0.1:{advertised}");
         let child = Command::new(&bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &advertised_url])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -57,6 +66,7 @@ impl LocalBroker {
         let mut broker = LocalBroker {
             child: Some(child),
             port,
+            advertised,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -79,8 +89,13 @@ impl LocalBroker {
         Ok(broker)
     }
 
-    /// `127.0.0.1:port`, for `bootstrap.servers`.
+    /// `127.0.0.1:port`, for `bootstrap.servers` (the advertised port).
     pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.advertised)
+    }
+
+    /// Where the broker itself listens (behind a proxy: not where clients go).
+    pub fn listener(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -241,4 +256,120 @@ pub fn broker_bin() -> Result<PathBuf> {
     Ok(PathBuf::from(
         String::from_utf8_lossy(&output.stdout).trim().to_string(),
     ))
+}
+
+/// Forwards TCP connections from a local port to a target, and can cut them all and refuse
+/// new ones for a while: a broker outage as clients see it, with the broker's data intact.
+pub struct TcpProxy {
+    port: u16,
+    target: String,
+    running: Option<ProxyRun>,
+}
+
+struct ProxyRun {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TcpProxy {
+    /// Forwards `127.0.0.1:port` to `target`, starting now.
+    pub fn start(port: u16, target: impl Into<String>) -> Result<TcpProxy> {
+        let mut proxy = TcpProxy {
+            port,
+            target: target.into(),
+            running: None,
+        };
+        proxy.resume()?;
+        Ok(proxy)
+    }
+
+    /// Cuts every connection and stops accepting new ones.
+    pub fn cut(&mut self) {
+        use std::sync::atomic::Ordering;
+        let Some(mut run) = self.running.take() else {
+            return;
+        };
+        run.stop.store(true, Ordering::SeqCst);
+        // Wake the acceptor so that it sees the flag and drops the listener.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(acceptor) = run.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        for conn in run
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Accepts and forwards again.
+    pub fn resume(&mut self) -> Result<()> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)) {
+                Ok(l) => break l,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => {
+                    return Err(RiffleError::Runtime(format!(
+                        "cannot listen on port {}: {e}",
+                        self.port
+                    )))
+                }
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (stop2, conns2, target) = (Arc::clone(&stop), Arc::clone(&conns), self.target.clone());
+        let acceptor = std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let pipe = |from: &TcpStream, to: &TcpStream| -> Option<()> {
+                    let (mut from, mut to) = (from.try_clone().ok()?, to.try_clone().ok()?);
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                    Some(())
+                };
+                if pipe(&client, &server)
+                    .and_then(|()| pipe(&server, &client))
+                    .is_none()
+                {
+                    continue;
+                }
+                let mut held = conns2.lock().unwrap_or_else(|e| e.into_inner());
+                held.push(client);
+                held.push(server);
+            }
+        });
+        self.running = Some(ProxyRun {
+            stop,
+            conns,
+            acceptor: Some(acceptor),
+        });
+        Ok(())
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
 }

@@ -576,7 +576,10 @@ impl Sink<KafkaRecord> for KafkaSink {
         let pending: Pending = bincode::deserialize(snapshot)
             .map_err(|e| RiffleError::Checkpoint(format!("bad Kafka sink snapshot: {e}")))?;
         self.restored = Some(pending);
-        Ok(())
+        // Settle now: the restored checkpoint is complete, so what it holds is committed
+        // even if the job has nothing left to do (a job restored from its final checkpoint
+        // ends at once).
+        self.connect()
     }
 
     fn tick_interval(&self) -> Option<Duration> {
