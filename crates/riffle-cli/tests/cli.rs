@@ -1031,3 +1031,53 @@ fn assert_same_rows(got: &[String], expected: &[String], what: &str) {
         &extra[..extra.len().min(3)]
     );
 }
+
+#[test]
+fn a_kafka_sql_job_on_two_processes_shares_the_partitions_and_matches_one_process() {
+    let broker = LocalBroker::start().unwrap();
+    let brokers = broker.bootstrap();
+    broker.create_topic("bids", 4).unwrap();
+    let bids: Vec<String> = (0..20_000).map(kafka_bid).collect();
+    broker.produce("bids", 4, &bids).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    broker.create_topic("single", 2).unwrap();
+    let single_files = dir.path().join("single-files");
+    let script = kafka_sql_script(dir.path(), &brokers, "single", &single_files, None);
+    run(&["sql", "-w", "2", "-f", script.to_str().unwrap()]);
+    let expected = published(&single_files);
+    assert!(expected.len() > 200, "{} rows", expected.len());
+
+    // Two processes with one worker each: each reads two of the four partitions.
+    broker.create_topic("cluster", 2).unwrap();
+    let files = dir.path().join("cluster-files");
+    let script = kafka_sql_script(dir.path(), &brokers, "cluster", &files, None);
+    let hostfile = dir.path().join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let spawn = |p: &str| -> Child {
+        riffle()
+            .args(["-w", "1", "-n", "2", "-p", p, "--hostfile"])
+            .arg(&hostfile)
+            .args(["sql", "-f", script.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0"), spawn("1"));
+    for child in [a, b] {
+        let result = child.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    assert_same_rows(&published(&files), &expected, "file sink, 2 processes");
+    let committed = committed_rows(&broker, dir.path(), "cluster", expected.len());
+    assert_same_rows(&committed, &expected, "Kafka transactions, 2 processes");
+}
