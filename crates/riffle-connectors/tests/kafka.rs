@@ -279,3 +279,46 @@ fn a_job_stopped_and_restored_three_times_commits_every_message_exactly_once() {
     let records: u64 = ranges.iter().map(|(_, r)| r.records).sum();
     assert_eq!(records, n as u64);
 }
+
+#[test]
+fn per_partition_watermarks_make_windows_independent_of_the_worker_count() {
+    use riffle_runtime::WindowAssigner;
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("events", 3).unwrap();
+    // Value i: partition i % 3, message time 1000 (i + 1) ms; in order within a partition,
+    // so no message is late against its own partition's watermark (delay 0).
+    let n = 3_000;
+    broker.produce("events", 3, &values(n)).unwrap();
+    // Count per 10-second window, by a loop.
+    let mut expected = BTreeMap::new();
+    for i in 0..n as i64 {
+        let t = 1_000 * (i + 1);
+        *expected.entry(t - t % 10_000).or_insert(0u64) += 1;
+    }
+    for workers in [1, 2] {
+        let out = Collector::new();
+        let sink = out.clone();
+        let b = b.clone();
+        execute(&ExecutionConfig::threads(workers), move |env| {
+            KafkaSource::new(&b, Topics::Names(vec!["events".into()]))
+                .bounded(true)
+                .stream_with_event_time(
+                    env,
+                    "events",
+                    |m: &KafkaMessage| m.timestamp.unwrap_or(0),
+                    Duration::ZERO,
+                    None,
+                )
+                .key_by(|_| 0u8)
+                .window(WindowAssigner::tumbling(Duration::from_secs(10)))
+                .count()
+                .map(|w| (w.window.start, w.value))
+                .collect_into(&sink);
+            Ok(())
+        })
+        .unwrap();
+        let got: BTreeMap<i64, u64> = out.values().into_iter().collect();
+        assert_eq!(got, expected, "{workers} workers");
+    }
+}

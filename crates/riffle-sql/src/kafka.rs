@@ -14,7 +14,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use riffle_connectors::kafka::{
     DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaRecord, KafkaSinkConfig, KafkaSource,
-    Partitioner, StartupMode, Topics,
+    PartitionWatermarks, Partitioner, StartupMode, Topics,
 };
 use riffle_core::BadRecordPolicy;
 use riffle_core::{Batch, Result, RiffleError};
@@ -636,10 +636,8 @@ pub struct KafkaBatchReader {
     /// Metadata columns: their place in `schema` and their key.
     metadata: Vec<(usize, String)>,
     rowtime: Option<Rowtime>,
-    idle_timeout: Option<Duration>,
-    /// Per partition: the largest event time read, and when a message last came.
-    partitions: BTreeMap<(String, i32), (EventTime, Instant)>,
-    watermark: Option<EventTime>,
+    /// Per-partition watermarks (tables with a WATERMARK).
+    watermarks: Option<PartitionWatermarks>,
     messages: Vec<KafkaMessage>,
     /// `'scan.rate-limit'`: this worker's share of the messages per second, and how many
     /// it has read since it started.
@@ -667,6 +665,13 @@ impl KafkaBatchReader {
             }
             ValueFormat::Raw => None,
         };
+        let watermarks = match &rowtime {
+            Some((_, delay)) => Some(PartitionWatermarks::new(
+                *delay,
+                duration_option(def, "scan.watermark.idle-timeout")?,
+            )),
+            None => None,
+        };
         Ok(KafkaBatchReader {
             reader: source(def)?.reader(worker, workers),
             format,
@@ -675,9 +680,7 @@ impl KafkaBatchReader {
             values,
             schema,
             rowtime,
-            idle_timeout: duration_option(def, "scan.watermark.idle-timeout")?,
-            partitions: BTreeMap::new(),
-            watermark: None,
+            watermarks,
             messages: Vec::new(),
             rate: rate_limit(def)?.map(|r| (r as f64 / workers.max(1) as f64, Instant::now(), 0)),
         })
@@ -751,48 +754,14 @@ impl KafkaBatchReader {
             .map(Some)
             .map_err(|e| RiffleError::Runtime(e.to_string()))
     }
-
-    /// The least of the partitions' watermarks, idle ones aside.
-    fn update_watermark(&mut self) {
-        let Some((_, delay)) = &self.rowtime else {
-            return;
-        };
-        let now = Instant::now();
-        let mut assigned = self.reader.offsets();
-        if assigned.is_empty() {
-            return;
-        }
-        let mut least: Option<EventTime> = None;
-        let mut greatest = EventTime::MIN;
-        for (topic, partition, _) in assigned.drain(..) {
-            let (max, last) = match self.partitions.get(&(topic, partition)) {
-                Some(seen) => *seen,
-                None => (EventTime::MIN, now),
-            };
-            let mark = if max == EventTime::MIN {
-                EventTime::MIN
-            } else {
-                max.saturating_sub(*delay).saturating_sub(1)
-            };
-            greatest = greatest.max(mark);
-            let idle = self
-                .idle_timeout
-                .is_some_and(|t| now.duration_since(last) >= t);
-            if !idle {
-                least = Some(least.map_or(mark, |l| l.min(mark)));
-            }
-        }
-        let mark = least.unwrap_or(greatest);
-        if mark > EventTime::MIN {
-            self.watermark = Some(self.watermark.map_or(mark, |w| w.max(mark)));
-        }
-    }
 }
 
 impl SourceReader<Batch> for KafkaBatchReader {
     fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
         // The batches of this poll go out under the watermark of what came before them.
-        self.update_watermark();
+        if let Some(watermarks) = self.watermarks.as_mut() {
+            watermarks.update(&self.reader.offsets());
+        }
         let mut max = 4096;
         if let Some((rate, started, read)) = self.rate {
             let allowed = (started.elapsed().as_secs_f64() * rate) as u64;
@@ -815,24 +784,18 @@ impl SourceReader<Batch> for KafkaBatchReader {
                 .iter()
                 .position(|m| m.partition != partition || &m.topic != topic)
                 .map_or(messages.len(), |n| start + n);
-            if let Some(batch) = self.parse(&messages[start..end])? {
-                if let Some((rowtime, _)) = &self.rowtime {
-                    let max = crate::stream::max_time(rowtime, &batch)?;
-                    let now = Instant::now();
-                    let seen = self
-                        .partitions
-                        .entry((topic.clone(), partition))
-                        .or_insert((EventTime::MIN, now));
-                    seen.0 = seen.0.max(max);
-                    seen.1 = now;
-                }
+            let batch = self.parse(&messages[start..end])?;
+            if let (Some(watermarks), Some((rowtime, _))) =
+                (self.watermarks.as_mut(), &self.rowtime)
+            {
+                let max = match &batch {
+                    Some(batch) => Some(crate::stream::max_time(rowtime, batch)?),
+                    None => None,
+                };
+                watermarks.observe(topic, partition, max);
+            }
+            if let Some(batch) = batch {
                 out.push(Batch(batch));
-            } else if self.rowtime.is_some() {
-                let seen = self
-                    .partitions
-                    .entry((topic.clone(), partition))
-                    .or_insert((EventTime::MIN, Instant::now()));
-                seen.1 = Instant::now();
             }
             start = end;
         }
@@ -841,7 +804,9 @@ impl SourceReader<Batch> for KafkaBatchReader {
     }
 
     fn batch_watermark(&self) -> Option<EventTime> {
-        self.watermark
+        self.watermarks
+            .as_ref()
+            .and_then(PartitionWatermarks::watermark)
     }
 
     fn position(&self) -> Option<Vec<u8>> {

@@ -119,6 +119,12 @@ fn a_windowed_aggregation_from_kafka_to_kafka_matches_a_loop_on_1_and_4_workers(
             )
             .unwrap();
         let got = committed_windows(&broker, &out, &report, expected.len());
+        if got != expected_windows() {
+            // Show what was written: a rare failure (whole windows missing after a read that
+            // waited its full minute) was seen once under load and is not explained yet.
+            eprintln!("report: {}", std::fs::read_to_string(&report).unwrap());
+            eprintln!("topic: {:?}", broker.read_topic(&out, 2, 0).unwrap());
+        }
         assert_eq!(got, expected_windows(), "{workers} workers");
     }
 }

@@ -5,6 +5,7 @@
 pub mod broker;
 mod sink;
 mod source;
+mod watermarks;
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ pub use sink::{
     Range, ReportLine,
 };
 pub use source::{KafkaMessage, KafkaReader, KafkaSource, StartupMode, Topics};
+pub use watermarks::{EventTimeReader, PartitionWatermarks};
 
 /// A client configuration: the brokers, then the pass-through properties.
 fn client_config(brokers: &str, properties: &[(String, String)]) -> ClientConfig {

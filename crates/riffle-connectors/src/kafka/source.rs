@@ -164,6 +164,26 @@ impl KafkaSource {
         )
     }
 
+    /// The messages of this worker's partitions with event time from `timestamp` (say the
+    /// message's own time, or a field of its value) and per-partition watermarks `bound`
+    /// behind each partition's largest time; a partition silent for `idle_timeout` stops
+    /// holding the watermark back.
+    pub fn stream_with_event_time<'s>(
+        &self,
+        env: &Env<'s>,
+        name: &str,
+        timestamp: impl Fn(&KafkaMessage) -> riffle_runtime::EventTime + Clone + 'static,
+        bound: Duration,
+        idle_timeout: Option<Duration>,
+    ) -> DataStream<'s, KafkaMessage> {
+        let reader = super::EventTimeReader {
+            reader: self.reader(env.worker_index(), env.workers()),
+            timestamp: timestamp.clone(),
+            watermarks: super::PartitionWatermarks::new(bound.as_millis() as i64, idle_timeout),
+        };
+        env.source(name, reader, WatermarkStrategy::reader_defined(timestamp))
+    }
+
     fn consumer(&self) -> Result<BaseConsumer> {
         // Short prefetch queues (overridable by properties): a partition whose queue is
         // full is not fetched, so the others get their turn and the partitions advance
