@@ -929,28 +929,40 @@ fn committed_rows(broker: &LocalBroker, dir: &Path, out: &str, expected: usize) 
     rows
 }
 
-#[test]
-fn a_kafka_to_kafka_sql_job_killed_ten_times_commits_exactly_the_uninterrupted_output() {
+/// A broker whose topic `bids` (4 partitions) holds `bids` bids, and the uninterrupted run of
+/// the Kafka SQL job over them on 2 workers: its file rows (at least `min_rows`), which its
+/// committed Kafka rows equal.
+fn kafka_reference(bids: usize, min_rows: usize) -> (LocalBroker, tempfile::TempDir, Vec<String>) {
     let broker = LocalBroker::start().unwrap();
-    let brokers = broker.bootstrap();
     broker.create_topic("bids", 4).unwrap();
-    let bids: Vec<String> = (0..160_000).map(kafka_bid).collect();
-    broker.produce("bids", 4, &bids).unwrap();
+    let values: Vec<String> = (0..bids).map(kafka_bid).collect();
+    broker.produce("bids", 4, &values).unwrap();
     let dir = tempfile::tempdir().unwrap();
-
-    // The uninterrupted run.
     broker.create_topic("reference", 2).unwrap();
     let reference_files = dir.path().join("reference-files");
-    let script = kafka_sql_script(dir.path(), &brokers, "reference", &reference_files, None);
+    let script = kafka_sql_script(
+        dir.path(),
+        &broker.bootstrap(),
+        "reference",
+        &reference_files,
+        None,
+    );
     run(&["sql", "-w", "2", "-f", script.to_str().unwrap()]);
     let expected = published(&reference_files);
-    assert!(expected.len() > 2000, "{} rows", expected.len());
+    assert!(expected.len() > min_rows, "{} rows", expected.len());
     let committed = committed_rows(&broker, dir.path(), "reference", expected.len());
     assert_same_rows(
         &committed,
         &expected,
         "uninterrupted run, Kafka transactions",
     );
+    (broker, dir, expected)
+}
+
+#[test]
+fn a_kafka_to_kafka_sql_job_killed_ten_times_commits_exactly_the_uninterrupted_output() {
+    let (broker, dir, expected) = kafka_reference(160_000, 2000);
+    let brokers = broker.bootstrap();
 
     // Killed with SIGKILL ten times at varied moments, each run restoring the one before.
     broker.create_topic("out", 2).unwrap();
@@ -1049,19 +1061,8 @@ fn assert_same_rows(got: &[String], expected: &[String], what: &str) {
 
 #[test]
 fn a_kafka_sql_job_on_two_processes_shares_the_partitions_and_matches_one_process() {
-    let broker = LocalBroker::start().unwrap();
+    let (broker, dir, expected) = kafka_reference(20_000, 200);
     let brokers = broker.bootstrap();
-    broker.create_topic("bids", 4).unwrap();
-    let bids: Vec<String> = (0..20_000).map(kafka_bid).collect();
-    broker.produce("bids", 4, &bids).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-
-    broker.create_topic("single", 2).unwrap();
-    let single_files = dir.path().join("single-files");
-    let script = kafka_sql_script(dir.path(), &brokers, "single", &single_files, None);
-    run(&["sql", "-w", "2", "-f", script.to_str().unwrap()]);
-    let expected = published(&single_files);
-    assert!(expected.len() > 200, "{} rows", expected.len());
 
     // Two processes with one worker each: each reads two of the four partitions.
     broker.create_topic("cluster", 2).unwrap();
