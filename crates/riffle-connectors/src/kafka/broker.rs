@@ -170,6 +170,9 @@ impl LocalBroker {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
             .set("group.id", "riffle-test-reader")
+            // Everything in the log: callers keep committed ranges themselves, and this
+            // broker's read_committed view can stall behind interleaved transactions.
+            .set("isolation.level", "read_uncommitted")
             .create()
             .map_err(|e| kafka_error(&brokers, "cannot create a consumer", e))?;
         let mut tpl = TopicPartitionList::new();
