@@ -263,6 +263,12 @@ impl LineParser {
         self
     }
 
+    /// Hands a record that could not be made a line (`raw`, shown as it is) to the bad-record
+    /// policy: an error under `fail`, counted under `skip`, written out under `dead-letter`.
+    pub fn reject(&mut self, location: RecordLocation, raw: &str, why: String) -> Result<()> {
+        self.bad.handle(location, raw, why)
+    }
+
     /// The rows of `lines` (from `source`, a file or an address).
     pub fn parse(&mut self, source: &str, lines: &Lines) -> Result<Option<RecordBatch>> {
         self.parse_numbered(source, lines, &mut || Ok(0))

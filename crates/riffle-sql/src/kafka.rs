@@ -16,17 +16,21 @@ use riffle_connectors::kafka::{
     DeliveryGuarantee, KafkaMessage, KafkaReader, KafkaRecord, KafkaSinkConfig, KafkaSource,
     PartitionWatermarks, Partitioner, StartupMode, Topics,
 };
-use riffle_core::BadRecordPolicy;
+use riffle_core::{BadRecordPolicy, RecordLocation};
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{EventTime, SourceReader, SourceStatus};
 
+use crate::avro::AvroFormat;
 use crate::files::{LineParser, Lines, TextFormat};
 use crate::script::{ColumnKind, TableDef};
 use crate::stream::Physical;
 
 /// The options a `kafka` table takes besides `properties.*`.
-pub const OPTIONS: [&str; 22] = [
+pub const OPTIONS: [&str; 25] = [
     "connector",
+    "avro.schema",
+    "value.avro.schema",
+    "key.avro.schema",
     "key.format",
     "key.fields",
     "scan.rate-limit",
@@ -51,12 +55,14 @@ pub const OPTIONS: [&str; 22] = [
 ];
 
 /// How message values hold rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ValueFormat {
     /// A line of CSV or a JSON object.
     Text(TextFormat),
     /// The whole value as the table's one STRING column.
     Raw,
+    /// One Avro record (a bare datum) of the columns' schema.
+    Avro(Arc<AvroFormat>),
 }
 
 fn option<'a>(def: &'a TableDef, key: &str) -> Option<&'a str> {
@@ -89,10 +95,26 @@ fn properties(def: &TableDef) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The value format: `'format'` or `'value.format'` = `json` | `csv` | `raw`.
-pub fn format_of(def: &TableDef) -> Result<ValueFormat> {
+/// The value format of table `def` with physical columns `physical`: `'format'` or
+/// `'value.format'` = `json` | `csv` | `raw` | `avro` (with `'avro.schema'` or
+/// `'value.avro.schema'` inline, else derived from the value's columns).
+pub fn format_of(def: &TableDef, physical: &SchemaRef) -> Result<ValueFormat> {
     let format = option(def, "value.format").or(option(def, "format"));
+    let inline = option(def, "value.avro.schema").or(option(def, "avro.schema"));
+    named_format(def, format, &value_schema(def, physical), inline)
+}
+
+/// Format `format` (by name) of `columns`; `inline`: an Avro schema.
+fn named_format(
+    def: &TableDef,
+    format: Option<&str>,
+    columns: &SchemaRef,
+    inline: Option<&str>,
+) -> Result<ValueFormat> {
     match format {
+        Some("avro") => AvroFormat::new(columns, inline)
+            .map(|avro| ValueFormat::Avro(Arc::new(avro)))
+            .map_err(|e| error(def, e)),
         Some("json") => Ok(ValueFormat::Text(TextFormat::Json)),
         Some("csv") => Ok(ValueFormat::Text(TextFormat::Csv {
             header: false,
@@ -103,7 +125,9 @@ pub fn format_of(def: &TableDef) -> Result<ValueFormat> {
         Some("raw") => Ok(ValueFormat::Raw),
         other => Err(error(
             def,
-            format!("'format' = {other:?}: the kafka connector reads 'json', 'csv' or 'raw'"),
+            format!(
+                "'format' = {other:?}: the kafka connector reads 'json', 'csv', 'raw' or 'avro'"
+            ),
         )),
     }
 }
@@ -111,10 +135,11 @@ pub fn format_of(def: &TableDef) -> Result<ValueFormat> {
 /// [`format_of`], checked against the table's physical columns (`raw` takes one STRING
 /// besides metadata columns).
 pub fn value_format(def: &TableDef, physical: &SchemaRef) -> Result<ValueFormat> {
-    let format = format_of(def)?;
+    let format = format_of(def, physical)?;
     let values = value_schema(def, physical);
     let fields = values.fields();
-    if format == ValueFormat::Raw && (fields.len() != 1 || fields[0].data_type() != &DataType::Utf8)
+    if matches!(format, ValueFormat::Raw)
+        && (fields.len() != 1 || fields[0].data_type() != &DataType::Utf8)
     {
         return Err(error(
             def,
@@ -393,7 +418,7 @@ fn value_schema(def: &TableDef, physical: &SchemaRef) -> SchemaRef {
 /// How rows become Kafka records: the value's format, the key's columns and format, and
 /// whether the table takes a changelog (`upsert-kafka`: the key is the primary key, a delete
 /// writes a tombstone, update-befores are dropped).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RecordShape {
     /// How a row becomes the value.
     pub value: ValueFormat,
@@ -404,21 +429,34 @@ pub struct RecordShape {
     pub upsert: bool,
 }
 
-/// The record shape of table `def` (checked at `CREATE TABLE`).
-pub fn shape(def: &TableDef) -> Result<RecordShape> {
+/// The record shape of table `def` with physical columns `physical` (checked at `CREATE
+/// TABLE`).
+pub fn shape(def: &TableDef, physical: &SchemaRef) -> Result<RecordShape> {
     let upsert = option(def, "connector") == Some("upsert-kafka");
-    let key_format = |format: Option<&str>| -> Result<ValueFormat> {
-        let mut key_def = def.clone();
-        key_def
-            .options
-            .insert("format".into(), format.unwrap_or("").to_string());
-        key_def.options.remove("value.format");
-        format_of(&key_def).map_err(|_| {
-            error(
+    let key_format = |format: &str, columns: &[String]| -> Result<ValueFormat> {
+        let fields: Vec<_> = columns
+            .iter()
+            .filter_map(|c| {
+                physical
+                    .fields()
+                    .iter()
+                    .find(|f| f.name().eq_ignore_ascii_case(c))
+                    .map(|f| f.as_ref().clone())
+            })
+            .collect();
+        let key_columns = Arc::new(Schema::new(fields));
+        match format {
+            "json" | "csv" | "raw" | "avro" => named_format(
                 def,
-                format!("'key.format' = {format:?}: use 'json', 'csv' or 'raw'"),
-            )
-        })
+                Some(format),
+                &key_columns,
+                option(def, "key.avro.schema"),
+            ),
+            _ => Err(error(
+                def,
+                format!("'key.format' = '{format}': use 'json', 'csv', 'raw' or 'avro'"),
+            )),
+        }
     };
     let key_columns: Option<Vec<String>> = if upsert {
         if def.primary_key.is_empty() {
@@ -465,26 +503,29 @@ pub fn shape(def: &TableDef) -> Result<RecordShape> {
             let format = option(def, "key.format").ok_or_else(|| {
                 error(
                     def,
-                    "a keyed kafka table needs 'key.format' ('json', 'csv' or 'raw')",
+                    "a keyed kafka table needs 'key.format' ('json', 'csv', 'raw' or 'avro')",
                 )
             })?;
-            Some((columns, key_format(Some(format))?))
+            let format = key_format(format, &columns)?;
+            Some((columns, format))
         }
     };
     Ok(RecordShape {
-        value: format_of(def)?,
+        value: format_of(def, physical)?,
         key,
         upsert,
     })
 }
 
-/// The rows of `batch` as text in `format`.
-fn render(format: ValueFormat, batch: &RecordBatch) -> Result<Vec<String>> {
-    match format {
-        ValueFormat::Text(TextFormat::Csv { .. }) => crate::format::csv_lines(batch),
-        ValueFormat::Text(TextFormat::Json) => crate::format::json_lines(batch),
-        ValueFormat::Raw => raw_lines(batch),
-    }
+/// The rows of `batch` as message bytes in `format`.
+fn render(format: &ValueFormat, batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
+    let lines = match format {
+        ValueFormat::Text(TextFormat::Csv { .. }) => crate::format::csv_lines(batch)?,
+        ValueFormat::Text(TextFormat::Json) => crate::format::json_lines(batch)?,
+        ValueFormat::Raw => raw_lines(batch)?,
+        ValueFormat::Avro(avro) => return avro.encode(batch),
+    };
+    Ok(lines.into_iter().map(String::into_bytes).collect())
 }
 
 /// The values of a batch's one column as text (the `raw` format).
@@ -534,7 +575,7 @@ pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaReco
     } else {
         (batch.clone(), None)
     };
-    let values = render(shape.value, &data)?;
+    let values = render(&shape.value, &data)?;
     let keys = match &shape.key {
         None => None,
         Some((columns, format)) => {
@@ -553,7 +594,7 @@ pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaReco
             let key_batch = data
                 .project(&indices)
                 .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-            Some(render(*format, &key_batch)?)
+            Some(render(format, &key_batch)?)
         }
     };
     let mut records = Vec::with_capacity(values.len());
@@ -563,10 +604,10 @@ pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaReco
             // An update-before is followed by its update-after, which overwrites the key.
             1 if shape.upsert => continue,
             3 if shape.upsert => None,
-            _ => Some(value.into_bytes()),
+            _ => Some(value),
         };
         records.push(KafkaRecord {
-            key: keys.as_ref().map(|k| k[row].clone().into_bytes()),
+            key: keys.as_ref().map(|k| k[row].clone()),
             value,
         });
     }
@@ -613,7 +654,7 @@ pub fn check(def: &TableDef, physical: &SchemaRef) -> Result<()> {
     if def.options.keys().any(|k| k.starts_with("sink.")) || upsert(def) {
         sink(def)?;
     }
-    shape(def)?;
+    shape(def, physical)?;
     Ok(())
 }
 
@@ -659,10 +700,15 @@ impl KafkaBatchReader {
     ) -> Result<Self> {
         let format = value_format(def, &schema)?;
         let values = value_schema(def, &schema);
-        let parser = match format {
+        let parser = match &format {
             ValueFormat::Text(text) => {
-                Some(LineParser::new(Arc::clone(&values), text, policy, bad_count)?.with_offsets())
+                Some(LineParser::new(Arc::clone(&values), *text, policy, bad_count)?.with_offsets())
             }
+            // Avro records are read as JSON objects.
+            ValueFormat::Avro(_) => Some(
+                LineParser::new(Arc::clone(&values), TextFormat::Json, policy, bad_count)?
+                    .with_offsets(),
+            ),
             ValueFormat::Raw => None,
         };
         let watermarks = match &rowtime {
@@ -691,7 +737,7 @@ impl KafkaBatchReader {
         let Some(first) = messages.first() else {
             return Ok(None);
         };
-        let (values, kept): (RecordBatch, Vec<usize>) = match self.format {
+        let (values, kept): (RecordBatch, Vec<usize>) = match &self.format {
             ValueFormat::Raw => {
                 let values: StringArray = messages
                     .iter()
@@ -704,14 +750,7 @@ impl KafkaBatchReader {
                 .map_err(|e| RiffleError::Runtime(e.to_string()))?;
                 (batch, (0..messages.len()).collect())
             }
-            ValueFormat::Text(_) => {
-                let mut lines = Lines::default();
-                for m in messages {
-                    let text = String::from_utf8_lossy(m.payload.as_deref().unwrap_or_default());
-                    // One record per message: line ends inside a value become spaces.
-                    let text = text.replace(['\n', '\r'], " ");
-                    lines.push(m.offset as u64, &text);
-                }
+            ValueFormat::Text(_) | ValueFormat::Avro(_) => {
                 let source = format!(
                     "Kafka topic '{}' partition {}",
                     first.topic, first.partition
@@ -719,6 +758,29 @@ impl KafkaBatchReader {
                 let Some(parser) = self.parser.as_mut() else {
                     return Ok(None);
                 };
+                let mut lines = Lines::default();
+                for m in messages {
+                    let payload = m.payload.as_deref().unwrap_or_default();
+                    if let ValueFormat::Avro(avro) = &self.format {
+                        // A message without a value (a tombstone) holds no row.
+                        if m.payload.is_none() {
+                            continue;
+                        }
+                        match avro.decode_json(payload) {
+                            Ok(json) => lines.push(m.offset as u64, &json),
+                            Err(why) => parser.reject(
+                                RecordLocation::at_offset(&source, m.offset as u64),
+                                &format!("{} bytes: {}", payload.len(), hex_prefix(payload)),
+                                why,
+                            )?,
+                        }
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(payload);
+                    // One record per message: line ends inside a value become spaces.
+                    let text = text.replace(['\n', '\r'], " ");
+                    lines.push(m.offset as u64, &text);
+                }
                 let Some((batch, offsets)) = parser.parse_kept(&source, &lines)? else {
                     return Ok(None);
                 };
@@ -816,6 +878,13 @@ impl SourceReader<Batch> for KafkaBatchReader {
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         self.reader.seek(position)
     }
+}
+
+/// The first bytes of a binary value in hex, for error messages.
+fn hex_prefix(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 16 { " ..." } else { "" };
+    format!("{}{more}", shown.join(" "))
 }
 
 /// Metadata `key` of `messages` as a column of type `to`.

@@ -9,6 +9,7 @@
 //! Queries over unbounded tables (or with `SET 'execution.runtime-mode' = 'streaming'`) run
 //! on the runtime: see [`stream`].
 
+mod avro;
 mod files;
 mod format;
 mod functions;

@@ -994,7 +994,7 @@ impl Session {
             .get(table)
             .cloned()
             .ok_or_else(|| self.unknown_table(table))?;
-        let sink = SinkSpec::of(&target.def)?;
+        let sink = SinkSpec::of(&target.def, &target.physical)?;
         Ok((target, sink))
     }
 

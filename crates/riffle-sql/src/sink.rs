@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use riffle_connectors::{BatchParquetSink, BlackholeSink, FileSink};
 use riffle_core::{Batch, Result, RiffleError};
@@ -47,7 +48,7 @@ type Render = fn(&RecordBatch) -> Result<Vec<String>>;
 
 impl SinkSpec {
     /// The sink of table `def`, or an error if its connector cannot be written to.
-    pub fn of(def: &TableDef) -> Result<SinkSpec> {
+    pub fn of(def: &TableDef, physical: &SchemaRef) -> Result<SinkSpec> {
         match def.options.get("connector").map(String::as_str) {
             Some("print") => Ok(SinkSpec::Print),
             Some("blackhole") => Ok(SinkSpec::Blackhole),
@@ -73,7 +74,7 @@ impl SinkSpec {
             }
             Some("kafka" | "upsert-kafka") => Ok(SinkSpec::Kafka {
                 config: crate::kafka::sink(def)?,
-                shape: crate::kafka::shape(def)?,
+                shape: crate::kafka::shape(def, physical)?,
             }),
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \

@@ -129,7 +129,12 @@ impl LocalBroker {
     /// `1000 * (i + 1)` ms. One record per batch: this broker reports a partition's end
     /// offset as its last batch's first offset plus one, right only for one-record batches
     /// (seen with tansu 0.6.0), and bounded reads stop at that end.
-    pub fn produce(&self, topic: &str, partitions: i32, values: &[String]) -> Result<()> {
+    pub fn produce<V: AsRef<[u8]>>(
+        &self,
+        topic: &str,
+        partitions: i32,
+        values: &[V],
+    ) -> Result<()> {
         let brokers = self.bootstrap();
         let producer: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
@@ -137,8 +142,8 @@ impl LocalBroker {
             .create()
             .map_err(|e| kafka_error(&brokers, "cannot create a producer", e))?;
         for (i, value) in values.iter().enumerate() {
-            let mut record = BaseRecord::<(), str>::to(topic)
-                .payload(value.as_str())
+            let mut record = BaseRecord::<(), [u8]>::to(topic)
+                .payload(value.as_ref())
                 .partition(i as i32 % partitions.max(1))
                 .timestamp(1_000 * (i as i64 + 1));
             loop {
@@ -166,6 +171,20 @@ impl LocalBroker {
         partitions: i32,
         expected: usize,
     ) -> Result<Vec<(i32, i64, String)>> {
+        Ok(self
+            .read_topic_bytes(topic, partitions, expected)?
+            .into_iter()
+            .map(|(p, o, v)| (p, o, String::from_utf8_lossy(&v).into_owned()))
+            .collect())
+    }
+
+    /// [`LocalBroker::read_topic`] with the values as bytes.
+    pub fn read_topic_bytes(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+    ) -> Result<Vec<(i32, i64, Vec<u8>)>> {
         let brokers = self.bootstrap();
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
@@ -189,8 +208,8 @@ impl LocalBroker {
         while start.elapsed() < Duration::from_secs(60) {
             match consumer.poll(Duration::from_millis(50)) {
                 Some(Ok(m)) => {
-                    let value = String::from_utf8_lossy(m.payload().unwrap_or_default());
-                    out.push((m.partition(), m.offset(), value.into_owned()));
+                    let value = m.payload().unwrap_or_default().to_vec();
+                    out.push((m.partition(), m.offset(), value));
                     quiet_since = Instant::now();
                 }
                 Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
