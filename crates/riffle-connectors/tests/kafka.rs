@@ -162,8 +162,8 @@ fn a_missing_topic_or_an_unreachable_broker_is_a_clear_error() {
     let error = execute(&ExecutionConfig::threads(1), move |env| {
         env.from_iter(
             vec![KafkaRecord {
-                key: None,
                 value: Some(b"x".to_vec()),
+                ..KafkaRecord::default()
             }],
             WatermarkStrategy::none(),
         )
@@ -204,8 +204,8 @@ fn copy(b: &str, chk: &Path, report: &Path, job: Arc<JobShared>, restore: Option
             .bounded(true)
             .stream(env, "in", WatermarkStrategy::none())
             .map(|m: KafkaMessage| KafkaRecord {
-                key: None,
                 value: m.payload.map(|v| v.to_ascii_uppercase()),
+                ..KafkaRecord::default()
             })
             .sink("out", KafkaSink::new(sink, env.worker_index())?);
         Ok(())

@@ -427,6 +427,45 @@ pub struct RecordShape {
     pub key: Option<(Vec<String>, ValueFormat)>,
     /// `upsert-kafka`.
     pub upsert: bool,
+    /// The metadata columns an `INSERT INTO` writes (not `VIRTUAL`): name and key
+    /// (`timestamp` or `headers`).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// The metadata keys a Kafka sink writes: the record's timestamp and headers.
+const WRITABLE_METADATA: [&str; 2] = ["timestamp", "headers"];
+
+/// The metadata columns of `def` that `INSERT INTO` writes (not `VIRTUAL`): name and key.
+fn written_metadata(def: &TableDef) -> Vec<(String, String)> {
+    def.columns
+        .iter()
+        .filter_map(|c| match &c.kind {
+            ColumnKind::Metadata {
+                key,
+                is_virtual: false,
+                ..
+            } => Some((c.name.clone(), key.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks that table `def` can be written to: each metadata column it writes (not
+/// `VIRTUAL`) has a writable key, as Flink asks.
+pub fn check_writable(def: &TableDef) -> Result<()> {
+    for (name, key) in written_metadata(def) {
+        if !WRITABLE_METADATA.contains(&key.as_str()) {
+            return Err(error(
+                def,
+                format!(
+                    "metadata column '{name}' ('{key}') is read-only: declare it VIRTUAL to \
+                     write to this table (writable metadata: {})",
+                    WRITABLE_METADATA.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The record shape of table `def` with physical columns `physical` (checked at `CREATE
@@ -514,6 +553,7 @@ pub fn shape(def: &TableDef, physical: &SchemaRef) -> Result<RecordShape> {
         value: format_of(def, physical)?,
         key,
         upsert,
+        metadata: written_metadata(def),
     })
 }
 
@@ -561,20 +601,24 @@ pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaReco
         .fields()
         .last()
         .is_some_and(|f| f.name() == crate::stream::ROW_KIND);
-    let (data, kinds) = if changelog {
-        let n = batch.num_columns() - 1;
-        let data = batch
-            .project(&(0..n).collect::<Vec<_>>())
-            .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-        let kinds = batch
-            .column(n)
+    let kinds = if changelog {
+        batch
+            .column(batch.num_columns() - 1)
             .as_any()
             .downcast_ref::<Int8Array>()
-            .cloned();
-        (data, kinds)
+            .cloned()
     } else {
-        (batch.clone(), None)
+        None
     };
+    // The value's columns: all but the row kind and the metadata columns.
+    let is_metadata = |name: &str| shape.metadata.iter().any(|(n, _)| n == name);
+    let data_columns: Vec<usize> = (0..batch.num_columns() - usize::from(changelog))
+        .filter(|i| !is_metadata(schema.field(*i).name()))
+        .collect();
+    let data = batch
+        .project(&data_columns)
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    let (timestamps, mut headers) = written_metadata_values(shape, batch)?;
     let values = render(&shape.value, &data)?;
     let keys = match &shape.key {
         None => None,
@@ -609,9 +653,93 @@ pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaReco
         records.push(KafkaRecord {
             key: keys.as_ref().map(|k| k[row].clone()),
             value,
+            timestamp: timestamps.as_ref().and_then(|t| t[row]),
+            headers: headers
+                .as_mut()
+                .map(|h| std::mem::take(&mut h[row]))
+                .unwrap_or_default(),
         });
     }
     Ok(records)
+}
+
+/// A record's headers: key and value, in order.
+type Headers = Vec<(String, Option<Vec<u8>>)>;
+
+/// The timestamps (ms) and headers of a batch's rows.
+type RowMetadata = (Option<Vec<Option<i64>>>, Option<Vec<Headers>>);
+
+/// The timestamps (ms) and headers of `batch`'s rows, from the metadata columns `shape`
+/// writes (none where there is no such column).
+fn written_metadata_values(shape: &RecordShape, batch: &RecordBatch) -> Result<RowMetadata> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{TimeUnit, TimestampMillisecondType};
+    let column = |key: &str| -> Result<Option<(&String, &ArrayRef)>> {
+        let Some((name, _)) = shape.metadata.iter().find(|(_, k)| k == key) else {
+            return Ok(None);
+        };
+        let column = batch.column_by_name(name).ok_or_else(|| {
+            RiffleError::Runtime(format!("metadata column '{name}' is not written"))
+        })?;
+        Ok(Some((name, column)))
+    };
+    let cast = |name: &str, column: &ArrayRef, to: &DataType| {
+        datafusion::arrow::compute::cast(column, to).map_err(|e| {
+            RiffleError::Sql(format!("metadata column '{name}' cannot be written: {e}"))
+        })
+    };
+    let timestamps = match column("timestamp")? {
+        None => None,
+        Some((name, column)) => {
+            let ms = cast(
+                name,
+                column,
+                &DataType::Timestamp(TimeUnit::Millisecond, None),
+            )?;
+            let ms = ms.as_primitive::<TimestampMillisecondType>();
+            Some(ms.iter().collect())
+        }
+    };
+    let headers = match column("headers")? {
+        None => None,
+        Some((name, column)) => {
+            let text = cast(name, column, &DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            let mut rows = Vec::with_capacity(text.len());
+            for row in 0..text.len() {
+                if text.is_null(row) {
+                    rows.push(Vec::new());
+                    continue;
+                }
+                rows.push(headers_of(text.value(row)).map_err(|why| {
+                    RiffleError::Sql(format!(
+                        "metadata column '{name}' (headers) holds {:?}: {why}",
+                        text.value(row)
+                    ))
+                })?);
+            }
+            Some(rows)
+        }
+    };
+    Ok((timestamps, headers))
+}
+
+/// Headers from their JSON text (as the `headers` metadata column reads them): an object of
+/// strings or nulls.
+fn headers_of(text: &str) -> std::result::Result<Headers, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err("not a JSON object".into());
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::Null => Ok((key, None)),
+            serde_json::Value::String(s) => Ok((key, Some(s.into_bytes()))),
+            other => Err(format!("header '{key}' is {other}, not a string or null")),
+        })
+        .collect()
 }
 
 /// Checks a `kafka` table's options when it is created.
@@ -971,6 +1099,7 @@ mod tests {
             value: ValueFormat::Text(TextFormat::Json),
             key: Some((vec!["k".into()], ValueFormat::Text(TextFormat::Json))),
             upsert: true,
+            metadata: Vec::new(),
         };
         let records = records(&shape, &batch).unwrap();
         let text = |b: &Option<Vec<u8>>| b.as_ref().map(|b| String::from_utf8(b.clone()).unwrap());

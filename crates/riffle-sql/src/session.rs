@@ -98,14 +98,22 @@ struct Table {
 }
 
 impl Table {
-    /// The columns an `INSERT INTO` gives: the physical ones without metadata columns
-    /// (which the connector fills when it reads and does not write).
+    /// The columns an `INSERT INTO` gives: the physical ones without `VIRTUAL` metadata
+    /// columns (which the connector fills when it reads and does not write).
     fn written(&self) -> SchemaRef {
         let metadata: Vec<&str> = self
             .def
             .columns
             .iter()
-            .filter(|c| matches!(c.kind, ColumnKind::Metadata { .. }))
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ColumnKind::Metadata {
+                        is_virtual: true,
+                        ..
+                    }
+                )
+            })
             .map(|c| c.name.as_str())
             .collect();
         if metadata.is_empty() {

@@ -72,10 +72,13 @@ impl SinkSpec {
                     partition_by: def.partition_by.clone(),
                 })
             }
-            Some("kafka" | "upsert-kafka") => Ok(SinkSpec::Kafka {
-                config: crate::kafka::sink(def)?,
-                shape: crate::kafka::shape(def, physical)?,
-            }),
+            Some("kafka" | "upsert-kafka") => {
+                crate::kafka::check_writable(def)?;
+                Ok(SinkSpec::Kafka {
+                    config: crate::kafka::sink(def)?,
+                    shape: crate::kafka::shape(def, physical)?,
+                })
+            }
             other => Err(RiffleError::Sql(format!(
                 "table '{}' (connector {}) cannot be written to (sinks: print, blackhole, \
                  filesystem, kafka, upsert-kafka)",

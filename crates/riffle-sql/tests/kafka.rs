@@ -570,3 +570,91 @@ fn avro_values_under_an_inline_schema_are_read_and_windows_written_as_avro() {
     }
     assert_eq!(got, expected);
 }
+
+#[test]
+fn insert_into_writes_the_timestamp_and_headers_metadata_columns() {
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("w", 1).unwrap();
+    let table = |name: &str, offset: &str| {
+        format!(
+            "CREATE TABLE {name} (
+                a BIGINT,
+                ts TIMESTAMP(3) METADATA FROM 'timestamp',
+                h STRING METADATA FROM 'headers',
+                off BIGINT METADATA FROM 'offset'{offset}
+            ) WITH ('connector' = 'kafka', 'topic' = 'w', 'format' = 'json',
+                'properties.bootstrap.servers' = '{b}');"
+        )
+    };
+    Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "{} INSERT INTO w VALUES
+                    (1, TIMESTAMP '2024-01-02 03:04:05.678', '{{\"trace\": \"x1\", \"empty\": null}}'),
+                    (2, TIMESTAMP '1970-01-01 00:00:01.000', NULL);",
+                table("w", " VIRTUAL")
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap();
+    // Read by a plain librdkafka consumer: the value holds only `a`; the timestamp and the
+    // headers are the record's own.
+    let mut records = broker.read_records("w", 1, 2).unwrap();
+    records.sort_by_key(|r| r.offset);
+    type Header = (String, Option<Vec<u8>>);
+    let got: Vec<(Option<i64>, String, Vec<Header>)> = records
+        .into_iter()
+        .map(|r| {
+            let value = String::from_utf8(r.value.unwrap()).unwrap();
+            (r.timestamp, value, r.headers)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some(1_704_164_645_678),
+                "{\"a\":1}".to_string(),
+                vec![
+                    ("empty".to_string(), None),
+                    ("trace".to_string(), Some(b"x1".to_vec()))
+                ]
+            ),
+            (Some(1_000), "{\"a\":2}".to_string(), vec![])
+        ]
+    );
+    // A read-only metadata column must be VIRTUAL to write to the table, and headers must
+    // be a JSON object of strings.
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "{} INSERT INTO r VALUES (1, TIMESTAMP '2024-01-02 03:04:05.678', NULL, 7);",
+                table("r", "")
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("metadata column 'off' ('offset') is read-only: declare it VIRTUAL"),
+        "{error}"
+    );
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "{} INSERT INTO w VALUES (1, TIMESTAMP '2024-01-02 03:04:05.678', '{{\"n\": 3}}');",
+                table("w", " VIRTUAL")
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("header 'n' is 3, not a string or null"),
+        "{error}"
+    );
+}

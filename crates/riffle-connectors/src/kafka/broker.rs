@@ -185,6 +185,20 @@ impl LocalBroker {
         partitions: i32,
         expected: usize,
     ) -> Result<Vec<(i32, i64, Vec<u8>)>> {
+        Ok(self
+            .read_records(topic, partitions, expected)?
+            .into_iter()
+            .map(|r| (r.partition, r.offset, r.value.unwrap_or_default()))
+            .collect())
+    }
+
+    /// [`LocalBroker::read_topic`] with every part of each record.
+    pub fn read_records(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+    ) -> Result<Vec<ReadRecord>> {
         let brokers = self.bootstrap();
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
@@ -208,8 +222,20 @@ impl LocalBroker {
         while start.elapsed() < Duration::from_secs(60) {
             match consumer.poll(Duration::from_millis(50)) {
                 Some(Ok(m)) => {
-                    let value = m.payload().unwrap_or_default().to_vec();
-                    out.push((m.partition(), m.offset(), value));
+                    use rdkafka::message::Headers;
+                    let headers = m.headers().map_or_else(Vec::new, |h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    });
+                    out.push(ReadRecord {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        timestamp: m.timestamp().to_millis(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
                     quiet_since = Instant::now();
                 }
                 Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
@@ -240,6 +266,23 @@ impl Drop for LocalBroker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A record as [`LocalBroker::read_records`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its timestamp, ms since 1970.
+    pub timestamp: Option<i64>,
+    /// Its key.
+    pub key: Option<Vec<u8>>,
+    /// Its value (none: a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Its headers, in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// A port nothing listens on now.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use riffle_core::{Result, RiffleError};
@@ -46,12 +47,18 @@ pub enum Partitioner {
 }
 
 /// One record to write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KafkaRecord {
     /// The key, if any.
     pub key: Option<Vec<u8>>,
     /// The value; `None` writes a tombstone (upsert deletes).
     pub value: Option<Vec<u8>>,
+    /// The record's timestamp, ms since 1970 (none: the producer's clock).
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    /// Headers, in order (a header may repeat, and may have no value).
+    #[serde(default)]
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// A Kafka sink's settings.
@@ -389,6 +396,19 @@ impl KafkaSink {
         }
         if let Some(p) = partition {
             message = message.partition(p);
+        }
+        if let Some(ms) = record.timestamp {
+            message = message.timestamp(ms);
+        }
+        if !record.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: value.as_deref(),
+                });
+            }
+            message = message.headers(headers);
         }
         loop {
             match producer.send(message) {
