@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::AtomicU64;
 
 use datafusion::arrow::array::{
-    ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    ArrayRef, BinaryArray, Int32Array, Int64Array, Int8Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use riffle_connectors::kafka::{
@@ -183,15 +183,9 @@ fn upsert(def: &TableDef) -> bool {
     option(def, "connector") == Some("upsert-kafka")
 }
 
-/// The source a `kafka` table reads (also checks the options at `CREATE TABLE`).
+/// The source a `kafka` table reads (also checks the options at `CREATE TABLE`). An
+/// `upsert-kafka` table is read from the earliest offset by default (the whole changelog).
 pub fn source(def: &TableDef) -> Result<KafkaSource> {
-    if upsert(def) {
-        return Err(error(
-            def,
-            "upsert-kafka tables are written to only for now (reading a topic as a changelog \
-             is not supported yet; read it with 'connector' = 'kafka')",
-        ));
-    }
     let topics = match (option(def, "topic"), option(def, "topic-pattern")) {
         (Some(topic), None) => Topics::Names(
             topic
@@ -204,7 +198,7 @@ pub fn source(def: &TableDef) -> Result<KafkaSource> {
         (Some(_), Some(_)) => return Err(error(def, "give 'topic' or 'topic-pattern', not both")),
         (None, None) => return Err(error(def, "the kafka connector needs 'topic'")),
     };
-    let startup = match option(def, "scan.startup.mode").unwrap_or("group-offsets") {
+    let startup = match option(def, "scan.startup.mode").unwrap_or(default_startup(def)) {
         "earliest-offset" => StartupMode::Earliest,
         "latest-offset" => StartupMode::Latest,
         "group-offsets" => StartupMode::GroupOffsets,
@@ -273,7 +267,17 @@ fn rate_limit(def: &TableDef) -> Result<Option<u64>> {
 }
 
 fn startup_needs_group(def: &TableDef) -> bool {
-    option(def, "scan.startup.mode").unwrap_or("group-offsets") == "group-offsets"
+    option(def, "scan.startup.mode").unwrap_or(default_startup(def)) == "group-offsets"
+}
+
+/// Where a table starts without `'scan.startup.mode'`: its group's offsets, as Flink's Kafka
+/// source; the whole changelog for `upsert-kafka`.
+fn default_startup(def: &TableDef) -> &'static str {
+    if upsert(def) {
+        "earliest-offset"
+    } else {
+        "group-offsets"
+    }
 }
 
 /// `'scan.startup.specific-offsets'` = `'partition:0,offset:42;partition:1,offset:300'`.
@@ -595,7 +599,7 @@ fn raw_lines(batch: &RecordBatch) -> Result<Vec<String>> {
 /// column) decide for `upsert-kafka`: inserts and update-afters write the row under its key,
 /// deletes a tombstone, update-befores nothing.
 pub fn records(shape: &RecordShape, batch: &RecordBatch) -> Result<Vec<KafkaRecord>> {
-    use datafusion::arrow::array::{Array, Int8Array};
+    use datafusion::arrow::array::Array;
     let schema = batch.schema();
     let changelog = schema
         .fields()
@@ -796,12 +800,14 @@ pub type Rowtime = (Physical, i64);
 /// `'scan.watermark.idle-timeout'` stops holding the watermark back.
 pub struct KafkaBatchReader {
     reader: KafkaReader,
-    format: ValueFormat,
-    parser: Option<LineParser>,
-    /// The table's physical columns, metadata columns included.
+    /// Decodes the values into the value columns.
+    values: Decoder,
+    /// `upsert-kafka`: decodes a tombstone's key into the key columns, whose places among
+    /// the value columns are given; rows then carry their kind last.
+    keys: Option<(Decoder, Vec<usize>)>,
+    /// The reader's output: the table's physical columns, metadata columns included (and
+    /// the row kind, for `upsert-kafka`).
     schema: SchemaRef,
-    /// The columns values fill.
-    values: SchemaRef,
     /// Metadata columns: their place in `schema` and their key.
     metadata: Vec<(usize, String)>,
     rowtime: Option<Rowtime>,
@@ -811,6 +817,91 @@ pub struct KafkaBatchReader {
     /// `'scan.rate-limit'`: this worker's share of the messages per second, and how many
     /// it has read since it started.
     rate: Option<(f64, Instant, u64)>,
+}
+
+/// Turns message values (or keys) of one format into rows of `schema`.
+struct Decoder {
+    format: ValueFormat,
+    /// Text formats (and Avro, read as JSON objects).
+    parser: Option<LineParser>,
+    schema: SchemaRef,
+}
+
+impl Decoder {
+    fn new(
+        format: ValueFormat,
+        schema: SchemaRef,
+        policy: BadRecordPolicy,
+        bad_count: Arc<AtomicU64>,
+    ) -> Result<Decoder> {
+        let text = match &format {
+            ValueFormat::Text(text) => Some(*text),
+            ValueFormat::Avro(_) => Some(TextFormat::Json),
+            ValueFormat::Raw => None,
+        };
+        let parser = match text {
+            Some(text) => {
+                Some(LineParser::new(Arc::clone(&schema), text, policy, bad_count)?.with_offsets())
+            }
+            None => None,
+        };
+        Ok(Decoder {
+            format,
+            parser,
+            schema,
+        })
+    }
+
+    /// The rows of `items` (offset and bytes, in offset order) of partition `source`, and the
+    /// offsets of the items that gave them (bad ones go through the policy; items without
+    /// bytes give a NULL row in `raw` and none otherwise).
+    fn decode(
+        &mut self,
+        source: &str,
+        items: &[(i64, Option<&[u8]>)],
+    ) -> Result<Option<(RecordBatch, Vec<i64>)>> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        if let ValueFormat::Raw = self.format {
+            let values: StringArray = items
+                .iter()
+                .map(|(_, bytes)| bytes.map(String::from_utf8_lossy))
+                .collect();
+            let batch =
+                RecordBatch::try_new(Arc::clone(&self.schema), vec![Arc::new(values) as ArrayRef])
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+            return Ok(Some((batch, items.iter().map(|(o, _)| *o).collect())));
+        }
+        let Some(parser) = self.parser.as_mut() else {
+            return Ok(None);
+        };
+        let mut lines = Lines::default();
+        for &(offset, bytes) in items {
+            let bytes = bytes.unwrap_or_default();
+            if let ValueFormat::Avro(avro) = &self.format {
+                if bytes.is_empty() {
+                    continue;
+                }
+                match avro.decode_json(bytes) {
+                    Ok(json) => lines.push(offset as u64, &json),
+                    Err(why) => parser.reject(
+                        RecordLocation::at_offset(source, offset as u64),
+                        &format!("{} bytes: {}", bytes.len(), hex_prefix(bytes)),
+                        why,
+                    )?,
+                }
+                continue;
+            }
+            let text = String::from_utf8_lossy(bytes);
+            // One record per message: line ends inside a value become spaces.
+            let text = text.replace(['\n', '\r'], " ");
+            lines.push(offset as u64, &text);
+        }
+        Ok(parser
+            .parse_kept(source, &lines)?
+            .map(|(batch, offsets)| (batch, offsets.into_iter().map(|o| o as i64).collect())))
+    }
 }
 
 impl KafkaBatchReader {
@@ -827,17 +918,33 @@ impl KafkaBatchReader {
         workers: usize,
     ) -> Result<Self> {
         let format = value_format(def, &schema)?;
-        let values = value_schema(def, &schema);
-        let parser = match &format {
-            ValueFormat::Text(text) => {
-                Some(LineParser::new(Arc::clone(&values), *text, policy, bad_count)?.with_offsets())
+        let value_columns = value_schema(def, &schema);
+        let keys = match shape(def, &schema)? {
+            RecordShape {
+                upsert: true,
+                key: Some((columns, format)),
+                ..
+            } => {
+                let places = columns
+                    .iter()
+                    .map(|c| {
+                        value_columns
+                            .fields()
+                            .iter()
+                            .position(|f| f.name().eq_ignore_ascii_case(c))
+                            .ok_or_else(|| error(def, format!("key column '{c}' is not a column")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let key_schema = Arc::new(
+                    value_columns
+                        .project(&places)
+                        .map_err(|e| RiffleError::Runtime(e.to_string()))?,
+                );
+                let decoder =
+                    Decoder::new(format, key_schema, policy.clone(), Arc::clone(&bad_count))?;
+                Some((decoder, places))
             }
-            // Avro records are read as JSON objects.
-            ValueFormat::Avro(_) => Some(
-                LineParser::new(Arc::clone(&values), TextFormat::Json, policy, bad_count)?
-                    .with_offsets(),
-            ),
-            ValueFormat::Raw => None,
+            _ => None,
         };
         let watermarks = match &rowtime {
             Some((_, delay)) => Some(PartitionWatermarks::new(
@@ -848,11 +955,14 @@ impl KafkaBatchReader {
         };
         Ok(KafkaBatchReader {
             reader: source(def)?.reader(worker, workers),
-            format,
-            parser,
+            values: Decoder::new(format, value_columns, policy, bad_count)?,
             metadata: metadata_columns(def, &schema),
-            values,
-            schema,
+            schema: if keys.is_some() {
+                crate::stream::with_row_kind(&schema)
+            } else {
+                schema
+            },
+            keys,
             rowtime,
             watermarks,
             messages: Vec::new(),
@@ -865,84 +975,148 @@ impl KafkaBatchReader {
         let Some(first) = messages.first() else {
             return Ok(None);
         };
-        let (values, kept): (RecordBatch, Vec<usize>) = match &self.format {
-            ValueFormat::Raw => {
-                let values: StringArray = messages
-                    .iter()
-                    .map(|m| m.payload.as_deref().map(String::from_utf8_lossy))
-                    .collect();
-                let batch = RecordBatch::try_new(
-                    Arc::clone(&self.values),
-                    vec![Arc::new(values) as ArrayRef],
-                )
-                .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-                (batch, (0..messages.len()).collect())
+        let source = format!(
+            "Kafka topic '{}' partition {}",
+            first.topic, first.partition
+        );
+        let (values, offsets, kinds) = if self.keys.is_some() {
+            match self.changelog(&source, messages)? {
+                Some((values, offsets, kinds)) => (values, offsets, Some(kinds)),
+                None => return Ok(None),
             }
-            ValueFormat::Text(_) | ValueFormat::Avro(_) => {
-                let source = format!(
-                    "Kafka topic '{}' partition {}",
-                    first.topic, first.partition
-                );
-                let Some(parser) = self.parser.as_mut() else {
-                    return Ok(None);
-                };
-                let mut lines = Lines::default();
-                for m in messages {
-                    let payload = m.payload.as_deref().unwrap_or_default();
-                    if let ValueFormat::Avro(avro) = &self.format {
-                        // A message without a value (a tombstone) holds no row.
-                        if m.payload.is_none() {
-                            continue;
-                        }
-                        match avro.decode_json(payload) {
-                            Ok(json) => lines.push(m.offset as u64, &json),
-                            Err(why) => parser.reject(
-                                RecordLocation::at_offset(&source, m.offset as u64),
-                                &format!("{} bytes: {}", payload.len(), hex_prefix(payload)),
-                                why,
-                            )?,
-                        }
-                        continue;
-                    }
-                    let text = String::from_utf8_lossy(payload);
-                    // One record per message: line ends inside a value become spaces.
-                    let text = text.replace(['\n', '\r'], " ");
-                    lines.push(m.offset as u64, &text);
-                }
-                let Some((batch, offsets)) = parser.parse_kept(&source, &lines)? else {
-                    return Ok(None);
-                };
-                // Messages are in offset order, and so are the kept ones.
-                let mut kept = Vec::with_capacity(offsets.len());
-                let mut at = 0;
-                for offset in offsets {
-                    while messages[at].offset as u64 != offset {
-                        at += 1;
-                    }
-                    kept.push(at);
-                }
-                (batch, kept)
+        } else {
+            let items: Vec<(i64, Option<&[u8]>)> = messages
+                .iter()
+                .map(|m| (m.offset, m.payload.as_deref()))
+                .collect();
+            match self.values.decode(&source, &items)? {
+                Some((values, offsets)) => (values, offsets, None),
+                None => return Ok(None),
             }
         };
-        if self.metadata.is_empty() {
-            return Ok(Some(values));
+        // Messages are in offset order, and so are the rows.
+        let mut rows: Vec<&KafkaMessage> = Vec::with_capacity(offsets.len());
+        let mut at = 0;
+        for offset in offsets {
+            while messages[at].offset != offset {
+                at += 1;
+            }
+            rows.push(&messages[at]);
         }
-        let rows: Vec<&KafkaMessage> = kept.iter().map(|i| &messages[*i]).collect();
         let mut columns = Vec::with_capacity(self.schema.fields().len());
         let mut value_columns = values.columns().iter();
         for (i, field) in self.schema.fields().iter().enumerate() {
             let column = match self.metadata.iter().find(|(at, _)| *at == i) {
                 Some((_, key)) => metadata_array(key, &rows, field.data_type())?,
-                None => value_columns
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| RiffleError::Runtime("value columns out of step".into()))?,
+                None => match &kinds {
+                    Some(kinds) if i + 1 == self.schema.fields().len() => {
+                        Arc::new(kinds.clone()) as ArrayRef
+                    }
+                    _ => value_columns
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| RiffleError::Runtime("value columns out of step".into()))?,
+                },
             };
             columns.push(column);
         }
         RecordBatch::try_new(Arc::clone(&self.schema), columns)
             .map(Some)
             .map_err(|e| RiffleError::Runtime(e.to_string()))
+    }
+
+    /// An `upsert-kafka` partition's messages as rows of the value columns, with their
+    /// offsets and kinds: a value is an upsert (`+I`), a message without one a delete of its
+    /// key (`-D`, the other columns NULL).
+    fn changelog(
+        &mut self,
+        source: &str,
+        messages: &[KafkaMessage],
+    ) -> Result<Option<(RecordBatch, Vec<i64>, Int8Array)>> {
+        let Some((keys, places)) = self.keys.as_mut() else {
+            return Ok(None);
+        };
+        let (upserts, deletes): (Vec<&KafkaMessage>, Vec<&KafkaMessage>) =
+            messages.iter().partition(|m| m.payload.is_some());
+        let upserts: Vec<(i64, Option<&[u8]>)> = upserts
+            .iter()
+            .map(|m| (m.offset, m.payload.as_deref()))
+            .collect();
+        let deletes: Vec<(i64, Option<&[u8]>)> = deletes
+            .iter()
+            .map(|m| (m.offset, m.key.as_deref()))
+            .collect();
+        let values = self.values.decode(source, &upserts)?;
+        let keys = keys.decode(source, &deletes)?;
+        // A deleted key's row: its key columns, NULL elsewhere.
+        let keys = match keys {
+            None => None,
+            Some((batch, offsets)) => {
+                let schema = &self.values.schema;
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| match places.iter().position(|p| *p == i) {
+                        Some(k) => Arc::clone(batch.column(k)),
+                        None => datafusion::arrow::array::new_null_array(
+                            f.data_type(),
+                            batch.num_rows(),
+                        ),
+                    })
+                    .collect();
+                let batch = RecordBatch::try_new(Arc::clone(schema), columns)
+                    .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+                Some((batch, offsets))
+            }
+        };
+        let (values, value_offsets) = values.unwrap_or_else(|| {
+            (
+                RecordBatch::new_empty(Arc::clone(&self.values.schema)),
+                Vec::new(),
+            )
+        });
+        let (keys, key_offsets) = keys.unwrap_or_else(|| {
+            (
+                RecordBatch::new_empty(Arc::clone(&self.values.schema)),
+                Vec::new(),
+            )
+        });
+        // Both in offset order: merge them.
+        let (mut v, mut k) = (0, 0);
+        let mut order = Vec::with_capacity(value_offsets.len() + key_offsets.len());
+        let mut offsets = Vec::with_capacity(order.capacity());
+        let mut kinds = Vec::with_capacity(order.capacity());
+        while v < value_offsets.len() || k < key_offsets.len() {
+            if k == key_offsets.len()
+                || (v < value_offsets.len() && value_offsets[v] < key_offsets[k])
+            {
+                order.push((0, v));
+                offsets.push(value_offsets[v]);
+                kinds.push(0);
+                v += 1;
+            } else {
+                order.push((1, k));
+                offsets.push(key_offsets[k]);
+                kinds.push(3);
+                k += 1;
+            }
+        }
+        if order.is_empty() {
+            return Ok(None);
+        }
+        let columns = (0..values.num_columns())
+            .map(|c| {
+                datafusion::arrow::compute::interleave(
+                    &[values.column(c).as_ref(), keys.column(c).as_ref()],
+                    &order,
+                )
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+        let batch = RecordBatch::try_new(Arc::clone(&self.values.schema), columns)
+            .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+        Ok(Some((batch, offsets, Int8Array::from(kinds))))
     }
 }
 

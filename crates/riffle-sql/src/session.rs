@@ -1548,11 +1548,37 @@ impl Session {
                 )))
             }
         };
+        // An upsert-kafka table is read as a changelog keyed by its primary key.
+        let upserts = match options.get("connector").map(String::as_str) {
+            Some("upsert-kafka") => Some(crate::stream::Upserts {
+                keys: def
+                    .primary_key
+                    .iter()
+                    .map(|k| {
+                        table
+                            .physical
+                            .fields()
+                            .iter()
+                            .position(|f| f.name().eq_ignore_ascii_case(k))
+                            .ok_or_else(|| {
+                                RiffleError::Sql(format!(
+                                    "table '{}': the primary key column '{k}' is not a \
+                                     physical column",
+                                    def.name
+                                ))
+                            })
+                    })
+                    .collect::<Result<_>>()?,
+                schema: crate::stream::with_row_kind(&table.physical),
+            }),
+            _ => None,
+        };
         Ok(SourceSpec {
             name: def.name.clone(),
             reader,
             rowtime,
             reader_watermarks,
+            upserts,
         })
     }
 
@@ -1783,6 +1809,13 @@ impl Session {
                 )
                 .map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name)))?;
                 self.register_provider(&raw, Arc::new(provider))?;
+            }
+            Some("upsert-kafka") => {
+                return Err(RiffleError::Sql(format!(
+                    "table '{}' (upsert-kafka) is a changelog: read it in streaming mode \
+                     (SET 'execution.runtime-mode' = 'streaming')",
+                    def.name
+                )))
             }
             _ => {
                 return Err(RiffleError::Sql(format!(

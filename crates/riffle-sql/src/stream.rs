@@ -50,6 +50,18 @@ pub struct SourceSpec {
     pub rowtime: Option<(Physical, i64)>,
     /// The reader emits its own watermarks (generators that know their disorder).
     pub reader_watermarks: bool,
+    /// An upsert source (`upsert-kafka`): its reader's batches carry each row's kind last
+    /// (`+I` for a value, `-D` for a tombstone), and the scan makes them a changelog.
+    pub upserts: Option<Upserts>,
+}
+
+/// How an upsert source's rows become a changelog.
+#[derive(Clone)]
+pub struct Upserts {
+    /// The primary key's columns, by index.
+    pub keys: Vec<usize>,
+    /// The reader's schema: the table's physical columns and the row kind.
+    pub schema: SchemaRef,
 }
 
 /// How to build the input of a window TVF: the plan of `SELECT * FROM table`.
@@ -1063,8 +1075,16 @@ impl Node {
                 }
                 let name = scan.table_name.table();
                 if let Some((tvf, schema)) = tables.window(name) {
+                    let input = tables.window_input(&tvf)?;
+                    if input.updating() {
+                        return Err(RiffleError::Sql(format!(
+                            "a window TVF over table '{}': an upsert-kafka table is a \
+                             changelog, and windows take appended rows",
+                            tvf.table
+                        )));
+                    }
                     Node::Windows {
-                        input: Box::new(tables.window_input(&tvf)?),
+                        input: Box::new(input),
                         tvf,
                         schema,
                         projection: scan.projection.clone(),
@@ -1425,8 +1445,12 @@ impl Node {
     fn line(&self) -> String {
         match self {
             Node::Scan { source, projection } => format!(
-                "Source {} ({}){}",
+                "Source {}{} ({}){}",
                 source.name,
+                match &source.upserts {
+                    Some(u) => format!(" as a changelog keyed by columns {:?}", u.keys),
+                    None => String::new(),
+                },
                 match &source.rowtime {
                     Some((_, delay)) if source.reader_watermarks => {
                         format!("the generator's watermarks, declared delay {delay} ms")
@@ -1582,7 +1606,8 @@ impl Node {
     /// in their last column, [`ROW_KIND`]).
     pub fn updating(&self) -> bool {
         match self {
-            Node::Scan { .. } | Node::Windows { .. } | Node::Values(_) => false,
+            Node::Scan { source, .. } => source.upserts.is_some(),
+            Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
             // A temporal join decides each row once, at the watermark: appended rows.
             Node::Join(j) => j.temporal.is_none() && j.kind.updating(),
@@ -1628,13 +1653,22 @@ impl Node {
             Node::Scan { source, projection } => match projection.clone() {
                 // Scans of a table share one reader, whatever columns each keeps (the
                 // reader parses every column anyway).
-                Some(columns) => Node::Scan {
-                    source: source.clone(),
-                    projection: None,
+                Some(mut columns) => {
+                    if let Some(upserts) = &source.upserts {
+                        // The row kind, last.
+                        columns.push(upserts.schema.fields().len() - 1);
+                    }
+                    Node::Scan {
+                        source: source.clone(),
+                        projection: None,
+                    }
+                    .build(plan)?
+                    .flat_map(move |b| guard(project(&b, &columns)))
                 }
-                .build(plan)?
-                .flat_map(move |b| guard(project(&b, &columns))),
-                None => scan(env, source)?,
+                None => match &source.upserts {
+                    Some(upserts) => normalize(scan(env, source)?, upserts, guard),
+                    None => scan(env, source)?,
+                },
             },
             Node::Windows {
                 input,
@@ -1741,6 +1775,100 @@ fn arrow_error(e: datafusion::arrow::error::ArrowError) -> RiffleError {
 
 fn project(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch> {
     batch.project(columns).map_err(arrow_error)
+}
+
+/// A row of an upsert source on its way to [`Normalize`]: its key, its values (the row kind
+/// left off) and whether it deletes the key (a tombstone).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UpsertRow {
+    key: Vec<Value>,
+    values: Vec<Value>,
+    delete: bool,
+}
+
+/// An upsert source's rows as a changelog: keyed by the primary key, each key's last row
+/// kept, a new row for a key an update (`-U` old, `+U` new), a first one an insert, a
+/// tombstone a delete of the row kept (Flink's ChangelogNormalize).
+fn normalize<'s>(
+    stream: DataStream<'s, Batch>,
+    upserts: &Upserts,
+    guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + Clone + 'static,
+) -> DataStream<'s, Batch> {
+    let keys = upserts.keys.clone();
+    let fail = guard.clone();
+    let rows = stream.flat_map_with_time("sql.upsert_rows", move |ts, batch, out| {
+        let rows = (|| -> Result<Vec<UpsertRow>> {
+            let kinds = row_kinds(&batch)?;
+            let data = batch.num_columns() - 1;
+            (0..batch.num_rows())
+                .map(|row| {
+                    let cell = |i: usize| Value::from_array(batch.column(i), row);
+                    Ok(UpsertRow {
+                        key: keys.iter().map(|k| cell(*k)).collect::<Result<_>>()?,
+                        values: (0..data).map(cell).collect::<Result<_>>()?,
+                        delete: kinds.value(row) == 3,
+                    })
+                })
+                .collect()
+        })();
+        match rows {
+            Ok(rows) => out.extend(rows.into_iter().map(|r| (ts, r))),
+            Err(error) => {
+                fail(Err(error));
+            }
+        }
+    });
+    let changes = rows
+        .key_by(|row: &UpsertRow| row.key.clone())
+        .process(Normalize);
+    rows_to_batches(
+        changes,
+        "sql.upsert_batches",
+        Arc::clone(&upserts.schema),
+        Ok,
+        guard,
+    )
+}
+
+/// The keyed half of [`normalize`]: a key's last row.
+struct Normalize;
+
+impl KeyedProcessFunction<Vec<Value>, UpsertRow> for Normalize {
+    type State = ValueState<Vec<Value>>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        row: UpsertRow,
+        ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
+    ) {
+        let with_kind = |mut values: Vec<Value>, kind: i64| {
+            values.push(Value::Int(kind));
+            values
+        };
+        let state = ctx.state();
+        let before = state.value().cloned();
+        let out = match (before, row.delete) {
+            // A tombstone for a key without a row, or the same row again: nothing changes.
+            (None, true) => vec![],
+            (Some(old), false) if old == row.values => vec![],
+            (Some(old), true) => {
+                state.clear();
+                vec![with_kind(old, 3)]
+            }
+            (Some(old), false) => {
+                state.update(row.values.clone());
+                vec![with_kind(old, 1), with_kind(row.values, 2)]
+            }
+            (None, false) => {
+                state.update(row.values.clone());
+                vec![with_kind(row.values, 0)]
+            }
+        };
+        for values in out {
+            ctx.collect(values);
+        }
+    }
 }
 
 /// `expr` over `batch`, as a column.

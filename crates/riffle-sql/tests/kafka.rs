@@ -401,7 +401,7 @@ fn an_updating_result_goes_to_upsert_kafka_with_the_primary_key_as_key() {
         .collect();
     assert_eq!(got, expected);
 
-    // An upsert table needs its key, and cannot be read yet.
+    // An upsert table needs its key.
     let error = Session::new()
         .unwrap()
         .run_script(
@@ -655,6 +655,138 @@ fn insert_into_writes_the_timestamp_and_headers_metadata_columns() {
         .to_string();
     assert!(
         error.contains("header 'n' is 3, not a string or null"),
+        "{error}"
+    );
+}
+
+/// Event `i` of the users changelog: user `i * 7 % 40` moves to a city with a score, or
+/// (every ninth event) is deleted.
+fn user_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
+    const CITIES: [&str; 4] = ["Lyon", "Oslo", "Pune", "Lima"];
+    let user = (i * 7 % 40) as i64;
+    match i % 9 {
+        5 => (user, None),
+        _ => (user, Some((CITIES[i * 3 % 4], (i % 50) as i64))),
+    }
+}
+
+#[test]
+fn an_upsert_kafka_table_is_read_as_a_changelog_of_its_keys() {
+    use riffle_connectors::kafka::broker::KeyedRecord;
+    const EVENTS: usize = 400;
+    let broker = LocalBroker::start().unwrap();
+    let b = broker.bootstrap();
+    broker.create_topic("users", 2).unwrap();
+    // Keyed by user (a key always in one partition); a delete is a tombstone.
+    let records: Vec<KeyedRecord> = (0..EVENTS)
+        .map(|i| {
+            let (user, value) = user_event(i);
+            let key = format!(r#"{{"id": {user}}}"#).into_bytes();
+            let value = value.map(|(city, score)| {
+                format!(r#"{{"id": {user}, "city": "{city}", "score": {score}}}"#).into_bytes()
+            });
+            ((user % 2) as i32, Some(key), value)
+        })
+        .collect();
+    broker.produce_keyed("users", &records).unwrap();
+    // The users as the changelog leaves them, and their count and total score per city.
+    let mut users = BTreeMap::new();
+    for i in 0..EVENTS {
+        match user_event(i) {
+            (user, Some(row)) => users.insert(user, row),
+            (user, None) => users.remove(&user),
+        };
+    }
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (city, score) in users.values() {
+        let e = expected.entry(city.to_string()).or_default();
+        e.0 += 1;
+        e.1 += score;
+    }
+    assert!(users.len() < 40, "the events delete some users");
+    for workers in [1, 2] {
+        let out = format!("per_city{workers}");
+        broker.create_topic(&out, 2).unwrap();
+        Session::new()
+            .unwrap()
+            .run_script(
+                &format!(
+                    "CREATE TABLE users (id BIGINT, city STRING, score BIGINT,
+                        PRIMARY KEY (id) NOT ENFORCED)
+                    WITH ('connector' = 'upsert-kafka', 'topic' = 'users',
+                        'properties.bootstrap.servers' = '{b}', 'key.format' = 'json',
+                        'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');
+                    CREATE TABLE per_city (city STRING, users BIGINT, total BIGINT,
+                        PRIMARY KEY (city) NOT ENFORCED)
+                    WITH ('connector' = 'upsert-kafka', 'topic' = '{out}',
+                        'properties.bootstrap.servers' = '{b}',
+                        'key.format' = 'json', 'value.format' = 'json');
+                    SET 'execution.runtime-mode' = 'streaming';
+                    SET 'parallelism.default' = '{workers}';
+                    INSERT INTO per_city
+                    SELECT city, COUNT(*), SUM(score) FROM users GROUP BY city;"
+                ),
+                |_, _| Ok(()),
+            )
+            .unwrap();
+        // Each city's last record is its final row (a tombstone: no row).
+        let mut last: BTreeMap<String, (i64, Option<Vec<u8>>)> = BTreeMap::new();
+        for r in broker.read_records(&out, 2, expected.len()).unwrap() {
+            let key: serde_json::Value = serde_json::from_slice(&r.key.unwrap()).unwrap();
+            let city = key["city"].as_str().unwrap().to_string();
+            if last.get(&city).is_none_or(|(o, _)| *o < r.offset) {
+                last.insert(city, (r.offset, r.value));
+            }
+        }
+        let got: BTreeMap<String, (i64, i64)> = last
+            .into_iter()
+            .filter_map(|(city, (_, value))| {
+                let row: serde_json::Value = serde_json::from_slice(&value?).unwrap();
+                Some((
+                    city,
+                    (
+                        row["users"].as_i64().unwrap(),
+                        row["total"].as_i64().unwrap(),
+                    ),
+                ))
+            })
+            .collect();
+        assert_eq!(got, expected, "{workers} workers");
+    }
+    // A changelog has no windows, and is read in streaming mode only.
+    let table = format!(
+        "CREATE TABLE users (id BIGINT, city STRING, score BIGINT, ts TIMESTAMP(3),
+            PRIMARY KEY (id) NOT ENFORCED, WATERMARK FOR ts AS ts)
+        WITH ('connector' = 'upsert-kafka', 'topic' = 'users',
+            'properties.bootstrap.servers' = '{b}', 'key.format' = 'json',
+            'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset');"
+    );
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!(
+                "{table} SET 'execution.runtime-mode' = 'streaming';
+                SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE users, DESCRIPTOR(ts),
+                    INTERVAL '1' SECOND)) GROUP BY window_start, window_end;"
+            ),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("an upsert-kafka table is a changelog"),
+        "{error}"
+    );
+    let error = Session::new()
+        .unwrap()
+        .run_script(
+            &format!("{table} SET 'execution.runtime-mode' = 'batch'; SELECT COUNT(*) FROM users;"),
+            |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("SET 'execution.runtime-mode' = 'streaming'"),
         "{error}"
     );
 }

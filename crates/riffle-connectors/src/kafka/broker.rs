@@ -162,6 +162,42 @@ impl LocalBroker {
             .map_err(|e| kafka_error(&brokers, "cannot flush", e))
     }
 
+    /// Writes `records` (partition, key, value; no value: a tombstone) to `topic` in order,
+    /// record `i` with timestamp `1000 * (i + 1)` ms, one record per batch (see
+    /// [`LocalBroker::produce`]).
+    pub fn produce_keyed(&self, topic: &str, records: &[KeyedRecord]) -> Result<()> {
+        let brokers = self.bootstrap();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("batch.num.messages", "1")
+            .create()
+            .map_err(|e| kafka_error(&brokers, "cannot create a producer", e))?;
+        for (i, (partition, key, value)) in records.iter().enumerate() {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic)
+                .partition(*partition)
+                .timestamp(1_000 * (i as i64 + 1));
+            if let Some(key) = key {
+                record = record.key(key.as_slice());
+            }
+            if let Some(value) = value {
+                record = record.payload(value.as_slice());
+            }
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(10));
+                    }
+                }
+            }
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| kafka_error(&brokers, "cannot flush", e))
+    }
+
     /// The messages of `topic` (partition, offset, value as text): read until `expected`
     /// have come and then for another second, so that extra ones show (the end offsets
     /// this broker reports cannot be trusted, see [`LocalBroker::produce`]).
@@ -267,6 +303,9 @@ impl Drop for LocalBroker {
         self.stop();
     }
 }
+
+/// A record for [`LocalBroker::produce_keyed`]: partition, key, value.
+pub type KeyedRecord = (i32, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A record as [`LocalBroker::read_records`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
