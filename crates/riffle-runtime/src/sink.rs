@@ -8,6 +8,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
+use crate::job::JobShared;
 use crate::operator::{Epochs, TimeStash, FINAL_EPOCH};
 use crate::source::Live;
 use crate::stream::DataStream;
@@ -121,12 +122,15 @@ impl<'s, T: Data> DataStream<'s, T> {
                                 };
                                 sink.epoch_complete(closed)?;
                                 epochs.write(closed, &sink.snapshot()?)?;
-                                store.sink_done(
+                                let completed = store.sink_done(
                                     closed,
                                     &epochs.name,
                                     worker,
                                     job.sinks_per_worker(),
                                 )?;
+                                if completed {
+                                    note_completed(&job, store.took(closed));
+                                }
                                 awaiting.push(closed);
                             }
                             if let Some(store) = epochs.store.clone() {
@@ -169,5 +173,21 @@ impl<'s, T: Data> DataStream<'s, T> {
                     }
                 },
             );
+    }
+}
+
+/// Counts a completed checkpoint and keeps its duration (first snapshot to completion, in
+/// this process) as the last and the longest: `checkpoint.completed`,
+/// `checkpoint.last_duration_ms`, `checkpoint.max_duration_ms`.
+fn note_completed(job: &JobShared, took: Option<Duration>) {
+    use std::sync::atomic::Ordering;
+    job.counter("checkpoint.completed")
+        .fetch_add(1, Ordering::Relaxed);
+    if let Some(took) = took {
+        let ms = took.as_millis() as u64;
+        job.counter("checkpoint.last_duration_ms")
+            .store(ms, Ordering::Relaxed);
+        job.counter("checkpoint.max_duration_ms")
+            .fetch_max(ms, Ordering::Relaxed);
     }
 }

@@ -817,6 +817,8 @@ pub struct KafkaBatchReader {
     /// `'scan.rate-limit'`: this worker's share of the messages per second, and how many
     /// it has read since it started.
     rate: Option<(f64, Instant, u64)>,
+    /// Counts the messages read (the metric `sql.<table>.messages`).
+    read: Option<Arc<AtomicU64>>,
 }
 
 /// Turns message values (or keys) of one format into rows of `schema`.
@@ -967,7 +969,14 @@ impl KafkaBatchReader {
             watermarks,
             messages: Vec::new(),
             rate: rate_limit(def)?.map(|r| (r as f64 / workers.max(1) as f64, Instant::now(), 0)),
+            read: None,
         })
+    }
+
+    /// Counts the messages read in `counter`.
+    pub fn counting(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.read = Some(counter);
+        self
     }
 
     /// The rows of one partition's messages.
@@ -1139,6 +1148,9 @@ impl SourceReader<Batch> for KafkaBatchReader {
         let status = self.reader.poll_messages(&mut messages, max)?;
         if let Some((_, _, read)) = self.rate.as_mut() {
             *read += messages.len() as u64;
+        }
+        if let Some(read) = &self.read {
+            read.fetch_add(messages.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         // Messages come grouped by partition from the client; cut at each change.
         let mut start = 0;

@@ -1537,7 +1537,8 @@ impl Session {
                         rowtime.clone(),
                         w,
                         n,
-                    )?;
+                    )?
+                    .counting(job.counter(&format!("sql.{}.messages", def.name)));
                     Ok(Box::new(reader) as _)
                 })
             }
