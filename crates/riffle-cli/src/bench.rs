@@ -256,31 +256,38 @@ fn riffle_q1(brokers: &str, input: &str, output: &str, workers: usize) -> Result
 }
 
 /// Kafka -> q1 -> Kafka with Riffle against the bare copy of the same topic, per number of
-/// workers, on the local test broker.
+/// workers, on the local test broker. Each measurement gets a fresh broker holding only the
+/// filled input topic: the in-memory broker slows as its topics grow, so runs on one broker
+/// would favour whichever ran first.
 fn kafka(args: &BenchArgs) -> Result<()> {
     use riffle_connectors::kafka::broker::LocalBroker;
-    let broker = LocalBroker::start()?;
-    let brokers = broker.bootstrap();
     let events = args.kafka_events;
-    broker.create_topic("bids", 4)?;
-    let filling = Instant::now();
     let bids: Vec<String> = (0..events).map(bid_json).collect();
-    broker.produce("bids", 4, &bids)?;
-    eprintln!(
-        "filled 'bids' (4 partitions) with {events} messages in {:.1} s",
-        filling.elapsed().as_secs_f64()
-    );
+    let fresh = || -> Result<LocalBroker> {
+        let broker = LocalBroker::start()?;
+        broker.create_topic("bids", 4)?;
+        broker.create_topic("out", 4)?;
+        let filling = Instant::now();
+        broker.produce("bids", 4, &bids)?;
+        eprintln!(
+            "filled 'bids' (4 partitions) with {events} messages in {:.1} s",
+            filling.elapsed().as_secs_f64()
+        );
+        Ok(broker)
+    };
     println!(
         "\n| Kafka -> Kafka | workers | messages | seconds | K messages/s | of the bare copy |"
     );
     println!("|---|---|---|---|---|---|");
     for &workers in &args.workers {
-        let copy_topic = format!("copy-{workers}");
-        broker.create_topic(&copy_topic, 4)?;
-        let bare = bare_copy(&brokers, "bids", &copy_topic, workers)?.as_secs_f64();
-        let out_topic = format!("q1-{workers}");
-        broker.create_topic(&out_topic, 4)?;
-        let ours = riffle_q1(&brokers, "bids", &out_topic, workers)?.as_secs_f64();
+        let bare = {
+            let broker = fresh()?;
+            bare_copy(&broker.bootstrap(), "bids", "out", workers)?.as_secs_f64()
+        };
+        let ours = {
+            let broker = fresh()?;
+            riffle_q1(&broker.bootstrap(), "bids", "out", workers)?.as_secs_f64()
+        };
         let rate = |s: f64| events as f64 / s / 1e3;
         println!(
             "| bare librdkafka copy | {workers} | {events} | {bare:.2} | {:.1} | 100% |",

@@ -135,31 +135,18 @@ impl LocalBroker {
         partitions: i32,
         values: &[V],
     ) -> Result<()> {
-        let brokers = self.bootstrap();
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("batch.num.messages", "1")
-            .create()
-            .map_err(|e| kafka_error(&brokers, "cannot create a producer", e))?;
-        for (i, value) in values.iter().enumerate() {
-            let mut record = BaseRecord::<(), [u8]>::to(topic)
-                .payload(value.as_ref())
-                .partition(i as i32 % partitions.max(1))
-                .timestamp(1_000 * (i as i64 + 1));
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, back)) => {
-                        record = back;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                }
-            }
-            producer.poll(Duration::ZERO);
-        }
-        producer
-            .flush(Duration::from_secs(30))
-            .map_err(|e| kafka_error(&brokers, "cannot flush", e))
+        let records: Vec<KeyedRecord> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    i as i32 % partitions.max(1),
+                    None,
+                    Some(v.as_ref().to_vec()),
+                )
+            })
+            .collect();
+        self.produce_keyed(topic, &records)
     }
 
     /// Writes `records` (partition, key, value; no value: a tombstone) to `topic` in order,
