@@ -1097,3 +1097,123 @@ fn a_kafka_sql_job_on_two_processes_shares_the_partitions_and_matches_one_proces
     let committed = committed_rows(&broker, dir.path(), "cluster", expected.len());
     assert_same_rows(&committed, &expected, "Kafka transactions, 2 processes");
 }
+
+/// The users changelog of the upsert test: event `i` moves user `i * 13 % 500` to a city
+/// with a score, or (every ninth event) deletes the user.
+fn upsert_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
+    const CITIES: [&str; 5] = ["Lyon", "Oslo", "Pune", "Lima", "Kobe"];
+    let user = (i * 13 % 500) as i64;
+    match i % 9 {
+        4 => (user, None),
+        _ => (user, Some((CITIES[i * 7 % 5], (i % 97) as i64))),
+    }
+}
+
+#[test]
+fn an_upsert_kafka_job_killed_after_a_checkpoint_and_restored_ends_with_the_right_rows() {
+    use riffle_connectors::kafka::broker::KeyedRecord;
+    const EVENTS: usize = 20_000;
+    let broker = LocalBroker::start().unwrap();
+    let brokers = broker.bootstrap();
+    broker.create_topic("users", 2).unwrap();
+    broker.create_topic("per_city", 2).unwrap();
+    let records: Vec<KeyedRecord> = (0..EVENTS)
+        .map(|i| {
+            let (user, value) = upsert_event(i);
+            let value = value.map(|(city, score)| {
+                format!(r#"{{"id": {user}, "city": "{city}", "score": {score}}}"#).into_bytes()
+            });
+            let key = format!(r#"{{"id": {user}}}"#).into_bytes();
+            ((user % 2) as i32, Some(key), value)
+        })
+        .collect();
+    broker.produce_keyed("users", &records).unwrap();
+    let mut users = BTreeMap::new();
+    for i in 0..EVENTS {
+        match upsert_event(i) {
+            (user, Some(row)) => users.insert(user, row),
+            (user, None) => users.remove(&user),
+        };
+    }
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (city, score) in users.values() {
+        let e = expected.entry(city.to_string()).or_default();
+        e.0 += 1;
+        e.1 += score;
+    }
+    // Read at 4,000 messages a second (five seconds), so that the kill comes mid-job. If
+    // the restored run lost the changelog's keyed state, a user's next row would count as
+    // new (its old row never taken back) and the totals would be off.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("upsert.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE users (id BIGINT, city STRING, score BIGINT,
+                PRIMARY KEY (id) NOT ENFORCED)
+            WITH ('connector' = 'upsert-kafka', 'topic' = 'users',
+                'properties.bootstrap.servers' = '{brokers}', 'key.format' = 'json',
+                'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset',
+                'scan.rate-limit' = '4000');
+            CREATE TABLE per_city (city STRING, users BIGINT, total BIGINT,
+                PRIMARY KEY (city) NOT ENFORCED)
+            WITH ('connector' = 'upsert-kafka', 'topic' = 'per_city',
+                'properties.bootstrap.servers' = '{brokers}', 'key.format' = 'json',
+                'value.format' = 'json', 'sink.delivery-guarantee' = 'at-least-once');
+            SET 'execution.runtime-mode' = 'streaming';
+            INSERT INTO per_city SELECT city, COUNT(*), SUM(score) FROM users GROUP BY city;"
+        ),
+    )
+    .unwrap();
+    let chk = dir.path().join("chk");
+    let mut child = checkpointed_sql(2, &chk, &script, false);
+    let began = Instant::now();
+    while riffle_runtime::CheckpointStore::latest_complete(&chk)
+        .unwrap()
+        .is_none()
+        && began.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before its kill"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        riffle_runtime::CheckpointStore::latest_complete(&chk)
+            .unwrap()
+            .is_some(),
+        "the killed run completed no checkpoint"
+    );
+    assert!(checkpointed_sql(2, &chk, &script, true)
+        .wait()
+        .unwrap()
+        .success());
+    // Each city's last record is its final row; records the killed run wrote after its
+    // checkpoint come before the restored run's.
+    let mut last: BTreeMap<String, (i64, Option<Vec<u8>>)> = BTreeMap::new();
+    for r in broker.read_records("per_city", 2, expected.len()).unwrap() {
+        let key: serde_json::Value = serde_json::from_slice(&r.key.unwrap()).unwrap();
+        let city = key["city"].as_str().unwrap().to_string();
+        if last.get(&city).is_none_or(|(o, _)| *o < r.offset) {
+            last.insert(city, (r.offset, r.value));
+        }
+    }
+    let got: BTreeMap<String, (i64, i64)> = last
+        .into_iter()
+        .filter_map(|(city, (_, value))| {
+            let row: serde_json::Value = serde_json::from_slice(&value?).unwrap();
+            Some((
+                city,
+                (
+                    row["users"].as_i64().unwrap(),
+                    row["total"].as_i64().unwrap(),
+                ),
+            ))
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
