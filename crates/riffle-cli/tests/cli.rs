@@ -1194,25 +1194,16 @@ fn an_upsert_kafka_job_killed_after_a_checkpoint_and_restored_ends_with_the_righ
         .success());
     // Each city's last record is its final row; records the killed run wrote after its
     // checkpoint come before the restored run's.
-    let mut last: BTreeMap<String, (i64, Option<Vec<u8>>)> = BTreeMap::new();
-    for r in broker.read_records("per_city", 2, expected.len()).unwrap() {
-        let key: serde_json::Value = serde_json::from_slice(&r.key.unwrap()).unwrap();
-        let city = key["city"].as_str().unwrap().to_string();
-        if last.get(&city).is_none_or(|(o, _)| *o < r.offset) {
-            last.insert(city, (r.offset, r.value));
-        }
-    }
-    let got: BTreeMap<String, (i64, i64)> = last
+    let got: BTreeMap<String, (i64, i64)> = broker
+        .read_upserts("per_city", 2, expected.len())
+        .unwrap()
         .into_iter()
-        .filter_map(|(city, (_, value))| {
-            let row: serde_json::Value = serde_json::from_slice(&value?).unwrap();
-            Some((
-                city,
-                (
-                    row["users"].as_i64().unwrap(),
-                    row["total"].as_i64().unwrap(),
-                ),
-            ))
+        .map(|(key, value)| {
+            let key: serde_json::Value = serde_json::from_slice(&key).unwrap();
+            let row: serde_json::Value = serde_json::from_slice(&value).unwrap();
+            let city = key["city"].as_str().unwrap().to_string();
+            let number = |field: &str| row[field].as_i64().unwrap();
+            (city, (number("users"), number("total")))
         })
         .collect();
     assert_eq!(got, expected);

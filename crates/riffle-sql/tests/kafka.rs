@@ -730,25 +730,16 @@ fn an_upsert_kafka_table_is_read_as_a_changelog_of_its_keys() {
             )
             .unwrap();
         // Each city's last record is its final row (a tombstone: no row).
-        let mut last: BTreeMap<String, (i64, Option<Vec<u8>>)> = BTreeMap::new();
-        for r in broker.read_records(&out, 2, expected.len()).unwrap() {
-            let key: serde_json::Value = serde_json::from_slice(&r.key.unwrap()).unwrap();
-            let city = key["city"].as_str().unwrap().to_string();
-            if last.get(&city).is_none_or(|(o, _)| *o < r.offset) {
-                last.insert(city, (r.offset, r.value));
-            }
-        }
-        let got: BTreeMap<String, (i64, i64)> = last
+        let got: BTreeMap<String, (i64, i64)> = broker
+            .read_upserts(&out, 2, expected.len())
+            .unwrap()
             .into_iter()
-            .filter_map(|(city, (_, value))| {
-                let row: serde_json::Value = serde_json::from_slice(&value?).unwrap();
-                Some((
-                    city,
-                    (
-                        row["users"].as_i64().unwrap(),
-                        row["total"].as_i64().unwrap(),
-                    ),
-                ))
+            .map(|(key, value)| {
+                let key: serde_json::Value = serde_json::from_slice(&key).unwrap();
+                let row: serde_json::Value = serde_json::from_slice(&value).unwrap();
+                let city = key["city"].as_str().unwrap().to_string();
+                let number = |field: &str| row[field].as_i64().unwrap();
+                (city, (number("users"), number("total")))
             })
             .collect();
         assert_eq!(got, expected, "{workers} workers");

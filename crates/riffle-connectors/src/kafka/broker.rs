@@ -215,6 +215,29 @@ impl LocalBroker {
             .collect())
     }
 
+    /// The table an upsert topic holds: each key's last value (a key lives in one
+    /// partition, so its last record is the one with the largest offset there), keys whose
+    /// last record is a tombstone left out; records without a key are ignored.
+    pub fn read_upserts(
+        &self,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut last: std::collections::BTreeMap<Vec<u8>, (i64, Option<Vec<u8>>)> =
+            Default::default();
+        for record in self.read_records(topic, partitions, expected)? {
+            let Some(key) = record.key else { continue };
+            if last.get(&key).is_none_or(|(o, _)| *o < record.offset) {
+                last.insert(key, (record.offset, record.value));
+            }
+        }
+        Ok(last
+            .into_iter()
+            .filter_map(|(key, (_, value))| Some((key, value?)))
+            .collect())
+    }
+
     /// [`LocalBroker::read_topic`] with every part of each record.
     pub fn read_records(
         &self,
