@@ -56,6 +56,9 @@ impl LocalBroker {
         let child = Command::new(&bin)
             .args(["broker", "--listener-url", &url])
             .args(["--advertised-listener-url", &advertised_url])
+            // The broker logs through `tracing` too: a RUST_LOG meant for Riffle made it log
+            // every request and slowed it many times over.
+            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
