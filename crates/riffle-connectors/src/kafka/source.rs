@@ -68,6 +68,28 @@ pub struct KafkaMessage {
     pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
+impl KafkaMessage {
+    /// An owned copy of a message the client lent.
+    pub(crate) fn of(message: &BorrowedMessage<'_>) -> KafkaMessage {
+        KafkaMessage {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            headers: message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// A Kafka source's settings. Each worker reads the partitions whose place in the sorted
 /// list of (topic, partition) is its index modulo the number of workers, so that the
 /// partitions are shared out across all workers and processes of the job without a group
@@ -573,22 +595,7 @@ fn accept(partitions: &mut [Assigned], message: &BorrowedMessage<'_>, out: &mut 
         }
         at.skip_before = None;
     }
-    out.push(KafkaMessage {
-        topic: at.topic.to_string(),
-        partition: message.partition(),
-        offset: message.offset(),
-        timestamp: message.timestamp().to_millis(),
-        key: message.key().map(<[u8]>::to_vec),
-        payload: message.payload().map(<[u8]>::to_vec),
-        headers: message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    });
+    out.push(KafkaMessage::of(message));
 }
 
 fn done(a: &Assigned) -> bool {
