@@ -279,6 +279,16 @@ impl CheckpointStore {
         started.map(|s| s.elapsed())
     }
 
+    /// Forgets when the checkpoints before `epoch` were opened (`epoch` is complete): a
+    /// process whose sinks see another process complete checkpoints never asks
+    /// [`Self::took`]. `epoch` itself is kept for a sink of this process that may be about
+    /// to ask.
+    pub fn forget_before(&self, epoch: u64) {
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.retain(|e, _| *e >= epoch);
+        }
+    }
+
     /// True once checkpoint `epoch` is complete.
     pub fn is_complete(&self, epoch: u64) -> bool {
         self.epoch_dir(epoch).join("_COMPLETE").exists()

@@ -138,6 +138,7 @@ impl<'s, T: Data> DataStream<'s, T> {
                                     awaiting.iter().rev().find(|e| store.is_complete(**e))
                                 {
                                     sink.commit(ready)?;
+                                    store.forget_before(ready);
                                     awaiting.retain(|e| *e > ready);
                                 }
                                 if !awaiting.is_empty() {
