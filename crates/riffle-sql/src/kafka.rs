@@ -921,12 +921,13 @@ impl KafkaBatchReader {
     ) -> Result<Self> {
         let format = value_format(def, &schema)?;
         let value_columns = value_schema(def, &schema);
-        let keys = match shape(def, &schema)? {
-            RecordShape {
-                upsert: true,
+        // An upsert table's tombstones are read through its key format.
+        let shape = upsert(def).then(|| shape(def, &schema)).transpose()?;
+        let keys = match shape {
+            Some(RecordShape {
                 key: Some((columns, format)),
                 ..
-            } => {
+            }) => {
                 let places = columns
                     .iter()
                     .map(|c| {

@@ -1811,13 +1811,6 @@ impl Session {
                 .map_err(|e| RiffleError::Sql(format!("table '{}': {e}", def.name)))?;
                 self.register_provider(&raw, Arc::new(provider))?;
             }
-            Some("upsert-kafka") => {
-                return Err(RiffleError::Sql(format!(
-                    "table '{}' (upsert-kafka) is a changelog: read it in streaming mode \
-                     (SET 'execution.runtime-mode' = 'streaming')",
-                    def.name
-                )))
-            }
             _ => {
                 return Err(RiffleError::Sql(format!(
                     "table '{}' (connector {connector:?}) is a sink: it cannot be read",
