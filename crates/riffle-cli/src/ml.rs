@@ -338,7 +338,7 @@ fn key_values(items: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 
 /// The training spec of the command line's model arguments with `params`.
 fn spec(args: &ModelArgs, params: &[(String, String)]) -> Result<TrainSpec> {
-    if args.label.is_empty() && algorithms::find(&args.algo).ml()?.task != Task::Clustering {
+    if args.label.is_empty() && !algorithms::find(&args.algo).ml()?.learns_without_label() {
         return Err(RiffleError::Config(format!(
             "{} needs --label COLUMN",
             args.algo

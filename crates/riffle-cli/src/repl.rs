@@ -72,6 +72,7 @@ const KEYWORDS: &[&str] = &[
     "MODEL",
     "ML_PREDICT",
     "ML_EVALUATE",
+    "ML_RECOMMEND",
     "QUIT",
 ];
 

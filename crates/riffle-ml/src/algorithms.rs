@@ -13,7 +13,7 @@ use crate::neighbors::{KNearestNeighborsClassifier, KNearestNeighborsRegressor};
 use crate::online::table::{
     AdaptiveRandomForestEstimator, EwmaZScoreEstimator, HoeffdingTreeEstimator,
     HoeffdingTreeRegressorEstimator, OnlineGaussianNbEstimator, OnlineLinearRegressionEstimator,
-    OnlineLogisticRegressionEstimator,
+    OnlineLogisticRegressionEstimator, OnlineMfEstimator, PopularityEstimator, SwingEstimator,
 };
 use crate::pipeline::DynEstimator;
 use crate::recommendation::Als;
@@ -164,7 +164,39 @@ pub const ALGORITHMS: &[Algorithm] = &[
         task: Task::Classification,
         summary: "adaptive random forest, binary (River's ARFClassifier defaults): Hoeffding trees on Poisson-weighted rows, ADWIN drift detection with background trees",
     },
+    Algorithm {
+        name: "online-mf",
+        task: Task::Recommendation,
+        summary: "online biased matrix factorisation learned from clicks (features user, item; no label), sampled negatives; top-k by ML_RECOMMEND, progressive hit-rate@k",
+    },
+    Algorithm {
+        name: "swing",
+        task: Task::Recommendation,
+        summary: "Swing-style item-item similarity learned from clicks (features user, item; no label): items clicked together by light users grow closer; top-k by ML_RECOMMEND",
+    },
+    Algorithm {
+        name: "popularity",
+        task: Task::Recommendation,
+        summary: "the most clicked items so far (features user, item; no label): the baseline of recommenders",
+    },
 ];
+
+impl Algorithm {
+    /// Whether it learns without a label column: clusterers, anomaly detectors, feature
+    /// transformers, and the online recommenders (which learn clicks).
+    pub fn learns_without_label(&self) -> bool {
+        matches!(
+            self.task,
+            Task::Clustering | Task::AnomalyDetection | Task::Transformation
+        ) || self.learns_clicks()
+    }
+
+    /// Whether it is an online recommender, learning from (user, item) clicks and refusing
+    /// a label.
+    pub fn learns_clicks(&self) -> bool {
+        crate::online::table::CLICK_RECOMMENDERS.contains(&self.name)
+    }
+}
 
 /// The algorithm called `name`.
 pub fn find(name: &str) -> Result<&'static Algorithm> {
@@ -207,6 +239,9 @@ pub fn defaults(name: &str) -> Result<serde_json::Map<String, serde_json::Value>
         "hoeffding-tree-regressor" => to_object(&HoeffdingTreeRegressorEstimator::default()),
         "ewma-zscore" => to_object(&EwmaZScoreEstimator::default()),
         "adaptive-random-forest" => to_object(&AdaptiveRandomForestEstimator::default()),
+        "online-mf" => to_object(&OnlineMfEstimator::default()),
+        "swing" => to_object(&SwingEstimator::default()),
+        "popularity" => to_object(&PopularityEstimator::default()),
         _ => to_object(&LogisticRegression::default()),
     };
     Ok(value)
@@ -311,6 +346,9 @@ fn build(name: &str, params: &Params<'_>) -> Result<Box<dyn DynEstimator>> {
         "hoeffding-tree-regressor" => make::<HoeffdingTreeRegressorEstimator>(name, params),
         "ewma-zscore" => make::<EwmaZScoreEstimator>(name, params),
         "adaptive-random-forest" => make::<AdaptiveRandomForestEstimator>(name, params),
+        "online-mf" => make::<OnlineMfEstimator>(name, params),
+        "swing" => make::<SwingEstimator>(name, params),
+        "popularity" => make::<PopularityEstimator>(name, params),
         _ => make::<LogisticRegression>(name, params),
     }
 }

@@ -113,15 +113,23 @@ impl Prepared {
 
 /// Checks the label and features of `table` for `spec` and makes a text label numeric.
 pub fn prepare(spec: &TrainSpec, task: Task, table: RecordBatch) -> Result<Prepared> {
-    if spec.label.is_empty()
-        && !matches!(
+    let clicks = algorithms::find(&spec.algorithm).is_ok_and(|a| a.learns_clicks());
+    let without_label = clicks
+        || matches!(
             task,
             Task::Clustering | Task::AnomalyDetection | Task::Transformation
-        )
-    {
+        );
+    if spec.label.is_empty() && !without_label {
         return Err(MlError::InvalidData(format!(
             "{} needs a label column",
             spec.algorithm
+        )));
+    }
+    if clicks && !spec.label.is_empty() {
+        return Err(MlError::InvalidData(format!(
+            "{} learns from clicks: its features are the user and item columns, and it takes \
+             no label (here `{}`); for ratings, train 'als' on a bounded table",
+            spec.algorithm, spec.label
         )));
     }
     if !spec.label.is_empty() {
@@ -471,6 +479,12 @@ pub fn report(task: Task, scored: &RecordBatch, label: &str) -> Result<BTreeMap<
             out.insert("rows".to_string(), x.rows() as f64);
             Ok(out)
         }
+        Task::Recommendation if label.is_empty() => Err(MlError::InvalidData(
+            "a recommender learning from clicks has no label to be evaluated against: its \
+             score is its progressive hit-rate (DESCRIBE MODEL), or compare ML_RECOMMEND's \
+             lists with the items clicked next"
+                .into(),
+        )),
         Task::Recommendation => {
             // Users or items unseen in training get no prediction (NaN, Spark's cold-start
             // rule): the error is measured on the rows that have one, and the rest counted.

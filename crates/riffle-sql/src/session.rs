@@ -292,7 +292,10 @@ impl Session {
                 if !catalog.drop_model(name)? && !if_exists {
                     return Err(catalog.unknown(name));
                 }
-                self.ctx.deregister_udf(&crate::ml::function_name(name));
+                for output in [crate::ml::Output::Score, crate::ml::Output::Recommend] {
+                    self.ctx
+                        .deregister_udf(&crate::ml::function_name(name, output));
+                }
                 Ok(Output::Message(
                     "[INFO] Execute statement succeeded.".into(),
                 ))
@@ -421,11 +424,17 @@ impl Session {
         let algorithm = riffle_ml::algorithms::find(&spec.algorithm)
             .map_err(|e| RiffleError::Ml(e.to_string()))?;
         if spec.label.is_empty() {
-            if algorithm.task != riffle_ml::algorithms::Task::AnomalyDetection {
+            if !algorithm.learns_without_label() {
                 return Err(RiffleError::Sql(
                     "CREATE MODEL needs 'label' = '...'".into(),
                 ));
             }
+        } else if algorithm.learns_clicks() {
+            return Err(RiffleError::Sql(format!(
+                "'{}' learns from clicks: its features are the user and item columns, and it \
+                 takes no 'label' (here '{}')",
+                algorithm.name, spec.label
+            )));
         } else {
             let label = column(&spec.label, "label")?;
             if algorithm.task != riffle_ml::algorithms::Task::AnomalyDetection
@@ -554,7 +563,14 @@ impl Session {
                 "task".to_string(),
                 format!("{:?}", card.task).to_lowercase(),
             ],
-            vec!["label".to_string(), card.label.clone()],
+            vec![
+                "label".to_string(),
+                if card.label.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    card.label.clone()
+                },
+            ],
             vec!["features".to_string(), card.features.join(", ")],
         ];
         if let Some(values) = &card.label_values {
@@ -577,14 +593,18 @@ impl Session {
         text_rows(&["property", "value"], rows)
     }
 
-    /// Registers model `name`'s scoring function; returns its card.
-    fn register_model(&self, name: &str) -> Result<riffle_ml::card::ModelCard> {
+    /// Registers model `name`'s function giving `output`; returns its card.
+    fn register_model(
+        &self,
+        name: &str,
+        output: crate::ml::Output,
+    ) -> Result<riffle_ml::card::ModelCard> {
         let catalog = self.catalog();
         let (model, card) = catalog.load(name)?;
+        let function =
+            crate::ml::ModelFunction::new(name, model, card.clone(), &catalog.path(name), output)?;
         self.ctx
-            .register_udf(datafusion::logical_expr::ScalarUDF::from(
-                crate::ml::Predict::new(name, model, card.clone(), &catalog.path(name)),
-            ));
+            .register_udf(datafusion::logical_expr::ScalarUDF::from(function));
         Ok(card)
     }
 
@@ -607,7 +627,7 @@ impl Session {
                     model,
                     columns,
                 } => {
-                    let card = self.register_model(&model)?;
+                    let card = self.register_model(&model, crate::ml::Output::Score)?;
                     let features = if columns.is_empty() {
                         card.features.clone()
                     } else if columns.len() == card.features.len() {
@@ -624,8 +644,14 @@ impl Session {
                     out.push_str(&crate::ml::predict_projection(&table, &model, &features));
                 }
                 crate::ml::Call::PredictScalar { model } => {
-                    self.register_model(&model)?;
-                    out.push_str(&format!("{}(", crate::ml::function_name(&model)));
+                    let output = crate::ml::Output::Score;
+                    self.register_model(&model, output)?;
+                    out.push_str(&format!("{}(", crate::ml::function_name(&model, output)));
+                }
+                crate::ml::Call::Recommend { model } => {
+                    let output = crate::ml::Output::Recommend;
+                    self.register_model(&model, output)?;
+                    out.push_str(&format!("{}(", crate::ml::function_name(&model, output)));
                 }
                 crate::ml::Call::Evaluate { table, model } => {
                     let (fitted, card) = self.catalog().load(&model)?;
@@ -2156,11 +2182,13 @@ fn watermark_delay(watermark: &WatermarkDef) -> Result<i64> {
 /// An error of a statement, with the statement's line in the script.
 fn in_statement(located: &Located, error: RiffleError) -> RiffleError {
     let message = error.to_string();
-    RiffleError::Sql(format!(
-        "line {}: {}",
-        located.line,
-        message.trim_start_matches("SQL error: ")
-    ))
+    let message = message.trim_start_matches("SQL error: ");
+    let prefix = format!("line {}: ", located.line);
+    if message.starts_with(&prefix) {
+        // Already placed (a step nested in another names the line once).
+        return RiffleError::Sql(message.to_string());
+    }
+    RiffleError::Sql(format!("{prefix}{message}"))
 }
 
 /// An error positioned in the statement (`at line L, column C`), moved to the script's line.

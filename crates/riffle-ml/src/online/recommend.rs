@@ -7,7 +7,9 @@
 //!   grow closer by a weight that shrinks with how many items that user clicks, so heavy
 //!   users count less (the idea of Alibaba's Swing, kept incremental: pairs within each user's
 //!   recent history);
-//! - [`Popularity`]: the most clicked items, the baseline both are measured against.
+//! - [`Popularity`]: the most clicked items, the baseline both are measured against;
+//! - [`ClickRecommender`]: any of the three behind one interface, as the `online-mf`,
+//!   `swing` and `popularity` algorithms of [`crate::algorithms`] hold them.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -16,7 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// The `k` items with the highest score, best first (ties to the lower item id), leaving out
-/// `exclude`.
+/// `exclude`. Score then item is a total order, so the result does not depend on the order
+/// the items come in (hash maps give them in any order).
 fn top_k(scores: impl Iterator<Item = (u64, f64)>, k: usize, exclude: &[u64]) -> Vec<u64> {
     let order = |a: &(u64, f64), b: &(u64, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut all: Vec<(u64, f64)> = scores.filter(|(i, _)| !exclude.contains(i)).collect();
@@ -92,9 +95,12 @@ impl OnlineMf {
 
     /// The score of `item` for `user` (the global mean for unknown ones).
     pub fn score(&self, user: u64, item: u64) -> f64 {
+        self.score_of(self.users.get(&user), self.items.get(&item))
+    }
+
+    /// The score of an item with factors `i` for a user with factors `u`.
+    fn score_of(&self, u: Option<&(f64, Vec<f64>)>, i: Option<&(f64, Vec<f64>)>) -> f64 {
         let mut s = self.mean;
-        let u = self.users.get(&user);
-        let i = self.items.get(&item);
         if let Some((b, _)) = u {
             s += b;
         }
@@ -162,8 +168,13 @@ impl OnlineMf {
 
     /// The `k` best-scored items for `user`, leaving out `exclude`.
     pub fn recommend(&self, user: u64, k: usize, exclude: &[u64]) -> Vec<u64> {
+        // Every item seen is in `items`; the user is looked up once. The order items come in
+        // does not matter: `top_k` orders by score, then item.
+        let u = self.users.get(&user);
         top_k(
-            self.catalogue.iter().map(|i| (*i, self.score(user, *i))),
+            self.items
+                .iter()
+                .map(|(item, factors)| (*item, self.score_of(u, Some(factors)))),
             k,
             exclude,
         )
@@ -220,6 +231,17 @@ impl ItemSimilarity {
         recent.truncate(self.history);
     }
 
+    /// How similar `item` is to `user`'s recent clicks: its similarities to them, summed (0
+    /// for a user or item not seen).
+    pub fn score(&self, user: u64, item: u64) -> f64 {
+        self.recent
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|recent| self.similar.get(recent)?.get(&item))
+            .sum()
+    }
+
     /// The `k` items most similar to `user`'s recent clicks (summed over them), leaving out
     /// `exclude`.
     pub fn recommend(&self, user: u64, k: usize, exclude: &[u64]) -> Vec<u64> {
@@ -231,9 +253,7 @@ impl ItemSimilarity {
                 }
             }
         }
-        let mut all: Vec<(u64, f64)> = scores.into_iter().collect();
-        all.sort_unstable_by_key(|(item, _)| *item);
-        top_k(all.into_iter(), k, exclude)
+        top_k(scores.into_iter(), k, exclude)
     }
 }
 
@@ -251,9 +271,55 @@ impl Popularity {
 
     /// The `k` most clicked items, leaving out `exclude`.
     pub fn recommend(&self, k: usize, exclude: &[u64]) -> Vec<u64> {
-        let mut all: Vec<(u64, f64)> = self.counts.iter().map(|(i, c)| (*i, *c as f64)).collect();
-        all.sort_unstable_by_key(|(item, _)| *item);
-        top_k(all.into_iter(), k, exclude)
+        top_k(self.counts.iter().map(|(i, c)| (*i, *c as f64)), k, exclude)
+    }
+
+    /// How many times `item` was clicked.
+    pub fn score(&self, item: u64) -> f64 {
+        self.counts.get(&item).copied().unwrap_or(0) as f64
+    }
+}
+
+/// One of the streaming recommenders, learning from clicks: what the `online-mf`, `swing`
+/// and `popularity` algorithms hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClickRecommender {
+    /// Online matrix factorisation.
+    Mf(OnlineMf),
+    /// Swing-style item-item similarity.
+    Swing(ItemSimilarity),
+    /// The most clicked items.
+    Popularity(Popularity),
+}
+
+impl ClickRecommender {
+    /// Learns that `user` clicked `item`.
+    pub fn learn_click(&mut self, user: u64, item: u64) {
+        match self {
+            ClickRecommender::Mf(m) => m.learn_click(user, item),
+            ClickRecommender::Swing(m) => m.learn_click(user, item),
+            ClickRecommender::Popularity(m) => m.learn_click(item),
+        }
+    }
+
+    /// How strongly `item` is recommended to `user` (higher is stronger; comparable only
+    /// within one model).
+    pub fn score(&self, user: u64, item: u64) -> f64 {
+        match self {
+            ClickRecommender::Mf(m) => m.score(user, item),
+            ClickRecommender::Swing(m) => m.score(user, item),
+            ClickRecommender::Popularity(m) => m.score(item),
+        }
+    }
+
+    /// The `k` items recommended to `user`, best first, leaving out `exclude`.
+    pub fn recommend(&self, user: u64, k: usize, exclude: &[u64]) -> Vec<u64> {
+        match self {
+            ClickRecommender::Mf(m) => m.recommend(user, k, exclude),
+            ClickRecommender::Swing(m) => m.recommend(user, k, exclude),
+            ClickRecommender::Popularity(m) => m.recommend(k, exclude),
+        }
     }
 }
 
@@ -265,7 +331,9 @@ mod tests {
     fn top_k_orders_by_score_then_item_and_skips_excluded() {
         let scores = vec![(5, 1.0), (3, 2.0), (9, 2.0), (1, 0.5), (7, 3.0)];
         assert_eq!(top_k(scores.clone().into_iter(), 3, &[]), vec![7, 3, 9]);
-        assert_eq!(top_k(scores.into_iter(), 2, &[7]), vec![3, 9]);
+        assert_eq!(top_k(scores.clone().into_iter(), 2, &[7]), vec![3, 9]);
+        // Ties (3 and 9) are settled by item whatever order the items come in.
+        assert_eq!(top_k(scores.into_iter().rev(), 2, &[7]), vec![3, 9]);
     }
 
     /// Two groups of users, each clicking only its own ten items.
@@ -278,6 +346,35 @@ mod tests {
                 (user, group * 10 + rng.random_range(0..10u64))
             })
             .collect()
+    }
+
+    #[test]
+    fn scores_rank_items_as_the_recommendations_do() {
+        let mut models = [
+            ClickRecommender::Mf(OnlineMf::new(8, 1)),
+            ClickRecommender::Swing(ItemSimilarity::new(20, 5.0)),
+            ClickRecommender::Popularity(Popularity::default()),
+        ];
+        for (u, i) in clicks() {
+            for m in &mut models {
+                m.learn_click(u, i);
+            }
+        }
+        for m in &models {
+            let top = m.recommend(4, 3, &[]);
+            let mut by_score: Vec<(u64, f64)> = (0..20).map(|i| (i, m.score(4, i))).collect();
+            by_score.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let best: Vec<u64> = by_score.iter().take(3).map(|(i, _)| *i).collect();
+            assert_eq!(top, best, "{m:?}");
+        }
+        // Swing by hand: user 1 clicks 10, then 11 (pairing them with weight 1/(5 + 2)),
+        // then user 2 clicks 11.
+        let mut swing = ItemSimilarity::new(5, 5.0);
+        swing.learn_click(1, 10);
+        swing.learn_click(1, 11);
+        swing.learn_click(2, 11);
+        assert!((swing.score(2, 10) - 1.0 / 7.0).abs() < 1e-12);
+        assert_eq!(swing.score(3, 10), 0.0);
     }
 
     #[test]

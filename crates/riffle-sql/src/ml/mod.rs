@@ -2,35 +2,35 @@
 //! query's rows and saves it in the model catalog (a directory: one model directory per
 //! model, loadable after a restart and by `riffle ml`); `ML_PREDICT(TABLE t, MODEL m)` and
 //! the scalar `ML_PREDICT('m', column, ...)` score rows in batch and streaming queries;
+//! `ML_RECOMMEND('m', user [, k])` lists an online recommender's top-k items for a user;
 //! `ML_EVALUATE(TABLE t, MODEL m)` gives the model's metrics on a bounded table; `SHOW
 //! MODELS`, `DESCRIBE MODEL`, `DROP MODEL`. A feature transformer (`'algorithm' =
 //! 'standard-scaler'`, ...) is a model too, whose `ML_PREDICT` returns an `ARRAY<DOUBLE>`; an
 //! online algorithm over an unbounded query keeps learning (a streaming job; [`ModelSink`]).
 //!
-//! Scoring is a scalar function per model (`__ml_predict_<model>`), registered when a query
-//! names the model: the table form is rewritten into a projection that adds a `prediction`
-//! column, so it runs wherever a projection runs, on the runtime as in DataFusion.
+//! Scoring is a scalar function per model (`__ml_predict_<model>`, [`ModelFunction`]),
+//! registered when a query names the model: the table form is rewritten into a projection
+//! that adds a `prediction` column, so it runs wherever a projection runs, on the runtime as
+//! in DataFusion.
+
+mod functions;
+
+pub use functions::{function_name, ModelFunction, Output, DEFAULT_K};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::{exec_err, Result as DfResult};
-use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
-use riffle_ml::algorithms::Task;
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
 use riffle_ml::online::table::OnlineTrainer;
 use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
-use riffle_ml::{PipelineModel, Transformer};
+use riffle_ml::PipelineModel;
 use riffle_runtime::{EventTime, Sink};
 
 use crate::script::offset;
@@ -427,175 +427,6 @@ impl Sink<Batch> for ModelSink {
     }
 }
 
-/// The name of model `model`'s scoring function.
-pub fn function_name(model: &str) -> String {
-    format!("__ml_predict_{}", model.to_lowercase())
-}
-
-/// A model's scoring function: the arguments are its feature columns in the card's order;
-/// the result is the prediction (the class label for text labels, a number otherwise).
-pub struct Predict {
-    name: String,
-    /// The model's directory, watched for new versions.
-    dir: PathBuf,
-    current: Mutex<Version>,
-    signature: Signature,
-}
-
-/// The version of a model a scoring function uses, and when it last looked for a newer one.
-struct Version {
-    model: Arc<PipelineModel>,
-    card: Arc<ModelCard>,
-    /// The card file's bytes when this version was loaded (each version's card differs: it
-    /// holds the rows learned and the metrics; file times are too coarse to tell versions
-    /// published within milliseconds apart).
-    stamp: Option<Vec<u8>>,
-    checked: Instant,
-}
-
-/// How often a scoring function looks for a newer version of its model.
-const RELOAD_CHECK: Duration = Duration::from_millis(200);
-
-/// The card file in `dir`, which tells one version from another.
-fn stamp(dir: &Path) -> Option<Vec<u8>> {
-    std::fs::read(dir.join(riffle_ml::card::CARD_FILE)).ok()
-}
-
-impl std::fmt::Debug for Predict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Predict").field("name", &self.name).finish()
-    }
-}
-
-impl PartialEq for Predict {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-
-impl Eq for Predict {}
-
-impl std::hash::Hash for Predict {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-    }
-}
-
-impl Predict {
-    /// The scoring function of `model` named `model_name`.
-    /// The scoring function of `model`, loaded from `dir`, named `model_name`. It hot-swaps:
-    /// when a newer version is published in `dir` (a streaming `CREATE MODEL` publishes one
-    /// per checkpoint), the next batch is scored with it; a version with other features or
-    /// classes is not taken.
-    pub fn new(model_name: &str, model: PipelineModel, card: ModelCard, dir: &Path) -> Self {
-        Predict {
-            name: function_name(model_name),
-            dir: dir.to_path_buf(),
-            current: Mutex::new(Version {
-                model: Arc::new(model),
-                card: Arc::new(card),
-                stamp: stamp(dir),
-                checked: Instant::now(),
-            }),
-            signature: Signature::variadic_any(Volatility::Immutable),
-        }
-    }
-
-    /// The newest usable version of the model.
-    fn version(&self) -> (Arc<PipelineModel>, Arc<ModelCard>) {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.checked.elapsed() >= RELOAD_CHECK {
-            current.checked = Instant::now();
-            let now = stamp(&self.dir);
-            if now.is_some() && now != current.stamp {
-                let loaded = riffle_ml::load::<PipelineModel>(&self.dir)
-                    .and_then(|m| Ok((m, ModelCard::load(&self.dir)?)));
-                if let Ok((model, card)) = loaded {
-                    // A version that takes other inputs or gives another kind of result is
-                    // not taken (nor loaded again until the next version).
-                    if card.features == current.card.features
-                        && card.label_values == current.card.label_values
-                        && card.task == current.card.task
-                    {
-                        current.model = Arc::new(model);
-                        current.card = Arc::new(card);
-                    }
-                    current.stamp = now;
-                }
-            }
-        }
-        (Arc::clone(&current.model), Arc::clone(&current.card))
-    }
-}
-
-impl ScalarUDFImpl for Predict {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        let (_, card) = self.version();
-        Ok(if card.task == Task::Transformation {
-            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-        } else if card.label_values.is_some() {
-            DataType::Utf8
-        } else {
-            DataType::Float64
-        })
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let (model, card) = self.version();
-        let features = &card.features;
-        if args.args.len() != features.len() {
-            return exec_err!(
-                "ML_PREDICT: the model takes {} feature(s) ({}), got {}",
-                features.len(),
-                features.join(", "),
-                args.args.len()
-            );
-        }
-        let rows = args.number_rows;
-        let mut fields = Vec::with_capacity(features.len());
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(features.len());
-        for (name, value) in features.iter().zip(&args.args) {
-            let array = value.to_array(rows)?;
-            fields.push(Field::new(name, array.data_type().clone(), true));
-            columns.push(array);
-        }
-        let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
-        if card.task == Task::Transformation {
-            // The transformed vector, as an array of doubles.
-            let transformed = model.transform(&table).map_err(|e| {
-                datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
-            })?;
-            let Some(vectors) = transformed.column_by_name("features") else {
-                return exec_err!("ML_PREDICT: the transformer gave no features column");
-            };
-            let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
-            return Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(
-                vectors, &list,
-            )?));
-        }
-        let scored = tabular::predict(&model, &card, &table).map_err(|e| {
-            datafusion::error::DataFusionError::Execution(format!("ML_PREDICT: {e}"))
-        })?;
-        let column = if card.label_values.is_some() {
-            "prediction_label"
-        } else {
-            "prediction"
-        };
-        match scored.column_by_name(column) {
-            Some(array) => Ok(ColumnarValue::Array(Arc::clone(array))),
-            None => exec_err!("ML_PREDICT: the model gave no {column} column"),
-        }
-    }
-}
-
 /// One `ML_PREDICT` or `ML_EVALUATE` call found in a query's text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
@@ -610,6 +441,11 @@ pub enum Call {
     },
     /// `ML_PREDICT('m', expr, ...)`: the function's name is replaced.
     PredictScalar {
+        /// The model.
+        model: String,
+    },
+    /// `ML_RECOMMEND('m', user [, k])`: the function's name is replaced.
+    Recommend {
         /// The model.
         model: String,
     },
@@ -643,7 +479,7 @@ fn is_word(token: &Token, word: &str) -> bool {
     matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
 }
 
-/// The `ML_PREDICT` and `ML_EVALUATE` calls of `text`, in order.
+/// The `ML_PREDICT`, `ML_RECOMMEND` and `ML_EVALUATE` calls of `text`, in order.
 pub fn find_calls(text: &str) -> Result<Vec<Found>> {
     if !text.to_uppercase().contains("ML_") {
         return Ok(Vec::new());
@@ -661,36 +497,49 @@ pub fn find_calls(text: &str) -> Result<Vec<Found>> {
     while i + 1 < tokens.len() {
         let evaluate = is_word(&tokens[i].token, "ML_EVALUATE");
         let predict = is_word(&tokens[i].token, "ML_PREDICT");
-        if !(evaluate || predict) || tokens[i + 1].token != Token::LParen {
+        let recommend = is_word(&tokens[i].token, "ML_RECOMMEND");
+        if !(evaluate || predict || recommend) || tokens[i + 1].token != Token::LParen {
             i += 1;
             continue;
         }
         let name = if evaluate {
             "ML_EVALUATE"
+        } else if recommend {
+            "ML_RECOMMEND"
         } else {
             "ML_PREDICT"
         };
         let error = |what: &str| {
-            RiffleError::Sql(format!(
-                "{name}: expected {what} (write {name}(TABLE t, MODEL m){})",
-                if predict {
-                    " or ML_PREDICT('m', column, ...)"
-                } else {
-                    ""
-                }
-            ))
+            RiffleError::Sql(if recommend {
+                format!("ML_RECOMMEND: expected {what} (write ML_RECOMMEND('m', user [, k]))")
+            } else {
+                format!(
+                    "{name}: expected {what} (write {name}(TABLE t, MODEL m){})",
+                    if predict {
+                        " or ML_PREDICT('m', column, ...)"
+                    } else {
+                        ""
+                    }
+                )
+            })
         };
         let start = at(&tokens[i]).ok_or_else(|| error("a call"))?;
         let first = tokens.get(i + 2).map(|t| &t.token);
-        if let (true, Some(Token::SingleQuotedString(model))) = (predict, first) {
+        if recommend && !matches!(first, Some(Token::SingleQuotedString(_))) {
+            return Err(error("the model's name in quotes"));
+        }
+        if let (true, Some(Token::SingleQuotedString(model))) = (predict || recommend, first) {
             let close = tokens
                 .get(i + 2)
                 .and_then(end)
                 .ok_or_else(|| error("a model"))?;
             let has_more = tokens.get(i + 3).map(|t| &t.token) == Some(&Token::Comma);
+            let model = model.to_lowercase();
             found.push(Found {
-                call: Call::PredictScalar {
-                    model: model.to_lowercase(),
+                call: if recommend {
+                    Call::Recommend { model }
+                } else {
+                    Call::PredictScalar { model }
                 },
                 // `ML_PREDICT('m', ` becomes `__ml_predict_m(`.
                 range: start..if has_more {
@@ -777,7 +626,7 @@ pub fn predict_projection(table: &str, model: &str, features: &[String]) -> Stri
         .join(", ");
     format!(
         "(SELECT *, {}({args}) AS prediction FROM \"{table}\")",
-        function_name(model)
+        function_name(model, Output::Score)
     )
 }
 
