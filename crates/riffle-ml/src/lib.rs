@@ -42,6 +42,7 @@ mod pipeline;
 pub mod recommendation;
 mod registry;
 pub mod split;
+pub mod standalone;
 pub mod suite;
 pub mod svm;
 pub mod tabular;

@@ -274,59 +274,6 @@ pub fn pipeline(
     Ok(pipeline.boxed_estimator(algorithms::estimator(&spec.algorithm, &all)?))
 }
 
-/// The feature estimators that read one vector column and write one, which can be fitted
-/// as models of their own ([`fit_transformer`]; SQL's `CREATE MODEL` with `'algorithm' =
-/// 'standard-scaler'`, scored by `ML_PREDICT` into an array).
-pub const VECTOR_TRANSFORMERS: [&str; 8] = [
-    "standard-scaler",
-    "min-max-scaler",
-    "max-abs-scaler",
-    "robust-scaler",
-    "pca",
-    "variance-threshold-selector",
-    "outlier-clipper",
-    "idf",
-];
-
-/// Fits the feature estimator `spec.algorithm` (one of [`VECTOR_TRANSFORMERS`]) on the
-/// feature columns of `table`, assembled into one vector: a pipeline whose output is the
-/// vector column `features`, and its card (task [`Task::Transformation`]). Text columns are
-/// refused as by [`fit`]; a label, if named, is left out of the features.
-pub fn fit_transformer(spec: &TrainSpec, table: RecordBatch) -> Result<(PipelineModel, ModelCard)> {
-    if !VECTOR_TRANSFORMERS.contains(&spec.algorithm.as_str()) {
-        return Err(MlError::param(
-            "algorithm",
-            format!(
-                "'{}' is not a feature transformer; transformers: {}",
-                spec.algorithm,
-                VECTOR_TRANSFORMERS.join(", ")
-            ),
-        ));
-    }
-    let prepared = prepare(spec, Task::Transformation, table)?;
-    if let Some(text) = prepared.text.first() {
-        return Err(MlError::InvalidData(format!(
-            "feature column `{text}` is text: a transformer takes numeric columns"
-        )));
-    }
-    let names: Vec<&str> = prepared.numeric.iter().map(String::as_str).collect();
-    let mut params = spec.params.clone();
-    params.push(("input_col".into(), "features__in".into()));
-    params.push(("output_col".into(), "features".into()));
-    let pipeline = Pipeline::new()
-        .model(VectorAssembler::new(&names, "features__in"))
-        .boxed_estimator(algorithms::estimator(&spec.algorithm, &params)?);
-    let model = pipeline.fit(&prepared.table)?;
-    let mut card = prepared.card(
-        spec,
-        Task::Transformation,
-        &spec.params,
-        prepared.table.num_rows(),
-    );
-    card.label = String::new();
-    Ok((model, card))
-}
-
 /// Fits `spec` on all of `table`: the fitted pipeline and its card. With `cv_folds`, a
 /// k-fold cross-validation of the whole pipeline comes first (stratified for classifiers;
 /// accuracy for classifiers, RMSE otherwise), and its mean and spread go into the card's

@@ -332,7 +332,9 @@ impl Session {
                 "[INFO] Execute statement succeeded.".into(),
             ));
         }
-        if streaming {
+        let stateless = riffle_ml::standalone::STATELESS_TRANSFORMERS
+            .contains(&options.spec.algorithm.as_str());
+        if streaming && !stateless {
             self.refuse_existing_model(located, name)?;
             let job = self
                 .plan_online_model(located, name, &options, query)
@@ -343,7 +345,14 @@ impl Session {
         if catalog.contains(name) {
             return Err(model_exists(located, name));
         }
-        let table = self.rows_of(located, query)?;
+        let table = if streaming {
+            // A transformer that learns nothing takes only the query's columns, also from
+            // an unbounded query.
+            let schema = self.prepare(located, query, None)?.schema;
+            RecordBatch::new_empty(schema)
+        } else {
+            self.rows_of(located, query)?
+        };
         let dir = catalog.path(name);
         let card = crate::ml::train(&options, table, &catalog, name)
             .map_err(|e| in_statement(located, e))?;

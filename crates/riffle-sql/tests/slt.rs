@@ -4,7 +4,13 @@ use riffle_core::RiffleError;
 use riffle_sql::{render, Output, ResultFormat, Session};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
-struct Db(Session);
+/// The prefix of the directories the files name for their outputs (model catalogs).
+const SCRATCH: &str = "/tmp/riffle-slt-";
+
+/// A session, and the directory that stands in for [`SCRATCH`] in its statements, so that
+/// runs at the same time (a test beside CI on one machine) do not share catalogs. Results
+/// show the files' paths.
+struct Db(Session, String);
 
 impl sqllogictest::DB for Db {
     type Error = RiffleError;
@@ -12,18 +18,27 @@ impl sqllogictest::DB for Db {
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, RiffleError> {
         let mut result = DBOutput::StatementComplete(0);
-        self.0.run_script(sql, |_, output| {
+        let scratch = &self.1;
+        let sql = sql.replace(SCRATCH, scratch);
+        self.0.run_script(&sql, |_, output| {
             if let Output::Text(text) = &output {
                 // One row per line, one column.
                 result = DBOutput::Rows {
                     types: vec![DefaultColumnType::Any],
-                    rows: text.lines().map(|l| vec![l.trim().to_string()]).collect(),
+                    rows: text
+                        .lines()
+                        .map(|l| vec![l.trim().replace(scratch.as_str(), SCRATCH)])
+                        .collect(),
                 };
             }
             if let Output::Rows { schema, batches } = output {
                 // CSV without its header: one line per row, cells split on commas.
                 let text = render(&schema, &batches, ResultFormat::Csv)?;
-                let rows: Vec<Vec<String>> = text.lines().skip(1).map(split_csv).collect();
+                let rows: Vec<Vec<String>> = text
+                    .lines()
+                    .skip(1)
+                    .map(|line| split_csv(&line.replace(scratch.as_str(), SCRATCH)))
+                    .collect();
                 result = DBOutput::Rows {
                     types: vec![DefaultColumnType::Any; schema.fields().len()],
                     rows,
@@ -73,7 +88,12 @@ fn sql_logic_tests() {
     for file in files {
         // Files may refer to data beside them.
         std::env::set_current_dir(&dir).unwrap();
-        let mut runner = sqllogictest::Runner::new(|| async { Ok(Db(Session::new()?)) });
+        let scratch = tempfile::tempdir().unwrap();
+        let prefix = format!("{}/", scratch.path().display());
+        let mut runner = sqllogictest::Runner::new(|| {
+            let prefix = prefix.clone();
+            async move { Ok(Db(Session::new()?, prefix)) }
+        });
         if let Err(error) = runner.run_file(&file) {
             panic!("{}: {error}", file.display());
         }

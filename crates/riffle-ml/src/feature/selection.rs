@@ -424,6 +424,9 @@ fn f_regression(x: &Matrix, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
         if r.is_nan() {
             r = 0.0;
         }
+        // Rounding can take an exact fit a hair past 1, which would make F negative and
+        // rank the best feature last.
+        let r = r.clamp(-1.0, 1.0);
         let r2 = r * r;
         let f = r2 / (1.0 - r2) * degrees;
         if f.is_infinite() {
@@ -573,6 +576,21 @@ mod tests {
         let m = Matrix::from_rows(rows).unwrap();
         let t = data::float_table(vec![("label", labels)]).unwrap();
         data::with_column(&t, "features", data::vector_array(&m).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_exact_linear_fit_scores_highest_in_f_regression() {
+        // y = 3x + 2 on x = 1..100 (the correlation rounds past 1 without the clamp) beside
+        // a feature that tells little about it.
+        let rows: Vec<Vec<f64>> = (1..=100)
+            .map(|x| vec![f64::from(x % 7), f64::from(x)])
+            .collect();
+        let y: Vec<f64> = (1..=100).map(|x| 3.0 * f64::from(x) + 2.0).collect();
+        let x = Matrix::from_rows(&rows).unwrap();
+        let (scores, p_values) = f_regression(&x, &y).unwrap();
+        assert_eq!(scores[1], f64::MAX);
+        assert_eq!(p_values[1], 0.0);
+        assert!(scores[0] >= 0.0 && scores[0] < 10.0, "{scores:?}");
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, Int64Builder, ListBuilder, RecordBatch,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, Int64Builder, ListBuilder, RecordBatch,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::common::{exec_err, Result as DfResult};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
@@ -21,6 +21,7 @@ use riffle_ml::algorithms::Task;
 use riffle_ml::card::ModelCard;
 use riffle_ml::online::table::{OnlineLearnerModel, CLICK_RECOMMENDERS};
 use riffle_ml::persist::Loadable;
+use riffle_ml::standalone::{self, TransformOutput};
 use riffle_ml::tabular;
 use riffle_ml::{PipelineModel, Transformer};
 
@@ -225,17 +226,7 @@ impl ModelFunction {
         }
         let table = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         if card.task == Task::Transformation {
-            // The transformed vector, as an array of doubles.
-            let transformed = model
-                .transform(&table)
-                .map_err(|e| DataFusionError::Execution(format!("ML_PREDICT: {e}")))?;
-            let Some(vectors) = transformed.column_by_name("features") else {
-                return exec_err!("ML_PREDICT: the transformer gave no features column");
-            };
-            return Ok(ColumnarValue::Array(datafusion::arrow::compute::cast(
-                vectors,
-                &doubles(),
-            )?));
+            return transformed(&model, &card, &table).map(ColumnarValue::Array);
         }
         let scored = tabular::predict(&model, &card, &table)
             .map_err(|e| DataFusionError::Execution(format!("ML_PREDICT: {e}")))?;
@@ -314,6 +305,58 @@ impl ModelFunction {
     }
 }
 
+/// What a standalone transformer makes of each row of `table` (its feature columns): a
+/// number, an array of doubles, or an array of tokens.
+fn transformed(model: &PipelineModel, card: &ModelCard, table: &RecordBatch) -> DfResult<ArrayRef> {
+    let output =
+        standalone::output(&card.algorithm, card.features.len()).unwrap_or(TransformOutput::Vector);
+    let out = model.transform(table).map_err(|e| {
+        // The library's advice names 'skip', which a function cannot do.
+        let text = e.to_string().replace(
+            "set handle_invalid to keep or skip",
+            "create the model with 'handle_invalid' = 'keep', or filter such rows out",
+        );
+        DataFusionError::Execution(format!("ML_PREDICT: {text}"))
+    })?;
+    if out.num_rows() != table.num_rows() {
+        return exec_err!(
+            "ML_PREDICT: the transformer gave {} rows for {}",
+            out.num_rows(),
+            table.num_rows()
+        );
+    }
+    let column = match output {
+        TransformOutput::Tokens => standalone::TOKENS_COL,
+        _ => standalone::VECTOR_COL,
+    };
+    let Some(values) = out.column_by_name(column) else {
+        return exec_err!("ML_PREDICT: the transformer gave no {column} column");
+    };
+    match output {
+        TransformOutput::Tokens => Ok(datafusion::arrow::compute::cast(values, &tokens())?),
+        TransformOutput::Vector => Ok(datafusion::arrow::compute::cast(values, &doubles())?),
+        TransformOutput::Number => {
+            // A vector of one value per row: that value.
+            let lists = datafusion::arrow::compute::cast(values, &doubles())?;
+            let lists = lists.as_list::<i32>();
+            let numbers: Float64Array = (0..lists.len())
+                .map(|row| {
+                    let value = lists.value(row);
+                    let value = value.as_primitive::<Float64Type>();
+                    (!lists.is_null(row) && value.len() == 1 && !value.is_null(0))
+                        .then(|| value.value(0))
+                })
+                .collect();
+            Ok(Arc::new(numbers))
+        }
+    }
+}
+
+/// `ARRAY<VARCHAR>`.
+fn tokens() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+}
+
 /// `ARRAY<DOUBLE>`.
 fn doubles() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
@@ -334,7 +377,13 @@ impl ScalarUDFImpl for ModelFunction {
             Output::Recommend => {
                 DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
             }
-            Output::Score if card.task == Task::Transformation => doubles(),
+            Output::Score if card.task == Task::Transformation => {
+                match standalone::output(&card.algorithm, card.features.len()) {
+                    Some(TransformOutput::Number) => DataType::Float64,
+                    Some(TransformOutput::Tokens) => tokens(),
+                    _ => doubles(),
+                }
+            }
             Output::Score if card.label_values.is_some() => DataType::Utf8,
             Output::Score => DataType::Float64,
         })

@@ -29,6 +29,7 @@ use riffle_core::{did_you_mean, Batch, Result, RiffleError};
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
 use riffle_ml::online::table::OnlineTrainer;
+use riffle_ml::standalone;
 use riffle_ml::tabular::{self, Encoding, Impute, TrainSpec};
 use riffle_ml::PipelineModel;
 use riffle_runtime::{EventTime, Sink};
@@ -257,7 +258,7 @@ pub fn train(
     catalog: &Catalog,
     name: &str,
 ) -> Result<ModelCard> {
-    let transformer = tabular::VECTOR_TRANSFORMERS.contains(&options.spec.algorithm.as_str());
+    let transformer = standalone::is_transformer(&options.spec.algorithm);
     let (model, card) = match (transformer, options.folds) {
         (true, Some(_)) => {
             return Err(RiffleError::Sql(
@@ -266,7 +267,7 @@ pub fn train(
                     .into(),
             ))
         }
-        (true, None) => tabular::fit_transformer(&options.spec, table),
+        (true, None) => standalone::fit_transformer(&options.spec, table),
         (false, folds) => tabular::fit(&options.spec, table, folds),
     }
     .map_err(ml)?;
