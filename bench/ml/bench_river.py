@@ -41,9 +41,37 @@ def replay(data, stream, limit, name, model, classification):
                       "accuracy" if classification else "mae": round(metric.get(), 4)}), flush=True)
 
 
+def replay_per_key(data, limit):
+    """`bench_parallel`'s stream: one AdaGrad logistic regression per key, predict then
+    learn each record, as its `test_then_train` job and loop do."""
+    path = data / "parallel.csv"
+    if not path.exists():
+        return
+    frame = pd.read_csv(path, nrows=limit)
+    features = [c for c in frame.columns if c.startswith("x")]
+    rows = frame[features].to_dict(orient="records")
+    keys = list(frame["key"])
+    targets = [bool(v) for v in frame["label"]]
+    models = {}
+    right = 0
+    start = time.perf_counter()
+    for key, x, y in zip(keys, rows, targets):
+        model = models.get(key)
+        if model is None:
+            model = models[key] = linear_model.LogisticRegression(optimizer=optim.AdaGrad(lr=0.1, eps=1e-8))
+        right += model.predict_one(x) == y
+        model.learn_one(x, y)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"engine": "river", "stream": "parallel", "model": "logistic-adagrad-per-key",
+                      "records": len(targets), "seconds": round(seconds, 4),
+                      "records_per_second": round(len(targets) / seconds),
+                      "accuracy": round(right / len(targets), 4)}), flush=True)
+
+
 def main():
     data = Path(sys.argv[1])
     limit = int(sys.argv[2]) if len(sys.argv) > 2 else 200_000
+    replay_per_key(data, limit)
     for stream in ["sea", "hyperplane"]:
         for name, make in CLASSIFIERS.items():
             replay(data, stream, limit, name, make(), True)

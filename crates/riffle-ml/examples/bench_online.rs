@@ -34,6 +34,19 @@ fn report(stream: &str, model: &str, seconds: f64, metric: &str, value: f64) {
     );
 }
 
+/// Predict-then-learn over `data` with `model`, reported as `stream` / `model_name`.
+fn run<M: OnlineClassifier>(stream: &str, model_name: &str, data: &Dataset, mut model: M) {
+    let start = Instant::now();
+    let score = progressive_accuracy(&mut model, &data.x, &data.y);
+    report(
+        stream,
+        model_name,
+        start.elapsed().as_secs_f64(),
+        "accuracy",
+        score.accuracy,
+    );
+}
+
 fn main() -> riffle_ml::Result<()> {
     let dir = PathBuf::from(
         std::env::args()
@@ -50,49 +63,44 @@ fn main() -> riffle_ml::Result<()> {
     ];
     for (name, data) in &classification {
         csv(&dir, name, data)?;
-        let mut models: Vec<(&str, Box<dyn OnlineClassifier>)> = vec![
-            (
-                "logistic-sgd",
-                Box::new(OnlineLogisticRegression::with_optimizer(Optimizer::Sgd {
-                    lr: 0.01,
-                })),
-            ),
-            (
-                "logistic-adagrad",
-                Box::new(OnlineLogisticRegression::with_optimizer(
-                    Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 },
-                )),
-            ),
-            (
-                "logistic-ftrl",
-                Box::new(OnlineLogisticRegression::with_optimizer(Optimizer::Ftrl {
-                    alpha: 0.05,
-                    beta: 1.0,
-                    l1: 0.0,
-                    l2: 1.0,
-                })),
-            ),
-            ("gaussian-nb", Box::new(OnlineGaussianNb::default())),
-            (
-                "hoeffding-tree",
-                Box::new(HoeffdingTreeClassifier::default()),
-            ),
-            (
-                "adaptive-random-forest",
-                Box::new(AdaptiveRandomForest::new(10, 42)),
-            ),
-        ];
-        for (model_name, model) in &mut models {
-            let start = Instant::now();
-            let score = progressive_accuracy(model.as_mut(), &data.x, &data.y);
-            report(
-                name,
-                model_name,
-                start.elapsed().as_secs_f64(),
-                "accuracy",
-                score.accuracy,
-            );
-        }
+        // Each model is run through its own copy of the loop (no dynamic dispatch per
+        // record), as a program using one model is compiled.
+        run(
+            name,
+            "logistic-sgd",
+            data,
+            OnlineLogisticRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 }),
+        );
+        run(
+            name,
+            "logistic-adagrad",
+            data,
+            OnlineLogisticRegression::with_optimizer(Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 }),
+        );
+        run(
+            name,
+            "logistic-ftrl",
+            data,
+            OnlineLogisticRegression::with_optimizer(Optimizer::Ftrl {
+                alpha: 0.05,
+                beta: 1.0,
+                l1: 0.0,
+                l2: 1.0,
+            }),
+        );
+        run(name, "gaussian-nb", data, OnlineGaussianNb::default());
+        run(
+            name,
+            "hoeffding-tree",
+            data,
+            HoeffdingTreeClassifier::default(),
+        );
+        run(
+            name,
+            "adaptive-random-forest",
+            data,
+            AdaptiveRandomForest::new(10, 42),
+        );
     }
     let friedman = streams::friedman(RECORDS, 20);
     csv(&dir, "friedman", &friedman)?;

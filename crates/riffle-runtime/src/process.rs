@@ -75,6 +75,7 @@ pub struct Context<'a, K, S, O> {
     state: &'a mut S,
     timestamp: EventTime,
     watermark: EventTime,
+    input_watermark: EventTime,
     out: &'a mut Vec<(EventTime, O)>,
     timers: &'a mut Vec<TimerOp>,
     clear: bool,
@@ -100,6 +101,12 @@ impl<K, S, O> Context<'_, K, S, O> {
     /// The watermark under which the current record arrived (for a timer, its time).
     pub fn current_watermark(&self) -> EventTime {
         self.watermark
+    }
+    /// The input's watermark: for a record, the one it arrived under; for an event-time
+    /// timer, the one that fired it, which may be past the timer's time (a function holding
+    /// records can then handle all those due with one timer instead of one timer each).
+    pub fn input_watermark(&self) -> EventTime {
+        self.input_watermark
     }
     /// Wall-clock time in milliseconds.
     pub fn current_processing_time(&self) -> EventTime {
@@ -146,6 +153,7 @@ impl<K, S, O> Context<'_, K, S, O> {
             state: part(self.state),
             timestamp: self.timestamp,
             watermark: self.watermark,
+            input_watermark: self.input_watermark,
             out: self.out,
             timers: self.timers,
             clear: false,
@@ -232,7 +240,7 @@ impl<K: Data + Hash + Eq, T: Data, F: KeyedProcessFunction<K, T>> ProcessState<K
         &mut self,
         key: &K,
         timestamp: EventTime,
-        watermark: EventTime,
+        (watermark, input_watermark): (EventTime, EventTime),
         cap: Option<&timely::dataflow::operators::Capability<Time>>,
         call: impl FnOnce(&mut F, &mut Context<'_, K, F::State, F::Out>),
     ) {
@@ -241,6 +249,7 @@ impl<K: Data + Hash + Eq, T: Data, F: KeyedProcessFunction<K, T>> ProcessState<K
             state: self.state.get_mut(key),
             timestamp,
             watermark,
+            input_watermark,
             out: &mut self.out,
             timers: &mut self.ops,
             clear: false,
@@ -279,7 +288,7 @@ impl<K: Data + Hash + Eq, T: Data, F: KeyedProcessFunction<K, T>> ProcessState<K
         while let Some((time, key)) = self.event_timers.pop(watermark) {
             let due_time = self.due.get(time).map(|c| *c.time()).unwrap_or(fallback);
             let cap = self.due.get(time).cloned();
-            self.with_context(&key, time, time, cap.as_ref(), |f, ctx| {
+            self.with_context(&key, time, (time, watermark), cap.as_ref(), |f, ctx| {
                 f.on_timer(
                     Timer {
                         time,
@@ -318,7 +327,7 @@ impl<K: Data + Hash + Eq, T: Data, F: KeyedProcessFunction<K, T>> ProcessState<K
 
     fn fire_processing_timers(&mut self, now: EventTime, pending: &mut Pending<F::Out>, at: Time) {
         while let Some((time, key)) = self.processing_timers.pop(now) {
-            self.with_context(&key, time, time, None, |f, ctx| {
+            self.with_context(&key, time, (time, at.watermark), None, |f, ctx| {
                 f.on_timer(
                     Timer {
                         time,
@@ -381,7 +390,7 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                                     st.with_context(
                                         &key,
                                         ts,
-                                        time.watermark,
+                                        (time.watermark, time.watermark),
                                         Some(&cap),
                                         |f, ctx| f.process_element(value, ctx),
                                     );

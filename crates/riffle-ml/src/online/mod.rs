@@ -84,8 +84,8 @@ pub trait OnlineRegressor {
 /// Progressive validation of a binary classifier: each record is first predicted, then
 /// learned. Returns the model's accuracy and, beside it, a majority-class baseline's (which
 /// predicts the more frequent label seen so far, also before learning each record).
-pub fn progressive_accuracy(
-    model: &mut dyn OnlineClassifier,
+pub fn progressive_accuracy<M: OnlineClassifier + ?Sized>(
+    model: &mut M,
     x: &Matrix,
     y: &[f64],
 ) -> ProgressiveScore {
@@ -126,8 +126,8 @@ pub struct ProgressiveScore {
 /// Progressive validation of a regressor: each record is first predicted, then learned.
 /// Returns the mean absolute and root mean squared errors and, beside them, the mean absolute
 /// error of a baseline predicting the running mean of the targets seen so far.
-pub fn progressive_regression(
-    model: &mut dyn OnlineRegressor,
+pub fn progressive_regression<M: OnlineRegressor + ?Sized>(
+    model: &mut M,
     x: &Matrix,
     y: &[f64],
 ) -> RegressionScore {

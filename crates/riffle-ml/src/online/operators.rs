@@ -356,16 +356,26 @@ impl<K: Data, T: Data, M: OnlineModel> KeyedProcessFunction<K, T> for OrderedLea
     fn process_element(&mut self, value: T, ctx: &mut Context<'_, K, Self::State, Self::Out>) {
         let ts = ctx.timestamp();
         let held = &mut ctx.state().held;
+        let earliest = held.first().map(|(t, _)| *t);
         let at = held.partition_point(|(t, _)| *t <= ts);
         held.insert(at, (ts, value));
-        ctx.register_event_time_timer(ts);
+        // One timer per key, at its earliest held record: when it fires, every record the
+        // watermark has passed is handled, and a timer is set for the next one.
+        if earliest.is_none_or(|e| ts < e) {
+            ctx.register_event_time_timer(ts);
+        }
     }
 
     fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, K, Self::State, Self::Out>) {
         let key = ctx.key().clone();
+        let upto = ctx.input_watermark().max(timer.time);
         let state = ctx.state();
-        let due = state.held.partition_point(|(t, _)| *t <= timer.time);
+        let due = state.held.partition_point(|(t, _)| *t <= upto);
         let records: Vec<(i64, T)> = state.held.drain(..due).collect();
+        if let Some((next, _)) = state.held.first() {
+            let next = *next;
+            ctx.register_event_time_timer(next);
+        }
         let mut out = Vec::new();
         for (ts, record) in records {
             let state = ctx.state();
