@@ -137,18 +137,27 @@ impl KeyedProcessFunction<u8, Click> for Recommender {
 
     fn process_element(&mut self, c: Click, ctx: &mut Context<'_, u8, RecommenderState, Served>) {
         let at = c.at;
-        ctx.state().held.entry(at).or_default().push(c);
-        ctx.register_event_time_timer(at);
+        let held = &mut ctx.state().held;
+        let earliest = held.keys().next().copied();
+        held.entry(at).or_default().push(c);
+        // One timer, at the earliest click held; it serves every click the watermark passed.
+        if earliest.is_none_or(|e| at < e) {
+            ctx.register_event_time_timer(at);
+        }
     }
 
     fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, u8, RecommenderState, Served>) {
+        let upto = ctx.input_watermark().max(timer.time);
         let state = ctx.state();
-        let due: Vec<i64> = state.held.range(..=timer.time).map(|(k, _)| *k).collect();
+        let due: Vec<i64> = state.held.range(..=upto).map(|(k, _)| *k).collect();
         let mut out = Vec::new();
         for at in due {
             for c in state.held.remove(&at).unwrap_or_default() {
                 out.push(state.models.serve_then_learn(c));
             }
+        }
+        if let Some(next) = ctx.state().held.keys().next().copied() {
+            ctx.register_event_time_timer(next);
         }
         for s in out {
             ctx.collect_at(s.click.at, s);

@@ -24,7 +24,7 @@ use crate::feature::{
     FeatureHasher, HashingTf, Imputer, Normalizer, OneHotEncoder, PolynomialExpansion,
     QuantileDiscretizer, StringIndexer, Tokenizer, VectorAssembler,
 };
-use crate::tabular::{prepare, TrainSpec};
+use crate::tabular::{feature_columns, prepare, TrainSpec};
 use crate::{data, Estimator, Pipeline, PipelineModel};
 
 /// The feature transformers that read one vector column and write one.
@@ -173,17 +173,7 @@ pub fn fit_transformer(spec: &TrainSpec, table: RecordBatch) -> Result<(Pipeline
         return Ok((model, card));
     }
     // Column transformers read text as it is (the vector ones' preparation refuses it).
-    let features: Vec<String> = if spec.features.is_empty() {
-        table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| *n != spec.label)
-            .collect()
-    } else {
-        spec.features.clone()
-    };
+    let features = feature_columns(spec, &table);
     let mut text = Vec::new();
     for name in &features {
         if data::is_text(&table, name)? {

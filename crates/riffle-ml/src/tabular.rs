@@ -111,6 +111,21 @@ impl Prepared {
     }
 }
 
+/// The feature columns `spec` names, or every column of `table` but the label.
+pub fn feature_columns(spec: &TrainSpec, table: &RecordBatch) -> Vec<String> {
+    if spec.features.is_empty() {
+        table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| *n != spec.label)
+            .collect()
+    } else {
+        spec.features.clone()
+    }
+}
+
 /// Checks the label and features of `table` for `spec` and makes a text label numeric.
 pub fn prepare(spec: &TrainSpec, task: Task, table: RecordBatch) -> Result<Prepared> {
     let clicks = algorithms::find(&spec.algorithm).is_ok_and(|a| a.learns_clicks());
@@ -135,17 +150,7 @@ pub fn prepare(spec: &TrainSpec, task: Task, table: RecordBatch) -> Result<Prepa
     if !spec.label.is_empty() {
         data::column(&table, &spec.label)?;
     }
-    let features: Vec<String> = if spec.features.is_empty() {
-        table
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| *n != spec.label)
-            .collect()
-    } else {
-        spec.features.clone()
-    };
+    let features = feature_columns(spec, &table);
     let (mut numeric, mut text) = (Vec::new(), Vec::new());
     for name in &features {
         if name == &spec.label {

@@ -523,6 +523,18 @@ fn statement(script: &str, tokens: Vec<TokenWithSpan>) -> Result<Option<Located>
     }))
 }
 
+/// The tokens of `text` with their positions, whitespace and comments left out: what the
+/// rewrites of calls Flink SQL has and DataFusion does not (window TVFs, `FOR SYSTEM_TIME AS
+/// OF`, `ML_PREDICT`) scan.
+pub(crate) fn significant_tokens(text: &str) -> Result<Vec<TokenWithSpan>> {
+    Ok(Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .map_err(|e| RiffleError::Sql(e.to_string()))?
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect())
+}
+
 /// The byte offset in `script` of position `at` (line and column from 1, columns in
 /// characters), or `None` past its end.
 pub(crate) fn offset(script: &str, at: Location) -> Option<usize> {

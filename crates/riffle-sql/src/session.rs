@@ -652,13 +652,7 @@ impl Session {
                     };
                     out.push_str(&crate::ml::predict_projection(&table, &model, &features));
                 }
-                crate::ml::Call::PredictScalar { model } => {
-                    let output = crate::ml::Output::Score;
-                    self.register_model(&model, output)?;
-                    out.push_str(&format!("{}(", crate::ml::function_name(&model, output)));
-                }
-                crate::ml::Call::Recommend { model } => {
-                    let output = crate::ml::Output::Recommend;
+                crate::ml::Call::Scalar { model, output } => {
                     self.register_model(&model, output)?;
                     out.push_str(&format!("{}(", crate::ml::function_name(&model, output)));
                 }

@@ -3,10 +3,9 @@
 //! and remembered by table; the streaming planner turns a join whose right side reads such a
 //! table into a temporal join (see `stream.rs`, `Temporal`).
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
-use riffle_core::{Result, RiffleError};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token};
+use riffle_core::Result;
 
 use crate::script::sql_error;
 
@@ -22,12 +21,7 @@ pub struct TemporalRead {
 /// `text` with every `FOR SYSTEM_TIME AS OF expr` after a table name blanked out (lines and
 /// columns kept), and the tables read that way.
 pub fn rewrite(text: &str) -> Result<(String, Vec<TemporalRead>)> {
-    let tokens: Vec<TokenWithSpan> = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| RiffleError::Sql(e.to_string()))?
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = crate::script::significant_tokens(text)?;
     let word = |i: usize| match tokens.get(i).map(|t| &t.token) {
         Some(Token::Word(w)) => Some(w.clone()),
         _ => None,

@@ -15,9 +15,8 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{cast, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use riffle_core::{Result, RiffleError};
 
 use crate::script::sql_error;
@@ -305,13 +304,7 @@ pub fn sessions(tvf: &WindowTvf, schema: &SchemaRef, batch: &RecordBatch) -> Res
 /// Replaces every window TVF call in `text` by a generated table name (`__riffle_window_N`,
 /// numbered from `first`), keeping every other character where it was.
 pub fn rewrite(text: &str, first: usize) -> Result<(String, Vec<WindowTvf>)> {
-    let tokens = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| RiffleError::Sql(e.to_string()))?;
-    let tokens: Vec<TokenWithSpan> = tokens
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = crate::script::significant_tokens(text)?;
     let mut calls = Vec::new();
     let mut replaced: Vec<(Location, Location, String)> = Vec::new();
     let mut i = 0;
@@ -581,12 +574,7 @@ fn word(t: &TokenWithSpan) -> Option<String> {
 
 /// `text`, an interval literal such as `INTERVAL '5' SECOND`, in milliseconds.
 pub fn interval_text_ms(text: &str) -> Result<i64> {
-    let tokens: Vec<TokenWithSpan> = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| RiffleError::Sql(e.to_string()))?
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = crate::script::significant_tokens(text)?;
     let fallback = TokenWithSpan::wrap(Token::EOF);
     interval_ms(text, &tokens, &fallback)
 }

@@ -23,8 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
 use riffle_core::{did_you_mean, Batch, Result, RiffleError};
 use riffle_ml::card::ModelCard;
 use riffle_ml::feature::HandleInvalid;
@@ -440,15 +439,13 @@ pub enum Call {
         /// Columns to use as the features, in the model's order (default: the card's).
         columns: Vec<String>,
     },
-    /// `ML_PREDICT('m', expr, ...)`: the function's name is replaced.
-    PredictScalar {
+    /// `ML_PREDICT('m', expr, ...)` or `ML_RECOMMEND('m', user [, k])`: the function's name
+    /// is replaced by that of the model's function giving `output`.
+    Scalar {
         /// The model.
         model: String,
-    },
-    /// `ML_RECOMMEND('m', user [, k])`: the function's name is replaced.
-    Recommend {
-        /// The model.
-        model: String,
+        /// `Score` for `ML_PREDICT`, `Recommend` for `ML_RECOMMEND`.
+        output: Output,
     },
     /// `ML_EVALUATE(TABLE t, MODEL m)`.
     Evaluate {
@@ -485,12 +482,7 @@ pub fn find_calls(text: &str) -> Result<Vec<Found>> {
     if !text.to_uppercase().contains("ML_") {
         return Ok(Vec::new());
     }
-    let tokens: Vec<TokenWithSpan> = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .map_err(|e| RiffleError::Sql(e.to_string()))?
-        .into_iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = crate::script::significant_tokens(text)?;
     let at = |t: &TokenWithSpan| offset(text, t.span.start);
     let end = |t: &TokenWithSpan| offset(text, t.span.end);
     let mut found = Vec::new();
@@ -535,12 +527,14 @@ pub fn find_calls(text: &str) -> Result<Vec<Found>> {
                 .and_then(end)
                 .ok_or_else(|| error("a model"))?;
             let has_more = tokens.get(i + 3).map(|t| &t.token) == Some(&Token::Comma);
-            let model = model.to_lowercase();
             found.push(Found {
-                call: if recommend {
-                    Call::Recommend { model }
-                } else {
-                    Call::PredictScalar { model }
+                call: Call::Scalar {
+                    model: model.to_lowercase(),
+                    output: if recommend {
+                        Output::Recommend
+                    } else {
+                        Output::Score
+                    },
                 },
                 // `ML_PREDICT('m', ` becomes `__ml_predict_m(`.
                 range: start..if has_more {
@@ -670,7 +664,13 @@ mod tests {
             &text[found[0].range.clone()],
             "ML_PREDICT(TABLE houses, MODEL price)"
         );
-        assert_eq!(found[1].call, Call::PredictScalar { model: "m2".into() });
+        assert_eq!(
+            found[1].call,
+            Call::Scalar {
+                model: "m2".into(),
+                output: Output::Score
+            }
+        );
         assert_eq!(&text[found[1].range.clone()], "ML_PREDICT('m2',");
     }
 
