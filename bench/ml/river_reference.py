@@ -23,6 +23,10 @@ OPTIMIZERS = {
 }
 
 
+FOREST_SEEDS = [1, 2, 3, 7, 42]
+FOREST_SEEDS_AGRAWAL = FOREST_SEEDS + [4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+
+
 def main():
     data_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/mlref-river")
     out = Path(__file__).resolve().parents[2] / "crates/riffle-ml/tests/reference/river.json"
@@ -52,14 +56,16 @@ def main():
     for stream in ["sea", "hyperplane", "agrawal"]:
         replay(stream, f"{stream}/hoeffding-tree", tree.HoeffdingTreeClassifier(), "accuracy",
                "tree.HoeffdingTreeClassifier()")
-        # A forest's accuracy moves by a point or two with its seed: the mean over five.
+        # A forest's accuracy moves by a point or two with its seed: the mean over five (on
+        # Agrawal, where one seed's accuracy spreads over 3 points, over twenty).
+        seeds = FOREST_SEEDS_AGRAWAL if stream == "agrawal" else FOREST_SEEDS
         accuracies = []
-        for seed in [1, 2, 3, 7, 42]:
+        for seed in seeds:
             replay(stream, f"{stream}/adaptive-random-forest-seed-{seed}",
                    forest.ARFClassifier(seed=seed), "accuracy", f"forest.ARFClassifier(seed={seed})")
             accuracies.append(results.pop(f"{stream}/adaptive-random-forest-seed-{seed}")["accuracy"])
         results[f"{stream}/adaptive-random-forest"] = {
-            "accuracy": sum(accuracies) / len(accuracies), "seeds": [1, 2, 3, 7, 42],
+            "accuracy": sum(accuracies) / len(accuracies), "seeds": seeds,
             "accuracies": accuracies, "records": 20000,
             "params": "forest.ARFClassifier(seed=s), mean over the seeds"}
     replay("bags", "bags/multinomial-nb", naive_bayes.MultinomialNB(), "accuracy",

@@ -90,9 +90,14 @@ fn progressive_accuracy_of_online_logistic_regression_matches_river() {
 }
 
 /// River's figure `metric` for `key` in tests/reference/river.json.
-fn river(key: &str, metric: &str) -> f64 {
+/// River's recorded result `key`.
+fn river_entry(key: &str) -> Value {
     let reference: Value = serde_json::from_str(REFERENCE).unwrap();
-    reference["results"][key][metric]
+    reference["results"][key].clone()
+}
+
+fn river(key: &str, metric: &str) -> f64 {
+    river_entry(key)[metric]
         .as_f64()
         .unwrap_or_else(|| panic!("no reference {metric} for {key}"))
 }
@@ -133,28 +138,36 @@ fn progressive_accuracy_of_gaussian_naive_bayes_and_the_trees_matches_river() {
 }
 
 #[test]
-fn progressive_accuracy_of_the_adaptive_random_forest_is_near_rivers_over_five_seeds() {
-    // A forest's accuracy moves by a point or two with its seed (River's own spread on
-    // Agrawal is 2.3 points over these seeds), and the two libraries' random streams differ:
-    // the means over the same five seeds are compared. Riffle's mean is within 0.2 point of
-    // River's on SEA and the hyperplane, and 1.7 points under it on Agrawal (the issue's
-    // 1-point target is not met there; see docs/status.md).
+fn progressive_accuracy_of_the_adaptive_random_forest_is_near_rivers_over_the_same_seeds() {
+    // A forest's accuracy moves with its seed, and the two libraries' random streams differ:
+    // the means over the same seeds are compared. On Agrawal one seed's accuracy spreads over
+    // 5 points (standard deviation 1.1 points in River, 1.5 in Riffle), so a mean over five
+    // seeds is itself uncertain by about a point: twenty seeds there (River's five-seed mean
+    // was 1.7 points above Riffle's; over twenty the means are 0.4 point apart).
     for (stream, data) in streams()
         .into_iter()
         .filter(|(s, _)| ["sea", "hyperplane", "agrawal"].contains(s))
     {
+        let key = format!("{stream}/adaptive-random-forest");
+        let seeds: Vec<u64> = river_entry(&key)["seeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect();
         let mut sum = 0.0;
-        for seed in [1, 2, 3, 7, 42] {
+        for &seed in &seeds {
             let mut forest = AdaptiveRandomForest::new(10, seed);
             sum += progressive_accuracy(&mut forest, &data.x, &data.y).accuracy;
         }
-        let ours = sum / 5.0;
-        let key = format!("{stream}/adaptive-random-forest");
+        let ours = sum / seeds.len() as f64;
         let theirs = river(&key, "accuracy");
-        println!("{key:<34} riffle {ours:.4}  river {theirs:.4} (means over 5 seeds)");
-        let tolerance = if stream == "agrawal" { 0.02 } else { 0.01 };
+        println!(
+            "{key:<34} riffle {ours:.4}  river {theirs:.4} (means over {} seeds)",
+            seeds.len()
+        );
         assert!(
-            (ours - theirs).abs() <= tolerance,
+            (ours - theirs).abs() <= 0.01,
             "{key}: {ours} vs River's {theirs}"
         );
     }

@@ -142,8 +142,11 @@ impl OnlineClassifier for AdaptiveRandomForest {
     fn learn_one(&mut self, x: &[f64], y: f64) {
         self.init(x.len());
         for i in 0..self.members.len() {
-            let predicted = self.members[i].tree.predict_one(x);
-            let wrong = predicted != y;
+            // A tree that has learned nothing predicts no class (River's `None`), which
+            // counts as wrong.
+            let tree = &self.members[i].tree;
+            let predicted = tree.has_learned().then(|| tree.predict_one(x));
+            let wrong = predicted != Some(y);
             self.members[i].seen += 1.0;
             self.members[i].correct += f64::from(!wrong);
             let k = self.poisson();
@@ -167,14 +170,18 @@ impl OnlineClassifier for AdaptiveRandomForest {
             let m = &mut self.members[i];
             if m.drift.update(error) {
                 self.drifts += 1;
+                // As River: the background tree takes over with fresh detectors; without one,
+                // a new tree starts and the warning detector keeps its window.
+                let (warning, drift) = Self::detectors();
                 let replacement = match m.background.take() {
-                    Some(tree) => tree,
+                    Some(tree) => {
+                        m.warning = warning;
+                        tree
+                    }
                     None => self.new_tree(x.len()),
                 };
-                let (warning, drift) = Self::detectors();
                 let m = &mut self.members[i];
                 m.tree = replacement;
-                m.warning = warning;
                 m.drift = drift;
                 m.correct = 0.0;
                 m.seen = 0.0;

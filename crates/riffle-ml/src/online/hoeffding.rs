@@ -344,6 +344,15 @@ impl HoeffdingTreeClassifier {
         }
     }
 
+    /// Whether the tree has learned a record yet (before, River's tree knows no class and
+    /// predicts none).
+    pub fn has_learned(&self) -> bool {
+        match self.nodes.as_slice() {
+            [Node::Leaf(leaf)] => leaf.stats.iter().any(|w| *w > 0.0),
+            _ => true,
+        }
+    }
+
     /// Leaves in the tree.
     pub fn leaves(&self) -> usize {
         self.nodes
