@@ -140,7 +140,8 @@ impl KeyedProcessFunction<u8, Click> for Recommender {
         let held = &mut ctx.state().held;
         let earliest = held.keys().next().copied();
         held.entry(at).or_default().push(c);
-        // One timer, at the earliest click held; it serves every click the watermark passed.
+        // A timer at the earliest click held (an earlier click sets its own); it serves every
+        // click the watermark has passed.
         if earliest.is_none_or(|e| at < e) {
             ctx.register_event_time_timer(at);
         }

@@ -253,6 +253,13 @@ impl DueCaps {
         self.caps.get(&due)
     }
 
+    /// A held capability for exactly `time`, if any: outputs of a timer whose event times
+    /// are past the timer's own (a function handling several due records at once) are sent
+    /// under the timer's capability.
+    fn find(&self, time: &Time) -> Option<&Capability<Time>> {
+        self.caps.values().find(|c| c.time() == time)
+    }
+
     /// Moves every held capability to `epoch` at least: outputs due after an epoch closed
     /// belong to a later one.
     pub(crate) fn advance_epoch(&mut self, epoch: u64) {
@@ -298,6 +305,7 @@ pub(crate) fn flush<V: Data>(
             run_cap = due
                 .get(ts)
                 .filter(|c| c.time() == &time)
+                .or_else(|| due.find(&time))
                 .cloned()
                 .or_else(|| held.try_delayed(&time))
                 .or_else(|| current.and_then(|c| c.try_delayed(&time)))

@@ -104,7 +104,8 @@ impl<K, S, O> Context<'_, K, S, O> {
     }
     /// The input's watermark: for a record, the one it arrived under; for an event-time
     /// timer, the one that fired it, which may be past the timer's time (a function holding
-    /// records can then handle all those due with one timer instead of one timer each).
+    /// records can then handle all those due with one timer instead of one timer each); for a
+    /// processing-time timer, the watermark the operator's output has reached.
     pub fn input_watermark(&self) -> EventTime {
         self.input_watermark
     }

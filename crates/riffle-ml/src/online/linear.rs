@@ -143,16 +143,12 @@ impl LinearParams {
 
 /// The logistic function, computed without overflow: `1 / (1 + e^-z)` for `z >= 0`, else
 /// `e^z / (1 + e^z)`. Both take `e^-|z|`, so the `exp` is on the straight path and only the
-/// last division depends on the sign (a branch around the `exp` is mispredicted on half of
-/// a balanced stream's records).
+/// numerator depends on the sign (a select, where a branch around the `exp` was
+/// mispredicted on half of a balanced stream's records).
 fn sigmoid(z: f64) -> f64 {
     let e = (-z.abs()).exp();
-    let (numerator, denominator) = if z >= 0.0 {
-        (1.0, 1.0 + e)
-    } else {
-        (e, 1.0 + e)
-    };
-    numerator / denominator
+    let numerator = if z >= 0.0 { 1.0 } else { e };
+    numerator / (1.0 + e)
 }
 
 /// Logistic regression trained online (River's `linear_model.LogisticRegression`): after each

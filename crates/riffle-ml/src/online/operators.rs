@@ -359,8 +359,9 @@ impl<K: Data, T: Data, M: OnlineModel> KeyedProcessFunction<K, T> for OrderedLea
         let earliest = held.first().map(|(t, _)| *t);
         let at = held.partition_point(|(t, _)| *t <= ts);
         held.insert(at, (ts, value));
-        // One timer per key, at its earliest held record: when it fires, every record the
-        // watermark has passed is handled, and a timer is set for the next one.
+        // A timer at the key's earliest held record (a record earlier than all held ones
+        // sets its own): when it fires, every record the watermark has passed is handled,
+        // and a timer is set for the next one. Not one timer per record.
         if earliest.is_none_or(|e| ts < e) {
             ctx.register_event_time_timer(ts);
         }

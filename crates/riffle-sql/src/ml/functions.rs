@@ -181,12 +181,13 @@ impl ModelFunction {
         )
     }
 
-    /// The version in the model's directory, if it takes the same inputs and gives the same
-    /// kind of result as `current`.
+    /// The version in the model's directory, if it is of the same algorithm, takes the same
+    /// inputs and gives the same kind of result as `current`.
     fn load(&self, current: &Version) -> Option<Version> {
         let model = riffle_ml::load::<PipelineModel>(&self.dir).ok()?;
         let card = ModelCard::load(&self.dir).ok()?;
-        let same = card.features == current.card.features
+        let same = card.algorithm == current.card.algorithm
+            && card.features == current.card.features
             && card.label_values == current.card.label_values
             && card.task == current.card.task;
         if !same {
