@@ -1148,3 +1148,66 @@ fn an_upsert_kafka_job_killed_after_a_checkpoint_and_restored_ends_with_the_righ
     let got = users::per_city(&broker, "per_city", expected.len());
     assert_eq!(got, expected);
 }
+
+#[test]
+fn the_kafka_ml_flow_example_trains_on_a_topic_and_publishes_its_predictions() {
+    let broker = LocalBroker::start().unwrap();
+    broker.create_topic("sales", 2).unwrap();
+    broker.create_topic("predictions", 2).unwrap();
+    // The example as written, pointed at this broker, whose partition end offsets are right
+    // only for one-record batches (see `LocalBroker::produce`): the bounded read of 'sales'
+    // stops at them, so the script's producer sends one record per batch here.
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sql/ml_flow_kafka.sql"
+    );
+    let text = std::fs::read_to_string(example).unwrap().replace(
+        "'localhost:9092'",
+        &format!(
+            "'{}', 'properties.batch.num.messages' = '1'",
+            broker.bootstrap()
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("ml_flow_kafka.sql");
+    std::fs::write(&script, text).unwrap();
+    let out = riffle()
+        .args(["sql", "-f", script.to_str().unwrap(), "--format", "csv"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let both = format!("{stdout}\n{stderr}");
+    assert!(both.contains("trained on 5000 rows"), "{both}");
+    assert!(both.contains("cv_folds = 5"), "{both}");
+    // One prediction per sale on the topic, each beside its price; their RMSE computed here
+    // is the one ML_EVALUATE printed.
+    let messages = broker.read_topic("predictions", 2, 5000).unwrap();
+    assert_eq!(messages.len(), 5000);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut squares = 0.0;
+    for (_, _, value) in &messages {
+        let v: serde_json::Value = serde_json::from_str(value).unwrap();
+        ids.insert(v["id"].as_i64().unwrap());
+        squares += (v["price"].as_f64().unwrap() - v["prediction"].as_f64().unwrap()).powi(2);
+    }
+    assert_eq!(ids, (1..=5000).collect());
+    let rmse = (squares / 5000.0).sqrt();
+    let reported: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("rmse,"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no rmse in {stdout}"));
+    assert!(
+        (rmse - reported).abs() < 0.01 * rmse,
+        "{rmse} vs {reported}"
+    );
+    // The noise is uniform in ±5000 (std 2887): the fit is near it, as on files.
+    assert!(rmse > 2800.0 && rmse < 8000.0, "{rmse}");
+    assert!(dir
+        .path()
+        .join("riffle-models/house_prices_kafka/card.json")
+        .exists());
+}
