@@ -8,13 +8,14 @@
 //! The three models are one global state (one key), applied in event-time order, so the
 //! results do not depend on how many workers read the stream.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use riffle_connectors::RowRng;
 use riffle_core::Result;
 use riffle_ml::online::recommend::{ItemSimilarity, OnlineMf, Popularity};
-use riffle_runtime::{Context, DataStream, Env, KeyedProcessFunction, Timer, WindowAssigner};
+use riffle_runtime::{
+    Context, DataStream, Env, EventTimeBuffer, KeyedProcessFunction, Timer, WindowAssigner,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Output;
@@ -125,7 +126,7 @@ impl Models {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RecommenderState {
     models: Models,
-    held: BTreeMap<i64, Vec<Click>>,
+    held: EventTimeBuffer<Click>,
 }
 
 /// Serves and learns every click in event-time order.
@@ -136,13 +137,7 @@ impl KeyedProcessFunction<u8, Click> for Recommender {
     type Out = Served;
 
     fn process_element(&mut self, c: Click, ctx: &mut Context<'_, u8, RecommenderState, Served>) {
-        let at = c.at;
-        let held = &mut ctx.state().held;
-        let earliest = held.keys().next().copied();
-        held.entry(at).or_default().push(c);
-        // A timer at the earliest click held (an earlier click sets its own); it serves every
-        // click the watermark has passed.
-        if earliest.is_none_or(|e| at < e) {
+        if let Some(at) = ctx.state().held.hold(c.at, c) {
             ctx.register_event_time_timer(at);
         }
     }
@@ -150,14 +145,12 @@ impl KeyedProcessFunction<u8, Click> for Recommender {
     fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, u8, RecommenderState, Served>) {
         let upto = ctx.input_watermark().max(timer.time);
         let state = ctx.state();
-        let due: Vec<i64> = state.held.range(..=upto).map(|(k, _)| *k).collect();
-        let mut out = Vec::new();
-        for at in due {
-            for c in state.held.remove(&at).unwrap_or_default() {
-                out.push(state.models.serve_then_learn(c));
-            }
-        }
-        if let Some(next) = ctx.state().held.keys().next().copied() {
+        let (due, next) = state.held.take_due(upto);
+        let out: Vec<Served> = due
+            .into_iter()
+            .map(|(_, c)| state.models.serve_then_learn(c))
+            .collect();
+        if let Some(next) = next {
             ctx.register_event_time_timer(next);
         }
         for s in out {

@@ -181,14 +181,22 @@ pub const ALGORITHMS: &[Algorithm] = &[
     },
 ];
 
-impl Algorithm {
-    /// Whether it learns without a label column: clusterers, anomaly detectors, feature
-    /// transformers, and the online recommenders (which learn clicks).
-    pub fn learns_without_label(&self) -> bool {
+impl Task {
+    /// Whether models of this task learn without a label column: clusterers, anomaly
+    /// detectors and feature transformers.
+    pub fn learns_without_label(self) -> bool {
         matches!(
-            self.task,
+            self,
             Task::Clustering | Task::AnomalyDetection | Task::Transformation
-        ) || self.learns_clicks()
+        )
+    }
+}
+
+impl Algorithm {
+    /// Whether it learns without a label column: its task does, or it is an online
+    /// recommender (which learns clicks).
+    pub fn learns_without_label(&self) -> bool {
+        self.task.learns_without_label() || self.learns_clicks()
     }
 
     /// Whether it is an online recommender, learning from (user, item) clicks and refusing

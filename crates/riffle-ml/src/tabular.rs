@@ -129,11 +129,7 @@ pub fn feature_columns(spec: &TrainSpec, table: &RecordBatch) -> Vec<String> {
 /// Checks the label and features of `table` for `spec` and makes a text label numeric.
 pub fn prepare(spec: &TrainSpec, task: Task, table: RecordBatch) -> Result<Prepared> {
     let clicks = algorithms::find(&spec.algorithm).is_ok_and(|a| a.learns_clicks());
-    let without_label = clicks
-        || matches!(
-            task,
-            Task::Clustering | Task::AnomalyDetection | Task::Transformation
-        );
+    let without_label = clicks || task.learns_without_label();
     if spec.label.is_empty() && !without_label {
         return Err(MlError::InvalidData(format!(
             "{} needs a label column",

@@ -59,7 +59,7 @@ pub use join::{
 };
 pub use keyed::KeyedStream;
 pub use metrics::MetricsServer;
-pub use process::{Context, KeyedProcessFunction, Timer};
+pub use process::{Context, EventTimeBuffer, KeyedProcessFunction, Timer};
 pub use sink::Sink;
 pub use source::{decode_u64, now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};
 pub use state::{KeyedState, ListState, MapState, ValueState};

@@ -165,6 +165,59 @@ impl<K, S, O> Context<'_, K, S, O> {
     }
 }
 
+/// Records a keyed process function holds until the watermark passes them, to apply them in
+/// event-time order (arrival order among equal times) with a timer per key rather than one
+/// per record: [`hold`](Self::hold) asks for a timer only for a record earlier than all held
+/// ones, and [`take_due`](Self::take_due), called when it fires with the input's watermark
+/// ([`Context::input_watermark`]), takes every record that watermark has passed and names
+/// the time of the next timer. Kept in keyed state, it is checkpointed with it.
+///
+/// ```
+/// use riffle_runtime::EventTimeBuffer;
+/// let mut held = EventTimeBuffer::default();
+/// assert_eq!(held.hold(20, "b"), Some(20));
+/// assert_eq!(held.hold(30, "c"), None);
+/// assert_eq!(held.hold(10, "a"), Some(10));
+/// let (due, next) = held.take_due(25);
+/// assert_eq!(due, vec![(10, "a"), (20, "b")]);
+/// assert_eq!(next, Some(30));
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct EventTimeBuffer<T> {
+    held: Vec<(EventTime, T)>,
+}
+
+impl<T> Default for EventTimeBuffer<T> {
+    fn default() -> Self {
+        EventTimeBuffer { held: Vec::new() }
+    }
+}
+
+impl<T> EventTimeBuffer<T> {
+    /// Holds `value` at event time `ts`; returns `Some(ts)` when a timer is wanted there (no
+    /// record held is as early).
+    pub fn hold(&mut self, ts: EventTime, value: T) -> Option<EventTime> {
+        let earliest = self.held.first().map(|(t, _)| *t);
+        let at = self.held.partition_point(|(t, _)| *t <= ts);
+        self.held.insert(at, (ts, value));
+        earliest.is_none_or(|e| ts < e).then_some(ts)
+    }
+
+    /// Takes the records at or before `upto`, in order, and returns them with the time of
+    /// the earliest record still held (where the next timer goes).
+    pub fn take_due(&mut self, upto: EventTime) -> (Vec<(EventTime, T)>, Option<EventTime>) {
+        let due = self.held.partition_point(|(t, _)| *t <= upto);
+        let records = self.held.drain(..due).collect();
+        (records, self.held.first().map(|(t, _)| *t))
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
 /// Timers of one clock: due times with their keys, deduplicated, deletable.
 struct TimerQueue<K> {
     queue: BTreeMap<EventTime, Vec<K>>,

@@ -13,7 +13,9 @@
 use std::hash::Hash;
 use std::rc::Rc;
 
-use riffle_runtime::{Context, Data, DataStream, KeyedProcessFunction, KeyedStream, Timer};
+use riffle_runtime::{
+    Context, Data, DataStream, EventTimeBuffer, KeyedProcessFunction, KeyedStream, Timer,
+};
 use serde::{Deserialize, Serialize};
 
 use super::anomaly::{AnomalyDetector, EwmaZScore, HalfSpaceTrees};
@@ -265,7 +267,7 @@ pub struct Scored<T> {
 pub struct LearnerState<M, T> {
     model: Option<M>,
     /// Records waiting for the watermark, in event-time order (arrival order among equals).
-    held: Vec<(i64, T)>,
+    held: EventTimeBuffer<T>,
     records: u64,
     version: u64,
     /// Progressive evaluation: the outcomes in the window and their sums.
@@ -281,7 +283,7 @@ impl<M, T> Default for LearnerState<M, T> {
     fn default() -> Self {
         LearnerState {
             model: None,
-            held: Vec::new(),
+            held: EventTimeBuffer::default(),
             records: 0,
             version: 0,
             window: Default::default(),
@@ -355,26 +357,16 @@ impl<K: Data, T: Data, M: OnlineModel> KeyedProcessFunction<K, T> for OrderedLea
 
     fn process_element(&mut self, value: T, ctx: &mut Context<'_, K, Self::State, Self::Out>) {
         let ts = ctx.timestamp();
-        let held = &mut ctx.state().held;
-        let earliest = held.first().map(|(t, _)| *t);
-        let at = held.partition_point(|(t, _)| *t <= ts);
-        held.insert(at, (ts, value));
-        // A timer at the key's earliest held record (a record earlier than all held ones
-        // sets its own): when it fires, every record the watermark has passed is handled,
-        // and a timer is set for the next one. Not one timer per record.
-        if earliest.is_none_or(|e| ts < e) {
-            ctx.register_event_time_timer(ts);
+        if let Some(at) = ctx.state().held.hold(ts, value) {
+            ctx.register_event_time_timer(at);
         }
     }
 
     fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, K, Self::State, Self::Out>) {
         let key = ctx.key().clone();
         let upto = ctx.input_watermark().max(timer.time);
-        let state = ctx.state();
-        let due = state.held.partition_point(|(t, _)| *t <= upto);
-        let records: Vec<(i64, T)> = state.held.drain(..due).collect();
-        if let Some((next, _)) = state.held.first() {
-            let next = *next;
+        let (records, next) = ctx.state().held.take_due(upto);
+        if let Some(next) = next {
             ctx.register_event_time_timer(next);
         }
         let mut out = Vec::new();
