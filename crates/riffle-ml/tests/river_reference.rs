@@ -118,7 +118,7 @@ fn progressive_accuracy_of_gaussian_naive_bayes_and_the_trees_matches_river() {
                 Box::new(HoeffdingTreeClassifier::default()),
             ),
         ] {
-            let score = progressive_accuracy(model.as_mut(), &data.x, &data.y);
+            let score = progressive_accuracy(&mut model, &data.x, &data.y);
             let key = format!("{stream}/{name}");
             let theirs = river(&key, "accuracy");
             println!(

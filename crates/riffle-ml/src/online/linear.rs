@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{OnlineClassifier, OnlineRegressor};
+use crate::Matrix;
 
 /// How weights move after each record's gradient `g`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,51 +94,226 @@ impl LinearParams {
         }
         let loss_gradient = loss_gradient.clamp(-self.clip_gradient, self.clip_gradient);
         self.intercept -= self.intercept_lr * loss_gradient;
+        let optimizer = self.optimizer;
+        optimizer.size_state(self.weights.len(), &mut self.squares, &mut self.z);
         // One pass, no allocation: each weight's gradient is formed and applied in place
         // (the optimiser's per-weight rule is independent across weights).
         let l2 = self.l2;
-        let gradient = |i: usize, w: f64| x.get(i).map_or(0.0, |v| v * loss_gradient) + l2 * w;
+        for (i, w) in self.weights.iter_mut().enumerate() {
+            let g = x.get(i).map_or(0.0, |v| v * loss_gradient) + l2 * *w;
+            // SGD keeps no state, AdaGrad no `z`: their lanes are scratch.
+            let mut scratch = [0.0; 2];
+            let [squares, z] = &mut scratch;
+            let squares = self.squares.get_mut(i).unwrap_or(squares);
+            optimizer.apply(w, squares, self.z.get_mut(i).unwrap_or(z), g);
+        }
+    }
+
+    /// Predicts each row of `x` with `L`, handing the prediction and the row's label to
+    /// `each`, then learns the row: exactly `predict` and `step` row after row, faster. For models of up
+    /// to 16 weights, one per feature, the loop is compiled for the width and the
+    /// optimiser: the weights and the optimiser's state live in local arrays, in registers,
+    /// with no bounds checks. A record's update waits on the previous record's, so the
+    /// loop's speed is the latency of that chain.
+    fn predict_then_learn_each<L: Link>(
+        &mut self,
+        x: &Matrix,
+        y: &[f64],
+        each: &mut impl FnMut(f64, f64),
+    ) {
+        let cols = x.cols();
+        if self.weights.len() < cols && x.rows() > 0 {
+            // As the first row's `step` would: the zeros it adds change no prediction.
+            self.weights.resize(cols, 0.0);
+        }
+        macro_rules! fixed_widths {
+            ($($d:literal)*) => {
+                match cols {
+                    $($d => return self.fixed_width::<L, $d>(x, y, each),)*
+                    _ => {}
+                }
+            };
+        }
+        if self.weights.len() == cols {
+            fixed_widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        }
+        for (row, label) in x.row_iter().zip(y) {
+            let prediction = L::predict(self.raw(row));
+            each(prediction, *label);
+            self.step(row, L::loss_gradient(prediction, *label));
+        }
+    }
+
+    /// [`predict_then_learn_each`](Self::predict_then_learn_each) for a model of `D`
+    /// weights on rows of `D` features.
+    fn fixed_width<L: Link, const D: usize>(
+        &mut self,
+        x: &Matrix,
+        y: &[f64],
+        each: &mut impl FnMut(f64, f64),
+    ) {
+        self.optimizer.size_state(D, &mut self.squares, &mut self.z);
         match self.optimizer {
-            Optimizer::Sgd { lr } => {
-                for (i, w) in self.weights.iter_mut().enumerate() {
-                    *w -= lr * gradient(i, *w);
-                }
-            }
-            Optimizer::AdaGrad { lr, eps } => {
-                self.squares.resize(self.weights.len(), 0.0);
-                let pairs = self.weights.iter_mut().zip(self.squares.iter_mut());
-                for (i, (w, g2)) in pairs.enumerate() {
-                    let g = gradient(i, *w);
-                    *g2 += g * g;
-                    *w -= lr / (*g2 + eps).sqrt() * g;
-                }
-            }
+            Optimizer::Sgd { lr } => self.fixed_rule::<L, D>(x, y, each, Sgd(lr)),
+            Optimizer::AdaGrad { lr, eps } => self.fixed_rule::<L, D>(x, y, each, AdaGrad(lr, eps)),
             Optimizer::Ftrl {
                 alpha,
                 beta,
                 l1,
-                l2: ftrl_l2,
-            } => {
-                let len = self.weights.len();
-                self.squares.resize(len, 0.0);
-                self.z.resize(len, 0.0);
-                for (i, w) in self.weights.iter_mut().enumerate() {
-                    let g = gradient(i, *w);
-                    let n = self.squares[i];
-                    let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
-                    self.z[i] += g - sigma * *w;
-                    self.squares[i] = n + g * g;
-                    let z = self.z[i];
-                    // The weight for the next record, from the updated state (River computes
-                    // it in its step and again, identically, before predicting).
-                    *w = if z.abs() <= l1 {
-                        0.0
-                    } else {
-                        -(z - z.signum() * l1) / ((beta + self.squares[i].sqrt()) / alpha + ftrl_l2)
-                    };
-                }
+                l2,
+            } => self.fixed_rule::<L, D>(x, y, each, Ftrl([alpha, beta, l1, l2])),
+        }
+    }
+
+    /// The loop of [`fixed_width`](Self::fixed_width) for one optimiser's rule.
+    fn fixed_rule<L: Link, const D: usize>(
+        &mut self,
+        x: &Matrix,
+        y: &[f64],
+        each: &mut impl FnMut(f64, f64),
+        rule: impl WeightRule,
+    ) {
+        let lanes = |values: &[f64]| {
+            let mut lanes = [0.0; D];
+            lanes[..values.len()].copy_from_slice(values);
+            lanes
+        };
+        let (mut w, mut squares, mut z) =
+            (lanes(&self.weights), lanes(&self.squares), lanes(&self.z));
+        let mut intercept = self.intercept;
+        let (l2, intercept_lr, clip) = (self.l2, self.intercept_lr, self.clip_gradient);
+        let (rows, _) = x.as_slice().as_chunks::<D>();
+        for (row, label) in rows.iter().zip(y) {
+            // The same sum, in the same order, as `raw`.
+            let dot = w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>();
+            let prediction = L::predict(intercept + dot);
+            each(prediction, *label);
+            let loss_gradient = L::loss_gradient(prediction, *label).clamp(-clip, clip);
+            intercept -= intercept_lr * loss_gradient;
+            for i in 0..D {
+                let g = row[i] * loss_gradient + l2 * w[i];
+                rule.apply(&mut w[i], &mut squares[i], &mut z[i], g);
             }
         }
+        self.weights.copy_from_slice(&w);
+        let (squares_len, z_len) = (self.squares.len(), self.z.len());
+        self.squares.copy_from_slice(&squares[..squares_len]);
+        self.z.copy_from_slice(&z[..z_len]);
+        self.intercept = intercept;
+    }
+}
+
+impl Optimizer {
+    /// Sizes the state this optimiser keeps for `weights` weights (SGD keeps none, AdaGrad
+    /// the squares, FTRL both), as River's optimisers do.
+    fn size_state(self, weights: usize, squares: &mut Vec<f64>, z: &mut Vec<f64>) {
+        let (squares_len, z_len) = match self {
+            Optimizer::Sgd { .. } => (0, 0),
+            Optimizer::AdaGrad { .. } => (weights, 0),
+            Optimizer::Ftrl { .. } => (weights, weights),
+        };
+        squares.resize(squares_len.max(squares.len()), 0.0);
+        z.resize(z_len.max(z.len()), 0.0);
+    }
+
+    /// Moves weight `w` by gradient `g` (see [`WeightRule`]).
+    #[inline(always)]
+    fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, g: f64) {
+        match self {
+            Optimizer::Sgd { lr } => Sgd(lr).apply(w, squares, z, g),
+            Optimizer::AdaGrad { lr, eps } => AdaGrad(lr, eps).apply(w, squares, z, g),
+            Optimizer::Ftrl {
+                alpha,
+                beta,
+                l1,
+                l2,
+            } => Ftrl([alpha, beta, l1, l2]).apply(w, squares, z, g),
+        }
+    }
+}
+
+/// One optimiser's rule for one weight, as a type, so a loop can be compiled for it.
+trait WeightRule: Copy {
+    /// Moves weight `w`, whose optimiser state is `squares` (AdaGrad's accumulated squares,
+    /// FTRL's `n`) and `z` (FTRL's), by gradient `g`.
+    fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, g: f64);
+}
+
+#[derive(Clone, Copy)]
+struct Sgd(f64);
+
+impl WeightRule for Sgd {
+    #[inline(always)]
+    fn apply(self, w: &mut f64, _: &mut f64, _: &mut f64, g: f64) {
+        *w -= self.0 * g;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct AdaGrad(f64, f64);
+
+impl WeightRule for AdaGrad {
+    #[inline(always)]
+    fn apply(self, w: &mut f64, squares: &mut f64, _: &mut f64, g: f64) {
+        let AdaGrad(lr, eps) = self;
+        *squares += g * g;
+        *w -= lr / (*squares + eps).sqrt() * g;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Ftrl([f64; 4]);
+
+impl WeightRule for Ftrl {
+    #[inline(always)]
+    fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, g: f64) {
+        let Ftrl([alpha, beta, l1, l2]) = self;
+        let n = *squares;
+        let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
+        *z += g - sigma * *w;
+        *squares = n + g * g;
+        // The weight for the next record, from the updated state (River computes it in its
+        // step and again, identically, before predicting).
+        *w = if z.abs() <= l1 {
+            0.0
+        } else {
+            -(*z - z.signum() * l1) / ((beta + squares.sqrt()) / alpha + l2)
+        };
+    }
+}
+
+/// How a linear model turns its raw output into a prediction, and the gradient of its loss
+/// with respect to the raw output at that prediction.
+trait Link {
+    fn predict(raw: f64) -> f64;
+    fn loss_gradient(prediction: f64, y: f64) -> f64;
+}
+
+/// Logistic regression: the probability of class 1; log loss.
+struct Logistic;
+
+impl Link for Logistic {
+    #[inline(always)]
+    fn predict(raw: f64) -> f64 {
+        sigmoid(raw)
+    }
+    #[inline(always)]
+    fn loss_gradient(probability: f64, y: f64) -> f64 {
+        probability - y
+    }
+}
+
+/// Linear regression: the raw output; squared loss.
+struct Identity;
+
+impl Link for Identity {
+    #[inline(always)]
+    fn predict(raw: f64) -> f64 {
+        raw
+    }
+    #[inline(always)]
+    fn loss_gradient(prediction: f64, y: f64) -> f64 {
+        2.0 * (prediction - y)
     }
 }
 
@@ -179,16 +355,21 @@ impl OnlineLogisticRegression {
 
 impl OnlineClassifier for OnlineLogisticRegression {
     fn predict_proba_one(&self, x: &[f64]) -> f64 {
-        sigmoid(self.params.raw(x))
+        Logistic::predict(self.params.raw(x))
     }
 
     fn learn_one(&mut self, x: &[f64], y: f64) {
         let p = self.predict_proba_one(x);
-        self.params.step(x, p - y);
+        self.learn_predicted(x, y, p);
     }
 
     fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
-        self.params.step(x, probability - y);
+        self.params.step(x, Logistic::loss_gradient(probability, y));
+    }
+
+    fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64)) {
+        self.params
+            .predict_then_learn_each::<Logistic>(x, y, &mut each);
     }
 }
 
@@ -229,7 +410,16 @@ impl OnlineRegressor for OnlineLinearRegression {
 
     fn learn_one(&mut self, x: &[f64], y: f64) {
         let prediction = self.params.raw(x);
-        self.params.step(x, 2.0 * (prediction - y));
+        self.learn_predicted(x, y, prediction);
+    }
+
+    fn learn_predicted(&mut self, x: &[f64], y: f64, prediction: f64) {
+        self.params.step(x, Identity::loss_gradient(prediction, y));
+    }
+
+    fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64)) {
+        self.params
+            .predict_then_learn_each::<Identity>(x, y, &mut each);
     }
 }
 
@@ -269,6 +459,60 @@ mod tests {
                 OnlineRegressor::learn_one(&mut d, row, *y);
             }
             assert_eq!(c, d);
+        }
+    }
+
+    #[test]
+    fn predicting_then_learning_many_is_exactly_the_loop() {
+        // Widths below, at and above the fixed-width lanes, with an L2 term, an FTRL with L1,
+        // and a model that continues from learned state.
+        let mut optimizers = optimizers().to_vec();
+        optimizers.push(Optimizer::Ftrl {
+            alpha: 0.1,
+            beta: 1.0,
+            l1: 0.5,
+            l2: 0.1,
+        });
+        for features in [1, 3, 8, 10, 16, 20] {
+            let s = streams::hyperplane(600, features, 0.001, 0.05, 4);
+            for &optimizer in &optimizers {
+                let mut batch = OnlineLogisticRegression::with_optimizer(optimizer);
+                batch.params.l2 = 0.01;
+                let mut looped = batch.clone();
+                let mut probabilities = Vec::new();
+                let (head, tail) = s.x.as_slice().split_at(250 * features);
+                for (rows, y) in [(head, &s.y[..250]), (tail, &s.y[250..])] {
+                    let rows = Matrix::new(y.len(), features, rows.to_vec()).unwrap();
+                    batch.predict_then_learn_each(&rows, y, |p, _| probabilities.push(p));
+                }
+                let expected: Vec<f64> =
+                    s.x.row_iter()
+                        .zip(&s.y)
+                        .map(|(row, y)| {
+                            let p = looped.predict_proba_one(row);
+                            looped.learn_predicted(row, *y, p);
+                            p
+                        })
+                        .collect();
+                assert_eq!(probabilities, expected, "{features} {optimizer:?}");
+                assert_eq!(batch, looped, "{features} {optimizer:?}");
+
+                let mut batch = OnlineLinearRegression::with_optimizer(optimizer);
+                let mut looped = batch.clone();
+                let mut predictions = Vec::new();
+                batch.predict_then_learn_each(&s.x, &s.y, |p, _| predictions.push(p));
+                let expected: Vec<f64> =
+                    s.x.row_iter()
+                        .zip(&s.y)
+                        .map(|(row, y)| {
+                            let p = OnlineRegressor::predict_one(&looped, row);
+                            OnlineRegressor::learn_one(&mut looped, row, *y);
+                            p
+                        })
+                        .collect();
+                assert_eq!(predictions, expected, "{features} {optimizer:?}");
+                assert_eq!(batch, looped, "{features} {optimizer:?}");
+            }
         }
     }
 

@@ -65,6 +65,19 @@ pub trait OnlineClassifier {
             self.learn_one(row, *label);
         }
     }
+    /// Test-then-train over the rows, in order: hands each row's
+    /// [`predict_proba_one`](Self::predict_proba_one) and label to `each`, then learns the
+    /// row. Exactly the loop; the linear models compile it for their width and optimiser.
+    fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64))
+    where
+        Self: Sized,
+    {
+        for (row, label) in x.row_iter().zip(y) {
+            let probability = self.predict_proba_one(row);
+            each(probability, *label);
+            self.learn_predicted(row, *label, probability);
+        }
+    }
 }
 
 /// A regressor that learns one record at a time.
@@ -73,37 +86,73 @@ pub trait OnlineRegressor {
     fn predict_one(&self, x: &[f64]) -> f64;
     /// Updates the model with one record and its target.
     fn learn_one(&mut self, x: &[f64], y: f64);
+    /// [`learn_one`](Self::learn_one) for a record whose prediction the model has just
+    /// given (`predict_one(x)`, with no update in between), without predicting again.
+    fn learn_predicted(&mut self, x: &[f64], y: f64, prediction: f64) {
+        let _ = prediction;
+        self.learn_one(x, y);
+    }
     /// [`learn_one`](Self::learn_one) for every row, in order: exactly the loop.
     fn learn_many(&mut self, x: &Matrix, y: &[f64]) {
         for (row, target) in x.row_iter().zip(y) {
             self.learn_one(row, *target);
         }
     }
+    /// Test-then-train over the rows, in order: hands each row's
+    /// [`predict_one`](Self::predict_one) and target to `each`, then learns the row. Exactly
+    /// the loop; the linear models compile it for their width and optimiser.
+    fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64))
+    where
+        Self: Sized,
+    {
+        for (row, target) in x.row_iter().zip(y) {
+            let prediction = self.predict_one(row);
+            each(prediction, *target);
+            self.learn_predicted(row, *target, prediction);
+        }
+    }
+}
+
+/// A boxed classifier is one: progressive validation runs over models chosen at run time.
+impl<M: OnlineClassifier + ?Sized> OnlineClassifier for Box<M> {
+    fn predict_proba_one(&self, x: &[f64]) -> f64 {
+        (**self).predict_proba_one(x)
+    }
+    fn learn_one(&mut self, x: &[f64], y: f64) {
+        (**self).learn_one(x, y)
+    }
+    fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
+        (**self).learn_predicted(x, y, probability)
+    }
+    fn predict_one(&self, x: &[f64]) -> f64 {
+        (**self).predict_one(x)
+    }
+    fn learn_many(&mut self, x: &Matrix, y: &[f64]) {
+        (**self).learn_many(x, y)
+    }
 }
 
 /// Progressive validation of a binary classifier: each record is first predicted, then
 /// learned. Returns the model's accuracy and, beside it, a majority-class baseline's (which
 /// predicts the more frequent label seen so far, also before learning each record).
-pub fn progressive_accuracy<M: OnlineClassifier + ?Sized>(
+pub fn progressive_accuracy<M: OnlineClassifier>(
     model: &mut M,
     x: &Matrix,
     y: &[f64],
 ) -> ProgressiveScore {
     let (mut correct, mut baseline_correct) = (0usize, 0usize);
     let (mut ones, mut seen) = (0usize, 0usize);
-    for (row, label) in x.row_iter().zip(y) {
-        let probability = model.predict_proba_one(row);
-        if f64::from(probability > 0.5) == *label {
+    model.predict_then_learn_each(x, y, |probability, label| {
+        if f64::from(probability > 0.5) == label {
             correct += 1;
         }
         let majority = if 2 * ones > seen { 1.0 } else { 0.0 };
-        if majority == *label {
+        if majority == label {
             baseline_correct += 1;
         }
-        model.learn_predicted(row, *label, probability);
         seen += 1;
-        ones += usize::from(*label == 1.0);
-    }
+        ones += usize::from(label == 1.0);
+    });
     let n = y.len().max(1) as f64;
     ProgressiveScore {
         accuracy: correct as f64 / n,
@@ -126,21 +175,22 @@ pub struct ProgressiveScore {
 /// Progressive validation of a regressor: each record is first predicted, then learned.
 /// Returns the mean absolute and root mean squared errors and, beside them, the mean absolute
 /// error of a baseline predicting the running mean of the targets seen so far.
-pub fn progressive_regression<M: OnlineRegressor + ?Sized>(
+pub fn progressive_regression<M: OnlineRegressor>(
     model: &mut M,
     x: &Matrix,
     y: &[f64],
 ) -> RegressionScore {
     let (mut abs, mut squares, mut baseline_abs) = (0.0, 0.0, 0.0);
     let mut mean = 0.0;
-    for (i, (row, target)) in x.row_iter().zip(y).enumerate() {
-        let error = model.predict_one(row) - target;
+    let mut seen = 0.0;
+    model.predict_then_learn_each(x, y, |prediction, target| {
+        let error = prediction - target;
         abs += error.abs();
         squares += error * error;
         baseline_abs += (mean - target).abs();
-        model.learn_one(row, *target);
-        mean += (target - mean) / (i + 1) as f64;
-    }
+        seen += 1.0;
+        mean += (target - mean) / seen;
+    });
     let n = y.len().max(1) as f64;
     RegressionScore {
         mae: abs / n,

@@ -70,6 +70,9 @@ macro_rules! regressor_model {
             fn learn(&mut self, x: &[f64], y: f64) {
                 OnlineRegressor::learn_one(self, x, y)
             }
+            fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
+                OnlineRegressor::learn_predicted(self, x, y, score)
+            }
         }
     )*};
 }

@@ -104,11 +104,23 @@ impl Learner {
         }
     }
 
+    /// Scores each row of `x`, hands the score and the row's label to `each`, then learns
+    /// the row: the batch form of `score` and `learn_scored` row after row, for the
+    /// learners that have a faster one (false for the others, which do nothing).
+    fn score_then_learn_each(&mut self, x: &Matrix, y: &[f64], each: impl FnMut(f64, f64)) -> bool {
+        match self {
+            Learner::Logistic(m) => m.predict_then_learn_each(x, y, each),
+            Learner::Linear(m) => m.predict_then_learn_each(x, y, each),
+            _ => return false,
+        }
+        true
+    }
+
     /// Learns `x`, just scored `score`, with label or target `y`.
     fn learn_scored(&mut self, x: &[f64], y: f64, score: f64) {
         match self {
             Learner::Logistic(m) => m.learn_predicted(x, y, score),
-            Learner::Linear(m) => m.learn_one(x, y),
+            Learner::Linear(m) => m.learn_predicted(x, y, score),
             Learner::GaussianNb(m) => m.learn_predicted(x, y, score),
             Learner::HoeffdingTree(m) => m.learn_predicted(x, y, score),
             Learner::Forest(m) => m.learn_predicted(x, y, score),
@@ -136,6 +148,32 @@ struct Progress {
     /// Recommenders: the clicks so far, whose most clicked items are the baseline's lists.
     #[serde(default)]
     popular: Popularity,
+}
+
+impl Progress {
+    /// Counts a row scored `score` (before learning it) whose label or target is `target`.
+    fn record(&mut self, kind: Kind, score: f64, target: f64) {
+        match kind {
+            Kind::Classifier => {
+                let predicted = f64::from(score > 0.5);
+                let majority = f64::from(self.sum * 2.0 > self.rows as f64);
+                self.model += f64::from(predicted == target);
+                self.baseline += f64::from(majority == target);
+            }
+            Kind::Regressor => {
+                let mean = if self.rows == 0 {
+                    0.0
+                } else {
+                    self.sum / self.rows as f64
+                };
+                self.model += (score - target).abs();
+                self.baseline += (mean - target).abs();
+            }
+            Kind::Detector | Kind::Recommender => {}
+        }
+        self.sum += target;
+        self.rows += 1;
+    }
 }
 
 /// An online learner fitted on a table, which scores tables and keeps learning from them.
@@ -221,6 +259,13 @@ impl OnlineLearnerModel {
                 )));
             }
         }
+        if self.scaler.is_none() {
+            let progress = &mut self.progress;
+            let each = |score, target| progress.record(kind, score, target);
+            if self.learner.score_then_learn_each(&x, &y, each) {
+                return Ok(());
+            }
+        }
         let mut scaled = Vec::new();
         for (row, &target) in x.row_iter().zip(&y) {
             // As River's pipeline: the row is scored with the scaler as it was, then the
@@ -232,27 +277,7 @@ impl OnlineLearnerModel {
                 }
                 None => self.learner.score(row),
             };
-            let p = &mut self.progress;
-            match kind {
-                Kind::Classifier => {
-                    let predicted = f64::from(score > 0.5);
-                    let majority = f64::from(p.sum * 2.0 > p.rows as f64);
-                    p.model += f64::from(predicted == target);
-                    p.baseline += f64::from(majority == target);
-                }
-                Kind::Regressor => {
-                    let mean = if p.rows == 0 {
-                        0.0
-                    } else {
-                        p.sum / p.rows as f64
-                    };
-                    p.model += (score - target).abs();
-                    p.baseline += (mean - target).abs();
-                }
-                Kind::Detector | Kind::Recommender => {}
-            }
-            p.sum += target;
-            p.rows += 1;
+            self.progress.record(kind, score, target);
             match &mut self.scaler {
                 Some(scaler) => {
                     scaler.learn_one(row);
