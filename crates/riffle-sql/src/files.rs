@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
+use crate::csv_columns::CsvColumns;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -239,6 +240,8 @@ pub struct LineParser {
     bad: BadRecords,
     /// Line numbers are offsets in a log (Kafka), and errors say so.
     offsets: bool,
+    /// CSV of the common shape straight into columns (Arrow's reader for the rest).
+    columns: Option<CsvColumns>,
 }
 
 impl LineParser {
@@ -249,11 +252,16 @@ impl LineParser {
         policy: BadRecordPolicy,
         bad_count: Arc<AtomicU64>,
     ) -> Result<Self> {
+        let columns = match format {
+            TextFormat::Csv { delimiter, .. } => CsvColumns::new(&schema, delimiter),
+            TextFormat::Json => None,
+        };
         Ok(LineParser {
             schema,
             format,
             bad: BadRecords::counted(policy, bad_count)?,
             offsets: false,
+            columns,
         })
     }
 
@@ -307,6 +315,13 @@ impl LineParser {
     ) -> Result<Option<RecordBatch>> {
         if lines.len() == 0 {
             return Ok(None);
+        }
+        let fast = self.columns.as_ref();
+        if let Some(batch) = fast.and_then(|c| c.parse(&lines.text, lines.len())) {
+            if let Some(kept) = kept {
+                kept.extend(lines.spans.iter().map(|(n, _, _)| *n));
+            }
+            return Ok(Some(batch));
         }
         if let Ok(batch) = self.parse_text(&lines.text, lines.len()) {
             if batch.num_rows() == lines.len() {

@@ -10,6 +10,7 @@
 //! on the runtime: see [`stream`].
 
 mod avro;
+mod csv_columns;
 mod files;
 mod format;
 mod functions;

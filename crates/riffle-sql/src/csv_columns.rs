@@ -1,0 +1,423 @@
+//! CSV lines straight into Arrow columns, for the common case: no quotes, no carriage
+//! returns, every line with the table's number of fields. Each cell is parsed once, into
+//! its column's builder, by the same rules as Arrow's CSV reader (an empty cell is NULL;
+//! numbers, dates and timestamps by `arrow_cast`'s parsers, with a shortcut for plain
+//! integers and for `YYYY-MM-DD HH:MM:SS[.fff]` timestamps that gives the same values).
+//! Anything else — a quote, a bad value, a column type it does not read — makes it give up
+//! on the chunk, which then goes through Arrow's reader and the bad-record policy as
+//! before, so errors are named the same way.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::compute::kernels::cast_utils::{string_to_datetime, Parser};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Float32Type, Float64Type, Int16Type, Int32Type,
+    Int64Type, Int8Type, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+
+/// A parser of CSV chunks for one table's columns.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvColumns {
+    schema: SchemaRef,
+    delimiter: u8,
+}
+
+impl CsvColumns {
+    /// The parser for `schema`, or `None` when a column has a type it does not read.
+    pub(crate) fn new(schema: &SchemaRef, delimiter: u8) -> Option<Self> {
+        let readable = schema
+            .fields()
+            .iter()
+            .all(|f| column(f.data_type(), 0, 0).is_some());
+        (readable && delimiter != b'"' && delimiter != b'\n' && delimiter != b'\r').then(|| {
+            CsvColumns {
+                schema: Arc::clone(schema),
+                delimiter,
+            }
+        })
+    }
+
+    /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
+    /// needs Arrow's reader.
+    pub(crate) fn parse(&self, text: &[u8], rows: usize) -> Option<RecordBatch> {
+        if memchr::memchr2(b'"', b'\r', text).is_some() {
+            return None;
+        }
+        // Arrow's reader takes text only.
+        let text = std::str::from_utf8(text).ok()?;
+        let mut columns = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| column(f.data_type(), rows, text.len()))
+            .collect::<Option<Vec<_>>>()?;
+        let last = columns.len().checked_sub(1)?;
+        // One pass over the chunk finds every field's end; a line must end (`\n`) exactly
+        // at its last field.
+        let bytes = text.as_bytes();
+        let mut ends = memchr::memchr2_iter(self.delimiter, b'\n', bytes);
+        let (mut start, mut lines) = (0, 0);
+        while start < bytes.len() {
+            for (i, column) in columns.iter_mut().enumerate() {
+                let end = ends.next()?;
+                if (bytes[end] == b'\n') != (i == last) {
+                    return None;
+                }
+                column.push(&text[start..end])?;
+                start = end + 1;
+            }
+            lines += 1;
+        }
+        if lines != rows {
+            return None;
+        }
+        let arrays = columns.iter_mut().map(|c| c.finish()).collect();
+        RecordBatch::try_new(Arc::clone(&self.schema), arrays).ok()
+    }
+}
+
+/// One column being read: takes its cells in order, `None` for a cell that does not parse.
+trait Column {
+    fn push(&mut self, cell: &str) -> Option<()>;
+    fn finish(&mut self) -> ArrayRef;
+}
+
+/// A column of `data_type` for `rows` rows of `bytes` bytes in all, if this parser reads
+/// the type. A text column is given room for all the bytes: it never grows (growing copies,
+/// and touches fresh memory each chunk), and the allocator hands the same block back chunk
+/// after chunk.
+fn column(data_type: &DataType, rows: usize, bytes: usize) -> Option<Box<dyn Column>> {
+    fn primitive<T: ArrowPrimitiveType>(
+        rows: usize,
+        parse: fn(&str) -> Option<T::Native>,
+    ) -> Option<Box<dyn Column>> {
+        Some(Box::new(Primitive::<T> {
+            builder: PrimitiveBuilder::with_capacity(rows),
+            parse,
+        }))
+    }
+    match data_type {
+        DataType::Int8 => primitive::<Int8Type>(rows, integer::<Int8Type>),
+        DataType::Int16 => primitive::<Int16Type>(rows, integer::<Int16Type>),
+        DataType::Int32 => primitive::<Int32Type>(rows, integer::<Int32Type>),
+        DataType::Int64 => primitive::<Int64Type>(rows, integer::<Int64Type>),
+        DataType::UInt8 => primitive::<UInt8Type>(rows, integer::<UInt8Type>),
+        DataType::UInt16 => primitive::<UInt16Type>(rows, integer::<UInt16Type>),
+        DataType::UInt32 => primitive::<UInt32Type>(rows, integer::<UInt32Type>),
+        DataType::UInt64 => primitive::<UInt64Type>(rows, integer::<UInt64Type>),
+        DataType::Float32 => primitive::<Float32Type>(rows, Float32Type::parse),
+        DataType::Float64 => primitive::<Float64Type>(rows, Float64Type::parse),
+        DataType::Date32 => primitive::<Date32Type>(rows, Date32Type::parse),
+        DataType::Timestamp(unit, None) => match unit {
+            TimeUnit::Second => primitive::<TimestampSecondType>(rows, timestamp::<1>),
+            TimeUnit::Millisecond => {
+                primitive::<TimestampMillisecondType>(rows, timestamp::<1_000>)
+            }
+            TimeUnit::Microsecond => {
+                primitive::<TimestampMicrosecondType>(rows, timestamp::<1_000_000>)
+            }
+            TimeUnit::Nanosecond => {
+                primitive::<TimestampNanosecondType>(rows, timestamp::<1_000_000_000>)
+            }
+        },
+        DataType::Utf8 => Some(Box::new(Text(StringBuilder::with_capacity(rows, bytes)))),
+        DataType::Boolean => Some(Box::new(Flags(BooleanBuilder::with_capacity(rows)))),
+        _ => None,
+    }
+}
+
+struct Primitive<T: ArrowPrimitiveType> {
+    builder: PrimitiveBuilder<T>,
+    parse: fn(&str) -> Option<T::Native>,
+}
+
+impl<T: ArrowPrimitiveType> Column for Primitive<T> {
+    fn push(&mut self, cell: &str) -> Option<()> {
+        if cell.is_empty() {
+            self.builder.append_null();
+        } else {
+            self.builder.append_value((self.parse)(cell)?);
+        }
+        Some(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.builder.finish())
+    }
+}
+
+struct Text(StringBuilder);
+
+impl Column for Text {
+    fn push(&mut self, cell: &str) -> Option<()> {
+        // As Arrow's reader: an empty cell is NULL.
+        if cell.is_empty() {
+            self.0.append_null();
+        } else {
+            self.0.append_value(cell);
+        }
+        Some(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.0.finish())
+    }
+}
+
+struct Flags(BooleanBuilder);
+
+impl Column for Flags {
+    fn push(&mut self, cell: &str) -> Option<()> {
+        // Arrow's reader's words for booleans.
+        if cell.is_empty() {
+            self.0.append_null();
+        } else if cell.eq_ignore_ascii_case("true") {
+            self.0.append_value(true);
+        } else if cell.eq_ignore_ascii_case("false") {
+            self.0.append_value(false);
+        } else {
+            return None;
+        }
+        Some(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.0.finish())
+    }
+}
+
+/// An integer: an optional minus and up to 18 digits read directly, anything else by
+/// Arrow's parser.
+fn integer<T>(cell: &str) -> Option<T::Native>
+where
+    T: ArrowPrimitiveType + Parser,
+    T::Native: TryFrom<i64>,
+{
+    let bytes = cell.as_bytes();
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return T::parse(cell);
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    let value = if negative { -magnitude } else { magnitude };
+    T::Native::try_from(value).ok().or_else(|| T::parse(cell))
+}
+
+/// A timestamp without time zone in `PER_SECOND` units: `YYYY-MM-DD HH:MM:SS` (or `T` for
+/// the space) with up to 9 digits of fraction read directly, anything else by Arrow's
+/// parser (which reads it as UTC, as Arrow's CSV reader does).
+fn timestamp<const PER_SECOND: i64>(cell: &str) -> Option<i64> {
+    plain_timestamp(cell.as_bytes())
+        .and_then(|(seconds, nanos)| {
+            seconds
+                .checked_mul(PER_SECOND)?
+                .checked_add(nanos / (1_000_000_000 / PER_SECOND))
+        })
+        .or_else(|| {
+            let time = string_to_datetime(&chrono::Utc, cell).ok()?;
+            match PER_SECOND {
+                1 => Some(time.timestamp()),
+                1_000 => Some(time.timestamp_millis()),
+                1_000_000 => Some(time.timestamp_micros()),
+                _ => time.timestamp_nanos_opt(),
+            }
+        })
+}
+
+/// Seconds since the epoch and nanoseconds of `YYYY-MM-DD HH:MM:SS[.f{1,9}]` (a `T` may
+/// stand for the space), if `bytes` is exactly that and names a real time.
+fn plain_timestamp(bytes: &[u8]) -> Option<(i64, i64)> {
+    if bytes.len() < 19 || !matches!(bytes[10], b' ' | b'T') {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0i64, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+        })
+    };
+    let punctuation = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if punctuation.iter().any(|&(at, byte)| bytes[at] != byte) {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = match &bytes[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            let digits = number(20..bytes.len())?;
+            digits * 10i64.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second, nanos))
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn arrow(schema: &SchemaRef, text: &str, rows: usize) -> Option<RecordBatch> {
+        let batches = datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(schema))
+            .with_header(false)
+            .with_batch_size(rows)
+            .build(std::io::Cursor::new(text.as_bytes().to_vec()))
+            .ok()?
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        datafusion::arrow::compute::concat_batches(schema, &batches).ok()
+    }
+
+    fn schema(types: &[DataType]) -> SchemaRef {
+        let fields: Vec<Field> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Field::new(format!("c{i}"), t.clone(), true))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    #[test]
+    fn every_type_reads_as_arrows_reader_reads_it() {
+        let types = [
+            DataType::Int64,
+            DataType::Int32,
+            DataType::UInt8,
+            DataType::Float64,
+            DataType::Utf8,
+            DataType::Boolean,
+            DataType::Date32,
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::Timestamp(TimeUnit::Second, None),
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+        ];
+        let schema = schema(&types);
+        let lines = [
+            "1,2,3,1.5,abc,true,2024-02-29,2023-11-14 22:13:20.000,2023-11-14 22:13:20.5,1969-12-31 23:59:59,2000-01-01T00:00:00.123456789",
+            "-9223372036854775808,-2147483648,255,-0.0,x y,FALSE,1970-01-01,1969-12-31 23:59:59.999,1900-03-01 00:00:00.000001,2024-02-29 12:00:00,1970-01-01 00:00:00",
+            ",,,,,,,,,,",
+            "007,+5,0,1e300,é,True,2000-02-28,2023-11-14T22:13:20,2023-11-14 22:13:20.1234567,1600-01-01 00:00:00,2262-04-11 23:47:16.854775807",
+            "123456789012345678,0,1,NaN,  padded ,false,1999-12-31,2023-11-14 22:13:20Z,2023-11-14 22:13:20+02:00,0001-01-01 00:00:00,1677-09-21 00:12:43.145224192",
+        ];
+        let text = lines.join("\n") + "\n";
+        let fast = CsvColumns::new(&schema, b',').unwrap();
+        let ours = fast.parse(text.as_bytes(), lines.len()).unwrap();
+        let theirs = arrow(&schema, &text, lines.len()).unwrap();
+        for (i, field) in schema.fields().iter().enumerate() {
+            assert_eq!(
+                ours.column(i).as_ref(),
+                theirs.column(i).as_ref(),
+                "{}",
+                field.name()
+            );
+        }
+    }
+
+    #[test]
+    fn what_it_does_not_read_is_left_to_arrows_reader() {
+        let schema = schema(&[DataType::Int64, DataType::Utf8, DataType::Int32]);
+        let fast = CsvColumns::new(&schema, b',').unwrap();
+        for (text, rows) in [
+            ("1,\"quoted, text\",2\n", 1),
+            ("1,a,2\r\n", 1),
+            ("1,a\n", 1),
+            ("1,a,2,3\n", 1),
+            ("x,a,2\n", 1),
+            ("1,a,3000000000\n", 1),
+            ("1,a,2\n", 2),
+        ] {
+            assert!(fast.parse(text.as_bytes(), rows).is_none(), "{text:?}");
+        }
+        let bad_timestamps = schema_of_timestamps();
+        let fast = CsvColumns::new(&bad_timestamps, b',').unwrap();
+        for cell in [
+            "2023-02-29 00:00:00",
+            "2023-13-01 00:00:00",
+            "2023-01-01 24:00:00",
+            "2023-01-01 00:00:00.1234567890",
+        ] {
+            let text = format!("{cell}\n");
+            assert_eq!(
+                fast.parse(text.as_bytes(), 1).is_some(),
+                arrow(&bad_timestamps, &text, 1).is_some(),
+                "{cell}"
+            );
+        }
+        let decimals = schema_of(DataType::Decimal128(10, 2));
+        assert!(CsvColumns::new(&decimals, b',').is_none());
+        let zoned = schema_of(DataType::Timestamp(
+            TimeUnit::Millisecond,
+            Some("UTC".into()),
+        ));
+        assert!(CsvColumns::new(&zoned, b',').is_none());
+    }
+
+    fn schema_of(data_type: DataType) -> SchemaRef {
+        schema(&[data_type])
+    }
+
+    fn schema_of_timestamps() -> SchemaRef {
+        schema_of(DataType::Timestamp(TimeUnit::Millisecond, None))
+    }
+
+    #[test]
+    fn plain_timestamps_agree_with_arrows_parser_across_centuries() {
+        // Every day from 1600 to 2400 (leap years and their exceptions), in microseconds,
+        // and every tenth day of the nanosecond range at its last nanosecond.
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let expected = |cell: &str| string_to_datetime(&chrono::Utc, cell).unwrap();
+        let mut date = day(1600, 1, 1);
+        while date < day(2400, 1, 1) {
+            let cell = format!("{date} 12:34:56.789");
+            assert_eq!(
+                timestamp::<1_000_000>(&cell),
+                Some(expected(&cell).timestamp_micros()),
+                "{cell}"
+            );
+            date = date.succ_opt().unwrap();
+        }
+        let mut date = day(1677, 9, 22);
+        while date < day(2262, 4, 11) {
+            let cell = format!("{date} 23:59:59.999999999");
+            assert_eq!(
+                timestamp::<1_000_000_000>(&cell),
+                expected(&cell).timestamp_nanos_opt(),
+                "{cell}"
+            );
+            date = date + chrono::Days::new(10);
+        }
+    }
+}
