@@ -112,18 +112,23 @@ fn column(data_type: &DataType, rows: usize, bytes: usize) -> Option<Box<dyn Col
         DataType::Float32 => primitive::<Float32Type>(rows, Float32Type::parse),
         DataType::Float64 => primitive::<Float64Type>(rows, Float64Type::parse),
         DataType::Date32 => primitive::<Date32Type>(rows, Date32Type::parse),
-        DataType::Timestamp(unit, None) => match unit {
-            TimeUnit::Second => primitive::<TimestampSecondType>(rows, timestamp::<1>),
-            TimeUnit::Millisecond => {
-                primitive::<TimestampMillisecondType>(rows, timestamp::<1_000>)
+        DataType::Timestamp(unit, None) => {
+            fn timestamps<T, const PER_SECOND: i64>(rows: usize) -> Option<Box<dyn Column>>
+            where
+                T: ArrowPrimitiveType<Native = i64>,
+            {
+                Some(Box::new(Timestamps::<T, PER_SECOND> {
+                    builder: PrimitiveBuilder::with_capacity(rows),
+                    day: None,
+                }))
             }
-            TimeUnit::Microsecond => {
-                primitive::<TimestampMicrosecondType>(rows, timestamp::<1_000_000>)
+            match unit {
+                TimeUnit::Second => timestamps::<TimestampSecondType, 1>(rows),
+                TimeUnit::Millisecond => timestamps::<TimestampMillisecondType, 1_000>(rows),
+                TimeUnit::Microsecond => timestamps::<TimestampMicrosecondType, 1_000_000>(rows),
+                TimeUnit::Nanosecond => timestamps::<TimestampNanosecondType, 1_000_000_000>(rows),
             }
-            TimeUnit::Nanosecond => {
-                primitive::<TimestampNanosecondType>(rows, timestamp::<1_000_000_000>)
-            }
-        },
+        }
         DataType::Utf8 => Some(Box::new(Text(StringBuilder::with_capacity(rows, bytes)))),
         DataType::Boolean => Some(Box::new(Flags(BooleanBuilder::with_capacity(rows)))),
         _ => None,
@@ -202,25 +207,70 @@ where
         Some((b'-', digits)) => (true, digits),
         _ => (false, bytes),
     };
-    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 18 {
         return T::parse(cell);
     }
-    let magnitude = digits
-        .iter()
-        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    let mut magnitude = 0i64;
+    for digit in digits {
+        let value = digit.wrapping_sub(b'0');
+        if value > 9 {
+            return T::parse(cell);
+        }
+        magnitude = magnitude * 10 + i64::from(value);
+    }
     let value = if negative { -magnitude } else { magnitude };
     T::Native::try_from(value).ok().or_else(|| T::parse(cell))
+}
+
+/// A column of timestamps without time zone in `PER_SECOND` units, which remembers the
+/// last date it read (a stream's timestamps mostly share their day).
+struct Timestamps<T: ArrowPrimitiveType, const PER_SECOND: i64> {
+    builder: PrimitiveBuilder<T>,
+    day: Option<([u8; 10], i64)>,
+}
+
+impl<T, const PER_SECOND: i64> Column for Timestamps<T, PER_SECOND>
+where
+    T: ArrowPrimitiveType<Native = i64>,
+{
+    fn push(&mut self, cell: &str) -> Option<()> {
+        if cell.is_empty() {
+            self.builder.append_null();
+            return Some(());
+        }
+        let bytes = cell.as_bytes();
+        let plain = bytes.split_first_chunk::<10>().and_then(|(date, time)| {
+            let days = match self.day {
+                Some((day, days)) if day == *date => days,
+                _ => {
+                    let days = plain_date(date)?;
+                    self.day = Some((*date, days));
+                    days
+                }
+            };
+            let (seconds, nanos) = plain_time(time)?;
+            in_units::<PER_SECOND>(days * 86_400 + seconds, nanos)
+        });
+        self.builder
+            .append_value(plain.or_else(|| timestamp::<PER_SECOND>(cell))?);
+        Some(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        Arc::new(self.builder.finish())
+    }
 }
 
 /// A timestamp without time zone in `PER_SECOND` units: `YYYY-MM-DD HH:MM:SS` (or `T` for
 /// the space) with up to 9 digits of fraction read directly, anything else by Arrow's
 /// parser (which reads it as UTC, as Arrow's CSV reader does).
 fn timestamp<const PER_SECOND: i64>(cell: &str) -> Option<i64> {
-    plain_timestamp(cell.as_bytes())
-        .and_then(|(seconds, nanos)| {
-            seconds
-                .checked_mul(PER_SECOND)?
-                .checked_add(nanos / (1_000_000_000 / PER_SECOND))
+    let bytes = cell.as_bytes();
+    bytes
+        .split_first_chunk::<10>()
+        .and_then(|(date, time)| {
+            let (seconds, nanos) = plain_time(time)?;
+            in_units::<PER_SECOND>(plain_date(date)? * 86_400 + seconds, nanos)
         })
         .or_else(|| {
             let time = string_to_datetime(&chrono::Utc, cell).ok()?;
@@ -233,23 +283,30 @@ fn timestamp<const PER_SECOND: i64>(cell: &str) -> Option<i64> {
         })
 }
 
-/// Seconds since the epoch and nanoseconds of `YYYY-MM-DD HH:MM:SS[.f{1,9}]` (a `T` may
-/// stand for the space), if `bytes` is exactly that and names a real time.
-fn plain_timestamp(bytes: &[u8]) -> Option<(i64, i64)> {
-    if bytes.len() < 19 || !matches!(bytes[10], b' ' | b'T') {
+/// `seconds` since the epoch and `nanos` more in `PER_SECOND` units, if that fits.
+fn in_units<const PER_SECOND: i64>(seconds: i64, nanos: i64) -> Option<i64> {
+    seconds
+        .checked_mul(PER_SECOND)?
+        .checked_add(nanos / (1_000_000_000 / PER_SECOND))
+}
+
+/// The value of the ASCII digits `bytes`, if they are all digits.
+fn digits(bytes: &[u8]) -> Option<i64> {
+    bytes.iter().try_fold(0i64, |n, d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// Days since the epoch of `YYYY-MM-DD`, if it is a real date.
+fn plain_date(date: &[u8; 10]) -> Option<i64> {
+    if date[4] != b'-' || date[7] != b'-' {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| {
-        bytes[range].iter().try_fold(0i64, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
-        })
-    };
-    let punctuation = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if punctuation.iter().any(|&(at, byte)| bytes[at] != byte) {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let (year, month, day) = (
+        digits(&date[0..4])?,
+        digits(&date[5..7])?,
+        digits(&date[8..10])?,
+    );
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         2 if leap => 29,
@@ -258,19 +315,34 @@ fn plain_timestamp(bytes: &[u8]) -> Option<(i64, i64)> {
         1..=12 => 31,
         _ => return None,
     };
-    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+    (1..=month_days)
+        .contains(&day)
+        .then(|| days_from_civil(year, month, day))
+}
+
+/// Seconds into the day and nanoseconds of ` HH:MM:SS[.f{1,9}]` (or `T` for the space),
+/// if `time` is exactly that and a real time.
+fn plain_time(time: &[u8]) -> Option<(i64, i64)> {
+    let (clock, fraction) = time.split_first_chunk::<9>()?;
+    if !matches!(clock[0], b' ' | b'T') || clock[3] != b':' || clock[6] != b':' {
         return None;
     }
-    let nanos = match &bytes[19..] {
+    let (hour, minute, second) = (
+        digits(&clock[1..3])?,
+        digits(&clock[4..6])?,
+        digits(&clock[7..9])?,
+    );
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = match fraction {
         [] => 0,
         [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
-            let digits = number(20..bytes.len())?;
-            digits * 10i64.pow(9 - fraction.len() as u32)
+            digits(fraction)? * 10i64.pow(9 - fraction.len() as u32)
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3_600 + minute * 60 + second, nanos))
+    Some((hour * 3_600 + minute * 60 + second, nanos))
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
@@ -391,6 +463,27 @@ mod tests {
 
     fn schema_of_timestamps() -> SchemaRef {
         schema_of(DataType::Timestamp(TimeUnit::Millisecond, None))
+    }
+
+    #[test]
+    fn timestamps_of_a_remembered_day_read_as_arrows_reader_reads_them() {
+        let schema = schema_of_timestamps();
+        let cells = [
+            "2024-02-29 10:00:00.5",
+            "2024-02-29 23:59:59",
+            "2024-02-29T00:00:00.001",
+            "2024-02-29 12:00:00+01:00",
+            "2024-03-01 00:00:00",
+            "2024-02-29 01:02:03.456789",
+        ];
+        let text = cells.join("\n") + "\n";
+        let fast = CsvColumns::new(&schema, b',').unwrap();
+        let ours = fast.parse(text.as_bytes(), cells.len()).unwrap();
+        let theirs = arrow(&schema, &text, cells.len()).unwrap();
+        assert_eq!(ours.column(0).as_ref(), theirs.column(0).as_ref());
+        let invalid = "2024-02-29 10:00:00\n2024-02-29 24:00:00\n";
+        assert!(fast.parse(invalid.as_bytes(), 2).is_none());
+        assert!(arrow(&schema, invalid, 2).is_none());
     }
 
     #[test]

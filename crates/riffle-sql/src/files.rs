@@ -154,6 +154,45 @@ impl Lines {
         self.spans.push((number, start, end));
     }
 
+    /// Takes the whole lines at the start of `buffered` (at most `most` of them, and only
+    /// those starting in its first `before` bytes), numbered on from `done`, the first one
+    /// skipped if `skip_header`: as many `keep_from`s, with runs of plain lines (not blank,
+    /// no `\r`, no leading space) copied at once. Returns the bytes and lines taken.
+    fn take_whole(
+        &mut self,
+        buffered: &[u8],
+        done: u64,
+        most: usize,
+        before: u64,
+        skip_header: bool,
+    ) -> (usize, u64) {
+        let (mut used, mut taken, mut run) = (0, 0u64, 0);
+        for end in memchr::memchr_iter(b'\n', buffered) {
+            if taken as usize == most || used as u64 >= before {
+                break;
+            }
+            let line = &buffered[used..end];
+            let number = done + taken + 1;
+            let plain = !(skip_header && number == 1)
+                && line.first().is_some_and(|b| !b.is_ascii_whitespace())
+                && line.last() != Some(&b'\r');
+            if plain {
+                let start = self.text.len() + (used - run);
+                self.spans.push((number, start, start + line.len()));
+            } else {
+                self.text.extend_from_slice(&buffered[run..used]);
+                let start = self.text.len();
+                self.text.extend_from_slice(&buffered[used..=end]);
+                self.keep_from(start, number, skip_header && number == 1);
+                run = end + 1;
+            }
+            used = end + 1;
+            taken += 1;
+        }
+        self.text.extend_from_slice(&buffered[run..used]);
+        (used, taken)
+    }
+
     /// Adds a line received whole.
     pub(crate) fn push(&mut self, number: u64, line: &str) {
         let start = self.text.len();
@@ -566,7 +605,7 @@ impl FileBatchReader {
                         .map_err(|e| RiffleError::io(path, e))?;
                     self.offset = split.start - 1;
                 }
-                let mut reader = BufReader::with_capacity(1 << 16, file);
+                let mut reader = BufReader::with_capacity(1 << 18, file);
                 if split.start > 0 {
                     let mut skipped = Vec::new();
                     self.offset += reader
@@ -612,14 +651,31 @@ impl FileBatchReader {
                         at_end = true;
                         break;
                     }
+                    let buffered = lines.fill_buf().map_err(|e| RiffleError::io(path, e))?;
+                    if buffered.is_empty() {
+                        at_end = true;
+                        break;
+                    }
+                    if memchr::memchr(b'\n', buffered).is_some() {
+                        // The whole lines in the buffer, at once.
+                        let skip_header = header && self.done == 0;
+                        let (used, taken) = self.lines.take_whole(
+                            buffered,
+                            self.done,
+                            BATCH_ROWS - self.lines.len(),
+                            split.end.saturating_sub(self.offset),
+                            skip_header,
+                        );
+                        lines.consume(used);
+                        self.offset += used as u64;
+                        self.done += taken;
+                        continue;
+                    }
+                    // A line longer than the buffer.
                     let start = self.lines.text.len();
                     let read = lines
                         .read_until(b'\n', &mut self.lines.text)
                         .map_err(|e| RiffleError::io(path, e))?;
-                    if read == 0 {
-                        at_end = true;
-                        break;
-                    }
                     self.offset += read as u64;
                     self.done += 1;
                     self.lines
@@ -943,6 +999,37 @@ mod tests {
             Field::new("n", DataType::Int64, false),
             Field::new("text", DataType::Utf8, true),
         ]))
+    }
+
+    #[test]
+    fn whole_lines_taken_at_once_are_the_lines_kept_one_by_one() {
+        let text: &[u8] = b"header\nplain,1\n\n  \t\n\r\nwith cr\r\n lead,2\nx\nlast,3\n";
+        let lines = text.split_inclusive(|b| *b == b'\n').collect::<Vec<_>>();
+        for header in [false, true] {
+            let mut expected = Lines::default();
+            for (i, line) in lines.iter().enumerate() {
+                let start = expected.text.len();
+                expected.text.extend_from_slice(line);
+                expected.keep_from(start, i as u64 + 1, header && i == 0);
+            }
+            // In pieces of at most `most` lines, as batches end.
+            for most in [1, 2, 3, 100] {
+                let mut got = Lines::default();
+                let (mut used, mut done) = (0, 0);
+                while used < text.len() {
+                    let (bytes, taken) =
+                        got.take_whole(&text[used..], done, most, u64::MAX, header);
+                    used += bytes;
+                    done += taken;
+                }
+                assert_eq!(got.text, expected.text, "{header} {most}");
+                assert_eq!(got.spans, expected.spans, "{header} {most}");
+            }
+        }
+        // Only the lines starting before `before` bytes.
+        let mut got = Lines::default();
+        assert_eq!(got.take_whole(text, 0, 100, 8, false), (15, 2));
+        assert_eq!(got.spans, [(1, 0, 6), (2, 7, 14)]);
     }
 
     /// Every `n` the readers of `splits` read, in order per reader.
