@@ -10,13 +10,14 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
+    new_null_array, ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
 };
 use datafusion::arrow::compute::kernels::cast_utils::{string_to_datetime, Parser};
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Date32Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, SchemaRef, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    ArrowPrimitiveType, DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 
 /// A parser of CSV chunks for one table's columns.
@@ -24,6 +25,8 @@ use datafusion::arrow::datatypes::{
 pub(crate) struct CsvColumns {
     schema: SchemaRef,
     delimiter: u8,
+    /// Which columns are parsed; the others come out NULL (their fields nullable).
+    read: Vec<bool>,
 }
 
 impl CsvColumns {
@@ -37,8 +40,26 @@ impl CsvColumns {
             CsvColumns {
                 schema: Arc::clone(schema),
                 delimiter,
+                read: vec![true; schema.fields().len()],
             }
         })
+    }
+
+    /// Parses only `columns` (by index); the others come out as NULLs, unchecked, in fields
+    /// made nullable. For jobs that read some of a table's columns.
+    pub(crate) fn read_only(&mut self, columns: &[usize]) {
+        self.read = (0..self.read.len()).map(|i| columns.contains(&i)).collect();
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&self.read)
+            .map(|(f, read)| f.as_ref().clone().with_nullable(f.is_nullable() || !read))
+            .collect();
+        self.schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ));
     }
 
     /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
@@ -53,7 +74,11 @@ impl CsvColumns {
             .schema
             .fields()
             .iter()
-            .map(|f| column(f.data_type(), rows, text.len()))
+            .zip(&self.read)
+            .map(|(f, read)| match read {
+                true => column(f.data_type(), rows, text.len()),
+                false => Some(Box::new(Unread(f.data_type().clone(), 0)) as Box<dyn Column>),
+            })
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
         // One pass over the chunk finds every field's end; a line must end (`\n`) exactly
@@ -152,6 +177,20 @@ impl<T: ArrowPrimitiveType> Column for Primitive<T> {
 
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.builder.finish())
+    }
+}
+
+/// A column the job does not read: its cells are counted, not parsed.
+struct Unread(DataType, usize);
+
+impl Column for Unread {
+    fn push(&mut self, _: &str) -> Option<()> {
+        self.1 += 1;
+        Some(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        new_null_array(&self.0, std::mem::take(&mut self.1))
     }
 }
 
@@ -359,7 +398,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::array::{Array, Int64Array};
 
     fn arrow(schema: &SchemaRef, text: &str, rows: usize) -> Option<RecordBatch> {
         let batches = datafusion::arrow::csv::ReaderBuilder::new(Arc::clone(schema))
@@ -463,6 +502,37 @@ mod tests {
 
     fn schema_of_timestamps() -> SchemaRef {
         schema_of(DataType::Timestamp(TimeUnit::Millisecond, None))
+    }
+
+    #[test]
+    fn columns_not_read_come_out_null_and_unchecked() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, false),
+            Field::new("c", DataType::Int64, true),
+        ]));
+        let mut fast = CsvColumns::new(&schema, b',').unwrap();
+        fast.read_only(&[0, 2]);
+        let text = "1,x,3\n4,,6\n";
+        let batch = fast.parse(text.as_bytes(), 2).unwrap();
+        let theirs = arrow(&schema, text, 2);
+        assert!(
+            theirs.is_none(),
+            "Arrow's reader refuses the empty non-null b"
+        );
+        assert_eq!(
+            batch.column(0).as_ref(),
+            &Int64Array::from(vec![1, 4]) as &dyn Array
+        );
+        assert_eq!(batch.column(1).null_count(), 2);
+        assert!(batch.schema().field(1).is_nullable());
+        assert_eq!(
+            batch.column(2).as_ref(),
+            &Int64Array::from(vec![3, 6]) as &dyn Array
+        );
+        // The number of fields is still checked.
+        assert!(fast.parse(b"1,x\n", 1).is_none());
+        assert!(fast.parse(b"1,x,3,4\n", 1).is_none());
     }
 
     #[test]

@@ -304,6 +304,15 @@ impl LineParser {
         })
     }
 
+    /// Parses only `columns` (by index; `None`: all) of CSV lines read the common way, the
+    /// others NULL (lines that need Arrow's reader are parsed whole).
+    pub fn reading(mut self, columns: Option<&[usize]>) -> Self {
+        if let (Some(parser), Some(columns)) = (self.columns.as_mut(), columns) {
+            parser.read_only(columns);
+        }
+        self
+    }
+
     /// Numbers name offsets in a log rather than lines of a file.
     pub fn with_offsets(mut self) -> Self {
         self.offsets = true;

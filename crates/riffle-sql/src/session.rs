@@ -1506,12 +1506,12 @@ impl Session {
         let reader: ReaderFactory = match options.get("connector").map(String::as_str) {
             Some("datagen") => {
                 let generator = DataGenTable::from_options(physical, options)?;
-                Arc::new(move |_, w, n| Ok(Box::new(generator.reader(w, n)) as _))
+                Arc::new(move |_, w, n, _| Ok(Box::new(generator.reader(w, n)) as _))
             }
             Some("nexmark") => {
                 reader_watermarks = true;
                 let generator = NexmarkTable::from_options(physical, options)?;
-                Arc::new(move |_, w, n| Ok(Box::new(generator.reader(w, n)) as _))
+                Arc::new(move |_, w, n, _| Ok(Box::new(generator.reader(w, n)) as _))
             }
             Some("filesystem") => {
                 let path = PathBuf::from(options.get("path").cloned().unwrap_or_default());
@@ -1519,14 +1519,17 @@ impl Session {
                 let format = FileFormat::of(def)?;
                 let policy = bad_record_policy(def)?;
                 let name = def.name.clone();
-                Arc::new(move |job, w, n| {
+                Arc::new(move |job, w, n, columns| {
                     let parser = match format {
-                        FileFormat::Text(text) => Some(LineParser::new(
-                            Arc::clone(&physical),
-                            text,
-                            policy.clone(),
-                            job.counter(&format!("sql.{name}.bad_records")),
-                        )?),
+                        FileFormat::Text(text) => Some(
+                            LineParser::new(
+                                Arc::clone(&physical),
+                                text,
+                                policy.clone(),
+                                job.counter(&format!("sql.{name}.bad_records")),
+                            )?
+                            .reading(columns),
+                        ),
                         FileFormat::Parquet => None,
                     };
                     // With fewer files than workers, files are cut into byte ranges.
@@ -1546,7 +1549,7 @@ impl Session {
                 let format = TextFormat::of(def)?;
                 let policy = bad_record_policy(def)?;
                 let name = def.name.clone();
-                Arc::new(move |job, w, _| {
+                Arc::new(move |job, w, _, _| {
                     let parser = LineParser::new(
                         Arc::clone(&physical),
                         format,
@@ -1563,7 +1566,7 @@ impl Session {
                 crate::kafka::source(def)?;
                 let policy = bad_record_policy(def)?;
                 let (def, rowtime) = (def.clone(), rowtime.clone());
-                Arc::new(move |job, w, n| {
+                Arc::new(move |job, w, n, _| {
                     let reader = crate::kafka::KafkaBatchReader::new(
                         &def,
                         Arc::clone(&physical),
@@ -1612,6 +1615,10 @@ impl Session {
         Ok(SourceSpec {
             name: def.name.clone(),
             reader,
+            schema: match &upserts {
+                Some(upserts) => Arc::clone(&upserts.schema),
+                None => Arc::clone(&table.physical),
+            },
             rowtime,
             reader_watermarks,
             upserts,
@@ -1702,7 +1709,7 @@ impl Session {
         let nodes = Arc::new(nodes);
         let collect = collector.clone();
         let report = execute(&config, move |env| {
-            let plan = crate::stream::Build::new(env);
+            let plan = crate::stream::Build::new(env, &nodes);
             for (i, (node, (target, spec))) in nodes.iter().zip(&parts).enumerate() {
                 let stream = node.build(&plan)?;
                 let counter = env.job().counter(&written(i));

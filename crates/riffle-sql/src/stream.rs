@@ -31,9 +31,15 @@ use crate::value::Value;
 /// A physical expression shared by every worker.
 pub type Physical = Arc<dyn PhysicalExpr>;
 
-/// Makes a source's reader on a worker: `(job, worker_index, workers)`.
+/// Makes a source's reader on a worker: `(job, worker_index, workers, columns read)` (see
+/// [`SourceSpec::reader`]).
 pub type ReaderFactory = Arc<
-    dyn Fn(&riffle_runtime::JobShared, usize, usize) -> Result<Box<dyn SourceReader<Batch>>>
+    dyn Fn(
+            &riffle_runtime::JobShared,
+            usize,
+            usize,
+            Option<&[usize]>,
+        ) -> Result<Box<dyn SourceReader<Batch>>>
         + Send
         + Sync,
 >;
@@ -43,8 +49,13 @@ pub type ReaderFactory = Arc<
 pub struct SourceSpec {
     /// The table's name, for errors and metrics.
     pub name: String,
-    /// Its reader on each worker.
+    /// Its reader on each worker: made with the job, the worker's index, the number of
+    /// workers and the columns the job reads (by index, sorted; `None`: all). A reader may
+    /// leave the other columns NULL (a CSV file's reader does not parse them).
     pub reader: ReaderFactory,
+    /// The reader's columns (the table's physical columns; an upsert source's reader adds
+    /// the row kind).
+    pub schema: SchemaRef,
     /// Event time: the expression giving a row's time and the watermark's delay behind the
     /// largest time seen (`WATERMARK FOR ts AS ts - INTERVAL ...`), if the table has one.
     pub rowtime: Option<(Physical, i64)>,
@@ -128,15 +139,83 @@ pub struct Build<'a, 's> {
     /// Where the streams are built.
     pub env: &'a Env<'s>,
     built: std::cell::RefCell<HashMap<String, DataStream<'s, Batch>>>,
+    /// The columns of each source the plans read (`None`: all of them).
+    read: HashMap<String, Option<Vec<usize>>>,
 }
 
 impl<'a, 's> Build<'a, 's> {
-    /// Starts building plans (one or more, sharing their common subplans) in `env`.
-    pub fn new(env: &'a Env<'s>) -> Self {
+    /// Starts building `plans` (one or more, sharing their common subplans) in `env`.
+    pub fn new(env: &'a Env<'s>, plans: &[Node]) -> Self {
+        let mut read = HashMap::new();
+        for plan in plans {
+            columns_read(plan, &mut read);
+        }
         Build {
             env,
             built: Default::default(),
+            read: read
+                .into_iter()
+                .map(|(name, columns)| (name, columns.map(|c| c.into_iter().collect())))
+                .collect(),
         }
+    }
+}
+
+/// Adds to `read` the columns of each source that `node` reads: a scan's projection, a
+/// window TVF's projected input columns and time column when it reads a source directly, and
+/// each source's rowtime column; all of them for a scan without projection or of an upsert
+/// source (whose reader keys rows by their columns).
+fn columns_read(node: &Node, read: &mut HashMap<String, Option<BTreeSet<usize>>>) {
+    let mut add = |source: &SourceSpec, columns: Option<Vec<usize>>| {
+        let entry = read
+            .entry(source.name.clone())
+            .or_insert_with(|| Some(BTreeSet::new()));
+        match (entry.as_mut(), columns, &source.upserts) {
+            (Some(set), Some(columns), None) => {
+                set.extend(columns);
+                if let Some((rowtime, _)) = &source.rowtime {
+                    let used = datafusion::physical_expr::utils::collect_columns(rowtime);
+                    set.extend(used.iter().map(|c| c.index()));
+                }
+            }
+            _ => *entry = None,
+        }
+    };
+    match node {
+        Node::Scan { source, projection } => add(source, projection.clone()),
+        Node::Windows {
+            input,
+            tvf,
+            projection,
+            ..
+        } => match (&**input, projection) {
+            // The TVF's columns are its input's, then the window's; it finds its time
+            // column by name.
+            (
+                Node::Scan {
+                    source,
+                    projection: scanned,
+                },
+                Some(projection),
+            ) => {
+                let all: Vec<usize> = (0..source.schema.fields().len()).collect();
+                let scanned = scanned.as_ref().unwrap_or(&all);
+                let time = source.schema.index_of(&tvf.time_column).ok();
+                let columns = projection.iter().filter_map(|i| scanned.get(*i).copied());
+                add(source, time.map(|t| columns.chain([t]).collect()));
+            }
+            _ => columns_read(input, read),
+        },
+        Node::Project { input, .. } | Node::Filter { input, .. } => columns_read(input, read),
+        Node::Aggregate(a) => columns_read(&a.input, read),
+        Node::TopN(t) => columns_read(&t.input, read),
+        Node::Over(o) => columns_read(&o.input, read),
+        Node::Join(j) => {
+            columns_read(&j.left, read);
+            columns_read(&j.right, read);
+        }
+        Node::Union(inputs) => inputs.iter().for_each(|i| columns_read(i, read)),
+        Node::Values(_) => {}
     }
 }
 
@@ -1665,10 +1744,13 @@ impl Node {
                     .build(plan)?
                     .flat_map(move |b| guard(project(&b, &columns)))
                 }
-                None => match &source.upserts {
-                    Some(upserts) => normalize(scan(env, source)?, upserts, guard),
-                    None => scan(env, source)?,
-                },
+                None => {
+                    let columns = plan.read.get(&source.name).and_then(|c| c.as_deref());
+                    match &source.upserts {
+                        Some(upserts) => normalize(scan(env, source, None)?, upserts, guard),
+                        None => scan(env, source, columns)?,
+                    }
+                }
             },
             Node::Windows {
                 input,
@@ -1885,8 +1967,12 @@ pub(crate) fn max_time(rowtime: &Physical, batch: &RecordBatch) -> Result<EventT
 }
 
 /// A source's stream on this worker, stamped with its rowtime and watermarked.
-fn scan<'s>(env: &Env<'s>, source: &SourceSpec) -> Result<DataStream<'s, Batch>> {
-    let reader = (source.reader)(env.job(), env.worker_index(), env.workers())?;
+fn scan<'s>(
+    env: &Env<'s>,
+    source: &SourceSpec,
+    columns: Option<&[usize]>,
+) -> Result<DataStream<'s, Batch>> {
+    let reader = (source.reader)(env.job(), env.worker_index(), env.workers(), columns)?;
     let name = format!("sql.{}", source.name);
     let strategy = match &source.rowtime {
         None => WatermarkStrategy::none(),
