@@ -27,6 +27,9 @@ pub(crate) struct CsvColumns {
     delimiter: u8,
     /// Which columns are parsed; the others come out NULL (their fields nullable).
     read: Vec<bool>,
+    /// An all-NULL array per column not read, sliced for each chunk (a new one per chunk
+    /// cost an allocation of fresh, zeroed memory each time).
+    nulls: Vec<Option<ArrayRef>>,
 }
 
 impl CsvColumns {
@@ -41,6 +44,7 @@ impl CsvColumns {
                 schema: Arc::clone(schema),
                 delimiter,
                 read: vec![true; schema.fields().len()],
+                nulls: vec![None; schema.fields().len()],
             }
         })
     }
@@ -64,7 +68,7 @@ impl CsvColumns {
 
     /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
     /// needs Arrow's reader.
-    pub(crate) fn parse(&self, text: &[u8], rows: usize) -> Option<RecordBatch> {
+    pub(crate) fn parse(&mut self, text: &[u8], rows: usize) -> Option<RecordBatch> {
         if memchr::memchr2(b'"', b'\r', text).is_some() {
             return None;
         }
@@ -77,7 +81,7 @@ impl CsvColumns {
             .zip(&self.read)
             .map(|(f, read)| match read {
                 true => column(f.data_type(), rows, text.len()),
-                false => Some(Box::new(Unread(f.data_type().clone(), 0)) as Box<dyn Column>),
+                false => Some(Box::new(Unread) as Box<dyn Column>),
             })
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
@@ -100,7 +104,22 @@ impl CsvColumns {
         if lines != rows {
             return None;
         }
-        let arrays = columns.iter_mut().map(|c| c.finish()).collect();
+        let fields = self.schema.fields();
+        let arrays = columns
+            .iter_mut()
+            .zip(self.read.iter().zip(&mut self.nulls))
+            .zip(fields)
+            .map(|((column, (read, nulls)), field)| match read {
+                true => column.finish(),
+                false => {
+                    let nulls = match nulls {
+                        Some(nulls) if nulls.len() >= rows => nulls,
+                        _ => nulls.insert(new_null_array(field.data_type(), rows.max(8192))),
+                    };
+                    nulls.slice(0, rows)
+                }
+            })
+            .collect();
         RecordBatch::try_new(Arc::clone(&self.schema), arrays).ok()
     }
 }
@@ -180,17 +199,17 @@ impl<T: ArrowPrimitiveType> Column for Primitive<T> {
     }
 }
 
-/// A column the job does not read: its cells are counted, not parsed.
-struct Unread(DataType, usize);
+/// A column the job does not read: its cells are skipped (its NULLs come from
+/// [`CsvColumns::nulls`]).
+struct Unread;
 
 impl Column for Unread {
     fn push(&mut self, _: &str) -> Option<()> {
-        self.1 += 1;
         Some(())
     }
 
     fn finish(&mut self) -> ArrayRef {
-        new_null_array(&self.0, std::mem::take(&mut self.1))
+        new_null_array(&DataType::Null, 0)
     }
 }
 
@@ -444,7 +463,7 @@ mod tests {
             "123456789012345678,0,1,NaN,  padded ,false,1999-12-31,2023-11-14 22:13:20Z,2023-11-14 22:13:20+02:00,0001-01-01 00:00:00,1677-09-21 00:12:43.145224192",
         ];
         let text = lines.join("\n") + "\n";
-        let fast = CsvColumns::new(&schema, b',').unwrap();
+        let mut fast = CsvColumns::new(&schema, b',').unwrap();
         let ours = fast.parse(text.as_bytes(), lines.len()).unwrap();
         let theirs = arrow(&schema, &text, lines.len()).unwrap();
         for (i, field) in schema.fields().iter().enumerate() {
@@ -460,7 +479,7 @@ mod tests {
     #[test]
     fn what_it_does_not_read_is_left_to_arrows_reader() {
         let schema = schema(&[DataType::Int64, DataType::Utf8, DataType::Int32]);
-        let fast = CsvColumns::new(&schema, b',').unwrap();
+        let mut fast = CsvColumns::new(&schema, b',').unwrap();
         for (text, rows) in [
             ("1,\"quoted, text\",2\n", 1),
             ("1,a,2\r\n", 1),
@@ -473,7 +492,7 @@ mod tests {
             assert!(fast.parse(text.as_bytes(), rows).is_none(), "{text:?}");
         }
         let bad_timestamps = schema_of_timestamps();
-        let fast = CsvColumns::new(&bad_timestamps, b',').unwrap();
+        let mut fast = CsvColumns::new(&bad_timestamps, b',').unwrap();
         for cell in [
             "2023-02-29 00:00:00",
             "2023-13-01 00:00:00",
@@ -530,6 +549,10 @@ mod tests {
             batch.column(2).as_ref(),
             &Int64Array::from(vec![3, 6]) as &dyn Array
         );
+        // The NULLs are cut to each chunk's rows.
+        let one = fast.parse(b"7,y,9\n", 1).unwrap();
+        assert_eq!((one.num_rows(), one.column(1).len()), (1, 1));
+        assert_eq!(one.column(1).null_count(), 1);
         // The number of fields is still checked.
         assert!(fast.parse(b"1,x\n", 1).is_none());
         assert!(fast.parse(b"1,x,3,4\n", 1).is_none());
@@ -547,7 +570,7 @@ mod tests {
             "2024-02-29 01:02:03.456789",
         ];
         let text = cells.join("\n") + "\n";
-        let fast = CsvColumns::new(&schema, b',').unwrap();
+        let mut fast = CsvColumns::new(&schema, b',').unwrap();
         let ours = fast.parse(text.as_bytes(), cells.len()).unwrap();
         let theirs = arrow(&schema, &text, cells.len()).unwrap();
         assert_eq!(ours.column(0).as_ref(), theirs.column(0).as_ref());

@@ -364,7 +364,7 @@ impl LineParser {
         if lines.len() == 0 {
             return Ok(None);
         }
-        let fast = self.columns.as_ref();
+        let fast = self.columns.as_mut();
         if let Some(batch) = fast.and_then(|c| c.parse(&lines.text, lines.len())) {
             if let Some(kept) = kept {
                 kept.extend(lines.spans.iter().map(|(n, _, _)| *n));
