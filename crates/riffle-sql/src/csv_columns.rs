@@ -430,6 +430,14 @@ mod tests {
         datafusion::arrow::compute::concat_batches(schema, &batches).ok()
     }
 
+    /// `lines` read by this parser and by Arrow's reader.
+    fn both(schema: &SchemaRef, lines: &[&str]) -> (RecordBatch, RecordBatch) {
+        let text = lines.join("\n") + "\n";
+        let mut fast = CsvColumns::new(schema, b',').unwrap();
+        let ours = fast.parse(text.as_bytes(), lines.len()).unwrap();
+        (ours, arrow(schema, &text, lines.len()).unwrap())
+    }
+
     fn schema(types: &[DataType]) -> SchemaRef {
         let fields: Vec<Field> = types
             .iter()
@@ -462,10 +470,7 @@ mod tests {
             "007,+5,0,1e300,é,True,2000-02-28,2023-11-14T22:13:20,2023-11-14 22:13:20.1234567,1600-01-01 00:00:00,2262-04-11 23:47:16.854775807",
             "123456789012345678,0,1,NaN,  padded ,false,1999-12-31,2023-11-14 22:13:20Z,2023-11-14 22:13:20+02:00,0001-01-01 00:00:00,1677-09-21 00:12:43.145224192",
         ];
-        let text = lines.join("\n") + "\n";
-        let mut fast = CsvColumns::new(&schema, b',').unwrap();
-        let ours = fast.parse(text.as_bytes(), lines.len()).unwrap();
-        let theirs = arrow(&schema, &text, lines.len()).unwrap();
+        let (ours, theirs) = both(&schema, &lines);
         for (i, field) in schema.fields().iter().enumerate() {
             assert_eq!(
                 ours.column(i).as_ref(),
@@ -569,11 +574,9 @@ mod tests {
             "2024-03-01 00:00:00",
             "2024-02-29 01:02:03.456789",
         ];
-        let text = cells.join("\n") + "\n";
-        let mut fast = CsvColumns::new(&schema, b',').unwrap();
-        let ours = fast.parse(text.as_bytes(), cells.len()).unwrap();
-        let theirs = arrow(&schema, &text, cells.len()).unwrap();
+        let (ours, theirs) = both(&schema, &cells);
         assert_eq!(ours.column(0).as_ref(), theirs.column(0).as_ref());
+        let mut fast = CsvColumns::new(&schema, b',').unwrap();
         let invalid = "2024-02-29 10:00:00\n2024-02-29 24:00:00\n";
         assert!(fast.parse(invalid.as_bytes(), 2).is_none());
         assert!(arrow(&schema, invalid, 2).is_none());
