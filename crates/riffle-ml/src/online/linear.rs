@@ -110,11 +110,11 @@ impl LinearParams {
     }
 
     /// Predicts each row of `x` with `L`, handing the prediction and the row's label to
-    /// `each`, then learns the row: exactly `predict` and `step` row after row, faster. For models of up
-    /// to 16 weights, one per feature, the loop is compiled for the width and the
-    /// optimiser: the weights and the optimiser's state live in local arrays, in registers,
-    /// with no bounds checks. A record's update waits on the previous record's, so the
-    /// loop's speed is the latency of that chain.
+    /// `each`, then learns the row: exactly `predict` and `step` row after row, faster. For
+    /// models of up to 16 weights, one per feature, the loop is compiled for the width and
+    /// the optimiser: the weights and the optimiser's state live in local arrays, in
+    /// registers, with no bounds checks. A record's update waits on the previous record's,
+    /// so the loop's speed is the latency of that chain.
     fn predict_then_learn_each<L: Link>(
         &mut self,
         x: &Matrix,
@@ -122,36 +122,52 @@ impl LinearParams {
         each: &mut impl FnMut(f64, f64),
     ) {
         let cols = x.cols();
-        if self.weights.len() < cols && x.rows() > 0 {
-            // As the first row's `step` would: the zeros it adds change no prediction.
-            self.weights.resize(cols, 0.0);
+        let mut rows = x.row_iter().zip(y);
+        let mut learn = |params: &mut Self, row: &[f64], label: f64| {
+            let prediction = L::predict(params.raw(row));
+            each(prediction, label);
+            params.step(row, L::loss_gradient(prediction, label));
+        };
+        // A row with features the model has not seen goes through `step`, which adds their
+        // weights (as River's dictionaries do).
+        let mut done = 0;
+        while self.weights.len() < cols {
+            let Some((row, label)) = rows.next() else {
+                return;
+            };
+            learn(self, row, *label);
+            done += 1;
         }
+        let fits = self.weights.len() == cols && self.squares.len() <= cols && self.z.len() <= cols;
         macro_rules! fixed_widths {
             ($($d:literal)*) => {
                 match cols {
-                    $($d => return self.fixed_width::<L, $d>(x, y, each),)*
+                    $($d => return self.fixed_width::<L, $d>(x, y, done, each),)*
                     _ => {}
                 }
             };
         }
-        if self.weights.len() == cols {
+        if fits {
             fixed_widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
         }
-        for (row, label) in x.row_iter().zip(y) {
-            let prediction = L::predict(self.raw(row));
-            each(prediction, *label);
-            self.step(row, L::loss_gradient(prediction, *label));
+        for (row, label) in rows {
+            learn(self, row, *label);
         }
     }
 
-    /// [`predict_then_learn_each`](Self::predict_then_learn_each) for a model of `D`
-    /// weights on rows of `D` features.
+    /// [`predict_then_learn_each`](Self::predict_then_learn_each) from row `from` on, for a
+    /// model of `D` weights on rows of `D` features.
     fn fixed_width<L: Link, const D: usize>(
         &mut self,
         x: &Matrix,
         y: &[f64],
+        from: usize,
         each: &mut impl FnMut(f64, f64),
     ) {
+        let (x, y) = match (x.as_slice().get(from * D..), y.get(from..)) {
+            (Some(x), Some(y)) => (x, y),
+            _ => return,
+        };
         self.optimizer.size_state(D, &mut self.squares, &mut self.z);
         match self.optimizer {
             Optimizer::Sgd { lr } => self.fixed_rule::<L, D>(x, y, each, Sgd(lr)),
@@ -168,7 +184,7 @@ impl LinearParams {
     /// The loop of [`fixed_width`](Self::fixed_width) for one optimiser's rule.
     fn fixed_rule<L: Link, const D: usize>(
         &mut self,
-        x: &Matrix,
+        x: &[f64],
         y: &[f64],
         each: &mut impl FnMut(f64, f64),
         rule: impl WeightRule,
@@ -182,7 +198,7 @@ impl LinearParams {
             (lanes(&self.weights), lanes(&self.squares), lanes(&self.z));
         let mut intercept = self.intercept;
         let (l2, intercept_lr, clip) = (self.l2, self.intercept_lr, self.clip_gradient);
-        let (rows, _) = x.as_slice().as_chunks::<D>();
+        let (rows, _) = x.as_chunks::<D>();
         for (row, label) in rows.iter().zip(y) {
             // The same sum, in the same order, as `raw`.
             let dot = w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>();
@@ -514,6 +530,29 @@ mod tests {
                 assert_eq!(batch, looped, "{features} {optimizer:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_first_row_with_an_infinite_feature_is_learned_as_the_loop_learns_it() {
+        // The loop predicts a new model's first row from its intercept alone (it has no
+        // weights yet), so the infinite value does not make that prediction NaN.
+        let x = Matrix::new(3, 2, vec![f64::INFINITY, 1.0, 0.5, 0.5, 0.2, 0.1]).unwrap();
+        let y = [1.0, 0.0, 1.0];
+        let mut batch = OnlineLogisticRegression::default();
+        let mut looped = batch.clone();
+        let mut got = Vec::new();
+        batch.predict_then_learn_each(&x, &y, |p, _| got.push(p.to_bits()));
+        let expected: Vec<u64> = x
+            .row_iter()
+            .zip(&y)
+            .map(|(row, y)| {
+                let p = looped.predict_proba_one(row);
+                looped.learn_predicted(row, *y, p);
+                p.to_bits()
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(f64::from_bits(got[0]), 0.5);
     }
 
     #[test]
