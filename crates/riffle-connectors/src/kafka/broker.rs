@@ -12,7 +12,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use riffle_core::{Result, RiffleError};
 
 use super::{kafka_error, KafkaMessage};
@@ -255,6 +255,7 @@ impl LocalBroker {
             // Everything in the log: callers keep committed ranges themselves, and this
             // broker's read_committed view can stall behind interleaved transactions.
             .set("isolation.level", "read_uncommitted")
+            .set("enable.partition.eof", "true")
             .create()
             .map_err(|e| kafka_error(&brokers, "cannot create a consumer", e))?;
         let mut tpl = TopicPartitionList::new();
@@ -266,20 +267,30 @@ impl LocalBroker {
             .assign(&tpl)
             .map_err(|e| kafka_error(&brokers, "cannot assign", e))?;
         let mut out = Vec::new();
+        // The partitions read to their end since their last record.
+        let mut at_end = std::collections::BTreeSet::new();
         let start = Instant::now();
         let mut quiet_since = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
+            let quiet = quiet_since.elapsed();
             match consumer.poll(Duration::from_millis(50)) {
                 Some(Ok(m)) => {
+                    at_end.remove(&m.partition());
                     out.push(KafkaMessage::of(&m));
                     quiet_since = Instant::now();
                 }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
                 Some(Err(e)) => return Err(kafka_error(&brokers, "cannot read", e)),
-                // Quiet for a second once something came (or three before anything did:
-                // the first fetch takes a while).
+                // Every partition read to its end and quiet for a moment, or, should the
+                // ends not be told, quiet for three seconds: a busy machine can leave more
+                // than a second between two fetches (a one-second rule once stopped before
+                // the last records of a topic).
                 None if out.len() >= expected
-                    && quiet_since.elapsed()
-                        > Duration::from_secs(if out.is_empty() { 3 } else { 1 }) =>
+                    && ((at_end.len() == partitions as usize
+                        && quiet > Duration::from_millis(300))
+                        || quiet > Duration::from_secs(3)) =>
                 {
                     break
                 }
