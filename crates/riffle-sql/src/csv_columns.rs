@@ -25,8 +25,10 @@ use datafusion::arrow::datatypes::{
 pub(crate) struct CsvColumns {
     schema: SchemaRef,
     delimiter: u8,
-    /// Which columns are parsed; the others come out NULL (their fields nullable).
+    /// Which columns are kept; the others come out NULL (their fields nullable).
     read: Vec<bool>,
+    /// Which columns are declared NOT NULL.
+    required: Vec<bool>,
     /// An all-NULL array per column not read, sliced for each chunk (a new one per chunk
     /// cost an allocation of fresh, zeroed memory each time).
     nulls: Vec<Option<ArrayRef>>,
@@ -39,31 +41,24 @@ impl CsvColumns {
             .fields()
             .iter()
             .all(|f| column(f.data_type(), 0, 0).is_some());
-        (readable && delimiter != b'"' && delimiter != b'\n' && delimiter != b'\r').then(|| {
-            CsvColumns {
-                schema: Arc::clone(schema),
-                delimiter,
-                read: vec![true; schema.fields().len()],
-                nulls: vec![None; schema.fields().len()],
-            }
+        // A delimiter that is not ASCII could be a byte inside a character.
+        let plain = delimiter.is_ascii() && !matches!(delimiter, b'"' | b'\n' | b'\r');
+        (readable && plain).then(|| CsvColumns {
+            schema: Arc::clone(schema),
+            delimiter,
+            read: vec![true; schema.fields().len()],
+            required: schema.fields().iter().map(|f| !f.is_nullable()).collect(),
+            nulls: vec![None; schema.fields().len()],
         })
     }
 
-    /// Parses only `columns` (by index); the others come out as NULLs, unchecked, in fields
-    /// made nullable. For jobs that read some of a table's columns.
+    /// Keeps only `columns` (by index); the others come out as NULLs, in fields made
+    /// nullable. Their cells are still checked (a bad value makes a bad record, as when
+    /// every column is kept) but not kept; text cells, which cannot be bad, are skipped.
+    /// For jobs that read some of a table's columns.
     pub(crate) fn read_only(&mut self, columns: &[usize]) {
         self.read = (0..self.read.len()).map(|i| columns.contains(&i)).collect();
-        let fields: Vec<Field> = self
-            .schema
-            .fields()
-            .iter()
-            .zip(&self.read)
-            .map(|(f, read)| f.as_ref().clone().with_nullable(f.is_nullable() || !read))
-            .collect();
-        self.schema = Arc::new(Schema::new_with_metadata(
-            fields,
-            self.schema.metadata().clone(),
-        ));
+        self.schema = with_unread_nullable(&self.schema, columns);
     }
 
     /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
@@ -78,10 +73,17 @@ impl CsvColumns {
             .schema
             .fields()
             .iter()
-            .zip(&self.read)
-            .map(|(f, read)| match read {
-                true => column(f.data_type(), rows, text.len()),
-                false => Some(Box::new(Unread) as Box<dyn Column>),
+            .zip(self.read.iter().zip(&self.required))
+            .map(|(f, (read, required))| match (read, f.data_type()) {
+                (true, data_type) => column(data_type, rows, text.len()),
+                (false, DataType::Utf8) => Some(Box::new(Unread {
+                    required: *required,
+                    check: None,
+                }) as Box<dyn Column>),
+                (false, data_type) => Some(Box::new(Unread {
+                    required: *required,
+                    check: Some(column(data_type, rows, 0)?),
+                }) as Box<dyn Column>),
             })
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
@@ -122,6 +124,21 @@ impl CsvColumns {
             .collect();
         RecordBatch::try_new(Arc::clone(&self.schema), arrays).ok()
     }
+}
+
+/// `schema` with the fields not among `columns` (by index) made nullable: the schema of
+/// batches whose unread columns are NULL.
+pub(crate) fn with_unread_nullable(schema: &SchemaRef, columns: &[usize]) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let read = columns.contains(&i);
+            f.as_ref().clone().with_nullable(f.is_nullable() || !read)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// One column being read: takes its cells in order, `None` for a cell that does not parse.
@@ -199,13 +216,22 @@ impl<T: ArrowPrimitiveType> Column for Primitive<T> {
     }
 }
 
-/// A column the job does not read: its cells are skipped (its NULLs come from
-/// [`CsvColumns::nulls`]).
-struct Unread;
+/// A column the job does not read: its cells are checked by `check` (none for text), and
+/// for emptiness when `required`, not kept (its NULLs come from [`CsvColumns::nulls`]).
+struct Unread {
+    required: bool,
+    check: Option<Box<dyn Column>>,
+}
 
 impl Column for Unread {
-    fn push(&mut self, _: &str) -> Option<()> {
-        Some(())
+    fn push(&mut self, cell: &str) -> Option<()> {
+        if self.required && cell.is_empty() {
+            return None;
+        }
+        match &mut self.check {
+            Some(check) => check.push(cell),
+            None => Some(()),
+        }
     }
 
     fn finish(&mut self) -> ArrayRef {
@@ -511,6 +537,8 @@ mod tests {
                 "{cell}"
             );
         }
+        // A delimiter byte that can be inside a character is left to Arrow's reader.
+        assert!(CsvColumns::new(&schema, 0xC2).is_none());
         let decimals = schema_of(DataType::Decimal128(10, 2));
         assert!(CsvColumns::new(&decimals, b',').is_none());
         let zoned = schema_of(DataType::Timestamp(
@@ -529,38 +557,39 @@ mod tests {
     }
 
     #[test]
-    fn columns_not_read_come_out_null_and_unchecked() {
+    fn columns_not_read_come_out_null_and_still_checked() {
         let schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Utf8, false),
+            Field::new("b", DataType::Utf8, true),
             Field::new("c", DataType::Int64, true),
+            Field::new("d", DataType::Int64, true),
+            Field::new("e", DataType::Utf8, false),
         ]));
         let mut fast = CsvColumns::new(&schema, b',').unwrap();
         fast.read_only(&[0, 2]);
-        let text = "1,x,3\n4,,6\n";
-        let batch = fast.parse(text.as_bytes(), 2).unwrap();
-        let theirs = arrow(&schema, text, 2);
-        assert!(
-            theirs.is_none(),
-            "Arrow's reader refuses the empty non-null b"
-        );
+        let batch = fast.parse(b"1,x,3,7,e\n4,,6,,e\n", 2).unwrap();
         assert_eq!(
             batch.column(0).as_ref(),
             &Int64Array::from(vec![1, 4]) as &dyn Array
         );
         assert_eq!(batch.column(1).null_count(), 2);
         assert!(batch.schema().field(1).is_nullable());
+        assert!(batch.schema().field(4).is_nullable());
         assert_eq!(
             batch.column(2).as_ref(),
             &Int64Array::from(vec![3, 6]) as &dyn Array
         );
         // The NULLs are cut to each chunk's rows.
-        let one = fast.parse(b"7,y,9\n", 1).unwrap();
+        let one = fast.parse(b"7,y,9,1,e\n", 1).unwrap();
         assert_eq!((one.num_rows(), one.column(1).len()), (1, 1));
         assert_eq!(one.column(1).null_count(), 1);
+        // A bad number in the unread `d`, an empty cell in the unread NOT NULL `e`: Arrow's
+        // reader (and the bad-record policy) take over, as when every column is read.
+        assert!(fast.parse(b"1,x,3,seven,e\n", 1).is_none());
+        assert!(fast.parse(b"1,x,3,7,\n", 1).is_none());
         // The number of fields is still checked.
-        assert!(fast.parse(b"1,x\n", 1).is_none());
-        assert!(fast.parse(b"1,x,3,4\n", 1).is_none());
+        assert!(fast.parse(b"1,x,3,7\n", 1).is_none());
+        assert!(fast.parse(b"1,x,3,7,e,f\n", 1).is_none());
     }
 
     #[test]

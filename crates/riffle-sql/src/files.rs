@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
 use crate::csv_columns::CsvColumns;
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast_with_options, concat_batches, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
@@ -281,6 +281,10 @@ pub struct LineParser {
     offsets: bool,
     /// CSV of the common shape straight into columns (Arrow's reader for the rest).
     columns: Option<CsvColumns>,
+    /// The columns parsed (by index, sorted; `None`: all); the others come out NULL.
+    read: Option<Vec<usize>>,
+    /// The schema of the batches parsed: `schema` with the unread fields nullable.
+    out_schema: SchemaRef,
 }
 
 impl LineParser {
@@ -296,21 +300,37 @@ impl LineParser {
             TextFormat::Json => None,
         };
         Ok(LineParser {
+            out_schema: Arc::clone(&schema),
             schema,
             format,
             bad: BadRecords::counted(policy, bad_count)?,
             offsets: false,
             columns,
+            read: None,
         })
     }
 
-    /// Parses only `columns` (by index; `None`: all) of CSV lines read the common way, the
-    /// others NULL (lines that need Arrow's reader are parsed whole).
+    /// Keeps only `columns` (by index; `None`: all) of CSV lines, the others NULL (still
+    /// checked: a bad value there is a bad record, as when they are kept), whichever way a
+    /// chunk is parsed. JSON lines are kept whole.
     pub fn reading(mut self, columns: Option<&[usize]>) -> Self {
-        if let (Some(parser), Some(columns)) = (self.columns.as_mut(), columns) {
-            parser.read_only(columns);
+        let (TextFormat::Csv { .. }, Some(columns)) = (self.format, columns) else {
+            return self;
+        };
+        let mut columns = columns.to_vec();
+        columns.sort_unstable();
+        columns.dedup();
+        if let Some(parser) = self.columns.as_mut() {
+            parser.read_only(&columns);
         }
+        self.out_schema = crate::csv_columns::with_unread_nullable(&self.schema, &columns);
+        self.read = Some(columns);
         self
+    }
+
+    /// The schema of the batches parsed.
+    pub fn out_schema(&self) -> &SchemaRef {
+        &self.out_schema
     }
 
     /// Numbers name offsets in a log rather than lines of a file.
@@ -416,13 +436,25 @@ impl LineParser {
         if good.is_empty() {
             return Ok(None);
         }
-        concat_batches(&self.schema, &good)
+        concat_batches(&self.out_schema, &good)
             .map(Some)
             .map_err(|e| RiffleError::Runtime(e.to_string()))
     }
 
     fn parse_text(&self, text: &[u8], rows: usize) -> std::result::Result<RecordBatch, ArrowError> {
-        parse_with(&self.schema, self.format, text, rows)
+        let batch = parse_with(&self.schema, self.format, text, rows)?;
+        let Some(read) = &self.read else {
+            return Ok(batch);
+        };
+        // Every column parsed (a bad value anywhere is a bad record), the unread ones
+        // dropped for NULLs as the straight path gives them.
+        let columns = (0..self.schema.fields().len())
+            .map(|i| match read.binary_search(&i) {
+                Ok(_) => Arc::clone(batch.column(i)),
+                Err(_) => new_null_array(self.schema.field(i).data_type(), batch.num_rows()),
+            })
+            .collect();
+        RecordBatch::try_new(Arc::clone(&self.out_schema), columns)
     }
 
     /// Why `line` does not parse: the column and value at fault when one can be named.
@@ -704,7 +736,9 @@ impl FileBatchReader {
                     Some(rows) => Ok(Some(rows)),
                     None if at_end => Ok(None),
                     // Every line of the chunk was skipped: an empty batch, not the end.
-                    None => Ok(Some(RecordBatch::new_empty(Arc::clone(&self.schema)))),
+                    None => Ok(Some(RecordBatch::new_empty(Arc::clone(
+                        parser.out_schema(),
+                    )))),
                 }
             }
             Some(Open::Parquet(batches)) => match batches.next() {
@@ -1008,6 +1042,55 @@ mod tests {
             Field::new("n", DataType::Int64, false),
             Field::new("text", DataType::Utf8, true),
         ]))
+    }
+
+    #[test]
+    fn columns_not_read_are_null_and_checked_whichever_way_a_chunk_is_parsed() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Int64, false),
+            Field::new("c", DataType::Utf8, true),
+        ]));
+        let format = TextFormat::Csv {
+            header: false,
+            delimiter: b',',
+        };
+        let bad = Arc::new(AtomicU64::new(0));
+        let mut parser = LineParser::new(schema, format, BadRecordPolicy::Skip, Arc::clone(&bad))
+            .unwrap()
+            .reading(Some(&[2, 0]));
+        // Without quotes (straight into columns) and with them (Arrow's reader): a word in
+        // the read `a` and one in the unread BIGINT `b` make bad records either way.
+        for quoted in [false, true] {
+            let mut lines = Lines::default();
+            let c = if quoted { "\"x, y\"" } else { "x" };
+            let rows = [
+                format!("1,1,{c}"),
+                "2,2,z".into(),
+                "three,3,w".into(),
+                "4,four,v".into(),
+            ];
+            for (n, line) in rows.iter().enumerate() {
+                lines.push(n as u64 + 1, line);
+            }
+            let batch = parser.parse("t.csv", &lines).unwrap().unwrap();
+            let a = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            assert_eq!(a.values(), &[1, 2], "{quoted}");
+            assert_eq!(batch.column(1).null_count(), 2, "{quoted}");
+            let c = batch
+                .column(2)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let expected = if quoted { "x, y" } else { "x" };
+            assert_eq!((c.value(0), c.value(1)), (expected, "z"), "{quoted}");
+            assert!(batch.schema().field(1).is_nullable());
+        }
+        assert_eq!(bad.load(std::sync::atomic::Ordering::Relaxed), 4);
     }
 
     #[test]

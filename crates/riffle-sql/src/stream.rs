@@ -1731,7 +1731,7 @@ impl Node {
         Ok(match self {
             Node::Scan { source, projection } => match projection.clone() {
                 // Scans of a table share one reader, whatever columns each keeps (the
-                // reader parses every column anyway).
+                // reader parses the union of them all, see `columns_read`).
                 Some(mut columns) => {
                     if let Some(upserts) = &source.upserts {
                         // The row kind, last.
