@@ -52,13 +52,13 @@ impl CsvColumns {
         })
     }
 
-    /// Keeps only `columns` (by index); the others come out as NULLs, in fields made
-    /// nullable. Their cells are still checked (a bad value makes a bad record, as when
-    /// every column is kept) but not kept; text cells, which cannot be bad, are skipped.
-    /// For jobs that read some of a table's columns.
-    pub(crate) fn read_only(&mut self, columns: &[usize]) {
+    /// Keeps only `columns` (by index); the others come out as NULLs, in `schema`, the
+    /// fields made nullable ([`with_unread_nullable`]). Their cells are still checked (a
+    /// bad value makes a bad record, as when every column is kept) but not kept; text
+    /// cells, which cannot be bad, are skipped. For jobs that read some of a table's columns.
+    pub(crate) fn read_only(&mut self, columns: &[usize], schema: SchemaRef) {
         self.read = (0..self.read.len()).map(|i| columns.contains(&i)).collect();
-        self.schema = with_unread_nullable(&self.schema, columns);
+        self.schema = schema;
     }
 
     /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
@@ -69,21 +69,29 @@ impl CsvColumns {
         }
         // Arrow's reader takes text only.
         let text = std::str::from_utf8(text).ok()?;
-        let mut columns = self
-            .schema
-            .fields()
+        let fields = self.schema.fields();
+        let parts = self.read.iter().zip(&self.required).zip(&mut self.nulls);
+        let mut columns = fields
             .iter()
-            .zip(self.read.iter().zip(&self.required))
-            .map(|(f, (read, required))| match (read, f.data_type()) {
-                (true, data_type) => column(data_type, rows, text.len()),
-                (false, DataType::Utf8) => Some(Box::new(Unread {
+            .zip(parts)
+            .map(|(f, ((read, required), nulls))| {
+                let data_type = f.data_type();
+                if *read {
+                    return column(data_type, rows, text.len());
+                }
+                let nulls = match nulls {
+                    Some(nulls) if nulls.len() >= rows => nulls,
+                    _ => nulls.insert(new_null_array(data_type, rows.max(8192))),
+                };
+                Some(Box::new(Unread {
                     required: *required,
-                    check: None,
-                }) as Box<dyn Column>),
-                (false, data_type) => Some(Box::new(Unread {
-                    required: *required,
-                    check: Some(column(data_type, rows, 0)?),
-                }) as Box<dyn Column>),
+                    check: match data_type {
+                        DataType::Utf8 => None,
+                        _ => Some(column(data_type, rows, 0)?),
+                    },
+                    nulls: Arc::clone(nulls),
+                    rows: 0,
+                }) as Box<dyn Column>)
             })
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
@@ -106,22 +114,7 @@ impl CsvColumns {
         if lines != rows {
             return None;
         }
-        let fields = self.schema.fields();
-        let arrays = columns
-            .iter_mut()
-            .zip(self.read.iter().zip(&mut self.nulls))
-            .zip(fields)
-            .map(|((column, (read, nulls)), field)| match read {
-                true => column.finish(),
-                false => {
-                    let nulls = match nulls {
-                        Some(nulls) if nulls.len() >= rows => nulls,
-                        _ => nulls.insert(new_null_array(field.data_type(), rows.max(8192))),
-                    };
-                    nulls.slice(0, rows)
-                }
-            })
-            .collect();
+        let arrays = columns.iter_mut().map(|c| c.finish()).collect();
         RecordBatch::try_new(Arc::clone(&self.schema), arrays).ok()
     }
 }
@@ -217,10 +210,13 @@ impl<T: ArrowPrimitiveType> Column for Primitive<T> {
 }
 
 /// A column the job does not read: its cells are checked by `check` (none for text), and
-/// for emptiness when `required`, not kept (its NULLs come from [`CsvColumns::nulls`]).
+/// for emptiness when `required`, not kept; it comes out as a slice of `nulls` (one array
+/// per column, kept by [`CsvColumns`] from chunk to chunk).
 struct Unread {
     required: bool,
     check: Option<Box<dyn Column>>,
+    nulls: ArrayRef,
+    rows: usize,
 }
 
 impl Column for Unread {
@@ -228,14 +224,15 @@ impl Column for Unread {
         if self.required && cell.is_empty() {
             return None;
         }
-        match &mut self.check {
-            Some(check) => check.push(cell),
-            None => Some(()),
+        if let Some(check) = &mut self.check {
+            check.push(cell)?;
         }
+        self.rows += 1;
+        Some(())
     }
 
     fn finish(&mut self) -> ArrayRef {
-        new_null_array(&DataType::Null, 0)
+        self.nulls.slice(0, std::mem::take(&mut self.rows))
     }
 }
 
@@ -566,7 +563,7 @@ mod tests {
             Field::new("e", DataType::Utf8, false),
         ]));
         let mut fast = CsvColumns::new(&schema, b',').unwrap();
-        fast.read_only(&[0, 2]);
+        fast.read_only(&[0, 2], with_unread_nullable(&schema, &[0, 2]));
         let batch = fast.parse(b"1,x,3,7,e\n4,,6,,e\n", 2).unwrap();
         assert_eq!(
             batch.column(0).as_ref(),

@@ -320,10 +320,10 @@ impl LineParser {
         let mut columns = columns.to_vec();
         columns.sort_unstable();
         columns.dedup();
-        if let Some(parser) = self.columns.as_mut() {
-            parser.read_only(&columns);
-        }
         self.out_schema = crate::csv_columns::with_unread_nullable(&self.schema, &columns);
+        if let Some(parser) = self.columns.as_mut() {
+            parser.read_only(&columns, Arc::clone(&self.out_schema));
+        }
         self.read = Some(columns);
         self
     }
@@ -697,22 +697,23 @@ impl FileBatchReader {
                         at_end = true;
                         break;
                     }
-                    if memchr::memchr(b'\n', buffered).is_some() {
-                        // The whole lines in the buffer, at once.
-                        let skip_header = header && self.done == 0;
-                        let (used, taken) = self.lines.take_whole(
-                            buffered,
-                            self.done,
-                            BATCH_ROWS - self.lines.len(),
-                            split.end.saturating_sub(self.offset),
-                            skip_header,
-                        );
+                    // The whole lines in the buffer, at once.
+                    let skip_header = header && self.done == 0;
+                    let (used, taken) = self.lines.take_whole(
+                        buffered,
+                        self.done,
+                        BATCH_ROWS - self.lines.len(),
+                        split.end.saturating_sub(self.offset),
+                        skip_header,
+                    );
+                    if used > 0 {
                         lines.consume(used);
                         self.offset += used as u64;
                         self.done += taken;
                         continue;
                     }
-                    // A line longer than the buffer.
+                    // No whole line in the buffer: a line longer than it, or the last one
+                    // without a line end.
                     let start = self.lines.text.len();
                     let read = lines
                         .read_until(b'\n', &mut self.lines.text)
@@ -1180,5 +1181,13 @@ mod tests {
             .to_string();
         // Line 1 is the header: row 59000 is on line 59002.
         assert!(error.contains("big.csv:59002, column 'n'"), "{error}");
+        // A last line without a line end, and a line longer than the read buffer.
+        let long = "y".repeat(300_000);
+        std::fs::write(&path, format!("n,text\n0,a\n1,{long}\n2,b")).unwrap();
+        let whole = super::splits(&files, format, 1).unwrap();
+        assert_eq!(
+            read_all(&whole, 1, BadRecordPolicy::Fail).unwrap(),
+            [0, 1, 2]
+        );
     }
 }

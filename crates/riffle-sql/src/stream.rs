@@ -183,21 +183,18 @@ fn columns_read(node: &Node, read: &mut HashMap<String, Option<BTreeSet<usize>>>
     };
     match node {
         Node::Scan { source, projection } => add(source, projection.clone()),
+        // A window TVF straight over a scan: its columns are the scan's, then the window's;
+        // it finds its time column by name.
         Node::Windows {
             input,
             tvf,
-            projection,
+            projection: Some(projection),
             ..
-        } => match (&**input, projection) {
-            // The TVF's columns are its input's, then the window's; it finds its time
-            // column by name.
-            (
-                Node::Scan {
-                    source,
-                    projection: scanned,
-                },
-                Some(projection),
-            ) => {
+        } => match &**input {
+            Node::Scan {
+                source,
+                projection: scanned,
+            } => {
                 let all: Vec<usize> = (0..source.schema.fields().len()).collect();
                 let scanned = scanned.as_ref().unwrap_or(&all);
                 let time = source.schema.index_of(&tvf.time_column).ok();
@@ -206,16 +203,11 @@ fn columns_read(node: &Node, read: &mut HashMap<String, Option<BTreeSet<usize>>>
             }
             _ => columns_read(input, read),
         },
-        Node::Project { input, .. } | Node::Filter { input, .. } => columns_read(input, read),
-        Node::Aggregate(a) => columns_read(&a.input, read),
-        Node::TopN(t) => columns_read(&t.input, read),
-        Node::Over(o) => columns_read(&o.input, read),
-        Node::Join(j) => {
-            columns_read(&j.left, read);
-            columns_read(&j.right, read);
+        _ => {
+            for input in node.inputs() {
+                columns_read(input, read);
+            }
         }
-        Node::Union(inputs) => inputs.iter().for_each(|i| columns_read(i, read)),
-        Node::Values(_) => {}
     }
 }
 
@@ -1456,19 +1448,23 @@ impl Node {
     fn describe_into(&self, depth: usize, out: &mut String) {
         let pad = "  ".repeat(depth);
         out.push_str(&format!("{pad}{}\n", self.line()));
+        for input in self.inputs() {
+            input.describe_into(depth + 1, out);
+        }
+    }
+
+    /// The operators this one reads, in order.
+    fn inputs(&self) -> Vec<&Node> {
         match self {
-            Node::Scan { .. } | Node::Values(_) => {}
+            Node::Scan { .. } | Node::Values(_) => Vec::new(),
             Node::Windows { input, .. }
             | Node::Project { input, .. }
-            | Node::Filter { input, .. } => input.describe_into(depth + 1, out),
-            Node::Aggregate(a) => a.input.describe_into(depth + 1, out),
-            Node::TopN(t) => t.input.describe_into(depth + 1, out),
-            Node::Over(o) => o.input.describe_into(depth + 1, out),
-            Node::Join(j) => {
-                j.left.describe_into(depth + 1, out);
-                j.right.describe_into(depth + 1, out);
-            }
-            Node::Union(inputs) => inputs.iter().for_each(|i| i.describe_into(depth + 1, out)),
+            | Node::Filter { input, .. } => vec![input],
+            Node::Aggregate(a) => vec![&a.input],
+            Node::TopN(t) => vec![&t.input],
+            Node::Over(o) => vec![&o.input],
+            Node::Join(j) => vec![&j.left, &j.right],
+            Node::Union(inputs) => inputs.iter().collect(),
         }
     }
 
