@@ -6,6 +6,7 @@
 #
 #   bench/sql/run.sh            # needs a release build (cargo build --release -p riffle-cli)
 #                               # and bench/pyflink/setup.sh for the Flink side (SKIP_FLINK=1 skips it)
+#   QUERIES="q5 groupby" bench/sql/run.sh   # only those queries
 # Prints one JSON line per run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +15,7 @@ RIFFLE=${RIFFLE:-$TARGET/release/riffle}
 EVENTS=${EVENTS:-5434783}          # 46 of every 50 events are bids: about 5,000,000 bids
 DATA=${DATA:-$HOME/.cache/riffle-bench-data/bids-$EVENTS}
 VENV=${RIFFLE_BENCH_VENV:-$HOME/.cache/riffle-bench-venv}
+QUERIES=${QUERIES:-q0 q1 q2 q5 q7 groupby}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -81,7 +83,7 @@ echo "{\"engine\":\"batch-count (riffle file reader, a partition per byte range)
 # machine idled for a few seconds takes up to twice as long (q0 on 1 worker: 0.96-1.35 s
 # after 8 s of idling, 0.61-0.63 s back to back), as the virtual CPUs wake; Flink's timed
 # part starts after its JVM has been busy starting and planning.
-for q in q0 q1 q2 q5 q7 groupby; do
+for q in $QUERIES; do
   { ddl; query "$q"; } > "$WORK/$q.sql"
   for p in 1 2; do
     runs=()
@@ -96,7 +98,7 @@ for q in q0 q1 q2 q5 q7 groupby; do
   done
 done
 if [ -z "${SKIP_FLINK:-}" ]; then
-  for q in q0 q1 q2 q5 q7 groupby; do
+  for q in $QUERIES; do
     for p in 1 2; do
       "$VENV/bin/python" bench/pyflink/flink_sql_bench.py --csv "$DATA" --query "$q" \
         --parallelism "$p" --rows "$ROWS"

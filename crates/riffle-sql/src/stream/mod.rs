@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::tvf::{explode_columns, millis, WindowKind, WindowTvf};
 use crate::value::Value;
 
+mod fold;
+use fold::fold_batch;
+
 /// A physical expression shared by every worker.
 pub type Physical = Arc<dyn PhysicalExpr>;
 
@@ -845,17 +848,21 @@ impl Functions {
     }
 
     fn fresh(&self) -> Vec<Acc> {
-        self.functions
-            .iter()
-            .zip(&self.calls)
-            .map(|((f, d), call)| match call {
-                Some(call) => Acc::Udaf {
-                    call: call.clone(),
-                    state: Vec::new(),
-                },
-                None => Acc::new(*f, *d, self.retracting),
-            })
+        (0..self.functions.len())
+            .map(|a| self.fresh_one(a))
             .collect()
+    }
+
+    /// A fresh state of aggregate `a`.
+    fn fresh_one(&self, a: usize) -> Acc {
+        let (function, distinct) = self.functions[a];
+        match &self.calls[a] {
+            Some(call) => Acc::Udaf {
+                call: call.clone(),
+                state: Vec::new(),
+            },
+            None => Acc::new(function, distinct, self.retracting),
+        }
     }
 
     /// Folds one row's inputs (a value per function) into `accs`.
@@ -2438,77 +2445,6 @@ impl KeyRows {
         let rows = columns.first().map_or(0, |c| c.len());
         (0..rows).map(|row| row_values(&columns, row)).collect()
     }
-}
-
-/// An aggregation's rows of `batch` folded per group, columnar where it counts: the group
-/// keys are encoded with Arrow's row format and grouped in a hash map of bytes; `COUNT` of a
-/// column without NULLs (or `COUNT(*)`) adds the group's row count at once. Each group's
-/// partial has its window's last millisecond, or without a window the batch's time `ts`.
-fn fold_batch(
-    batch: &RecordBatch,
-    ts: EventTime,
-    keys: &[Physical],
-    encoder: &KeyRows,
-    specs: &[(Physical, Option<Physical>)],
-    time: Option<WindowTime>,
-    functions: &Functions,
-) -> Result<Vec<(Vec<u8>, Partial)>> {
-    let key_columns = keys
-        .iter()
-        .map(|k| evaluate(k, batch))
-        .collect::<Result<Vec<_>>>()?;
-    let encoded = encoder
-        .converter
-        .convert_columns(&key_columns)
-        .map_err(arrow_error)?;
-    // Without keys (one global group) there are no rows of keys: every key is empty.
-    let key_of = |row: usize| match key_columns.is_empty() {
-        true => &[][..],
-        false => encoded.row(row).data(),
-    };
-    // Each row's group, and each group's first row.
-    let mut index: HashMap<&[u8], usize, rustc_hash::FxBuildHasher> = HashMap::default();
-    let mut group_of = Vec::with_capacity(batch.num_rows());
-    let mut firsts = Vec::new();
-    for row in 0..batch.num_rows() {
-        let next = firsts.len();
-        let group = *index.entry(key_of(row)).or_insert(next);
-        if group == next {
-            firsts.push(row);
-        }
-        group_of.push(group);
-    }
-    let mut counts = vec![0u64; firsts.len()];
-    for &g in &group_of {
-        counts[g] += 1;
-    }
-    let mut accs: Vec<Vec<Acc>> = firsts.iter().map(|_| functions.fresh()).collect();
-    let inputs = AggregateInputs::of(batch, specs)?;
-    for (a, (column, mask)) in inputs.0.iter().enumerate() {
-        let whole = mask.is_none() && column.null_count() == 0;
-        if whole && functions.functions[a] == (Function::Count, false) {
-            for (g, acc) in accs.iter_mut().enumerate() {
-                acc[a] = Acc::Count(counts[g] as i64);
-            }
-            continue;
-        }
-        for (row, &g) in group_of.iter().enumerate() {
-            accs[g][a].add(inputs.value(a, row)?);
-        }
-    }
-    let mut out = Vec::with_capacity(firsts.len());
-    for ((first, accs), rows) in firsts.into_iter().zip(accs).zip(counts) {
-        let time = match time {
-            Some(t) => {
-                let key = row_values(&key_columns, first)?;
-                t.fire_at(&key)
-                    .ok_or_else(|| RiffleError::Runtime("a row has no window".into()))?
-            }
-            None => ts,
-        };
-        out.push((key_of(first).to_vec(), Partial { time, accs, rows }));
-    }
-    Ok(out)
 }
 
 /// The keyed half of a window aggregation, per part and window: merges the partials of the
