@@ -1,7 +1,7 @@
 //! Flink's temporal joins: `JOIN t FOR SYSTEM_TIME AS OF o.time AS r ON ...`. The clause is
 //! not SQL that DataFusion parses, so it is cut out of the text (as window TVFs are replaced)
 //! and remembered by table; the streaming planner turns a join whose right side reads such a
-//! table into a temporal join (see `stream.rs`, `Temporal`).
+//! table into a temporal join (see `stream/mod.rs`, `Temporal`).
 
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token};
