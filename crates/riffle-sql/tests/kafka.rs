@@ -124,8 +124,9 @@ fn a_windowed_aggregation_from_kafka_to_kafka_matches_a_loop_on_1_and_4_workers(
             .unwrap();
         let got = committed_windows(&broker, &out, &report, expected.len());
         if got != expected_windows() {
-            // Show what was written: a rare failure (whole windows missing after a read that
-            // waited its full minute) was seen once under load and is not explained yet.
+            // Show what was written and what the sink reported, should windows go missing
+            // again (they did when the reader started at the broker's "earliest" offset; see
+            // `LocalBroker::read_records`).
             eprintln!("report: {}", std::fs::read_to_string(&report).unwrap());
             eprintln!("topic: {:?}", broker.read_topic(&out, 2, 0).unwrap());
         }
