@@ -9,6 +9,7 @@
 //! other aggregates take each row's input as a [`Value`].
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, take};
@@ -154,17 +155,7 @@ impl Grouping {
             .converter
             .convert_columns(key_columns)
             .map_err(arrow_error)?;
-        let mut index: FxMap<&[u8], u32> = FxMap::default();
-        let mut group_of = Vec::with_capacity(rows);
-        let mut firsts = Vec::new();
-        for row in 0..rows {
-            let next = firsts.len() as u32;
-            let group = *index.entry(encoded.row(row).data()).or_insert(next);
-            if group == next {
-                firsts.push(row);
-            }
-            group_of.push(group);
-        }
+        let (group_of, firsts) = number_groups((0..rows).map(|row| encoded.row(row).data()));
         let keys = firsts
             .iter()
             .map(|&row| encoded.row(row).data().to_vec())
@@ -179,13 +170,20 @@ impl Grouping {
 
 /// Each row's group by the values of `K` integer columns, and each group's first row.
 fn group_integers<const K: usize>(columns: &[&[i64]], rows: usize) -> (Vec<u32>, Vec<usize>) {
-    let mut index: FxMap<[i64; K], u32> = FxMap::default();
-    let mut group_of = Vec::with_capacity(rows);
+    number_groups((0..rows).map(|row| -> [i64; K] { std::array::from_fn(|k| columns[k][row]) }))
+}
+
+/// Each row's group, given the rows' keys in order (groups numbered in the order of their
+/// first row), and each group's first row.
+fn number_groups<K: Copy + Eq + Hash>(
+    keys: impl ExactSizeIterator<Item = K>,
+) -> (Vec<u32>, Vec<usize>) {
+    let mut index: FxMap<K, u32> = FxMap::default();
+    let mut group_of = Vec::with_capacity(keys.len());
     let mut firsts = Vec::new();
     // Rows of one group often come together: the previous row's group is checked first.
-    let mut last: Option<([i64; K], u32)> = None;
-    (0..rows).for_each(|row| {
-        let key: [i64; K] = std::array::from_fn(|k| columns[k][row]);
+    let mut last: Option<(K, u32)> = None;
+    for (row, key) in keys.enumerate() {
         let group = match last {
             Some((previous, group)) if previous == key => group,
             _ => {
@@ -199,7 +197,7 @@ fn group_integers<const K: usize>(columns: &[&[i64]], rows: usize) -> (Vec<u32>,
             }
         };
         group_of.push(group);
-    });
+    }
     (group_of, firsts)
 }
 
