@@ -818,3 +818,94 @@ fn a_partitioned_parquet_sink_writes_a_directory_per_value_that_reads_back() {
         assert_eq!(back, expected, "bucket {bucket}");
     }
 }
+
+#[test]
+fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
+    // Orders and shipments, each up to 3.99 s out of order under a 4 s watermark delay (no
+    // row is late, some nearly), keyed by customer and region; some regions are NULL and join
+    // nothing. The join keeps each row only until no partner can come, in buckets of a
+    // second: a row dropped too early would lose pairs, one kept too long would not add any
+    // (the condition holds). Each side is many small files, each a message of its own, so
+    // that the watermark moves while rows still come.
+    let dir = tempfile::tempdir().unwrap();
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string()
+    };
+    type Row = (i64, String, Option<i64>, i64);
+    let side = |n: i64, step: i64, seed: i64| -> Vec<Row> {
+        (0..n)
+            .map(|i| {
+                let customer = format!("c{}", (i * seed) % 37);
+                let region = ((i + seed) % 11 != 0).then_some((i * 3 + seed) % 4);
+                let jitter = (i * 7_919 + seed * 104_729) % 3_990;
+                (i, customer, region, 1_700_000_000_000 + i * step + jitter)
+            })
+            .collect()
+    };
+    let (orders, shipments) = (side(24_000, 20, 5), side(16_000, 30, 3));
+    for (name, rows) in [("orders", &orders), ("shipments", &shipments)] {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        for (n, part) in rows.chunks(500).enumerate() {
+            let text: String = part
+                .iter()
+                .map(|(id, c, r, ts)| {
+                    let r = r.map(|r| r.to_string()).unwrap_or_default();
+                    format!("{id},{c},{r},{}\n", time(*ts))
+                })
+                .collect();
+            let file = dir.path().join(name).join(format!("part-{n:03}.csv"));
+            std::fs::write(file, text).unwrap();
+        }
+    }
+    // Every pair by a loop over the shipments in time order.
+    let mut by_time: Vec<&Row> = shipments.iter().collect();
+    by_time.sort_by_key(|s| s.3);
+    let mut expected = Vec::new();
+    for (o, oc, or, ot) in &orders {
+        let from = by_time.partition_point(|s| s.3 < ot - 2_000);
+        for (s, sc, sr, _) in by_time[from..].iter().take_while(|s| s.3 <= ot + 5_000) {
+            if oc == sc && or.is_some() && or == sr {
+                expected.push(format!("{o},{s}"));
+            }
+        }
+    }
+    expected.sort();
+    assert!(expected.len() > 1_000, "{} pairs", expected.len());
+    let table = |name: &str| {
+        format!(
+            "CREATE TABLE {name} (id BIGINT, customer STRING, region BIGINT, ts TIMESTAMP(3),
+                WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)
+            WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+            dir.path().join(name).display()
+        )
+    };
+    // Keys that compare as bytes are kept per part of the keys; a DOUBLE key per key.
+    for region in ["s.region", "CAST(s.region AS DOUBLE)"] {
+        let query = format!(
+            "SELECT o.id, s.id FROM orders o JOIN shipments s
+            ON o.customer = s.customer AND CAST(o.region AS DOUBLE) = {region}
+            WHERE s.ts BETWEEN o.ts - INTERVAL '2' SECOND AND o.ts + INTERVAL '5' SECOND;"
+        );
+        let query = match region {
+            "s.region" => query.replace("CAST(o.region AS DOUBLE)", "o.region"),
+            _ => query,
+        };
+        for workers in [1, 4] {
+            let settings = format!(
+                "SET 'execution.runtime-mode' = 'streaming'; \
+                 SET 'parallelism.default' = '{workers}';"
+            );
+            let got = rows(&format!(
+                "{settings}{}{}{query}",
+                table("orders"),
+                table("shipments")
+            ));
+            assert_eq!(got.len(), expected.len(), "{region}, {workers} workers");
+            assert_eq!(got, expected, "{region}, {workers} workers");
+        }
+    }
+}

@@ -29,6 +29,7 @@ use crate::tvf::{explode_columns, millis, WindowKind, WindowTvf};
 use crate::value::Value;
 
 mod fold;
+mod interval;
 use fold::fold_batch;
 
 /// A physical expression shared by every worker.
@@ -255,6 +256,10 @@ pub struct Join {
     temporal: Option<TemporalJoin>,
     /// State time-to-live, ms (not for window joins).
     ttl: Option<i64>,
+    /// The join keys' types, when both sides' are the same and compare as bytes in Arrow's
+    /// row format as their values do: an interval join then keeps its rows per part of the
+    /// keys (see `interval.rs`).
+    key_types: Option<Vec<DataType>>,
     schema: SchemaRef,
 }
 
@@ -1412,6 +1417,16 @@ impl Node {
                     (Some(f), JoinKind::Inner, None, None) => Interval::of(f, j, tables),
                     _ => None,
                 };
+                let types = |keys: &[Physical], side: &LogicalPlan| {
+                    keys.iter()
+                        .map(|k| k.data_type(side.schema().as_arrow()))
+                        .collect::<datafusion::error::Result<Vec<_>>>()
+                        .map_err(|e| RiffleError::Sql(e.to_string()))
+                };
+                let left_types = types(&left_keys, &j.left)?;
+                let key_types = (left_types == types(&right_keys, &j.right)?
+                    && left_types.iter().all(interval::keyed_as_bytes))
+                .then_some(left_types);
                 Node::Join(Box::new(Join {
                     left,
                     right,
@@ -1431,6 +1446,7 @@ impl Node {
                     window,
                     interval,
                     temporal,
+                    key_types,
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
@@ -2715,6 +2731,52 @@ impl Join {
                     }));
                 }))
         };
+        let filter = self.filter.clone();
+        let residual = move |batch: RecordBatch| match &filter {
+            Some(filter) => {
+                let mask = evaluate(filter, &batch)?;
+                let mask = mask
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))?;
+                filter_record_batch(&batch, mask).map_err(arrow_error)
+            }
+            None => Ok(batch),
+        };
+        if let (JoinKind::Inner, None, None, None, Some(bounds), Some(types)) = (
+            self.kind,
+            self.temporal,
+            self.window,
+            self.ttl,
+            self.interval,
+            &self.key_types,
+        ) {
+            let chunks =
+                |node: &Node, keys: &[Physical], left: bool| -> Result<_> {
+                    let keys = keys.to_vec();
+                    let encoder = KeyRows::new(types)?;
+                    let job = Arc::clone(env.job());
+                    Ok(node
+                        .build(plan)?
+                        .map_chunks("sql.join_chunks", move |batches, out| {
+                            match interval::join_chunks(batches, &keys, &encoder, left) {
+                                Ok(chunks) => out.extend(chunks),
+                                Err(error) => job.fail(error),
+                            }
+                        }))
+                };
+            let joined = chunks(&self.left, &self.left_keys, true)?
+                .union(chunks(&self.right, &self.right_keys, false)?)
+                .key_by(|c: &interval::JoinChunk| c.part)
+                .process(interval::IntervalFold { interval: bounds });
+            return Ok(rows_to_batches(
+                joined,
+                "sql.join_batches",
+                Arc::clone(&self.schema),
+                residual,
+                guard,
+            ));
+        }
         let left = side(&self.left, &self.left_keys, true)?;
         let right = side(&self.right, &self.right_keys, false)?;
         let keyed = left
@@ -2769,18 +2831,6 @@ impl Join {
                     Arc::clone(&self.schema)
                 },
             ),
-        };
-        let filter = self.filter.clone();
-        let residual = move |batch: RecordBatch| match &filter {
-            Some(filter) => {
-                let mask = evaluate(filter, &batch)?;
-                let mask = mask
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))?;
-                filter_record_batch(&batch, mask).map_err(arrow_error)
-            }
-            None => Ok(batch),
         };
         Ok(rows_to_batches(
             joined,

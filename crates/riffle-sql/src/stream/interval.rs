@@ -1,0 +1,234 @@
+//! An inner interval join per part of its keys, as the aggregations keep their groups (see
+//! [`PARTS`]): each side's rows are cut per message into chunks by a hash of their join key
+//! in Arrow's row format, and the keyed half keeps one state per part: each key's rows of
+//! both sides with their expiry, and which keys have rows expiring in each bucket of
+//! [`BUCKET_MS`], with one timer per part and bucket instead of one per row.
+//!
+//! A row is joined with the other side's rows of its key that have not expired under the
+//! current watermark: rows still held past their expiry (until their bucket's timer fires)
+//! are skipped, so the result is the one a timer per row gives.
+
+use std::collections::{BTreeMap, HashMap};
+
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::DataType;
+use riffle_core::{Batch, Result};
+use riffle_runtime::{Context, EventTime, KeyedProcessFunction, Timer, ValueState};
+use serde::{Deserialize, Serialize};
+
+use super::{arrow_error, evaluate, row_values, Interval, KeyRows, Physical, PARTS};
+use crate::value::Value;
+
+type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+
+/// The width of the expiry buckets, ms: rows whose expiry falls in one bucket leave the
+/// state together when the watermark passes the bucket's end.
+const BUCKET_MS: i64 = 1_000;
+
+/// Whether keys of this type compare as bytes in Arrow's row format exactly as their
+/// [`Value`]s compare (not floats: `-0.0` and `0.0` differ as bytes).
+pub(super) fn keyed_as_bytes(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Timestamp(..)
+    )
+}
+
+/// One message's rows of one side whose keys fall in one part: each row's key in row format
+/// and its values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct JoinChunk {
+    pub(super) part: u32,
+    left: bool,
+    rows: Vec<(Vec<u8>, Vec<Value>)>,
+}
+
+/// Cuts a message's batches of one side into chunks per part, each stamped with the earliest
+/// time of its rows. Rows with a NULL in their key join nothing (an inner join) and are
+/// dropped.
+pub(super) fn join_chunks(
+    batches: &mut Vec<(EventTime, Batch)>,
+    keys: &[Physical],
+    encoder: &KeyRows,
+    left: bool,
+) -> Result<Vec<(EventTime, JoinChunk)>> {
+    let mut parts: FxMap<u32, (EventTime, JoinChunk)> = FxMap::default();
+    for (ts, batch) in batches.drain(..) {
+        let key_columns = keys
+            .iter()
+            .map(|k| evaluate(k, &batch))
+            .collect::<Result<Vec<_>>>()?;
+        let encoded = encoder
+            .converter
+            .convert_columns(&key_columns)
+            .map_err(arrow_error)?;
+        for row in 0..batch.num_rows() {
+            if key_columns.iter().any(|c| c.is_null(row)) {
+                continue;
+            }
+            let key = encoded.row(row).data();
+            // The high bits: FxHash's low bits are weak.
+            let part = ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32;
+            let (time, chunk) = parts.entry(part).or_insert_with(|| {
+                (
+                    ts,
+                    JoinChunk {
+                        part,
+                        left,
+                        rows: Vec::new(),
+                    },
+                )
+            });
+            *time = (*time).min(ts);
+            chunk
+                .rows
+                .push((key.to_vec(), row_values(batch.columns(), row)?));
+        }
+    }
+    Ok(parts.into_values().collect())
+}
+
+/// A side's rows of one key: each with its expiry (`None`: kept for good) and its values.
+type Rows = Vec<(Option<EventTime>, Vec<Value>)>;
+
+/// One key's rows of both sides, and the last expiry bucket the key was listed under.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Sides {
+    lefts: Rows,
+    rights: Rows,
+    bucket: Option<EventTime>,
+}
+
+/// A part's keys and their rows, and the keys with rows expiring in each bucket (by the
+/// bucket's end).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Part {
+    keys: FxMap<Vec<u8>, Sides>,
+    expiring: BTreeMap<EventTime, Vec<Vec<u8>>>,
+}
+
+/// The end of the bucket an expiry falls in: the least multiple of [`BUCKET_MS`] at or
+/// after it.
+fn bucket_end(expiry: EventTime) -> EventTime {
+    let rest = expiry.rem_euclid(BUCKET_MS);
+    match rest {
+        0 => expiry,
+        _ => expiry.saturating_add(BUCKET_MS - rest),
+    }
+}
+
+/// The keyed half of an inner interval join, per part (see the module's note).
+pub(super) struct IntervalFold {
+    pub(super) interval: Interval,
+}
+
+impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
+    type State = ValueState<Part>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        chunk: JoinChunk,
+        ctx: &mut Context<'_, u32, Self::State, Self::Out>,
+    ) {
+        let watermark = ctx.current_watermark();
+        let live = |expiry: &Option<EventTime>| expiry.is_none_or(|e| e > watermark);
+        if ctx.state().value().is_none() {
+            ctx.state().update(Part::default());
+        }
+        let Some(part) = ctx.state().value_mut() else {
+            return;
+        };
+        let left = chunk.left;
+        let mut joined = Vec::new();
+        let mut timers = Vec::new();
+        for (key, values) in chunk.rows {
+            let expiry = self.interval.expiry(&values, left);
+            let pair = |other: &Vec<Value>| -> Vec<Value> {
+                match left {
+                    true => values.iter().chain(other).cloned().collect(),
+                    false => other.iter().chain(&values).cloned().collect(),
+                }
+            };
+            // A row past its expiry is joined but not kept.
+            if !live(&expiry) {
+                if let Some(sides) = part.keys.get(&key) {
+                    let others = if left { &sides.rights } else { &sides.lefts };
+                    joined.extend(others.iter().filter(|(e, _)| live(e)).map(|(_, o)| pair(o)));
+                }
+                continue;
+            }
+            // Looked up twice for a new key: the key's bytes are copied only then.
+            if !part.keys.contains_key(&key) {
+                part.keys.insert(key.clone(), Sides::default());
+            }
+            let Some(listed) = part.keys.get_mut(&key) else {
+                continue;
+            };
+            let others = if left { &listed.rights } else { &listed.lefts };
+            joined.extend(others.iter().filter(|(e, _)| live(e)).map(|(_, o)| pair(o)));
+            if let Some(e) = expiry {
+                let bucket = bucket_end(e);
+                if listed.bucket != Some(bucket) {
+                    listed.bucket = Some(bucket);
+                    part.expiring.entry(bucket).or_default().push(key);
+                    timers.push(bucket);
+                }
+            }
+            let own = if left {
+                &mut listed.lefts
+            } else {
+                &mut listed.rights
+            };
+            own.push((expiry, values));
+        }
+        timers.sort_unstable();
+        timers.dedup();
+        for t in timers {
+            ctx.register_event_time_timer(t);
+        }
+        for row in joined {
+            ctx.collect(row);
+        }
+    }
+
+    fn on_timer(&mut self, _timer: Timer, ctx: &mut Context<'_, u32, Self::State, Self::Out>) {
+        // Every bucket the input's watermark has passed, not only the timer's own.
+        let now = ctx.input_watermark();
+        let Some(part) = ctx.state().value_mut() else {
+            return;
+        };
+        let later = match now.checked_add(1) {
+            Some(next) => part.expiring.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let due = std::mem::replace(&mut part.expiring, later);
+        let live = |(expiry, _): &(Option<EventTime>, Vec<Value>)| expiry.is_none_or(|e| e > now);
+        for key in due.into_values().flatten() {
+            let Some(sides) = part.keys.get_mut(&key) else {
+                continue;
+            };
+            sides.lefts.retain(live);
+            sides.rights.retain(live);
+            if sides.lefts.is_empty() && sides.rights.is_empty() {
+                part.keys.remove(&key);
+            }
+        }
+        if part.keys.is_empty() && part.expiring.is_empty() {
+            ctx.clear_state();
+        }
+    }
+}
