@@ -4,19 +4,23 @@
 //! both sides with their expiry, and which keys have rows expiring in each bucket of
 //! [`BUCKET_MS`], with one timer per part and bucket instead of one per row.
 //!
+//! Rows are kept in Arrow's row format (one allocation each) and decoded only when they pair.
 //! A row is joined with the other side's rows of its key that have not expired under the
 //! current watermark: rows still held past their expiry (until their bucket's timer fires)
 //! are skipped, so the result is the one a timer per row gives.
 
 use std::collections::{BTreeMap, HashMap};
 
-use datafusion::arrow::array::Array;
-use datafusion::arrow::datatypes::DataType;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use riffle_core::{Batch, Result};
 use riffle_runtime::{Context, EventTime, KeyedProcessFunction, Timer, ValueState};
 use serde::{Deserialize, Serialize};
 
-use super::{arrow_error, evaluate, row_values, Interval, KeyRows, Physical, PARTS};
+use super::{arrow_error, evaluate, Interval, KeyRows, Physical, PARTS};
 use crate::value::Value;
 
 type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
@@ -47,62 +51,98 @@ pub(super) fn keyed_as_bytes(data_type: &DataType) -> bool {
     )
 }
 
-/// One message's rows of one side whose keys fall in one part: each row's key in row format
-/// and its values.
+/// Whether rows of these column types go through Arrow's row format and come back as the
+/// same values (dictionaries would come back decoded).
+pub(super) fn rows_round_trip(types: &[DataType]) -> bool {
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
+    types.iter().all(|t| !matches!(t, DataType::Dictionary(..)))
+        && RowConverter::new(fields).is_ok()
+}
+
+/// One message's rows of one side whose keys fall in one part: each row's key, its expiry
+/// (`None`: kept for good) and the row, key and row in Arrow's row format.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct JoinChunk {
     pub(super) part: u32,
     left: bool,
-    rows: Vec<(Vec<u8>, Vec<Value>)>,
+    rows: Vec<(Vec<u8>, Option<EventTime>, Vec<u8>)>,
 }
 
-/// Cuts a message's batches of one side into chunks per part, each stamped with the earliest
-/// time of its rows. Rows with a NULL in their key join nothing (an inner join) and are
-/// dropped.
-pub(super) fn join_chunks(
-    batches: &mut Vec<(EventTime, Batch)>,
-    keys: &[Physical],
-    encoder: &KeyRows,
-    left: bool,
-) -> Result<Vec<(EventTime, JoinChunk)>> {
-    let mut parts: FxMap<u32, (EventTime, JoinChunk)> = FxMap::default();
-    for (ts, batch) in batches.drain(..) {
-        let key_columns = keys
-            .iter()
-            .map(|k| evaluate(k, &batch))
-            .collect::<Result<Vec<_>>>()?;
-        let encoded = encoder
-            .converter
-            .convert_columns(&key_columns)
-            .map_err(arrow_error)?;
-        for row in 0..batch.num_rows() {
-            if key_columns.iter().any(|c| c.is_null(row)) {
-                continue;
-            }
-            let key = encoded.row(row).data();
-            // The high bits: FxHash's low bits are weak.
-            let part = ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32;
-            let (time, chunk) = parts.entry(part).or_insert_with(|| {
-                (
-                    ts,
-                    JoinChunk {
-                        part,
-                        left,
-                        rows: Vec::new(),
-                    },
-                )
-            });
-            *time = (*time).min(ts);
-            chunk
+/// How one side's rows are cut into chunks: its key expressions, and the encoders of its
+/// keys and of its whole rows.
+pub(super) struct SideRows {
+    pub(super) keys: Vec<Physical>,
+    pub(super) key_rows: KeyRows,
+    pub(super) rows: KeyRows,
+    pub(super) interval: Interval,
+    pub(super) left: bool,
+}
+
+impl SideRows {
+    /// Cuts a message's batches into chunks per part, each stamped with the earliest time of
+    /// its rows. Rows with a NULL in their key join nothing (an inner join) and are dropped.
+    pub(super) fn chunks(
+        &self,
+        batches: &mut Vec<(EventTime, Batch)>,
+    ) -> Result<Vec<(EventTime, JoinChunk)>> {
+        let left = self.left;
+        let mut parts: FxMap<u32, (EventTime, JoinChunk)> = FxMap::default();
+        for (ts, batch) in batches.drain(..) {
+            let key_columns = self
+                .keys
+                .iter()
+                .map(|k| evaluate(k, &batch))
+                .collect::<Result<Vec<_>>>()?;
+            let keys = self
+                .key_rows
+                .converter
+                .convert_columns(&key_columns)
+                .map_err(arrow_error)?;
+            let rows = self
                 .rows
-                .push((key.to_vec(), row_values(batch.columns(), row)?));
+                .converter
+                .convert_columns(batch.columns())
+                .map_err(arrow_error)?;
+            let time = match left {
+                true => self.interval.left_time,
+                false => self.interval.right_time,
+            };
+            let times = cast(batch.column(time), &DataType::Int64).map_err(arrow_error)?;
+            let times = times.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                if key_columns.iter().any(|c| c.is_null(row)) {
+                    continue;
+                }
+                let key = keys.row(row).data();
+                // The high bits: FxHash's low bits are weak.
+                let part = ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32;
+                let (first, chunk) = parts.entry(part).or_insert_with(|| {
+                    (
+                        ts,
+                        JoinChunk {
+                            part,
+                            left,
+                            rows: Vec::new(),
+                        },
+                    )
+                });
+                *first = (*first).min(ts);
+                let expiry = match times.is_null(row) {
+                    true => None,
+                    false => self.interval.expiry_after(times.value(row), left),
+                };
+                chunk
+                    .rows
+                    .push((key.to_vec(), expiry, rows.row(row).data().to_vec()));
+            }
         }
+        Ok(parts.into_values().collect())
     }
-    Ok(parts.into_values().collect())
 }
 
-/// A side's rows of one key: each with its expiry (`None`: kept for good) and its values.
-type Rows = Vec<(Option<EventTime>, Vec<Value>)>;
+/// A side's rows of one key: each with its expiry (`None`: kept for good), in row format.
+type Rows = Vec<(Option<EventTime>, Vec<u8>)>;
 
 /// One key's rows of both sides, and the last expiry bucket the key was listed under.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -130,9 +170,12 @@ fn bucket_end(expiry: EventTime) -> EventTime {
     }
 }
 
-/// The keyed half of an inner interval join, per part (see the module's note).
+/// The keyed half of an inner interval join, per part (see the module's note). Rows stay in
+/// row format; only the pairs found are decoded, by each side's row encoder.
 pub(super) struct IntervalFold {
-    pub(super) interval: Interval,
+    pub(super) lefts: KeyRows,
+    pub(super) rights: KeyRows,
+    pub(super) job: Arc<riffle_runtime::JobShared>,
 }
 
 impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
@@ -153,21 +196,22 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             return;
         };
         let left = chunk.left;
-        let mut joined = Vec::new();
+        // The pairs found, as (left row, right row).
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut timers = Vec::new();
-        for (key, values) in chunk.rows {
-            let expiry = self.interval.expiry(&values, left);
-            let pair = |other: &Vec<Value>| -> Vec<Value> {
-                match left {
-                    true => values.iter().chain(other).cloned().collect(),
-                    false => other.iter().chain(&values).cloned().collect(),
+        for (key, expiry, row) in chunk.rows {
+            let mut pair_with = |others: &Rows| {
+                for (_, other) in others.iter().filter(|(e, _)| live(e)) {
+                    pairs.push(match left {
+                        true => (row.clone(), other.clone()),
+                        false => (other.clone(), row.clone()),
+                    });
                 }
             };
             // A row past its expiry is joined but not kept.
             if !live(&expiry) {
                 if let Some(sides) = part.keys.get(&key) {
-                    let others = if left { &sides.rights } else { &sides.lefts };
-                    joined.extend(others.iter().filter(|(e, _)| live(e)).map(|(_, o)| pair(o)));
+                    pair_with(if left { &sides.rights } else { &sides.lefts });
                 }
                 continue;
             }
@@ -178,8 +222,7 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             let Some(listed) = part.keys.get_mut(&key) else {
                 continue;
             };
-            let others = if left { &listed.rights } else { &listed.lefts };
-            joined.extend(others.iter().filter(|(e, _)| live(e)).map(|(_, o)| pair(o)));
+            pair_with(if left { &listed.rights } else { &listed.lefts });
             if let Some(e) = expiry {
                 let bucket = bucket_end(e);
                 if listed.bucket != Some(bucket) {
@@ -193,15 +236,34 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             } else {
                 &mut listed.rights
             };
-            own.push((expiry, values));
+            own.push((expiry, row));
         }
         timers.sort_unstable();
         timers.dedup();
         for t in timers {
             ctx.register_event_time_timer(t);
         }
-        for row in joined {
-            ctx.collect(row);
+        if pairs.is_empty() {
+            return;
+        }
+        let decoded = self
+            .lefts
+            .values(pairs.iter().map(|(l, _)| l.as_slice()))
+            .and_then(|l| {
+                Ok((
+                    l,
+                    self.rights
+                        .values(pairs.iter().map(|(_, r)| r.as_slice()))?,
+                ))
+            });
+        match decoded {
+            Ok((lefts, rights)) => {
+                for (mut row, right) in lefts.into_iter().zip(rights) {
+                    row.extend(right);
+                    ctx.collect(row);
+                }
+            }
+            Err(error) => self.job.fail(error),
         }
     }
 
@@ -216,7 +278,7 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             None => BTreeMap::new(),
         };
         let due = std::mem::replace(&mut part.expiring, later);
-        let live = |(expiry, _): &(Option<EventTime>, Vec<Value>)| expiry.is_none_or(|e| e > now);
+        let live = |(expiry, _): &(Option<EventTime>, Vec<u8>)| expiry.is_none_or(|e| e > now);
         for key in due.into_values().flatten() {
             let Some(sides) = part.keys.get_mut(&key) else {
                 continue;

@@ -257,8 +257,8 @@ pub struct Join {
     /// State time-to-live, ms (not for window joins).
     ttl: Option<i64>,
     /// The join keys' types, when both sides' are the same and compare as bytes in Arrow's
-    /// row format as their values do: an interval join then keeps its rows per part of the
-    /// keys (see `interval.rs`).
+    /// row format as their values do, and the rows go through the row format unchanged: an
+    /// interval join then keeps its rows per part of the keys (see `interval.rs`).
     key_types: Option<Vec<DataType>>,
     schema: SchemaRef,
 }
@@ -278,14 +278,23 @@ impl Interval {
     /// When a row of the side `left` with these values can be dropped: once the watermark
     /// reaches this time (`None`: never, or the row has no time).
     fn expiry(&self, values: &[Value], left: bool) -> Option<EventTime> {
-        let (index, bound) = match left {
+        let index = match left {
+            true => self.left_time,
+            false => self.right_time,
+        };
+        self.expiry_after(time_of(values, index)?, left)
+    }
+
+    /// [`Interval::expiry`] of a row of the side `left` at `time`.
+    fn expiry_after(&self, time: EventTime, left: bool) -> Option<EventTime> {
+        let bound = match left {
             // Right rows still to come have times above the watermark; this left row at `t`
             // pairs with right times up to `t - lower`.
-            true => (self.left_time, self.lower.map(|l| -l)),
+            true => self.lower.map(|l| -l),
             // This right row at `t` pairs with left times up to `t + upper`.
-            false => (self.right_time, self.upper),
+            false => self.upper,
         };
-        Some(time_of(values, index)?.saturating_add(bound?))
+        Some(time.saturating_add(bound?))
     }
 
     /// The bounds a join condition sets between a time attribute of each side, if any:
@@ -1424,8 +1433,12 @@ impl Node {
                         .map_err(|e| RiffleError::Sql(e.to_string()))
                 };
                 let left_types = types(&left_keys, &j.left)?;
+                let columns: Vec<DataType> = (j.schema.fields().iter())
+                    .map(|f| f.data_type().clone())
+                    .collect();
                 let key_types = (left_types == types(&right_keys, &j.right)?
-                    && left_types.iter().all(interval::keyed_as_bytes))
+                    && left_types.iter().all(interval::keyed_as_bytes)
+                    && interval::rows_round_trip(&columns))
                 .then_some(left_types);
                 Node::Join(Box::new(Join {
                     left,
@@ -2302,7 +2315,12 @@ fn row_kinds(batch: &RecordBatch) -> Result<Int8Array> {
 
 /// Row `row` of `columns` as values.
 fn row_values(columns: &[ArrayRef], row: usize) -> Result<Vec<Value>> {
-    columns.iter().map(|c| Value::from_array(c, row)).collect()
+    // Sized once: collecting `Result`s would grow the `Vec` step by step.
+    let mut values = Vec::with_capacity(columns.len());
+    for column in columns {
+        values.push(Value::from_array(column, row)?);
+    }
+    Ok(values)
 }
 
 /// Rows of `values` (one `Vec` per row, a value per column of `schema`) as a batch.
@@ -2751,24 +2769,38 @@ impl Join {
             self.interval,
             &self.key_types,
         ) {
-            let chunks =
-                |node: &Node, keys: &[Physical], left: bool| -> Result<_> {
-                    let keys = keys.to_vec();
-                    let encoder = KeyRows::new(types)?;
-                    let job = Arc::clone(env.job());
-                    Ok(node
-                        .build(plan)?
-                        .map_chunks("sql.join_chunks", move |batches, out| {
-                            match interval::join_chunks(batches, &keys, &encoder, left) {
-                                Ok(chunks) => out.extend(chunks),
-                                Err(error) => job.fail(error),
-                            }
-                        }))
+            // Each side's rows in row format: the columns of its part of the joined schema.
+            let fields = self.schema.fields();
+            let types_of = |fields: &[datafusion::arrow::datatypes::FieldRef]| -> Vec<DataType> {
+                fields.iter().map(|f| f.data_type().clone()).collect()
+            };
+            let left_types = types_of(&fields[..self.widths.0]);
+            let right_types = types_of(&fields[self.widths.0..]);
+            let chunks = |node: &Node, keys: &[Physical], columns: &[DataType], left| {
+                let side = interval::SideRows {
+                    keys: keys.to_vec(),
+                    key_rows: KeyRows::new(types)?,
+                    rows: KeyRows::new(columns)?,
+                    interval: bounds,
+                    left,
                 };
-            let joined = chunks(&self.left, &self.left_keys, true)?
-                .union(chunks(&self.right, &self.right_keys, false)?)
+                let job = Arc::clone(env.job());
+                Ok::<_, RiffleError>(node.build(plan)?.map_chunks(
+                    "sql.join_chunks",
+                    move |batches, out| match side.chunks(batches) {
+                        Ok(chunks) => out.extend(chunks),
+                        Err(error) => job.fail(error),
+                    },
+                ))
+            };
+            let joined = chunks(&self.left, &self.left_keys, &left_types, true)?
+                .union(chunks(&self.right, &self.right_keys, &right_types, false)?)
                 .key_by(|c: &interval::JoinChunk| c.part)
-                .process(interval::IntervalFold { interval: bounds });
+                .process(interval::IntervalFold {
+                    lefts: KeyRows::new(&left_types)?,
+                    rights: KeyRows::new(&right_types)?,
+                    job: Arc::clone(env.job()),
+                });
             return Ok(rows_to_batches(
                 joined,
                 "sql.join_batches",
