@@ -208,35 +208,35 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
                     });
                 }
             };
+            // One lookup per row: the key's bytes are copied only for a new key.
+            let listed = part.keys.get_mut(&key);
+            if let Some(sides) = &listed {
+                pair_with(if left { &sides.rights } else { &sides.lefts });
+            }
             // A row past its expiry is joined but not kept.
             if !live(&expiry) {
-                if let Some(sides) = part.keys.get(&key) {
-                    pair_with(if left { &sides.rights } else { &sides.lefts });
-                }
                 continue;
             }
-            // Looked up twice for a new key: the key's bytes are copied only then.
-            if !part.keys.contains_key(&key) {
-                part.keys.insert(key.clone(), Sides::default());
-            }
-            let Some(listed) = part.keys.get_mut(&key) else {
-                continue;
+            let bucket = expiry.map(bucket_end);
+            let listed_under = listed.as_ref().and_then(|s| s.bucket);
+            let new_bucket = bucket.filter(|b| listed_under != Some(*b));
+            let sides = match listed {
+                Some(sides) => sides,
+                None => part.keys.entry(key.clone()).or_default(),
             };
-            pair_with(if left { &listed.rights } else { &listed.lefts });
-            if let Some(e) = expiry {
-                let bucket = bucket_end(e);
-                if listed.bucket != Some(bucket) {
-                    listed.bucket = Some(bucket);
-                    part.expiring.entry(bucket).or_default().push(key);
-                    timers.push(bucket);
-                }
+            if new_bucket.is_some() {
+                sides.bucket = new_bucket;
             }
             let own = if left {
-                &mut listed.lefts
+                &mut sides.lefts
             } else {
-                &mut listed.rights
+                &mut sides.rights
             };
             own.push((expiry, row));
+            if let Some(b) = new_bucket {
+                part.expiring.entry(b).or_default().push(key);
+                timers.push(b);
+            }
         }
         timers.sort_unstable();
         timers.dedup();
