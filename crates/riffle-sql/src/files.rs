@@ -216,10 +216,44 @@ pub struct Split {
 /// Below this size a text file is not cut into ranges.
 const MIN_SPLIT_BYTES: u64 = 1 << 20;
 
+/// The size of the byte ranges a streaming job cuts a file into (about; see
+/// [`streaming_splits`]).
+const STREAM_SPLIT_BYTES: u64 = 32 << 20;
+
 /// The pieces `files` are read in by `readers` readers: whole files when there are at least
 /// as many files as readers (or they are Parquet), otherwise each text file cut into
 /// `readers` equal byte ranges, a line belonging to the range it starts in.
 pub fn splits(files: &[PathBuf], format: FileFormat, readers: usize) -> Result<Vec<Split>> {
+    cut(files, format, readers, 1)
+}
+
+/// [`splits`] for a streaming job: a file cut for `readers` readers is cut into a multiple of
+/// `readers` ranges of about [`STREAM_SPLIT_BYTES`], which the readers take in turn (range
+/// `i` to reader `i % readers`). The readers then move through a file together, so a file
+/// written in time order keeps their watermarks close: with one range each, the reader of
+/// the second half would run ahead, and windows and joins would hold its rows until the
+/// reader of the first half caught up.
+pub fn streaming_splits(
+    files: &[PathBuf],
+    format: FileFormat,
+    readers: usize,
+) -> Result<Vec<Split>> {
+    let largest = files
+        .iter()
+        .map(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let per_reader = largest.div_ceil(STREAM_SPLIT_BYTES * readers.max(1) as u64);
+    cut(files, format, readers, per_reader.max(1) as usize)
+}
+
+/// Each file cut (as [`splits`] says) into `readers * per_reader` ranges.
+fn cut(
+    files: &[PathBuf],
+    format: FileFormat,
+    readers: usize,
+    per_reader: usize,
+) -> Result<Vec<Split>> {
     let whole = |path: &PathBuf| Split {
         path: path.clone(),
         start: 0,
@@ -237,12 +271,13 @@ pub fn splits(files: &[PathBuf], format: FileFormat, readers: usize) -> Result<V
             out.push(whole(path));
             continue;
         }
-        let step = size.div_ceil(readers as u64);
-        for k in 0..readers as u64 {
+        let pieces = (readers * per_reader) as u64;
+        let step = size.div_ceil(pieces);
+        for k in 0..pieces {
             out.push(Split {
                 path: path.clone(),
                 start: k * step,
-                end: if k + 1 == readers as u64 {
+                end: if k + 1 == pieces {
                     u64::MAX
                 } else {
                     (k + 1) * step
@@ -1173,6 +1208,14 @@ mod tests {
         let mut got = read_all(&splits, 3, BadRecordPolicy::Fail).unwrap();
         got.sort();
         assert_eq!(got, (0..rows).collect::<Vec<_>>());
+        // Cut for streaming, in turns: 4 ranges per reader, each line still read once; a
+        // file this small (under 32 MB per reader) is cut into one range per reader.
+        let turns = cut(&files, format, 3, 4).unwrap();
+        assert_eq!(turns.len(), 12);
+        let mut got = read_all(&turns, 3, BadRecordPolicy::Fail).unwrap();
+        got.sort();
+        assert_eq!(got, (0..rows).collect::<Vec<_>>());
+        assert_eq!(streaming_splits(&files, format, 3).unwrap(), splits);
         // A bad line in the last range is named by its line in the whole file.
         let bad = text.replacen("59000,", "oops,", 1);
         std::fs::write(&path, bad).unwrap();

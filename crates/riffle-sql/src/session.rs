@@ -20,8 +20,8 @@ use riffle_runtime::{
 };
 
 use crate::files::{
-    bad_record_policy, list_files, splits, FileBatchReader, FileFormat, FilePartition, LineParser,
-    SocketBatchReader, TextFormat,
+    bad_record_policy, list_files, splits, streaming_splits, FileBatchReader, FileFormat,
+    FilePartition, LineParser, SocketBatchReader, TextFormat,
 };
 use crate::script::{
     parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
@@ -1533,7 +1533,7 @@ impl Session {
                         FileFormat::Parquet => None,
                     };
                     // With fewer files than workers, files are cut into byte ranges.
-                    let splits = splits(&files, format, n)?;
+                    let splits = streaming_splits(&files, format, n)?;
                     Ok(Box::new(FileBatchReader::new(
                         &splits,
                         Arc::clone(&physical),
