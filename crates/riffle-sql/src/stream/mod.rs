@@ -2560,9 +2560,19 @@ struct GroupFold {
     job: Arc<riffle_runtime::JobShared>,
 }
 
+/// A part's groups in [`GroupFold`]: each group's number by its key (row format), and per
+/// group, numbered in order of arrival, its aggregate states and the result last emitted
+/// (one entry per aggregate each, in flat vectors) and whether it was emitted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct GroupSlab {
+    index: Groups<u32>,
+    accs: Vec<Acc>,
+    last: Vec<Value>,
+    emitted: Vec<bool>,
+}
+
 impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
-    /// Each group's aggregate states and the result last emitted.
-    type State = ValueState<Groups<(Vec<Acc>, Vec<Value>)>>;
+    type State = ValueState<GroupSlab>;
     type Out = Vec<Value>;
 
     fn process_element(
@@ -2578,12 +2588,13 @@ impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
             Err(error) => return self.job.fail(error),
         };
         if ctx.state().value().is_none() {
-            ctx.state().update(Groups::default());
+            ctx.state().update(GroupSlab::default());
         }
         let mut lines = Vec::new();
-        let Some(groups) = ctx.state().value_mut() else {
+        let Some(slab) = ctx.state().value_mut() else {
             return;
         };
+        let width = self.functions.functions.len();
         for ((bytes, partial), key) in chunk.groups.into_iter().zip(keys) {
             let line = |values: &[Value], kind: i64| {
                 let mut row = key.clone();
@@ -2591,20 +2602,30 @@ impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
                 row.push(Value::Int(kind));
                 row
             };
-            let (accs, last) = groups
-                .entry(bytes)
-                .or_insert_with(|| (self.functions.fresh(), Vec::new()));
+            let next = slab.emitted.len() as u32;
+            let group = *slab.index.entry(bytes).or_insert(next) as usize;
+            if group == next as usize {
+                slab.accs.extend(self.functions.fresh());
+                slab.last.extend(std::iter::repeat_n(Value::Null, width));
+                slab.emitted.push(false);
+            }
+            let of_group = group * width..(group + 1) * width;
+            let accs = &mut slab.accs[of_group.clone()];
             Acc::merge_all(accs, partial.accs);
             let result = self.functions.results(accs);
-            if last.is_empty() {
+            let last = &mut slab.last[of_group];
+            if !slab.emitted[group] {
                 lines.push(line(&result, 0));
-            } else if *last != result {
+                slab.emitted[group] = true;
+            } else if *last != *result {
                 lines.push(line(last, 1));
                 lines.push(line(&result, 2));
             } else {
                 continue;
             }
-            *last = result;
+            for (old, new) in last.iter_mut().zip(result) {
+                *old = new;
+            }
         }
         lines.into_iter().for_each(|l| ctx.collect(l));
     }
