@@ -1,8 +1,8 @@
 //! An inner interval join per part of its keys, as the aggregations keep their groups (see
-//! [`PARTS`]): each side's rows are cut per message into chunks by a hash of their join key
-//! in Arrow's row format, and the keyed half keeps one state per part: each key's rows of
-//! both sides with their expiry, and which keys have rows expiring in each bucket of
-//! [`BUCKET_MS`], with one timer per part and bucket instead of one per row.
+//! [`PARTS`](super::PARTS)): each side's rows are cut per message into chunks by a hash of
+//! their join key in Arrow's row format, and the keyed half keeps one state per part: each
+//! key's rows of both sides with their expiry, and which keys have rows expiring in each
+//! bucket of [`BUCKET_MS`], with one timer per part and bucket instead of one per row.
 //!
 //! Rows are kept in Arrow's row format (one allocation each) and decoded only when they pair.
 //! A row is joined with the other side's rows of its key that have not expired under the
@@ -20,7 +20,7 @@ use riffle_core::{Batch, Result};
 use riffle_runtime::{Context, EventTime, KeyedProcessFunction, Timer, ValueState};
 use serde::{Deserialize, Serialize};
 
-use super::{arrow_error, evaluate, Interval, KeyRows, Physical, PARTS};
+use super::{arrow_error, evaluate, part_of, Interval, KeyRows, Physical};
 use crate::value::Value;
 
 type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
@@ -115,8 +115,7 @@ impl SideRows {
                     continue;
                 }
                 let key = keys.row(row).data();
-                // The high bits: FxHash's low bits are weak.
-                let part = ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32;
+                let part = part_of(key);
                 let (first, chunk) = parts.entry(part).or_insert_with(|| {
                     (
                         ts,
@@ -160,6 +159,11 @@ pub(super) struct Part {
     expiring: BTreeMap<EventTime, Vec<Vec<u8>>>,
 }
 
+/// Whether a row with this expiry is still held under watermark `now` (`None`: for good).
+fn unexpired(expiry: Option<EventTime>, now: EventTime) -> bool {
+    expiry.is_none_or(|e| e > now)
+}
+
 /// The end of the bucket an expiry falls in: the least multiple of [`BUCKET_MS`] at or
 /// after it.
 fn bucket_end(expiry: EventTime) -> EventTime {
@@ -188,7 +192,7 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         ctx: &mut Context<'_, u32, Self::State, Self::Out>,
     ) {
         let watermark = ctx.current_watermark();
-        let live = |expiry: &Option<EventTime>| expiry.is_none_or(|e| e > watermark);
+        let live = |expiry: &Option<EventTime>| unexpired(*expiry, watermark);
         if ctx.state().value().is_none() {
             ctx.state().update(Part::default());
         }
@@ -278,7 +282,7 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             None => BTreeMap::new(),
         };
         let due = std::mem::replace(&mut part.expiring, later);
-        let live = |(expiry, _): &(Option<EventTime>, Vec<u8>)| expiry.is_none_or(|e| e > now);
+        let live = |(expiry, _): &(Option<EventTime>, Vec<u8>)| unexpired(*expiry, now);
         for key in due.into_values().flatten() {
             let Some(sides) = part.keys.get_mut(&key) else {
                 continue;

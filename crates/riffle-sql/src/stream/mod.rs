@@ -2405,6 +2405,12 @@ impl Partial {
 /// comparing keys is hashing and comparing bytes.
 const PARTS: u64 = 128;
 
+/// The part of the groups (or join keys) that a key in row format falls in.
+fn part_of(key: &[u8]) -> u32 {
+    // The high bits: FxHash's low bits are weak.
+    ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32
+}
+
 /// The groups of one part (and window) that one message held, folded: what crosses
 /// workers. `window` is the window's last millisecond, `None` without a window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -2424,8 +2430,7 @@ impl Chunk {
         let mut chunks: HashMap<(Option<EventTime>, u32), Chunk, rustc_hash::FxBuildHasher> =
             HashMap::default();
         for (key, partial) in groups {
-            // The high bits: FxHash's low bits are weak.
-            let part = ((riffle_runtime::key_hash(&key) >> 40) % PARTS) as u32;
+            let part = part_of(&key);
             let window = windowed.then_some(partial.time);
             chunks
                 .entry((window, part))
