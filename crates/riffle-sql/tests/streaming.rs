@@ -919,3 +919,65 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
         }
     }
 }
+
+#[test]
+fn an_interval_join_pairs_a_row_with_a_partner_that_expires_a_millisecond_later() {
+    // An order at 10 s is kept for shipments up to 15 s. A shipment at 15 s arrives under a
+    // watermark of 14.999 s, when the timer of an earlier order (expiring at 13 s) has
+    // fired: the join must still hold the 10 s order and pair them. Dropping rows or buckets
+    // a second early, or skipping buckets that hold live rows, loses the pair. One file per
+    // message: the first shipment file moves the shipments' watermark to 14.999 s, the
+    // second order file moves the orders' watermark past it.
+    let dir = tempfile::tempdir().unwrap();
+    // A multiple of every bucket width used here, so bucket ends fall on round seconds.
+    let base: i64 = 1_699_999_000_000;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(base + ms)
+            .unwrap()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.3f")
+            .to_string()
+    };
+    // Each file's rows: id, key, time (ms after `base`).
+    type Rows<'a> = &'a [(i64, &'a str, i64)];
+    let files: [(&str, Rows); 4] = [
+        ("orders/part-0.csv", &[(1, "k1", 8_000), (2, "k1", 10_000)]),
+        ("orders/part-1.csv", &[(3, "k3", 30_000)]),
+        ("shipments/part-0.csv", &[(11, "k2", 18_999)]),
+        ("shipments/part-1.csv", &[(12, "k1", 15_000)]),
+    ];
+    for (name, rows) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let text: String = rows
+            .iter()
+            .map(|(id, key, ms)| format!("{id},{key},{}\n", time(*ms)))
+            .collect();
+        std::fs::write(path, text).unwrap();
+    }
+    let table = |name: &str| {
+        format!(
+            "CREATE TABLE {name} (id BIGINT, k STRING, ts TIMESTAMP(3),
+                WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)
+            WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+            dir.path().join(name).display()
+        )
+    };
+    // A string key goes through the per-part join; with a DOUBLE key too, the per-key one.
+    for (path, condition) in [
+        ("per part", "o.k = s.k"),
+        (
+            "per key",
+            "o.k = s.k AND CAST(o.k = 'k1' AS DOUBLE) = CAST(s.k = 'k1' AS DOUBLE)",
+        ),
+    ] {
+        let got = rows(&format!(
+            "SET 'execution.runtime-mode' = 'streaming';{}{}
+            SELECT o.id, s.id FROM orders o JOIN shipments s ON {condition}
+            WHERE s.ts BETWEEN o.ts - INTERVAL '2' SECOND AND o.ts + INTERVAL '5' SECOND;",
+            table("orders"),
+            table("shipments")
+        ));
+        assert_eq!(got, vec!["2,12".to_string()], "{path}");
+    }
+}

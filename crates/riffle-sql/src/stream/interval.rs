@@ -1,13 +1,14 @@
 //! An inner interval join per part of its keys, as the aggregations keep their groups (see
 //! [`PARTS`](super::PARTS)): each side's rows are cut per message into chunks by a hash of
 //! their join key in Arrow's row format, and the keyed half keeps one state per part: each
-//! key's rows of both sides with their expiry, and which keys have rows expiring in each
-//! bucket of [`BUCKET_MS`], with one timer per part and bucket instead of one per row.
+//! side's rows in buckets by expiry ([`bucket_width`] wide), each bucket one buffer of rows
+//! with their keys chained by hash, and one timer per part and bucket instead of one per row.
 //!
-//! Rows are kept in Arrow's row format (one allocation each) and decoded only when they pair.
-//! A row is joined with the other side's rows of its key that have not expired under the
-//! current watermark: rows still held past their expiry (until their bucket's timer fires)
-//! are skipped, so the result is the one a timer per row gives.
+//! Rows are kept in Arrow's row format, copied into their bucket's buffer (no allocation per
+//! row or per key), and decoded only when they pair. A row is joined with the other side's
+//! rows of its key, found in each bucket whose end the watermark has not reached, that have
+//! not expired under the current watermark: rows still held past their expiry (until their
+//! bucket's timer fires) are skipped, so the result is the one a timer per row gives.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,7 +21,7 @@ use riffle_core::{Batch, Result};
 use riffle_runtime::{Context, EventTime, KeyedProcessFunction, Timer, ValueState};
 use serde::{Deserialize, Serialize};
 
-use super::{arrow_error, evaluate, part_of, Interval, KeyRows, Physical};
+use super::{arrow_error, evaluate, part_of_hash, Interval, KeyRows, Physical};
 use crate::value::Value;
 
 type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
@@ -60,13 +61,37 @@ pub(super) fn rows_round_trip(types: &[DataType]) -> bool {
         && RowConverter::new(fields).is_ok()
 }
 
-/// One message's rows of one side whose keys fall in one part: each row's key, its expiry
-/// (`None`: kept for good) and the row, key and row in Arrow's row format.
+/// One message's rows of one side whose keys fall in one part, in one buffer: each row's
+/// key and then the row itself, in Arrow's row format.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct JoinChunk {
     pub(super) part: u32,
     left: bool,
-    rows: Vec<(Vec<u8>, Option<EventTime>, Vec<u8>)>,
+    bytes: Vec<u8>,
+    rows: Vec<ChunkRow>,
+}
+
+/// A row of a [`JoinChunk`]: the hash of its key, the lengths of its key and of the row
+/// (one after the other in the chunk's bytes), and its expiry (`None`: kept for good).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct ChunkRow {
+    hash: u64,
+    key_len: usize,
+    row_len: usize,
+    expiry: Option<EventTime>,
+}
+
+impl JoinChunk {
+    /// Each row's description with its key and its row bytes.
+    fn rows(&self) -> impl Iterator<Item = (&ChunkRow, &[u8], &[u8])> {
+        let mut at = 0;
+        self.rows.iter().map(move |r| {
+            let key = &self.bytes[at..at + r.key_len];
+            let row = &self.bytes[at + r.key_len..at + r.key_len + r.row_len];
+            at += r.key_len + r.row_len;
+            (r, key, row)
+        })
+    }
 }
 
 /// How one side's rows are cut into chunks: its key expressions, and the encoders of its
@@ -115,13 +140,15 @@ impl SideRows {
                     continue;
                 }
                 let key = keys.row(row).data();
-                let part = part_of(key);
+                let hash = riffle_runtime::key_hash(key);
+                let part = part_of_hash(hash);
                 let (first, chunk) = parts.entry(part).or_insert_with(|| {
                     (
                         ts,
                         JoinChunk {
                             part,
                             left,
+                            bytes: Vec::new(),
                             rows: Vec::new(),
                         },
                     )
@@ -131,32 +158,84 @@ impl SideRows {
                     true => None,
                     false => self.interval.expiry_after(times.value(row), left),
                 };
-                chunk
-                    .rows
-                    .push((key.to_vec(), expiry, rows.row(row).data().to_vec()));
+                let data = rows.row(row).data();
+                chunk.bytes.extend_from_slice(key);
+                chunk.bytes.extend_from_slice(data);
+                chunk.rows.push(ChunkRow {
+                    hash,
+                    key_len: key.len(),
+                    row_len: data.len(),
+                    expiry,
+                });
             }
         }
         Ok(parts.into_values().collect())
     }
 }
 
-/// A side's rows of one key: each with its expiry (`None`: kept for good), in row format.
-type Rows = Vec<(Option<EventTime>, Vec<u8>)>;
-
-/// One key's rows of both sides, and the last expiry bucket the key was listed under.
+/// A side's rows in one part whose expiries fall in one bucket, in one buffer (key, then
+/// row, for each), with the rows of each key hash chained from the latest back: the whole
+/// bucket leaves the state at once when the watermark passes its end, no row freed alone.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Sides {
-    lefts: Rows,
-    rights: Rows,
-    bucket: Option<EventTime>,
+struct Bucket {
+    bytes: Vec<u8>,
+    rows: Vec<Slot>,
+    /// The latest row of each key hash.
+    latest: FxMap<u64, usize>,
 }
 
-/// A part's keys and their rows, and the keys with rows expiring in each bucket (by the
-/// bucket's end).
+/// A row of a [`Bucket`]: where its key starts in the bucket's bytes, the lengths of its key
+/// and of the row after it, its expiry, and the row before it with the same key hash.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Slot {
+    start: usize,
+    key_len: usize,
+    row_len: usize,
+    expiry: Option<EventTime>,
+    before: Option<usize>,
+}
+
+impl Bucket {
+    fn push(&mut self, hash: u64, key: &[u8], row: &[u8], expiry: Option<EventTime>) {
+        let index = self.rows.len();
+        let before = self.latest.insert(hash, index);
+        self.rows.push(Slot {
+            start: self.bytes.len(),
+            key_len: key.len(),
+            row_len: row.len(),
+            expiry,
+            before,
+        });
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(row);
+    }
+
+    /// The rows of `key` (whose hash is `hash`) not expired under watermark `now`, in the
+    /// order they came.
+    fn matches<'b>(&'b self, hash: u64, key: &[u8], now: EventTime, out: &mut Vec<&'b [u8]>) {
+        let from = out.len();
+        let mut next = self.latest.get(&hash).copied();
+        while let Some(index) = next {
+            let slot = &self.rows[index];
+            let key_end = slot.start + slot.key_len;
+            if &self.bytes[slot.start..key_end] == key && unexpired(slot.expiry, now) {
+                out.push(&self.bytes[key_end..key_end + slot.row_len]);
+            }
+            next = slot.before;
+        }
+        out[from..].reverse();
+    }
+}
+
+/// One side's buckets of a part, by the end of each (rows kept for good under
+/// `EventTime::MAX`).
+type Buckets = BTreeMap<EventTime, Bucket>;
+
+/// A part's rows of both sides.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Part {
-    keys: FxMap<Vec<u8>, Sides>,
-    expiring: BTreeMap<EventTime, Vec<Vec<u8>>>,
+    lefts: Buckets,
+    rights: Buckets,
 }
 
 /// Whether a row with this expiry is still held under watermark `now` (`None`: for good).
@@ -164,14 +243,31 @@ fn unexpired(expiry: Option<EventTime>, now: EventTime) -> bool {
     expiry.is_none_or(|e| e > now)
 }
 
-/// The end of the bucket an expiry falls in: the least multiple of [`BUCKET_MS`] at or
-/// after it.
-fn bucket_end(expiry: EventTime) -> EventTime {
-    let rest = expiry.rem_euclid(BUCKET_MS);
+/// The end of the bucket of width `width` that an expiry falls in: the least multiple of
+/// `width` at or after it.
+fn bucket_end(expiry: EventTime, width: i64) -> EventTime {
+    let rest = expiry.rem_euclid(width);
     match rest {
         0 => expiry,
-        _ => expiry.saturating_add(BUCKET_MS - rest),
+        _ => expiry.saturating_add(width - rest),
     }
+}
+
+/// The width of the expiry buckets of a join with these bounds, ms: at least
+/// [`BUCKET_MS`], and a quarter of the interval's span, so that a row meets at most about
+/// five buckets of the other side (rows stay at most a quarter longer than they must).
+pub(super) fn bucket_width(interval: &Interval) -> i64 {
+    match (interval.lower, interval.upper) {
+        (Some(lower), Some(upper)) => BUCKET_MS.max(upper.saturating_sub(lower) / 4),
+        _ => BUCKET_MS,
+    }
+}
+
+/// Drops the buckets of `side` whose end the watermark `now` has reached (every row in
+/// them has expired); rows kept for good stay.
+fn drop_expired(side: &mut Buckets, now: EventTime) {
+    let kept = side.split_off(&now.saturating_add(1));
+    *side = kept;
 }
 
 /// The keyed half of an inner interval join, per part (see the module's note). Rows stay in
@@ -179,6 +275,8 @@ fn bucket_end(expiry: EventTime) -> EventTime {
 pub(super) struct IntervalFold {
     pub(super) lefts: KeyRows,
     pub(super) rights: KeyRows,
+    /// The width of the expiry buckets ([`bucket_width`]).
+    pub(super) bucket_ms: i64,
     pub(super) job: Arc<riffle_runtime::JobShared>,
 }
 
@@ -192,7 +290,6 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         ctx: &mut Context<'_, u32, Self::State, Self::Out>,
     ) {
         let watermark = ctx.current_watermark();
-        let live = |expiry: &Option<EventTime>| unexpired(*expiry, watermark);
         if ctx.state().value().is_none() {
             ctx.state().update(Part::default());
         }
@@ -203,47 +300,38 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         // The pairs found, as (left row, right row).
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut timers = Vec::new();
-        for (key, expiry, row) in chunk.rows {
-            let mut pair_with = |others: &Rows| {
-                for (_, other) in others.iter().filter(|(e, _)| live(e)) {
-                    pairs.push(match left {
-                        true => (row.clone(), other.clone()),
-                        false => (other.clone(), row.clone()),
-                    });
-                }
+        for (r, key, row) in chunk.rows() {
+            let (own, others) = match left {
+                true => (&mut part.lefts, &part.rights),
+                false => (&mut part.rights, &part.lefts),
             };
-            // One lookup per row: the key's bytes are copied only for a new key.
-            let listed = part.keys.get_mut(&key);
-            if let Some(sides) = &listed {
-                pair_with(if left { &sides.rights } else { &sides.lefts });
+            // Buckets whose end the watermark has reached hold only expired rows.
+            let mut partners = Vec::new();
+            for (_, bucket) in others.range(watermark.saturating_add(1)..) {
+                bucket.matches(r.hash, key, watermark, &mut partners);
+            }
+            for other in partners.drain(..) {
+                pairs.push(match left {
+                    true => (row.to_vec(), other.to_vec()),
+                    false => (other.to_vec(), row.to_vec()),
+                });
             }
             // A row past its expiry is joined but not kept.
-            if !live(&expiry) {
+            if !unexpired(r.expiry, watermark) {
                 continue;
             }
-            let bucket = expiry.map(bucket_end);
-            let listed_under = listed.as_ref().and_then(|s| s.bucket);
-            let new_bucket = bucket.filter(|b| listed_under != Some(*b));
-            let sides = match listed {
-                Some(sides) => sides,
-                None => part.keys.entry(key.clone()).or_default(),
+            let end = match r.expiry {
+                Some(expiry) => bucket_end(expiry, self.bucket_ms),
+                None => EventTime::MAX,
             };
-            if new_bucket.is_some() {
-                sides.bucket = new_bucket;
-            }
-            let own = if left {
-                &mut sides.lefts
-            } else {
-                &mut sides.rights
-            };
-            own.push((expiry, row));
-            if let Some(b) = new_bucket {
-                part.expiring.entry(b).or_default().push(key);
-                timers.push(b);
-            }
+            let bucket = own.entry(end).or_insert_with(|| {
+                if end != EventTime::MAX {
+                    timers.push(end);
+                }
+                Bucket::default()
+            });
+            bucket.push(r.hash, key, row, r.expiry);
         }
-        timers.sort_unstable();
-        timers.dedup();
         for t in timers {
             ctx.register_event_time_timer(t);
         }
@@ -277,23 +365,9 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         let Some(part) = ctx.state().value_mut() else {
             return;
         };
-        let later = match now.checked_add(1) {
-            Some(next) => part.expiring.split_off(&next),
-            None => BTreeMap::new(),
-        };
-        let due = std::mem::replace(&mut part.expiring, later);
-        let live = |(expiry, _): &(Option<EventTime>, Vec<u8>)| unexpired(*expiry, now);
-        for key in due.into_values().flatten() {
-            let Some(sides) = part.keys.get_mut(&key) else {
-                continue;
-            };
-            sides.lefts.retain(live);
-            sides.rights.retain(live);
-            if sides.lefts.is_empty() && sides.rights.is_empty() {
-                part.keys.remove(&key);
-            }
-        }
-        if part.keys.is_empty() && part.expiring.is_empty() {
+        drop_expired(&mut part.lefts, now);
+        drop_expired(&mut part.rights, now);
+        if part.lefts.is_empty() && part.rights.is_empty() {
             ctx.clear_state();
         }
     }

@@ -2407,8 +2407,13 @@ const PARTS: u64 = 128;
 
 /// The part of the groups (or join keys) that a key in row format falls in.
 fn part_of(key: &[u8]) -> u32 {
+    part_of_hash(riffle_runtime::key_hash(key))
+}
+
+/// [`part_of`] a key whose `key_hash` is `hash`.
+fn part_of_hash(hash: u64) -> u32 {
     // The high bits: FxHash's low bits are weak.
-    ((riffle_runtime::key_hash(key) >> 40) % PARTS) as u32
+    ((hash >> 40) % PARTS) as u32
 }
 
 /// The groups of one part (and window) that one message held, folded: what crosses
@@ -2825,6 +2830,7 @@ impl Join {
                 .process(interval::IntervalFold {
                     lefts: KeyRows::new(&left_types)?,
                     rights: KeyRows::new(&right_types)?,
+                    bucket_ms: interval::bucket_width(&bounds),
                     job: Arc::clone(env.job()),
                 });
             return Ok(rows_to_batches(
