@@ -174,6 +174,78 @@ fn hopping_window_counts_match_a_loop_over_the_generator() {
 }
 
 #[test]
+fn hopping_window_aggregates_per_key_match_a_loop_whether_folded_by_slice_or_not() {
+    // Windows of 10 s every 2 s are folded by 2 s slices (each bid folded once, each slice's
+    // partial added to its five windows); every 3 s they cannot be (10 is not a multiple of
+    // 3) and each bid is folded into each of its windows. Both against a loop, with the
+    // window's start or only its end as a key, on 1 and 4 workers.
+    for (slide, sliced) in [(2_000i64, true), (3_000, false)] {
+        let size = 10_000i64;
+        let mut by_start: BTreeMap<(i64, u64), (u64, u64, u64)> = BTreeMap::new();
+        for (ts, auction, price) in bids() {
+            let last = ts - ts.rem_euclid(slide);
+            let mut start = last - (size - 1) / slide * slide;
+            while start <= last {
+                if start + size > ts {
+                    let e = by_start.entry((start, auction)).or_insert((0, 0, 0));
+                    e.0 += 1;
+                    e.1 = e.1.max(price);
+                    e.2 += price;
+                }
+                start += slide;
+            }
+        }
+        let hop = format!(
+            "TABLE(HOP(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '{}' SECOND, \
+             INTERVAL '10' SECOND))",
+            slide / 1_000
+        );
+        let mut expected: Vec<String> = by_start
+            .iter()
+            .map(|((ws, a), (n, top, total))| format!("{ws},{a},{n},{top},{total}"))
+            .collect();
+        expected.sort();
+        let query = format!(
+            "SELECT CAST(window_start AS BIGINT), auction, COUNT(*), MAX(price), SUM(price)
+            FROM {hop} GROUP BY auction, window_start, window_end;"
+        );
+        let mut plan = String::new();
+        Session::new()
+            .unwrap()
+            .run_script(
+                &format!(
+                    "{}EXPLAIN {query}",
+                    bid_table("SET 'execution.runtime-mode' = 'streaming';")
+                ),
+                |_, output| {
+                    if let Output::Text(text) = output {
+                        plan = text;
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            plan.contains("folded by slices of 2000 ms"),
+            sliced,
+            "slide {slide}: {plan}"
+        );
+        assert_streamed(&query, &expected);
+        // The window's end alone as a key.
+        let mut expected: Vec<String> = by_start
+            .iter()
+            .map(|((ws, a), (n, _, _))| format!("{},{a},{n}", ws + size))
+            .collect();
+        expected.sort();
+        let query = format!(
+            "SELECT CAST(window_end AS BIGINT), auction, COUNT(*) FROM {hop}
+            GROUP BY auction, window_end;"
+        );
+        assert_streamed(&query, &expected);
+    }
+}
+
+#[test]
 fn insert_into_files_writes_exactly_the_rows_of_the_query() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

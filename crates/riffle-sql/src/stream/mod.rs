@@ -30,6 +30,7 @@ use crate::value::Value;
 
 mod fold;
 mod interval;
+mod slices;
 use fold::fold_batch;
 
 /// A physical expression shared by every worker.
@@ -1589,10 +1590,16 @@ impl Node {
             Node::Filter { predicate, .. } => format!("Filter {predicate}"),
             Node::Aggregate(a) => format!(
                 "{} keyed by [{}]: {}",
-                match a.time {
-                    Some(_) => "WindowAggregate (fires on the watermark)",
-                    None if a.mini_batch => "GroupAggregate (changelog, an update per message)",
-                    None => "GroupAggregate (changelog)",
+                match (a.time, a.slicing()) {
+                    (Some(_), Some(slicing)) => format!(
+                        "WindowAggregate (fires on the watermark; folded by slices of {} ms)",
+                        slicing.slide()
+                    ),
+                    (Some(_), None) => "WindowAggregate (fires on the watermark)".into(),
+                    (None, _) if a.mini_batch => {
+                        "GroupAggregate (changelog, an update per message)".into()
+                    }
+                    (None, _) => "GroupAggregate (changelog)".into(),
                 },
                 a.keys
                     .iter()
@@ -1748,18 +1755,7 @@ impl Node {
 
     fn build_new<'s>(&self, plan: &Build<'_, 's>) -> Result<DataStream<'s, Batch>> {
         let env = plan.env;
-        let job = Arc::clone(env.job());
-        // Errors in an operator fail the job with the error (no panics, no lost message).
-        let guard = move |result: Result<RecordBatch>| -> Option<Batch> {
-            match result {
-                Ok(batch) if batch.num_rows() > 0 => Some(Batch(batch)),
-                Ok(_) => None,
-                Err(error) => {
-                    job.fail(error);
-                    None
-                }
-            }
-        };
+        let guard = guard_of(env);
         Ok(match self {
             Node::Scan { source, projection } => match projection.clone() {
                 // Scans of a table share one reader, whatever columns each keeps (the
@@ -1789,13 +1785,13 @@ impl Node {
                 tvf,
                 schema,
                 projection,
-            } => {
-                let (tvf, schema, projection) =
-                    (tvf.clone(), Arc::clone(schema), projection.clone());
-                input.build(plan)?.flat_map(move |b| {
-                    guard(explode_columns(&tvf, &schema, &b, projection.as_deref()))
-                })
-            }
+            } => windows(
+                input.build(plan)?,
+                tvf.clone(),
+                Arc::clone(schema),
+                projection.clone(),
+                guard,
+            ),
             Node::Project {
                 input,
                 exprs,
@@ -1885,6 +1881,34 @@ fn map_batches<'s>(
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> RiffleError {
     RiffleError::Runtime(e.to_string())
+}
+
+/// What an operator does with a batch it computed: passes it on unless it is empty; an
+/// error fails the job with it (no panics, no lost message).
+fn guard_of(env: &Env<'_>) -> impl Fn(Result<RecordBatch>) -> Option<Batch> + Clone + 'static {
+    let job = Arc::clone(env.job());
+    move |result: Result<RecordBatch>| -> Option<Batch> {
+        match result {
+            Ok(batch) if batch.num_rows() > 0 => Some(Batch(batch)),
+            Ok(_) => None,
+            Err(error) => {
+                job.fail(error);
+                None
+            }
+        }
+    }
+}
+
+/// `input` through a window TVF: each row once in every window it falls in, as `schema`
+/// (or the columns `projection` keeps of it).
+fn windows<'s>(
+    input: DataStream<'s, Batch>,
+    tvf: WindowTvf,
+    schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
+) -> DataStream<'s, Batch> {
+    input.flat_map(move |b| guard(explode_columns(&tvf, &schema, &b, projection.as_deref())))
 }
 
 fn project(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch> {
@@ -2109,6 +2133,20 @@ struct AggRow {
 }
 
 impl Aggregate {
+    /// How this aggregation folds HOP windows by slice, if it does (see `slices.rs`).
+    fn slicing(&self) -> Option<slices::Slicing> {
+        let windowed = matches!(self.time, Some(WindowTime::End(_) | WindowTime::Start(..)));
+        if !windowed || self.input.updating() {
+            return None;
+        }
+        let inputs: Vec<(Physical, Option<Physical>)> = self
+            .aggregates
+            .iter()
+            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
+            .collect();
+        slices::Slicing::of(&self.input, &self.keys, &inputs)
+    }
+
     fn build<'s>(
         &self,
         plan: &Build<'_, 's>,
@@ -2124,7 +2162,6 @@ impl Aggregate {
         let time = self.time;
         let updating = self.input.updating();
         let job = Arc::clone(env.job());
-        let input = self.input.build(plan)?;
         let functions = Functions::of(&self.aggregates, updating);
         let late = env.job().counter("sql.window.late_rows");
         // An aggregation of appended rows (a window's, or a mini-batch GROUP BY's without
@@ -2133,6 +2170,26 @@ impl Aggregate {
         // crosses workers is one partial per group, and keyed state and timers are per part.
         let windowed = matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..)));
         if !updating && (windowed || (self.mini_batch && self.ttl.is_none())) {
+            // HOP windows are folded by slice (see `slices.rs`).
+            let slicing = self.slicing();
+            let input = match (&slicing, &self.input) {
+                (
+                    Some(slicing),
+                    Node::Windows {
+                        input,
+                        schema,
+                        projection,
+                        ..
+                    },
+                ) => windows(
+                    input.build(plan)?,
+                    slicing.slices.clone(),
+                    Arc::clone(schema),
+                    projection.clone(),
+                    guard_of(env),
+                ),
+                _ => self.input.build(plan)?,
+            };
             let local = functions.clone();
             let encoder = KeyRows::new(&self.key_types)?;
             let chunks = input.map_chunks_with_watermark(
@@ -2156,6 +2213,15 @@ impl Aggregate {
                                     }
                                 }
                                 Err(error) => job.fail(error),
+                            }
+                        }
+                        if let Some(slicing) = &slicing {
+                            match slicing.to_windows(groups, &encoder) {
+                                Ok(windows) => groups = windows,
+                                Err(error) => {
+                                    job.fail(error);
+                                    return;
+                                }
                             }
                         }
                         out.extend(Chunk::cut(groups, windowed));
@@ -2190,6 +2256,7 @@ impl Aggregate {
                 guard,
             ));
         }
+        let input = self.input.build(plan)?;
         let rows = input.map_chunks_with_watermark(
             "sql.aggregate_rows",
             move |watermark, batches, out| {
