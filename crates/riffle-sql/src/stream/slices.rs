@@ -148,7 +148,7 @@ impl Slicing {
         let (mut picked, mut window_starts, mut window_ends) = (Vec::new(), Vec::new(), Vec::new());
         let mut held = Vec::new();
         for (s, slice_start) in starts.iter().enumerate() {
-            // A NULL window column cannot come out of the TVF; such a key stays as it is.
+            // Never NULL: the TVF drops rows without a time.
             let Some(slice_start) = slice_start else {
                 continue;
             };
