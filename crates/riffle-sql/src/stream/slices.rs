@@ -64,34 +64,32 @@ impl Slicing {
             let field = projection.as_ref().map_or(Some(i), |p| p.get(i).copied())?;
             Some(schema.fields().get(field)?.name().clone())
         };
-        let is_window = |name: &str| matches!(name, "window_start" | "window_end" | "window_time");
+        // Whether `expr` reads a window column (or a column not found).
+        let reads_window = |expr: &Physical| {
+            datafusion::physical_expr::utils::collect_columns(expr)
+                .iter()
+                .any(|c| {
+                    name(c.index()).is_none_or(|n| {
+                        matches!(n.as_str(), "window_start" | "window_end" | "window_time")
+                    })
+                })
+        };
         // No aggregate may read a window column: it would see the slice's.
-        for (arg, filter) in inputs {
-            for expr in std::iter::once(arg).chain(filter) {
-                let columns = datafusion::physical_expr::utils::collect_columns(expr);
-                if columns
-                    .iter()
-                    .any(|c| name(c.index()).is_none_or(|n| is_window(&n)))
-                {
-                    return None;
-                }
-            }
+        if inputs
+            .iter()
+            .any(|(arg, filter)| reads_window(arg) || filter.as_ref().is_some_and(reads_window))
+        {
+            return None;
         }
         let (mut start, mut end, mut time) = (None, None, None);
         for (k, key) in keys.iter().enumerate() {
-            let columns = datafusion::physical_expr::utils::collect_columns(key);
             let column = key.downcast_ref::<Column>();
             match column.and_then(|c| name(c.index())).as_deref() {
                 Some("window_start") => start = Some(k),
                 Some("window_end") => end = Some(k),
                 Some("window_time") => time = Some(k),
                 // A key computed from a window column would see the slice's.
-                _ if columns
-                    .iter()
-                    .any(|c| name(c.index()).is_none_or(|n| is_window(&n))) =>
-                {
-                    return None
-                }
+                _ if reads_window(key) => return None,
                 _ => {}
             }
         }
