@@ -2135,8 +2135,7 @@ struct AggRow {
 impl Aggregate {
     /// How this aggregation folds HOP windows by slice, if it does (see `slices.rs`).
     fn slicing(&self) -> Option<slices::Slicing> {
-        let windowed = matches!(self.time, Some(WindowTime::End(_) | WindowTime::Start(..)));
-        if !windowed || self.input.updating() {
+        if !self.windowed() || self.input.updating() {
             return None;
         }
         let inputs: Vec<(Physical, Option<Physical>)> = self
@@ -2145,6 +2144,11 @@ impl Aggregate {
             .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
             .collect();
         slices::Slicing::of(&self.input, &self.keys, &inputs)
+    }
+
+    /// Whether this is a window aggregation whose windows fire on time (not sessions).
+    fn windowed(&self) -> bool {
+        matches!(self.time, Some(WindowTime::End(_) | WindowTime::Start(..)))
     }
 
     fn build<'s>(
@@ -2168,7 +2172,7 @@ impl Aggregate {
         // state TTL) folds each message's rows per group before the exchange (Flink's local-global
         // aggregation), and the keyed half deals in parts of groups (see [`PARTS`]): what
         // crosses workers is one partial per group, and keyed state and timers are per part.
-        let windowed = matches!(time, Some(WindowTime::End(_) | WindowTime::Start(..)));
+        let windowed = self.windowed();
         if !updating && (windowed || (self.mini_batch && self.ttl.is_none())) {
             // HOP windows are folded by slice (see `slices.rs`).
             let slicing = self.slicing();
@@ -2542,17 +2546,21 @@ impl KeyRows {
         })
     }
 
+    /// The keys decoded, as one column per key column.
+    fn columns<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Result<Vec<ArrayRef>> {
+        let parser = self.converter.parser();
+        self.converter
+            .convert_rows(keys.map(|k| parser.parse(k)))
+            .map_err(arrow_error)
+    }
+
     /// The values of each key.
     fn values<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Result<Vec<Vec<Value>>> {
         if self.width == 0 {
             // A global aggregation: its one key has no values.
             return Ok(keys.map(|_| Vec::new()).collect());
         }
-        let parser = self.converter.parser();
-        let columns = self
-            .converter
-            .convert_rows(keys.map(|k| parser.parse(k)))
-            .map_err(arrow_error)?;
+        let columns = self.columns(keys)?;
         let rows = columns.first().map_or(0, |c| c.len());
         (0..rows).map(|row| row_values(&columns, row)).collect()
     }

@@ -127,11 +127,7 @@ impl Slicing {
         if slices.is_empty() {
             return Ok(windows);
         }
-        let parser = encoder.converter.parser();
-        let columns = encoder
-            .converter
-            .convert_rows(slices.iter().map(|(k, _)| parser.parse(k)))
-            .map_err(arrow_error)?;
+        let columns = encoder.columns(slices.iter().map(|(k, _)| k.as_slice()))?;
         let millis = |i: usize| -> Result<Int64Array> {
             let values = cast(&columns[i], &DataType::Int64).map_err(arrow_error)?;
             Ok(values.as_primitive::<Int64Type>().clone())
