@@ -159,8 +159,8 @@ impl Value {
     /// through DataFusion scalars for the others (or values of another kind).
     pub fn to_array(values: &[&Value], data_type: &DataType) -> Result<ArrayRef> {
         use datafusion::arrow::array::{
-            BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
-            UInt64Array,
+            BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, StringArray,
+            TimestampMillisecondArray, UInt64Array,
         };
         use std::sync::Arc;
         if values.is_empty() {
@@ -185,6 +185,14 @@ impl Value {
         };
         let fast: Option<ArrayRef> = match data_type {
             DataType::Int64 => all(values, int).map(|v| Arc::new(Int64Array::from(v)) as _),
+            // Narrower integers (a changelog's row kinds are `Int8`) when every value fits;
+            // the scalars below name a value that does not.
+            DataType::Int8 => all(values, |v| int(v).and_then(|i| i8::try_from(i).ok()))
+                .map(|v| Arc::new(Int8Array::from(v)) as _),
+            DataType::Int16 => all(values, |v| int(v).and_then(|i| i16::try_from(i).ok()))
+                .map(|v| Arc::new(Int16Array::from(v)) as _),
+            DataType::Int32 => all(values, |v| int(v).and_then(|i| i32::try_from(i).ok()))
+                .map(|v| Arc::new(Int32Array::from(v)) as _),
             DataType::Timestamp(TimeUnit::Millisecond, tz) => all(values, int).map(|v| {
                 Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz.clone())) as _
             }),
@@ -286,5 +294,21 @@ mod tests {
         assert!(Value::Null.to_scalar(&DataType::Utf8).unwrap().is_null());
         assert!(Value::Float(f64::NAN) == Value::Float(f64::NAN));
         assert!(Value::Null < Value::Int(i64::MIN));
+    }
+
+    #[test]
+    fn narrow_integer_columns_built_directly_match_the_scalars_and_refuse_what_does_not_fit() {
+        let values = [Value::Int(-3), Value::Null, Value::Int(100)];
+        let refs: Vec<&Value> = values.iter().collect();
+        for data_type in [DataType::Int8, DataType::Int16, DataType::Int32] {
+            let direct = Value::to_array(&refs, &data_type).unwrap();
+            let scalars = values.iter().map(|v| v.to_scalar(&data_type).unwrap());
+            let expected = ScalarValue::iter_to_array(scalars).unwrap();
+            assert_eq!(direct.data_type(), &data_type);
+            assert_eq!(&direct, &expected);
+        }
+        let big = Value::Int(300);
+        let error = Value::to_array(&[&big], &DataType::Int8).unwrap_err();
+        assert!(error.to_string().contains("300"), "{error}");
     }
 }

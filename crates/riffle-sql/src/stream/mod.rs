@@ -29,9 +29,11 @@ use crate::tvf::{explode_columns, millis, WindowKind, WindowTvf};
 use crate::value::Value;
 
 mod fold;
+mod groups;
 mod interval;
 mod slices;
 use fold::fold_batch;
+use groups::{GroupBlocks, KeyIndex};
 
 /// A physical expression shared by every worker.
 pub type Physical = Arc<dyn PhysicalExpr>;
@@ -697,11 +699,25 @@ enum Acc {
     Counted(BTreeMap<Value, i64>),
     /// SUM over an updating input: the sum and how many values it holds (none: NULL).
     CountedSum(Value, i64),
-    /// A registered aggregate call's accumulator state.
-    Udaf {
-        call: String,
-        state: Vec<Value>,
-    },
+    /// A registered aggregate call's accumulator state (boxed: the other states are small,
+    /// and every group keeps one state per aggregate).
+    Udaf(Box<UdafAcc>),
+}
+
+/// The state of a registered aggregate call: its name and accumulator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UdafAcc {
+    call: String,
+    state: Vec<Value>,
+}
+
+impl Acc {
+    fn udaf(call: String) -> Acc {
+        Acc::Udaf(Box::new(UdafAcc {
+            call,
+            state: Vec::new(),
+        }))
+    }
 }
 
 impl Acc {
@@ -720,10 +736,7 @@ impl Acc {
             // LAG has no accumulator: a placeholder the OVER fold's result replaces.
             (Function::Lag, _) => Acc::Count(0),
             // Made by `Functions::fresh`, which knows the call.
-            (Function::Udaf, _) => Acc::Udaf {
-                call: String::new(),
-                state: Vec::new(),
-            },
+            (Function::Udaf, _) => Acc::udaf(String::new()),
         }
     }
 
@@ -757,7 +770,7 @@ impl Acc {
                 *sum = add(sum, &v);
                 *n += 1;
             }
-            Acc::Udaf { call, state } => crate::udaf::update(call, state, &v, false),
+            Acc::Udaf(u) => crate::udaf::update(&u.call, &mut u.state, &v, false),
         }
     }
 
@@ -789,7 +802,7 @@ impl Acc {
                     subtract(sum, &v)
                 };
             }
-            Acc::Udaf { call, state } => crate::udaf::update(call, state, &v, true),
+            Acc::Udaf(u) => crate::udaf::update(&u.call, &mut u.state, &v, true),
             Acc::Sum(_) | Acc::Min(_) | Acc::Max(_) | Acc::Distinct(_) => {}
         }
     }
@@ -813,8 +826,8 @@ impl Acc {
                 *n += m;
             }
             (Acc::Distinct(a), Acc::Distinct(b)) => a.extend(b),
-            (Acc::Udaf { call, state }, Acc::Udaf { state: other, .. }) => {
-                crate::udaf::merge(call, state, &other)
+            (Acc::Udaf(u), Acc::Udaf(other)) => {
+                crate::udaf::merge(&u.call, &mut u.state, &other.state)
             }
             _ => {}
         }
@@ -834,7 +847,7 @@ impl Acc {
             Acc::Avg(sum, n) => Value::Float(sum / *n as f64),
             Acc::Distinct(set) => of_values(&mut set.iter()),
             Acc::Counted(values) => of_values(&mut values.keys()),
-            Acc::Udaf { call, state } => crate::udaf::result(call, state),
+            Acc::Udaf(u) => crate::udaf::result(&u.call, &u.state),
         }
     }
 }
@@ -872,10 +885,7 @@ impl Functions {
     fn fresh_one(&self, a: usize) -> Acc {
         let (function, distinct) = self.functions[a];
         match &self.calls[a] {
-            Some(call) => Acc::Udaf {
-                call: call.clone(),
-                state: Vec::new(),
-            },
+            Some(call) => Acc::udaf(call.clone()),
             None => Acc::new(function, distinct, self.retracting),
         }
     }
@@ -2645,15 +2655,13 @@ struct GroupFold {
     job: Arc<riffle_runtime::JobShared>,
 }
 
-/// A part's groups in [`GroupFold`]: each group's number by its key (row format), and per
-/// group, numbered in order of arrival, its aggregate states and the result last emitted
-/// (one entry per aggregate each, in flat vectors) and whether it was emitted.
+/// A part's groups in [`GroupFold`], numbered in order of arrival: their keys, and per
+/// group its aggregate states and the result last emitted (one entry per aggregate each).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct GroupSlab {
-    index: Groups<u32>,
-    accs: Vec<Acc>,
-    last: Vec<Value>,
-    emitted: Vec<bool>,
+    index: KeyIndex,
+    accs: GroupBlocks<Acc>,
+    last: GroupBlocks<Value>,
 }
 
 impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
@@ -2687,21 +2695,18 @@ impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
                 row.push(Value::Int(kind));
                 row
             };
-            let next = slab.emitted.len() as u32;
-            let group = *slab.index.entry(bytes).or_insert(next) as usize;
-            if group == next as usize {
-                slab.accs.extend(self.functions.fresh());
-                slab.last.extend(std::iter::repeat_n(Value::Null, width));
-                slab.emitted.push(false);
+            let (group, new) = slab.index.find_or_add(&bytes);
+            if new {
+                slab.accs.push(self.functions.fresh(), width);
+                slab.last
+                    .push(std::iter::repeat_n(Value::Null, width), width);
             }
-            let of_group = group * width..(group + 1) * width;
-            let accs = &mut slab.accs[of_group.clone()];
+            let accs = slab.accs.group_mut(group, width);
             Acc::merge_all(accs, partial.accs);
             let result = self.functions.results(accs);
-            let last = &mut slab.last[of_group];
-            if !slab.emitted[group] {
+            let last = slab.last.group_mut(group, width);
+            if new {
                 lines.push(line(&result, 0));
-                slab.emitted[group] = true;
             } else if *last != *result {
                 lines.push(line(last, 1));
                 lines.push(line(&result, 2));
