@@ -599,8 +599,17 @@ fn the_hot_auctions_example_prints_windows_identically_on_1_and_2_workers() {
     assert_eq!(one, lines("2"));
 }
 
-/// A windowed SQL job into files, writing to `out`; `rate` limits it in wall-clock time.
-fn windowed_sql_script(dir: &Path, out: &Path, rate: Option<u64>) -> std::path::PathBuf {
+/// Tumbling windows of 1 s.
+const TUMBLE_1S: &str = "TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '1' SECOND)";
+
+/// A windowed SQL job over `windows` (a window TVF call) into files, writing to `out`;
+/// `rate` limits it in wall-clock time.
+fn windowed_sql_script(
+    dir: &Path,
+    windows: &str,
+    out: &Path,
+    rate: Option<u64>,
+) -> std::path::PathBuf {
     let limit = rate.map_or(String::new(), |r| format!(", 'rate-limit' = '{r}'"));
     let script = format!(
         "CREATE TABLE bid (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3),
@@ -612,7 +621,7 @@ fn windowed_sql_script(dir: &Path, out: &Path, rate: Option<u64>) -> std::path::
          SET 'execution.runtime-mode' = 'streaming';
          INSERT INTO counts
          SELECT window_end, auction, COUNT(*), MAX(price)
-         FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '1' SECOND))
+         FROM TABLE({windows})
          GROUP BY window_start, window_end, auction;",
         out.display()
     );
@@ -628,16 +637,30 @@ fn windowed_sql_script(dir: &Path, out: &Path, rate: Option<u64>) -> std::path::
 
 #[test]
 fn a_windowed_sql_job_killed_and_restored_writes_exactly_the_uninterrupted_output() {
+    killed_and_restored_windowed_sql(TUMBLE_1S);
+}
+
+#[test]
+fn a_hopping_window_job_folded_by_slice_killed_and_restored_writes_exactly_the_uninterrupted_output(
+) {
+    // Windows of 3 s every 1 s: folded by 1 s slices, which the checkpoints hold with the
+    // windows' timers until the last window of each slice fires.
+    killed_and_restored_windowed_sql(
+        "HOP(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '1' SECOND, INTERVAL '3' SECOND)",
+    );
+}
+
+fn killed_and_restored_windowed_sql(windows: &str) {
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("reference");
-    let script = windowed_sql_script(dir.path(), &reference, None);
+    let script = windowed_sql_script(dir.path(), windows, &reference, None);
     run(&["sql", "-w", "2", "-f", script.to_str().unwrap()]);
     let expected = published(&reference);
     assert!(expected.len() > 1000, "{} rows", expected.len());
 
     let out = dir.path().join("out");
     let chk = dir.path().join("chk");
-    let script = windowed_sql_script(dir.path(), &out, Some(100_000));
+    let script = windowed_sql_script(dir.path(), windows, &out, Some(100_000));
     let checkpointed = |restore: bool| checkpointed_sql(2, &chk, &script, restore);
     let kills = kill_repeatedly(5, (400, 800), checkpointed, || {
         assert!(published(&out).len() <= expected.len())

@@ -242,6 +242,17 @@ fn hopping_window_aggregates_per_key_match_a_loop_whether_folded_by_slice_or_not
             GROUP BY auction, window_end;"
         );
         assert_streamed(&query, &expected);
+        // The window's time alone as the only key: each window's total.
+        let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+        for ((ws, _), (n, _, _)) in &by_start {
+            *totals.entry(ws + size - 1).or_default() += n;
+        }
+        let mut expected: Vec<String> = totals.iter().map(|(t, n)| format!("{t},{n}")).collect();
+        expected.sort();
+        let query = format!(
+            "SELECT CAST(window_time AS BIGINT), COUNT(*) FROM {hop} GROUP BY window_time;"
+        );
+        assert_streamed(&query, &expected);
     }
 }
 

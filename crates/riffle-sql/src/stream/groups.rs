@@ -102,28 +102,42 @@ impl From<KeyIndex> for KeyList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct GroupBlocks<T> {
     blocks: Vec<Vec<T>>,
+    /// How many groups it holds.
+    groups: usize,
 }
 
 impl<T> Default for GroupBlocks<T> {
     fn default() -> Self {
-        GroupBlocks { blocks: Vec::new() }
+        GroupBlocks {
+            blocks: Vec::new(),
+            groups: 0,
+        }
     }
 }
 
 impl<T> GroupBlocks<T> {
-    /// Adds a group's `width` values as the next group.
+    /// Adds a group's `width` values as the next group. The first block grows as a vector
+    /// does (a part may hold a few groups only); the others are made whole.
     pub(super) fn push(&mut self, values: impl IntoIterator<Item = T>, width: usize) {
-        match self.blocks.last_mut() {
-            Some(block) if block.len() < GROUPS_PER_BLOCK * width => block.extend(values),
-            _ => {
-                let mut block = Vec::with_capacity(GROUPS_PER_BLOCK * width);
-                block.extend(values);
-                self.blocks.push(block);
-            }
+        if self.groups == self.blocks.len() * GROUPS_PER_BLOCK {
+            self.blocks.push(match self.blocks.is_empty() {
+                true => Vec::new(),
+                false => Vec::with_capacity(GROUPS_PER_BLOCK * width),
+            });
+        }
+        self.groups += 1;
+        if let Some(block) = self.blocks.last_mut() {
+            block.extend(values);
         }
     }
 
     /// The values of group `group`, of `width` values each.
+    pub(super) fn group(&self, group: usize, width: usize) -> &[T] {
+        let start = group % GROUPS_PER_BLOCK * width;
+        &self.blocks[group / GROUPS_PER_BLOCK][start..start + width]
+    }
+
+    /// [`GroupBlocks::group`], to change.
     pub(super) fn group_mut(&mut self, group: usize, width: usize) -> &mut [T] {
         let start = group % GROUPS_PER_BLOCK * width;
         &mut self.blocks[group / GROUPS_PER_BLOCK][start..start + width]

@@ -2148,17 +2148,20 @@ impl Aggregate {
         if !self.windowed() || self.input.updating() {
             return None;
         }
-        let inputs: Vec<(Physical, Option<Physical>)> = self
-            .aggregates
-            .iter()
-            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
-            .collect();
-        slices::Slicing::of(&self.input, &self.keys, &inputs)
+        slices::Slicing::of(&self.input, &self.keys, &self.specs())
     }
 
     /// Whether this is a window aggregation whose windows fire on time (not sessions).
     fn windowed(&self) -> bool {
         matches!(self.time, Some(WindowTime::End(_) | WindowTime::Start(..)))
+    }
+
+    /// Each aggregate's argument and FILTER condition.
+    fn specs(&self) -> Vec<(Physical, Option<Physical>)> {
+        self.aggregates
+            .iter()
+            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
+            .collect()
     }
 
     fn build<'s>(
@@ -2168,11 +2171,7 @@ impl Aggregate {
     ) -> Result<DataStream<'s, Batch>> {
         let env = plan.env;
         let keys = self.keys.clone();
-        let specs: Vec<(Physical, Option<Physical>)> = self
-            .aggregates
-            .iter()
-            .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
-            .collect();
+        let specs = self.specs();
         let time = self.time;
         let updating = self.input.updating();
         let job = Arc::clone(env.job());
@@ -2185,59 +2184,22 @@ impl Aggregate {
         let windowed = self.windowed();
         if !updating && (windowed || (self.mini_batch && self.ttl.is_none())) {
             // HOP windows are folded by slice (see `slices.rs`).
-            let slicing = self.slicing();
-            let input = match (&slicing, &self.input) {
-                (
-                    Some(slicing),
-                    Node::Windows {
-                        input,
-                        schema,
-                        projection,
-                        ..
-                    },
-                ) => windows(
-                    input.build(plan)?,
-                    slicing.slices.clone(),
-                    Arc::clone(schema),
-                    projection.clone(),
-                    guard_of(env),
-                ),
-                _ => self.input.build(plan)?,
+            if let Some(slicing) = self.slicing() {
+                return slices::build(self, slicing, plan, guard);
+            }
+            let input = self.input.build(plan)?;
+            let local = LocalFold {
+                keys,
+                encoder: KeyRows::new(&self.key_types)?,
+                specs,
+                time,
+                functions: functions.clone(),
             };
-            let local = functions.clone();
-            let encoder = KeyRows::new(&self.key_types)?;
             let chunks = input.map_chunks_with_watermark(
                 "sql.aggregate_partials",
                 move |watermark, batches, out| {
                     crate::functions::with_watermark(known(watermark), || {
-                        let mut groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher> =
-                            HashMap::default();
-                        for (ts, batch) in batches.drain(..) {
-                            let folded =
-                                fold_batch(&batch, ts, &keys, &encoder, &specs, time, &local);
-                            match folded {
-                                Ok(partials) => {
-                                    for (key, partial) in partials {
-                                        match groups.get_mut(&key) {
-                                            Some(p) => p.merge(partial),
-                                            None => {
-                                                groups.insert(key, partial);
-                                            }
-                                        }
-                                    }
-                                }
-                                Err(error) => job.fail(error),
-                            }
-                        }
-                        if let Some(slicing) = &slicing {
-                            match slicing.to_windows(groups, &encoder) {
-                                Ok(windows) => groups = windows,
-                                Err(error) => {
-                                    job.fail(error);
-                                    return;
-                                }
-                            }
-                        }
+                        let groups = local.fold(batches.drain(..), &job);
                         out.extend(Chunk::cut(groups, windowed));
                     })
                 },
@@ -2495,6 +2457,55 @@ fn part_of(key: &[u8]) -> u32 {
 fn part_of_hash(hash: u64) -> u32 {
     // The high bits: FxHash's low bits are weak.
     ((hash >> 40) % PARTS) as u32
+}
+
+/// The local half of an aggregation of appended rows (Flink's local aggregation): folds a
+/// message's rows per group before the exchange.
+struct LocalFold {
+    keys: Vec<Physical>,
+    /// Encodes the keys in row format.
+    encoder: KeyRows,
+    specs: Vec<(Physical, Option<Physical>)>,
+    time: Option<WindowTime>,
+    functions: Functions,
+}
+
+impl LocalFold {
+    /// One message's batches folded per group (keys in row format): each batch by
+    /// [`fold_batch`], and the batches' partials of a group merged. A batch that fails to
+    /// fold fails the job.
+    fn fold(
+        &self,
+        batches: impl Iterator<Item = (EventTime, Batch)>,
+        job: &riffle_runtime::JobShared,
+    ) -> HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher> {
+        let mut groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher> = HashMap::default();
+        for (ts, batch) in batches {
+            let folded = fold_batch(
+                &batch,
+                ts,
+                &self.keys,
+                &self.encoder,
+                &self.specs,
+                self.time,
+                &self.functions,
+            );
+            match folded {
+                Ok(partials) => {
+                    for (key, partial) in partials {
+                        match groups.get_mut(&key) {
+                            Some(p) => p.merge(partial),
+                            None => {
+                                groups.insert(key, partial);
+                            }
+                        }
+                    }
+                }
+                Err(error) => job.fail(error),
+            }
+        }
+        groups
+    }
 }
 
 /// The groups of one part (and window) that one message held, folded: what crosses

@@ -1,24 +1,36 @@
 //! HOP window aggregations folded by slice, as Flink's window aggregation slices them: each
 //! row is folded once into its slice (a tumbling window as long as the hop's slide) instead
-//! of once into each of the windows it belongs to, and each message's partial of a slice is
-//! then added to every window that holds the slice. A window of `size` every `slide` holds
-//! `size / slide` slices, so the rows are neither copied nor folded `size / slide` times.
+//! of once into each of the windows it belongs to. The keyed half keeps each part's slices,
+//! and when a window fires its groups are the merge of the slices it holds. A window of
+//! `size` every `slide` holds `size / slide` slices, so the rows are neither copied, folded
+//! nor sent `size / slide` times.
 //!
 //! It applies when the windows' size is a multiple of their slide, the aggregation reads
 //! the TVF directly, its group keys use the window columns only as plain columns, and no
 //! aggregate reads them. The windows get exactly the partials they would get row by row:
-//! every row of a slice lies in the same windows.
+//! every row of a slice lies in the same windows. As in Flink, a row is late (dropped and
+//! counted) when the last window holding its slice has fired; otherwise it counts in the
+//! windows of its slice that have not fired yet.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, UInt32Array};
-use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::array::Int64Array;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::physical_expr::expressions::Column;
-use riffle_core::Result;
+use riffle_core::{Batch, Result, RiffleError};
+use riffle_runtime::{Context, DataStream, EventTime, KeyedProcessFunction, Timer, ValueState};
+use serde::{Deserialize, Serialize};
 
-use super::{arrow_error, KeyRows, Node, Partial, Physical};
+use super::groups::{GroupBlocks, KeyIndex};
+use super::{
+    arrow_error, guard_of, known, part_of, rows_to_batches, windows, Acc, Aggregate, Build, Chunk,
+    Functions, KeyRows, LocalFold, Node, Partial, Physical, WindowTime,
+};
 use crate::tvf::{WindowKind, WindowTvf};
+use crate::value::Value;
 
 type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
@@ -27,14 +39,14 @@ type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 pub(super) struct Slicing {
     /// The TVF with tumbling windows of the hop's slide: the slices.
     pub(super) slices: WindowTvf,
-    /// The hop's windows.
-    hop: WindowKind,
-    offset: i64,
     slide: i64,
+    size: i64,
     /// The group keys that are `window_start`, `window_end` and `window_time`.
     start: Option<usize>,
     end: Option<usize>,
     time: Option<usize>,
+    /// The other group keys.
+    plain: Vec<usize>,
 }
 
 impl Slicing {
@@ -81,7 +93,7 @@ impl Slicing {
         {
             return None;
         }
-        let (mut start, mut end, mut time) = (None, None, None);
+        let (mut start, mut end, mut time, mut plain) = (None, None, None, Vec::new());
         for (k, key) in keys.iter().enumerate() {
             let column = key.downcast_ref::<Column>();
             match column.and_then(|c| name(c.index())).as_deref() {
@@ -90,7 +102,7 @@ impl Slicing {
                 Some("window_time") => time = Some(k),
                 // A key computed from a window column would see the slice's.
                 _ if reads_window(key) => return None,
-                _ => {}
+                _ => plain.push(k),
             }
         }
         if start.is_none() && end.is_none() && time.is_none() {
@@ -101,12 +113,12 @@ impl Slicing {
                 kind: WindowKind::Tumble { size: slide },
                 ..tvf.clone()
             },
-            hop: tvf.kind,
-            offset: tvf.offset,
             slide,
+            size,
             start,
             end,
             time,
+            plain,
         })
     }
 
@@ -115,78 +127,270 @@ impl Slicing {
         self.slide
     }
 
-    /// A message's partials of slices (keys in row format, their window columns a slice's)
-    /// as partials of the windows that hold each slice, merged where slices meet in a window.
-    pub(super) fn to_windows(
-        &self,
-        slices: FxMap<Vec<u8>, Partial>,
-        encoder: &KeyRows,
-    ) -> Result<FxMap<Vec<u8>, Partial>> {
-        let slices: Vec<(Vec<u8>, Partial)> = slices.into_iter().collect();
-        let mut windows = FxMap::default();
-        if slices.is_empty() {
-            return Ok(windows);
+    /// The window column among the keys that the fold keys slices by (after the other
+    /// keys), and how it gives the slice's last millisecond.
+    fn slice_key(&self) -> (usize, WindowTime) {
+        match (self.end, self.start, self.time) {
+            (Some(k), _, _) => (k, WindowTime::End(self.plain.len())),
+            (_, Some(k), _) => (k, WindowTime::Start(self.plain.len(), self.slide)),
+            // `window_time` is the last millisecond: the start of a window 1 ms long.
+            (_, _, Some(k)) => (k, WindowTime::Start(self.plain.len(), 1)),
+            (None, None, None) => unreachable!("a slicing has a window key"),
         }
-        let columns = encoder.columns(slices.iter().map(|(k, _)| k.as_slice()))?;
-        let millis = |i: usize| -> Result<Int64Array> {
-            let values = cast(&columns[i], &DataType::Int64).map_err(arrow_error)?;
-            Ok(values.as_primitive::<Int64Type>().clone())
+    }
+
+    /// Where each of the aggregation's keys comes from when a window fires.
+    fn layout(&self, keys: usize) -> Vec<KeyFrom> {
+        (0..keys)
+            .map(|k| match self.plain.iter().position(|&p| p == k) {
+                Some(i) => KeyFrom::Plain(i),
+                None if Some(k) == self.start => KeyFrom::Start,
+                None if Some(k) == self.end => KeyFrom::End,
+                None => KeyFrom::Time,
+            })
+            .collect()
+    }
+}
+
+/// Builds `aggregate`, whose input is a HOP TVF, folded by slice (see the module's note).
+pub(super) fn build<'s>(
+    aggregate: &Aggregate,
+    slicing: Slicing,
+    plan: &Build<'_, 's>,
+    guard: impl Fn(Result<datafusion::arrow::array::RecordBatch>) -> Option<Batch> + 'static,
+) -> Result<DataStream<'s, Batch>> {
+    let Node::Windows {
+        input,
+        schema,
+        projection,
+        ..
+    } = &aggregate.input
+    else {
+        return Err(RiffleError::Runtime(
+            "a sliced window aggregation reads a window TVF".into(),
+        ));
+    };
+    let env = plan.env;
+    let input = windows(
+        input.build(plan)?,
+        slicing.slices.clone(),
+        Arc::clone(schema),
+        projection.clone(),
+        guard_of(env),
+    );
+    // Folded by the keys that are not window columns, then by the slice.
+    let (window_key, slice_time) = slicing.slice_key();
+    let picked: Vec<usize> = slicing.plain.iter().copied().chain([window_key]).collect();
+    let types: Vec<DataType> = picked
+        .iter()
+        .map(|&k| aggregate.key_types[k].clone())
+        .collect();
+    let plain_types = &types[..slicing.plain.len()];
+    let local = LocalFold {
+        keys: picked
+            .iter()
+            .map(|&k| Arc::clone(&aggregate.keys[k]))
+            .collect(),
+        encoder: KeyRows::new(&types)?,
+        specs: aggregate.specs(),
+        time: Some(slice_time),
+        functions: Functions::of(&aggregate.aggregates, false),
+    };
+    let suffix = encoded_width(&types[slicing.plain.len()])?;
+    let job = Arc::clone(env.job());
+    let chunks = input.map_chunks_with_watermark(
+        "sql.aggregate_partials",
+        move |watermark, batches, out| {
+            crate::functions::with_watermark(known(watermark), || {
+                let groups = local.fold(batches.drain(..), &job);
+                out.extend(cut(groups, suffix));
+            })
+        },
+    );
+    let fired = chunks
+        .key_by(|c: &Chunk| (None, c.part))
+        .process(SliceFold {
+            functions: Functions::of(&aggregate.aggregates, false),
+            late: env.job().counter("sql.window.late_rows"),
+            keys: KeyRows::new(plain_types)?,
+            layout: slicing.layout(aggregate.keys.len()),
+            slide: slicing.slide,
+            size: slicing.size,
+            job: Arc::clone(env.job()),
+        });
+    Ok(rows_to_batches(
+        fired,
+        "sql.aggregate_batches",
+        Arc::clone(&aggregate.schema),
+        Ok,
+        guard,
+    ))
+}
+
+/// How many bytes a value of `data_type` (a window column: 64-bit) takes at the end of a
+/// key in Arrow's row format, which encodes a row as its columns' encodings one after the
+/// other, and a fixed-width value in as many bytes whether or not it is NULL.
+fn encoded_width(data_type: &DataType) -> Result<usize> {
+    let one = cast(&Int64Array::from(vec![0]), data_type).map_err(arrow_error)?;
+    let rows = KeyRows::new(std::slice::from_ref(data_type))?
+        .converter
+        .convert_columns(&[one])
+        .map_err(arrow_error)?;
+    Ok(rows.row(0).data().len())
+}
+
+/// A message's partials of slices (keys in row format, the slice's window column last,
+/// `suffix` bytes long) cut into chunks by part of the key without it, each chunk one
+/// slice's and stamped with the slice's last millisecond.
+fn cut(groups: FxMap<Vec<u8>, Partial>, suffix: usize) -> impl Iterator<Item = (EventTime, Chunk)> {
+    let mut chunks: FxMap<(EventTime, u32), Chunk> = FxMap::default();
+    for (mut key, partial) in groups {
+        key.truncate(key.len().saturating_sub(suffix));
+        let part = part_of(&key);
+        let slice = partial.time;
+        chunks
+            .entry((slice, part))
+            .or_insert_with(|| Chunk {
+                window: Some(slice),
+                part,
+                groups: Vec::new(),
+            })
+            .groups
+            .push((key, partial));
+    }
+    chunks.into_iter().map(|((slice, _), c)| (slice, c))
+}
+
+/// Where a key of a sliced aggregation's output row comes from when its window fires.
+#[derive(Debug, Clone, Copy)]
+enum KeyFrom {
+    /// The `i`-th key that is not a window column.
+    Plain(usize),
+    Start,
+    End,
+    Time,
+}
+
+/// The keyed half of a sliced HOP window aggregation, per part: keeps each slice's groups
+/// (merged from the messages' partials), and when the watermark passes a window's end emits
+/// each group of the window, merged from the window's slices. A slice is dropped once the
+/// last window holding it has fired.
+struct SliceFold {
+    functions: Functions,
+    late: Arc<AtomicU64>,
+    /// The keys that are not window columns.
+    keys: KeyRows,
+    layout: Vec<KeyFrom>,
+    slide: i64,
+    size: i64,
+    job: Arc<riffle_runtime::JobShared>,
+}
+
+/// A part's slices by their last millisecond.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Slices(BTreeMap<EventTime, SliceGroups>);
+
+/// A slice's groups (keys without the window columns) and their states.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SliceGroups {
+    index: KeyIndex,
+    accs: GroupBlocks<Acc>,
+}
+
+impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for SliceFold {
+    type State = ValueState<Slices>;
+    type Out = Vec<Value>;
+
+    fn process_element(
+        &mut self,
+        chunk: Chunk,
+        ctx: &mut Context<'_, (Option<EventTime>, u32), Self::State, Self::Out>,
+    ) {
+        let slice = chunk.window.unwrap_or(ctx.timestamp());
+        let watermark = ctx.current_watermark();
+        // The last window holding the slice has fired: the rows are late.
+        if slice + self.size - self.slide <= watermark {
+            self.late.fetch_add(chunk.rows(), Ordering::Relaxed);
+            return;
+        }
+        if ctx.state().value().is_none() {
+            ctx.state().update(Slices::default());
+        }
+        let Some(Slices(slices)) = ctx.state().value_mut() else {
+            return;
         };
-        // Each slice's start, from whichever window column is a key.
-        let starts: Int64Array = match (self.start, self.end, self.time) {
-            (Some(i), _, _) => millis(i)?,
-            (_, Some(i), _) => millis(i)?.unary(|end: i64| end - self.slide),
-            (_, _, Some(i)) => millis(i)?.unary(|time: i64| time + 1 - self.slide),
-            (None, None, None) => return Ok(windows),
-        };
-        let (mut picked, mut window_starts, mut window_ends) = (Vec::new(), Vec::new(), Vec::new());
-        let mut held = Vec::new();
-        for (s, slice_start) in starts.iter().enumerate() {
-            // Never NULL: the TVF drops rows without a time.
-            let Some(slice_start) = slice_start else {
-                continue;
-            };
-            held.clear();
-            self.hop.windows(slice_start, self.offset, &mut held);
-            for &(start, end) in &held {
-                picked.push(s as u32);
-                window_starts.push(start);
-                window_ends.push(end);
+        let width = self.functions.functions.len();
+        let fresh = !slices.contains_key(&slice);
+        let groups = slices.entry(slice).or_default();
+        for (key, partial) in chunk.groups {
+            let (group, new) = groups.index.find_or_add(&key);
+            match new {
+                true => groups.accs.push(partial.accs, width),
+                false => Acc::merge_all(groups.accs.group_mut(group, width), partial.accs),
             }
         }
-        let picked = UInt32Array::from(picked);
-        let typed = |values: Vec<i64>, like: &ArrayRef| -> Result<ArrayRef> {
-            cast(&Int64Array::from(values), like.data_type()).map_err(arrow_error)
-        };
-        let window_times: Vec<i64> = window_ends.iter().map(|e| e - 1).collect();
-        let mut exploded = Vec::with_capacity(columns.len());
-        for (i, column) in columns.iter().enumerate() {
-            exploded.push(if Some(i) == self.start {
-                typed(window_starts.clone(), column)?
-            } else if Some(i) == self.end {
-                typed(window_ends.clone(), column)?
-            } else if Some(i) == self.time {
-                typed(window_times.clone(), column)?
-            } else {
-                take(column, &picked, None).map_err(arrow_error)?
-            });
+        if fresh {
+            // The windows holding the slice end with it and every slide after it.
+            let ends = (0..self.size / self.slide).map(|k| slice + k * self.slide);
+            for end in ends.filter(|&end| end > watermark) {
+                ctx.register_event_time_timer(end);
+            }
         }
-        let rows = encoder
-            .converter
-            .convert_columns(&exploded)
-            .map_err(arrow_error)?;
-        for (j, s) in picked.values().iter().enumerate() {
-            let mut partial = slices[*s as usize].1.clone();
-            // The window's last millisecond, as the fold stamps a window's partial.
-            partial.time = window_times[j];
-            let key = rows.row(j).data();
-            match windows.get_mut(key) {
-                Some(p) => p.merge(partial),
-                None => {
-                    windows.insert(key.to_vec(), partial);
+    }
+
+    fn on_timer(
+        &mut self,
+        timer: Timer,
+        ctx: &mut Context<'_, (Option<EventTime>, u32), Self::State, Self::Out>,
+    ) {
+        let last = timer.time;
+        let start = last + 1 - self.size;
+        let width = self.functions.functions.len();
+        let Some(Slices(slices)) = ctx.state().value_mut() else {
+            return;
+        };
+        let mut index = KeyIndex::default();
+        let mut accs: Vec<Acc> = Vec::new();
+        for groups in slices.range(start + self.slide - 1..=last).map(|(_, g)| g) {
+            for group in 0..groups.index.len() {
+                let states = groups.accs.group(group, width);
+                match index.find_or_add(groups.index.key(group)) {
+                    (_, true) => accs.extend_from_slice(states),
+                    (merged, false) => {
+                        let into = &mut accs[merged * width..(merged + 1) * width];
+                        for (acc, state) in into.iter_mut().zip(states) {
+                            acc.merge(state.clone());
+                        }
+                    }
                 }
             }
         }
-        Ok(windows)
+        // The window's first slice is in no later window.
+        *slices = slices.split_off(&(start + self.slide));
+        let done = slices.is_empty();
+        let keys = match self.keys.values((0..index.len()).map(|g| index.key(g))) {
+            Ok(keys) => keys,
+            Err(error) => return self.job.fail(error),
+        };
+        for (group, plain) in keys.into_iter().enumerate() {
+            let mut row: Vec<Value> = self
+                .layout
+                .iter()
+                .map(|from| match from {
+                    KeyFrom::Plain(i) => plain[*i].clone(),
+                    KeyFrom::Start => Value::Int(start),
+                    KeyFrom::End => Value::Int(last + 1),
+                    KeyFrom::Time => Value::Int(last),
+                })
+                .collect();
+            row.extend(
+                self.functions
+                    .results(&accs[group * width..(group + 1) * width]),
+            );
+            ctx.collect(row);
+        }
+        if done {
+            ctx.clear_state();
+        }
     }
 }
