@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use datafusion::arrow::array::Int64Array;
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::physical_expr::expressions::Column;
 use riffle_core::{Batch, Result, RiffleError};
 use riffle_runtime::{Context, DataStream, EventTime, KeyedProcessFunction, Timer, ValueState};
@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::{GroupBlocks, KeyIndex};
 use super::{
-    arrow_error, guard_of, known, part_of, rows_to_batches, windows, Acc, Aggregate, Build, Chunk,
-    Functions, KeyRows, LocalFold, Node, Partial, Physical, WindowTime,
+    arrow_error, guard_of, known, part_of, windows, Acc, Aggregate, Build, Chunk, Functions,
+    KeyRows, LocalFold, Node, Partial, Physical, WindowTime,
 };
 use crate::tvf::{WindowKind, WindowTvf};
 use crate::value::Value;
@@ -157,7 +157,7 @@ pub(super) fn build<'s>(
     aggregate: &Aggregate,
     slicing: Slicing,
     plan: &Build<'_, 's>,
-    guard: impl Fn(Result<datafusion::arrow::array::RecordBatch>) -> Option<Batch> + 'static,
+    guard: impl Fn(Result<RecordBatch>) -> Option<Batch> + 'static,
 ) -> Result<DataStream<'s, Batch>> {
     let Node::Windows {
         input,
@@ -214,17 +214,12 @@ pub(super) fn build<'s>(
             late: env.job().counter("sql.window.late_rows"),
             keys: KeyRows::new(plain_types)?,
             layout: slicing.layout(aggregate.keys.len()),
+            schema: Arc::clone(&aggregate.schema),
             slide: slicing.slide,
             size: slicing.size,
             job: Arc::clone(env.job()),
         });
-    Ok(rows_to_batches(
-        fired,
-        "sql.aggregate_batches",
-        Arc::clone(&aggregate.schema),
-        Ok,
-        guard,
-    ))
+    Ok(fired.flat_map(move |b| guard(Ok(b.0))))
 }
 
 /// How many bytes a value of `data_type` (a window column: 64-bit) takes at the end of a
@@ -281,6 +276,8 @@ struct SliceFold {
     /// The keys that are not window columns.
     keys: KeyRows,
     layout: Vec<KeyFrom>,
+    /// The output: the keys, then the aggregates.
+    schema: SchemaRef,
     slide: i64,
     size: i64,
     job: Arc<riffle_runtime::JobShared>,
@@ -297,9 +294,63 @@ struct SliceGroups {
     accs: GroupBlocks<Acc>,
 }
 
+impl SliceFold {
+    /// A fired window's groups (`index`, and `accs`: each group's states in turn) as a batch
+    /// of the output: keys decoded straight into columns, the window's columns constant.
+    fn window_batch(
+        &self,
+        index: &KeyIndex,
+        accs: &[Acc],
+        start: EventTime,
+        last: EventTime,
+    ) -> Result<Option<RecordBatch>> {
+        let rows = index.len();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let plain = self.keys.columns((0..rows).map(|g| index.key(g)))?;
+        let width = self.functions.functions.len();
+        let results: Vec<Vec<Value>> = (0..rows)
+            .map(|g| self.functions.results(&accs[g * width..(g + 1) * width]))
+            .collect();
+        // An aggregate function that failed on this thread fails the job.
+        if let Some(error) = crate::udaf::take_error() {
+            return Err(error);
+        }
+        let fields = self.schema.fields();
+        let typed = |array: ArrayRef, field: usize| -> Result<ArrayRef> {
+            match array.data_type() == fields[field].data_type() {
+                true => Ok(array),
+                false => cast(&array, fields[field].data_type()).map_err(arrow_error),
+            }
+        };
+        let constant = |v: i64| -> ArrayRef { Arc::new(Int64Array::from(vec![v; rows])) };
+        let mut columns = Vec::with_capacity(fields.len());
+        for (k, from) in self.layout.iter().enumerate() {
+            columns.push(typed(
+                match from {
+                    KeyFrom::Plain(i) => Arc::clone(&plain[*i]),
+                    KeyFrom::Start => constant(start),
+                    KeyFrom::End => constant(last + 1),
+                    KeyFrom::Time => constant(last),
+                },
+                k,
+            )?);
+        }
+        for a in 0..width {
+            let field = self.layout.len() + a;
+            let values: Vec<&Value> = results.iter().map(|r| &r[a]).collect();
+            columns.push(Value::to_array(&values, fields[field].data_type())?);
+        }
+        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+            .map(Some)
+            .map_err(arrow_error)
+    }
+}
+
 impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for SliceFold {
     type State = ValueState<Slices>;
-    type Out = Vec<Value>;
+    type Out = Batch;
 
     fn process_element(
         &mut self,
@@ -368,26 +419,10 @@ impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for SliceFold {
         // The window's first slice is in no later window.
         *slices = slices.split_off(&(start + self.slide));
         let done = slices.is_empty();
-        let keys = match self.keys.values((0..index.len()).map(|g| index.key(g))) {
-            Ok(keys) => keys,
-            Err(error) => return self.job.fail(error),
-        };
-        for (group, plain) in keys.into_iter().enumerate() {
-            let mut row: Vec<Value> = self
-                .layout
-                .iter()
-                .map(|from| match from {
-                    KeyFrom::Plain(i) => plain[*i].clone(),
-                    KeyFrom::Start => Value::Int(start),
-                    KeyFrom::End => Value::Int(last + 1),
-                    KeyFrom::Time => Value::Int(last),
-                })
-                .collect();
-            row.extend(
-                self.functions
-                    .results(&accs[group * width..(group + 1) * width]),
-            );
-            ctx.collect(row);
+        match self.window_batch(&index, &accs, start, last) {
+            Ok(Some(batch)) => ctx.collect(Batch(batch)),
+            Ok(None) => {}
+            Err(error) => self.job.fail(error),
         }
         if done {
             ctx.clear_state();
