@@ -712,15 +712,14 @@ struct UdafAcc {
 }
 
 impl Acc {
+    /// A fresh state of the registered aggregate call `call`.
     fn udaf(call: String) -> Acc {
         Acc::Udaf(Box::new(UdafAcc {
             call,
             state: Vec::new(),
         }))
     }
-}
 
-impl Acc {
     fn new(function: Function, distinct: bool, retracting: bool) -> Acc {
         match (function, distinct) {
             (Function::Min | Function::Max, _) | (_, true) if retracting => {
@@ -2200,7 +2199,7 @@ impl Aggregate {
                 move |watermark, batches, out| {
                     crate::functions::with_watermark(known(watermark), || {
                         let groups = local.fold(batches.drain(..), &job);
-                        out.extend(Chunk::cut(groups, windowed));
+                        out.extend(Chunk::cut(groups, windowed, 0));
                     })
                 },
             );
@@ -2518,15 +2517,19 @@ struct Chunk {
 }
 
 impl Chunk {
-    /// `groups` (keys in row format) cut into chunks, each stamped with its window's last
-    /// millisecond, or without a window with its earliest row's time.
+    /// `groups` (keys in row format) cut into chunks by part and window, each stamped with
+    /// its window's last millisecond, or without a window with its earliest row's time. The
+    /// last `suffix` bytes of each key (a sliced fold's slice column) are cut off first:
+    /// the part, and the key that travels on, are the key's without them.
     fn cut(
         groups: HashMap<Vec<u8>, Partial, rustc_hash::FxBuildHasher>,
         windowed: bool,
+        suffix: usize,
     ) -> impl Iterator<Item = (EventTime, Chunk)> {
         let mut chunks: HashMap<(Option<EventTime>, u32), Chunk, rustc_hash::FxBuildHasher> =
             HashMap::default();
-        for (key, partial) in groups {
+        for (mut key, partial) in groups {
+            key.truncate(key.len().saturating_sub(suffix));
             let part = part_of(&key);
             let window = windowed.then_some(partial.time);
             chunks

@@ -12,7 +12,7 @@
 //! counted) when the last window holding its slice has fired; otherwise it counts in the
 //! windows of its slice that have not fired yet.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -26,13 +26,11 @@ use serde::{Deserialize, Serialize};
 
 use super::groups::{GroupBlocks, KeyIndex};
 use super::{
-    arrow_error, guard_of, known, part_of, windows, Acc, Aggregate, Build, Chunk, Functions,
-    KeyRows, LocalFold, Node, Partial, Physical, WindowTime,
+    arrow_error, guard_of, known, windows, Acc, Aggregate, Build, Chunk, Functions, KeyRows,
+    LocalFold, Node, Physical, WindowTime,
 };
 use crate::tvf::{WindowKind, WindowTvf};
 use crate::value::Value;
-
-type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// How an aggregation over a HOP TVF is folded by slice: the TVF cut into slices, and which
 /// group keys are the window's columns.
@@ -186,6 +184,7 @@ pub(super) fn build<'s>(
         .map(|&k| aggregate.key_types[k].clone())
         .collect();
     let plain_types = &types[..slicing.plain.len()];
+    let functions = Functions::of(&aggregate.aggregates, false);
     let local = LocalFold {
         keys: picked
             .iter()
@@ -194,7 +193,7 @@ pub(super) fn build<'s>(
         encoder: KeyRows::new(&types)?,
         specs: aggregate.specs(),
         time: Some(slice_time),
-        functions: Functions::of(&aggregate.aggregates, false),
+        functions: functions.clone(),
     };
     let suffix = encoded_width(&types[slicing.plain.len()])?;
     let job = Arc::clone(env.job());
@@ -203,14 +202,15 @@ pub(super) fn build<'s>(
         move |watermark, batches, out| {
             crate::functions::with_watermark(known(watermark), || {
                 let groups = local.fold(batches.drain(..), &job);
-                out.extend(cut(groups, suffix));
+                // The chunks' keys leave the slice column behind.
+                out.extend(Chunk::cut(groups, true, suffix));
             })
         },
     );
     let fired = chunks
         .key_by(|c: &Chunk| (None, c.part))
         .process(SliceFold {
-            functions: Functions::of(&aggregate.aggregates, false),
+            functions,
             late: env.job().counter("sql.window.late_rows"),
             keys: KeyRows::new(plain_types)?,
             layout: slicing.layout(aggregate.keys.len()),
@@ -232,28 +232,6 @@ fn encoded_width(data_type: &DataType) -> Result<usize> {
         .convert_columns(&[one])
         .map_err(arrow_error)?;
     Ok(rows.row(0).data().len())
-}
-
-/// A message's partials of slices (keys in row format, the slice's window column last,
-/// `suffix` bytes long) cut into chunks by part of the key without it, each chunk one
-/// slice's and stamped with the slice's last millisecond.
-fn cut(groups: FxMap<Vec<u8>, Partial>, suffix: usize) -> impl Iterator<Item = (EventTime, Chunk)> {
-    let mut chunks: FxMap<(EventTime, u32), Chunk> = FxMap::default();
-    for (mut key, partial) in groups {
-        key.truncate(key.len().saturating_sub(suffix));
-        let part = part_of(&key);
-        let slice = partial.time;
-        chunks
-            .entry((slice, part))
-            .or_insert_with(|| Chunk {
-                window: Some(slice),
-                part,
-                groups: Vec::new(),
-            })
-            .groups
-            .push((key, partial));
-    }
-    chunks.into_iter().map(|((slice, _), c)| (slice, c))
 }
 
 /// Where a key of a sliced aggregation's output row comes from when its window fires.
