@@ -912,15 +912,13 @@ fn a_partitioned_parquet_sink_writes_a_directory_per_value_that_reads_back() {
     }
 }
 
-#[test]
-fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
-    // Orders and shipments, each up to 3.99 s out of order under a 4 s watermark delay (no
-    // row is late, some nearly), keyed by customer and region; some regions are NULL and join
-    // nothing. The join keeps each row only until no partner can come, in buckets of a
-    // second: a row dropped too early would lose pairs, one kept too long would not add any
-    // (the condition holds). Each side is many small files, each a message of its own, so
-    // that the watermark moves while rows still come.
-    let dir = tempfile::tempdir().unwrap();
+/// An order or a shipment: id, customer, region (NULL for some), time (ms).
+type Row = (i64, String, Option<i64>, i64);
+
+/// Orders and shipments written under `dir` as CSV files of `per_file` rows each (a message
+/// each, so that the watermark moves while rows still come), each row up to 3.99 s out of
+/// order (no row is late under a 4 s watermark delay, some nearly); some regions are NULL.
+fn orders_and_shipments(dir: &std::path::Path, per_file: usize) -> (Vec<Row>, Vec<Row>) {
     let time = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(ms)
             .unwrap()
@@ -928,7 +926,6 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
             .format("%Y-%m-%d %H:%M:%S%.3f")
             .to_string()
     };
-    type Row = (i64, String, Option<i64>, i64);
     let side = |n: i64, step: i64, seed: i64| -> Vec<Row> {
         (0..n)
             .map(|i| {
@@ -941,8 +938,8 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     };
     let (orders, shipments) = (side(24_000, 20, 5), side(16_000, 30, 3));
     for (name, rows) in [("orders", &orders), ("shipments", &shipments)] {
-        std::fs::create_dir(dir.path().join(name)).unwrap();
-        for (n, part) in rows.chunks(500).enumerate() {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        for (n, part) in rows.chunks(per_file).enumerate() {
             let text: String = part
                 .iter()
                 .map(|(id, c, r, ts)| {
@@ -950,10 +947,33 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
                     format!("{id},{c},{r},{}\n", time(*ts))
                 })
                 .collect();
-            let file = dir.path().join(name).join(format!("part-{n:03}.csv"));
+            let file = dir.join(name).join(format!("part-{n:03}.csv"));
             std::fs::write(file, text).unwrap();
         }
     }
+    (orders, shipments)
+}
+
+/// The DDL of the table `name` of [`orders_and_shipments`] under `dir`.
+fn order_table(dir: &std::path::Path, name: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (id BIGINT, customer STRING, region BIGINT, ts TIMESTAMP(3),
+            WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)
+        WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
+        dir.join(name).display()
+    )
+}
+
+#[test]
+fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
+    // Orders and shipments, each up to 3.99 s out of order under a 4 s watermark delay (no
+    // row is late, some nearly), keyed by customer and region; some regions are NULL and join
+    // nothing. The join keeps each row only until no partner can come, in buckets of a
+    // second: a row dropped too early would lose pairs, one kept too long would not add any
+    // (the condition holds). Each side is many small files, each a message of its own, so
+    // that the watermark moves while rows still come.
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, shipments) = orders_and_shipments(dir.path(), 500);
     // Every pair by a loop over the shipments in time order.
     let mut by_time: Vec<&Row> = shipments.iter().collect();
     by_time.sort_by_key(|s| s.3);
@@ -968,14 +988,7 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     }
     expected.sort();
     assert!(expected.len() > 1_000, "{} pairs", expected.len());
-    let table = |name: &str| {
-        format!(
-            "CREATE TABLE {name} (id BIGINT, customer STRING, region BIGINT, ts TIMESTAMP(3),
-                WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)
-            WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');",
-            dir.path().join(name).display()
-        )
-    };
+    let table = |name: &str| order_table(dir.path(), name);
     // Keys that compare as bytes are kept per part of the keys; a DOUBLE key per key.
     for region in ["s.region", "CAST(s.region AS DOUBLE)"] {
         let query = format!(
@@ -999,6 +1012,56 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
             ));
             assert_eq!(got.len(), expected.len(), "{region}, {workers} workers");
             assert_eq!(got, expected, "{region}, {workers} workers");
+        }
+    }
+}
+
+#[test]
+fn a_window_join_gives_every_pair_of_a_loop_on_any_worker_count() {
+    // Orders and shipments in tumbling windows of 5 s, joined by customer, region and window
+    // (its start, its end, or both), and by a further condition on the ids; rows with a NULL
+    // region join nothing. Each window's rows leave the join's state when the watermark
+    // passes its end: a window dropped too early would lose pairs.
+    let dir = tempfile::tempdir().unwrap();
+    // Files of a second of orders or less, so that rows come after the watermark passed
+    // their partners' times.
+    let (orders, shipments) = orders_and_shipments(dir.path(), 30);
+    let window = |ts: i64| ts - ts.rem_euclid(5_000);
+    let mut expected = Vec::new();
+    for (o, oc, or, ot) in &orders {
+        for (s, sc, sr, st) in &shipments {
+            if oc == sc && or.is_some() && or == sr && window(*ot) == window(*st) && o >= s {
+                expected.push(format!("{o},{s}"));
+            }
+        }
+    }
+    expected.sort();
+    assert!(expected.len() > 1_000, "{} pairs", expected.len());
+    let windowed = |name: &str| {
+        format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
+    };
+    // Keys that compare as bytes are kept per part of the keys; a DOUBLE key per key.
+    for keys in [
+        "o.region = s.region AND o.window_start = s.window_start",
+        "o.region = s.region AND o.window_end = s.window_end",
+        "CAST(o.region AS DOUBLE) = CAST(s.region AS DOUBLE) \
+         AND o.window_start = s.window_start AND o.window_end = s.window_end",
+    ] {
+        let query = format!(
+            "SELECT o.id, s.id FROM {} o JOIN {} s
+            ON o.customer = s.customer AND {keys} AND o.id >= s.id;",
+            windowed("orders"),
+            windowed("shipments")
+        );
+        for workers in [1, 4] {
+            let settings = format!(
+                "SET 'execution.runtime-mode' = 'streaming'; \
+                 SET 'parallelism.default' = '{workers}';"
+            );
+            let tables = order_table(dir.path(), "orders") + &order_table(dir.path(), "shipments");
+            let got = rows(&format!("{settings}{tables}{query}"));
+            assert_eq!(got.len(), expected.len(), "{keys}, {workers} workers");
+            assert_eq!(got, expected, "{keys}, {workers} workers");
         }
     }
 }

@@ -1,8 +1,10 @@
-//! An inner interval join per part of its keys, as the aggregations keep their groups (see
-//! [`PARTS`](super::PARTS)): each side's rows are cut per message into chunks by a hash of
-//! their join key in Arrow's row format, and the keyed half keeps one state per part: each
-//! side's rows in buckets by expiry ([`bucket_width`] wide), each bucket one buffer of rows
-//! with their keys chained by hash, and one timer per part and bucket instead of one per row.
+//! An inner interval or window join per part of its keys, as the aggregations keep their
+//! groups (see [`PARTS`](super::PARTS)): each side's rows are cut per message into chunks by
+//! a hash of their join key in Arrow's row format, and the keyed half keeps one state per
+//! part: each side's rows in buckets by expiry ([`bucket_width`] wide), each bucket one
+//! buffer of rows with their keys chained by hash, and one timer per part and bucket instead
+//! of one per row. A window join's row expires at its window's end (read from its key, which
+//! holds the window), so that its buckets are its windows.
 //!
 //! Rows are kept in Arrow's row format, copied into their bucket's buffer (no allocation per
 //! row or per key), and decoded only when they pair. A row is joined with the other side's
@@ -16,13 +18,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use riffle_core::{Batch, Result};
 use riffle_runtime::{Context, EventTime, KeyedProcessFunction, Timer, ValueState};
 use serde::{Deserialize, Serialize};
 
-use super::{arrow_error, evaluate, part_of_hash, Interval, KeyRows, Physical};
-use crate::value::Value;
+use super::{arrow_error, evaluate, part_of_hash, Interval, KeyRows, Physical, WindowTime};
 
 type FxMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
@@ -94,13 +96,34 @@ impl JoinChunk {
     }
 }
 
-/// How one side's rows are cut into chunks: its key expressions, and the encoders of its
-/// keys and of its whole rows.
+/// When a side's row leaves a join's state.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Expiry {
+    /// An interval join's: once no row of the other side can meet it (by its time column).
+    Interval(Interval),
+    /// A window join's: when the watermark passes the end of the window its key holds (a
+    /// late row meets no partner: theirs have left with the window).
+    Window(WindowTime),
+}
+
+impl Expiry {
+    /// The expiry of a row of the left side (or the right) at `time` (a window join: whose
+    /// window starts or ends at `time`, as its key holds).
+    fn after(&self, time: EventTime, left: bool) -> Option<EventTime> {
+        match self {
+            Expiry::Interval(interval) => interval.expiry_after(time, left),
+            Expiry::Window(window) => Some(window.fire_after(time)),
+        }
+    }
+}
+
+/// How one side's rows are cut into chunks: its key expressions, the encoders of its keys
+/// and of its whole rows, and when its rows expire.
 pub(super) struct SideRows {
     pub(super) keys: Vec<Physical>,
     pub(super) key_rows: KeyRows,
     pub(super) rows: KeyRows,
-    pub(super) interval: Interval,
+    pub(super) expiry: Expiry,
     pub(super) left: bool,
 }
 
@@ -129,11 +152,15 @@ impl SideRows {
                 .converter
                 .convert_columns(batch.columns())
                 .map_err(arrow_error)?;
-            let time = match left {
-                true => self.interval.left_time,
-                false => self.interval.right_time,
+            // Each row's time: an interval join's time column, a window join's window.
+            let time = match self.expiry {
+                Expiry::Interval(interval) => batch.column(match left {
+                    true => interval.left_time,
+                    false => interval.right_time,
+                }),
+                Expiry::Window(window) => &key_columns[window.end_key().0],
             };
-            let times = cast(batch.column(time), &DataType::Int64).map_err(arrow_error)?;
+            let times = cast(time, &DataType::Int64).map_err(arrow_error)?;
             let times = times.as_primitive::<Int64Type>();
             for row in 0..batch.num_rows() {
                 if key_columns.iter().any(|c| c.is_null(row)) {
@@ -156,7 +183,7 @@ impl SideRows {
                 *first = (*first).min(ts);
                 let expiry = match times.is_null(row) {
                     true => None,
-                    false => self.interval.expiry_after(times.value(row), left),
+                    false => self.expiry.after(times.value(row), left),
                 };
                 let data = rows.row(row).data();
                 chunk.bytes.extend_from_slice(key);
@@ -253,13 +280,17 @@ fn bucket_end(expiry: EventTime, width: i64) -> EventTime {
     }
 }
 
-/// The width of the expiry buckets of a join with these bounds, ms: at least
+/// The width of the expiry buckets of a join, ms. An interval join's: at least
 /// [`BUCKET_MS`], and a quarter of the interval's span, so that a row meets at most about
-/// five buckets of the other side (rows stay at most a quarter longer than they must).
-pub(super) fn bucket_width(interval: &Interval) -> i64 {
-    match (interval.lower, interval.upper) {
-        (Some(lower), Some(upper)) => BUCKET_MS.max(upper.saturating_sub(lower) / 4),
-        _ => BUCKET_MS,
+/// five buckets of the other side (rows stay at most a quarter longer than they must). A
+/// window join's: 1, a bucket per window's end (its rows all expire then).
+pub(super) fn bucket_width(expiry: &Expiry) -> i64 {
+    match expiry {
+        Expiry::Interval(interval) => match (interval.lower, interval.upper) {
+            (Some(lower), Some(upper)) => BUCKET_MS.max(upper.saturating_sub(lower) / 4),
+            _ => BUCKET_MS,
+        },
+        Expiry::Window(_) => 1,
     }
 }
 
@@ -270,19 +301,30 @@ fn drop_expired(side: &mut Buckets, now: EventTime) {
     *side = kept;
 }
 
-/// The keyed half of an inner interval join, per part (see the module's note). Rows stay in
-/// row format; only the pairs found are decoded, by each side's row encoder.
+/// The keyed half of an inner interval or window join, per part (see the module's note).
+/// Rows stay in row format; only the pairs found are decoded, by each side's row encoder,
+/// straight into the columns of a batch of the join's `schema`.
 pub(super) struct IntervalFold {
     pub(super) lefts: KeyRows,
     pub(super) rights: KeyRows,
     /// The width of the expiry buckets ([`bucket_width`]).
     pub(super) bucket_ms: i64,
+    pub(super) schema: SchemaRef,
     pub(super) job: Arc<riffle_runtime::JobShared>,
+}
+
+impl IntervalFold {
+    /// The pairs found (left row, right row) as a batch.
+    fn batch(&self, pairs: &[(&[u8], &[u8])]) -> Result<RecordBatch> {
+        let mut columns = self.lefts.columns(pairs.iter().map(|(l, _)| *l))?;
+        columns.extend(self.rights.columns(pairs.iter().map(|(_, r)| *r))?);
+        RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(arrow_error)
+    }
 }
 
 impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
     type State = ValueState<Part>;
-    type Out = Vec<Value>;
+    type Out = Batch;
 
     fn process_element(
         &mut self,
@@ -297,23 +339,23 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             return;
         };
         let left = chunk.left;
+        let (own, others) = match left {
+            true => (&mut part.lefts, &part.rights),
+            false => (&mut part.rights, &part.lefts),
+        };
         // The pairs found, as (left row, right row).
-        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
         let mut timers = Vec::new();
+        let mut partners = Vec::new();
         for (r, key, row) in chunk.rows() {
-            let (own, others) = match left {
-                true => (&mut part.lefts, &part.rights),
-                false => (&mut part.rights, &part.lefts),
-            };
             // Buckets whose end the watermark has reached hold only expired rows.
-            let mut partners = Vec::new();
             for (_, bucket) in others.range(watermark.saturating_add(1)..) {
                 bucket.matches(r.hash, key, watermark, &mut partners);
             }
             for other in partners.drain(..) {
                 pairs.push(match left {
-                    true => (row.to_vec(), other.to_vec()),
-                    false => (other.to_vec(), row.to_vec()),
+                    true => (row, other),
+                    false => (other, row),
                 });
             }
             // A row past its expiry is joined but not kept.
@@ -332,30 +374,17 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             });
             bucket.push(r.hash, key, row, r.expiry);
         }
+        let batch = match pairs.is_empty() {
+            true => None,
+            false => Some(self.batch(&pairs)),
+        };
         for t in timers {
             ctx.register_event_time_timer(t);
         }
-        if pairs.is_empty() {
-            return;
-        }
-        let decoded = self
-            .lefts
-            .values(pairs.iter().map(|(l, _)| l.as_slice()))
-            .and_then(|l| {
-                Ok((
-                    l,
-                    self.rights
-                        .values(pairs.iter().map(|(_, r)| r.as_slice()))?,
-                ))
-            });
-        match decoded {
-            Ok((lefts, rights)) => {
-                for (mut row, right) in lefts.into_iter().zip(rights) {
-                    row.extend(right);
-                    ctx.collect(row);
-                }
-            }
-            Err(error) => self.job.fail(error),
+        match batch {
+            Some(Ok(batch)) => ctx.collect(Batch(batch)),
+            Some(Err(error)) => self.job.fail(error),
+            None => {}
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int8Array, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, max};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -645,16 +645,25 @@ enum WindowTime {
 }
 
 impl WindowTime {
+    /// The key that fixes the window's end, and how far the end is after that key's value.
+    fn end_key(self) -> (usize, i64) {
+        match self {
+            WindowTime::End(i) | WindowTime::Session { end: i, .. } => (i, 0),
+            WindowTime::Start(i, size) => (i, size),
+        }
+    }
+
     /// The window's largest timestamp (end - 1), when its timer fires.
     fn fire_at(self, key: &[Value]) -> Option<EventTime> {
-        let (value, plus) = match self {
-            WindowTime::End(i) | WindowTime::Session { end: i, .. } => (key.get(i)?, 0),
-            WindowTime::Start(i, size) => (key.get(i)?, size),
-        };
-        match value {
-            Value::Int(v) => Some(v + plus - 1),
+        match key.get(self.end_key().0)? {
+            Value::Int(v) => Some(self.fire_after(*v)),
             _ => None,
         }
+    }
+
+    /// When the timer of the window whose [`end_key`](Self::end_key) is `value` fires.
+    fn fire_after(self, value: EventTime) -> EventTime {
+        value.saturating_add(self.end_key().1) - 1
     }
 }
 
@@ -2886,14 +2895,23 @@ impl Join {
             }
             None => Ok(batch),
         };
-        if let (JoinKind::Inner, None, None, None, Some(bounds), Some(types)) = (
+        // An inner window or interval join over keys compared as bytes: per part, in rows.
+        let expiry = match (
             self.kind,
             self.temporal,
-            self.window,
             self.ttl,
+            self.window,
             self.interval,
-            &self.key_types,
         ) {
+            (JoinKind::Inner, None, None, Some(window), _) => {
+                Some(interval::Expiry::Window(window))
+            }
+            (JoinKind::Inner, None, None, None, Some(bounds)) => {
+                Some(interval::Expiry::Interval(bounds))
+            }
+            _ => None,
+        };
+        if let (Some(expiry), Some(types)) = (expiry, &self.key_types) {
             // Each side's rows in row format: the columns of its part of the joined schema.
             let fields = self.schema.fields();
             let types_of = |fields: &[datafusion::arrow::datatypes::FieldRef]| -> Vec<DataType> {
@@ -2906,7 +2924,7 @@ impl Join {
                     keys: keys.to_vec(),
                     key_rows: KeyRows::new(types)?,
                     rows: KeyRows::new(columns)?,
-                    interval: bounds,
+                    expiry,
                     left,
                 };
                 let job = Arc::clone(env.job());
@@ -2924,16 +2942,24 @@ impl Join {
                 .process(interval::IntervalFold {
                     lefts: KeyRows::new(&left_types)?,
                     rights: KeyRows::new(&right_types)?,
-                    bucket_ms: interval::bucket_width(&bounds),
+                    bucket_ms: interval::bucket_width(&expiry),
+                    schema: Arc::clone(&self.schema),
                     job: Arc::clone(env.job()),
                 });
-            return Ok(rows_to_batches(
-                joined,
-                "sql.join_batches",
-                Arc::clone(&self.schema),
-                residual,
-                guard,
-            ));
+            // A message's batches as one, through the rest of the join's condition.
+            let schema = Arc::clone(&self.schema);
+            return Ok(joined.map_chunks("sql.join_batches", move |batches, out| {
+                let Some(ts) = batches.iter().map(|(ts, _)| *ts).min() else {
+                    return;
+                };
+                let parts: Vec<RecordBatch> = batches.drain(..).map(|(_, b)| b.0).collect();
+                let batch = concat_batches(&schema, &parts)
+                    .map_err(arrow_error)
+                    .and_then(&residual);
+                if let Some(batch) = guard(batch) {
+                    out.push((ts, batch));
+                }
+            }));
         }
         let left = side(&self.left, &self.left_keys, true)?;
         let right = side(&self.right, &self.right_keys, false)?;
