@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use crate::field_ends::FieldEnds;
+
 use datafusion::arrow::array::{
     new_null_array, ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
 };
@@ -64,9 +66,6 @@ impl CsvColumns {
     /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
     /// needs Arrow's reader.
     pub(crate) fn parse(&mut self, text: &[u8], rows: usize) -> Option<RecordBatch> {
-        if memchr::memchr2(b'"', b'\r', text).is_some() {
-            return None;
-        }
         // Arrow's reader takes text only.
         let text = std::str::from_utf8(text).ok()?;
         let fields = self.schema.fields();
@@ -95,10 +94,10 @@ impl CsvColumns {
             })
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
-        // One pass over the chunk finds every field's end; a line must end (`\n`) exactly
-        // at its last field.
+        // One pass over the chunk finds every field's end, and no end at all when it holds
+        // a quote or a carriage return; a line must end (`\n`) exactly at its last field.
         let bytes = text.as_bytes();
-        let mut ends = memchr::memchr2_iter(self.delimiter, b'\n', bytes);
+        let mut ends = FieldEnds::new(bytes, self.delimiter);
         let (mut start, mut lines) = (0, 0);
         while start < bytes.len() {
             for (i, column) in columns.iter_mut().enumerate() {

@@ -11,6 +11,7 @@
 
 mod avro;
 mod csv_columns;
+mod field_ends;
 mod files;
 mod format;
 mod functions;
