@@ -16,6 +16,7 @@ EVENTS=${EVENTS:-5434783}          # 46 of every 50 events are bids: about 5,000
 DATA=${DATA:-$HOME/.cache/riffle-bench-data/bids-$EVENTS}
 VENV=${RIFFLE_BENCH_VENV:-$HOME/.cache/riffle-bench-venv}
 QUERIES=${QUERIES:-q0 q1 q2 q5 q7 groupby}
+RUNS=${RUNS:-3}                    # Riffle runs per query and parallelism (odd: the median is one)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -79,7 +80,7 @@ echo "{\"engine\":\"batch-count (riffle file reader, a partition per byte range)
 # Riffle's runs first, then Flink's: a Flink run's JVM is still winding down when its script
 # returns, and a Riffle run right after it shared the 2 cores with it (the runs of 2026-11-27
 # 01:40 UTC measured q0 on 2 workers at 0.69 s that way, 0.33 s alone).
-# Each Riffle run three times back to back, the median reported: a run started after the
+# Each Riffle run $RUNS times back to back (3 unless set), the median reported: a run started after the
 # machine idled for a few seconds takes up to twice as long (q0 on 1 worker: 0.96-1.35 s
 # after 8 s of idling, 0.61-0.63 s back to back), as the virtual CPUs wake; Flink's timed
 # part starts after its JVM has been busy starting and planning.
@@ -87,13 +88,13 @@ for q in $QUERIES; do
   { ddl; query "$q"; } > "$WORK/$q.sql"
   for p in 1 2; do
     runs=()
-    for _ in 1 2 3; do
+    for _ in $(seq "$RUNS"); do
       start=$(now)
       "$RIFFLE" sql -w "$p" -f "$WORK/$q.sql" > /dev/null 2> "$WORK/err"
       end=$(now)
       runs+=("$(printf %.3f "$(echo "$end - $start" | bc)")")
     done
-    median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
+    median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
     echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$median,\"runs\":[$(IFS=,; echo "${runs[*]}")],\"said\":\"$(tail -1 "$WORK/err")\"}"
   done
 done

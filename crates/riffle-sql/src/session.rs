@@ -31,7 +31,7 @@ use crate::stream::{
     batch_of, sessions_unaggregated, with_row_kind, Node, Physical, ReaderFactory, SourceSpec,
     Tables,
 };
-use crate::tvf::{explode, interval_text_ms, rewrite, sessions, WindowKind, WindowTvf};
+use crate::tvf::{interval_text_ms, rewrite, sessions, WindowKind, WindowTable, WindowTvf};
 use crate::types::{arrow_type, flink_name};
 use crate::value::Value;
 
@@ -1116,7 +1116,7 @@ impl Session {
                 }
             }
             let schema = self.window_schema(&tvf)?;
-            let batches = if rows && !streaming {
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = if rows && !streaming {
                 let input = self.collect(&format!("SELECT * FROM \"{}\"", tvf.table))?;
                 if matches!(tvf.kind, WindowKind::Session { .. }) {
                     // Sessions need all of a partition's rows at once.
@@ -1126,23 +1126,18 @@ impl Session {
                         .unwrap_or_else(|| Arc::new(Schema::empty()));
                     let all = datafusion::arrow::compute::concat_batches(&input_schema, &input)
                         .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-                    if all.num_rows() == 0 {
-                        Vec::new()
-                    } else {
-                        vec![sessions(&tvf, &schema, &all)?]
-                    }
+                    let batches = match all.num_rows() {
+                        0 => Vec::new(),
+                        _ => vec![sessions(&tvf, &schema, &all)?],
+                    };
+                    memory_table(&schema, batches)?
                 } else {
-                    input
-                        .iter()
-                        .map(|b| explode(&tvf, &schema, b))
-                        .collect::<Result<Vec<_>>>()?
+                    Arc::new(WindowTable::new(tvf.clone(), Arc::clone(&schema), input))
                 }
             } else {
-                Vec::new()
+                memory_table(&schema, Vec::new())?
             };
-            let mem = MemTable::try_new(Arc::clone(&schema), vec![batches])
-                .map_err(|e| RiffleError::Runtime(e.to_string()))?;
-            self.register_provider(&tvf.name, Arc::new(mem))?;
+            self.register_provider(&tvf.name, provider)?;
             windows.push((tvf, schema));
         }
         Ok(Setup {
@@ -2393,4 +2388,14 @@ impl Tables for Planner<'_> {
             .map_err(RiffleError::Sql)?;
         Node::from_plan(&plan, &self.session.ctx.state(), self)
     }
+}
+
+/// A DataFusion table of `batches`, in one partition.
+fn memory_table(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let table = MemTable::try_new(Arc::clone(schema), vec![batches])
+        .map_err(|e| RiffleError::Runtime(e.to_string()))?;
+    Ok(Arc::new(table))
 }
