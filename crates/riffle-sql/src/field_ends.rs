@@ -194,6 +194,32 @@ mod tests {
     }
 
     #[test]
+    fn full_blocks_get_the_masks_of_the_byte_by_byte_loop() {
+        // Every byte value in every position, against each delimiter: the SSE2 masks (on
+        // x86_64) are the plain loop's.
+        for delimiter in [b',', b';', b'\t', b'|'] {
+            for shift in 0..=255u8 {
+                let mut block = [0u8; BLOCK];
+                for (i, b) in block.iter_mut().enumerate() {
+                    *b = (i as u8).wrapping_mul(37).wrapping_add(shift);
+                }
+                let (full, plain) = (
+                    full_masks(&block, delimiter),
+                    plain_masks(&block, delimiter),
+                );
+                assert_eq!(
+                    full.ends, plain.ends,
+                    "delimiter {delimiter}, shift {shift}"
+                );
+                assert_eq!(
+                    full.special, plain.special,
+                    "delimiter {delimiter}, shift {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_quote_or_carriage_return_in_any_block_refuses_the_chunk() {
         for special in [b'"', b'\r'] {
             for at in [0, 1, 63, 64, 100, 127, 128, 150] {
