@@ -309,6 +309,9 @@ pub(super) struct IntervalFold {
     pub(super) rights: KeyRows,
     /// The width of the expiry buckets ([`bucket_width`]).
     pub(super) bucket_ms: i64,
+    /// A window join: a row's partners share its key, so its window and its expiry, and
+    /// are in its own bucket only.
+    pub(super) window: bool,
     pub(super) schema: SchemaRef,
     pub(super) job: Arc<riffle_runtime::JobShared>,
 }
@@ -348,9 +351,24 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         let mut timers = Vec::new();
         let mut partners = Vec::new();
         for (r, key, row) in chunk.rows() {
+            let end = match r.expiry {
+                Some(expiry) => bucket_end(expiry, self.bucket_ms),
+                None => EventTime::MAX,
+            };
             // Buckets whose end the watermark has reached hold only expired rows.
-            for (_, bucket) in others.range(watermark.saturating_add(1)..) {
-                bucket.matches(r.hash, key, watermark, &mut partners);
+            let live = watermark.saturating_add(1)..;
+            match self.window {
+                true if live.contains(&end) => {
+                    if let Some(bucket) = others.get(&end) {
+                        bucket.matches(r.hash, key, watermark, &mut partners);
+                    }
+                }
+                true => {}
+                false => {
+                    for (_, bucket) in others.range(live) {
+                        bucket.matches(r.hash, key, watermark, &mut partners);
+                    }
+                }
             }
             for other in partners.drain(..) {
                 pairs.push(match left {
@@ -362,10 +380,6 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             if !unexpired(r.expiry, watermark) {
                 continue;
             }
-            let end = match r.expiry {
-                Some(expiry) => bucket_end(expiry, self.bucket_ms),
-                None => EventTime::MAX,
-            };
             let bucket = own.entry(end).or_insert_with(|| {
                 if end != EventTime::MAX {
                     timers.push(end);

@@ -2943,6 +2943,7 @@ impl Join {
                     lefts: KeyRows::new(&left_types)?,
                     rights: KeyRows::new(&right_types)?,
                     bucket_ms: interval::bucket_width(&expiry),
+                    window: matches!(expiry, interval::Expiry::Window(_)),
                     schema: Arc::clone(&self.schema),
                     job: Arc::clone(env.job()),
                 });
