@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-use crate::field_ends::FieldEnds;
-
 use datafusion::arrow::array::{
     new_null_array, ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
 };
@@ -21,6 +19,8 @@ use datafusion::arrow::datatypes::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
+
+use crate::field_ends::FieldEnds;
 
 /// A parser of CSV chunks for one table's columns.
 #[derive(Debug, Clone)]

@@ -284,7 +284,7 @@ fn bucket_end(expiry: EventTime, width: i64) -> EventTime {
 /// [`BUCKET_MS`], and a quarter of the interval's span, so that a row meets at most about
 /// five buckets of the other side (rows stay at most a quarter longer than they must). A
 /// window join's: 1, a bucket per window's end (its rows all expire then).
-pub(super) fn bucket_width(expiry: &Expiry) -> i64 {
+fn bucket_width(expiry: &Expiry) -> i64 {
     match expiry {
         Expiry::Interval(interval) => match (interval.lower, interval.upper) {
             (Some(lower), Some(upper)) => BUCKET_MS.max(upper.saturating_sub(lower) / 4),
@@ -307,11 +307,10 @@ fn drop_expired(side: &mut Buckets, now: EventTime) {
 pub(super) struct IntervalFold {
     pub(super) lefts: KeyRows,
     pub(super) rights: KeyRows,
-    /// The width of the expiry buckets ([`bucket_width`]).
-    pub(super) bucket_ms: i64,
-    /// A window join: a row's partners share its key, so its window and its expiry, and
-    /// are in its own bucket only.
-    pub(super) window: bool,
+    /// When rows expire: what the buckets' width is ([`bucket_width`]), and, for a window
+    /// join, that a row's partners (sharing its key, so its window and its expiry) are in
+    /// its own bucket only.
+    pub(super) expiry: Expiry,
     pub(super) schema: SchemaRef,
     pub(super) job: Arc<riffle_runtime::JobShared>,
 }
@@ -350,14 +349,16 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
         let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
         let mut timers = Vec::new();
         let mut partners = Vec::new();
+        let width = bucket_width(&self.expiry);
+        let window = matches!(self.expiry, Expiry::Window(_));
         for (r, key, row) in chunk.rows() {
             let end = match r.expiry {
-                Some(expiry) => bucket_end(expiry, self.bucket_ms),
+                Some(expiry) => bucket_end(expiry, width),
                 None => EventTime::MAX,
             };
             // Buckets whose end the watermark has reached hold only expired rows.
             let live = watermark.saturating_add(1)..;
-            match self.window {
+            match window {
                 true if live.contains(&end) => {
                     if let Some(bucket) = others.get(&end) {
                         bucket.matches(r.hash, key, watermark, &mut partners);

@@ -2942,8 +2942,7 @@ impl Join {
                 .process(interval::IntervalFold {
                     lefts: KeyRows::new(&left_types)?,
                     rights: KeyRows::new(&right_types)?,
-                    bucket_ms: interval::bucket_width(&expiry),
-                    window: matches!(expiry, interval::Expiry::Window(_)),
+                    expiry,
                     schema: Arc::clone(&self.schema),
                     job: Arc::clone(env.job()),
                 });
