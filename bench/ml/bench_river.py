@@ -4,9 +4,10 @@
 hyperplane.csv, friedman.csv) through River's same models, predict then learn per record,
 as the Rust example does.
 
-Usage: bench/ml/bench_river.py DIR [RECORDS]
+Usage: bench/ml/bench_river.py DIR [RECORDS]; MODELS=a,b runs only the models named.
 """
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,14 @@ CLASSIFIERS = {
 }
 
 
+def wanted(name):
+    models = os.environ.get("MODELS")
+    return models is None or name in [m.strip() for m in models.split(",")]
+
+
 def replay(data, stream, limit, name, model, classification):
+    if not wanted(name):
+        return
     frame = pd.read_csv(data / f"{stream}.csv", nrows=limit)
     features = [c for c in frame.columns if c != "label"]
     rows = frame[features].to_dict(orient="records")
@@ -45,7 +53,7 @@ def replay_per_key(data, limit):
     """`bench_parallel`'s stream: one AdaGrad logistic regression per key, predict then
     learn each record, as its `test_then_train` job and loop do."""
     path = data / "parallel.csv"
-    if not path.exists():
+    if not path.exists() or not wanted("logistic-adagrad-per-key"):
         return
     frame = pd.read_csv(path, nrows=limit)
     features = [c for c in frame.columns if c.startswith("x")]

@@ -2,7 +2,8 @@
 //! streams, the shape of issue 6's comparison with River: `bench/ml/bench_river.py` replays
 //! the CSV files this writes through River's same models.
 //!
-//! `cargo run --release -p riffle-ml --example bench_online -- [DIR]`
+//! `cargo run --release -p riffle-ml --example bench_online -- [DIR]`; `MODELS=a,b` runs only
+//! the models named (as in the output's `model` field). `bench/ml/online.sh` runs both sides.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -34,8 +35,16 @@ fn report(stream: &str, model: &str, seconds: f64, metric: &str, value: f64) {
     );
 }
 
+/// Whether `MODELS` (a comma-separated list, all models when unset) names `model`.
+fn wanted(model: &str) -> bool {
+    std::env::var("MODELS").map_or(true, |list| list.split(',').any(|m| m.trim() == model))
+}
+
 /// Predict-then-learn over `data` with `model`, reported as `stream` / `model_name`.
 fn run<M: OnlineClassifier>(stream: &str, model_name: &str, data: &Dataset, mut model: M) {
+    if !wanted(model_name) {
+        return;
+    }
     let start = Instant::now();
     let score = progressive_accuracy(&mut model, &data.x, &data.y);
     report(
@@ -104,25 +113,29 @@ fn main() -> riffle_ml::Result<()> {
     }
     let friedman = streams::friedman(RECORDS, 20);
     csv(&dir, "friedman", &friedman)?;
-    let mut model = OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 });
-    let start = Instant::now();
-    let score = progressive_regression(&mut model, &friedman.x, &friedman.y);
-    report(
-        "friedman",
-        "linear-sgd",
-        start.elapsed().as_secs_f64(),
-        "mae",
-        score.mae,
-    );
-    let mut tree = HoeffdingTreeRegressor::default();
-    let start = Instant::now();
-    let score = progressive_regression(&mut tree, &friedman.x, &friedman.y);
-    report(
-        "friedman",
-        "hoeffding-tree-regressor",
-        start.elapsed().as_secs_f64(),
-        "mae",
-        score.mae,
-    );
+    if wanted("linear-sgd") {
+        let mut model = OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 });
+        let start = Instant::now();
+        let score = progressive_regression(&mut model, &friedman.x, &friedman.y);
+        report(
+            "friedman",
+            "linear-sgd",
+            start.elapsed().as_secs_f64(),
+            "mae",
+            score.mae,
+        );
+    }
+    if wanted("hoeffding-tree-regressor") {
+        let mut tree = HoeffdingTreeRegressor::default();
+        let start = Instant::now();
+        let score = progressive_regression(&mut tree, &friedman.x, &friedman.y);
+        report(
+            "friedman",
+            "hoeffding-tree-regressor",
+            start.elapsed().as_secs_f64(),
+            "mae",
+            score.mae,
+        );
+    }
     Ok(())
 }
