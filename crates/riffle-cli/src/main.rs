@@ -8,7 +8,8 @@ mod repl;
 mod sql;
 
 /// The engine allocates and frees many short-lived batches; mimalloc keeps them in
-/// thread-local pages instead of returning them to the kernel (see BENCHMARKS.md).
+/// thread-local pages instead of returning them to the kernel, in ordinary pages rather than
+/// transparent huge ones (the workspace's `no_thp` feature; see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
