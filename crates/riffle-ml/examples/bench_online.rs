@@ -15,7 +15,7 @@ use riffle_ml::online::hoeffding_regressor::HoeffdingTreeRegressor;
 use riffle_ml::online::naive_bayes::OnlineGaussianNb;
 use riffle_ml::online::{
     progressive_accuracy, progressive_regression, streams, OnlineClassifier,
-    OnlineLinearRegression, OnlineLogisticRegression, Optimizer,
+    OnlineLinearRegression, OnlineLogisticRegression, OnlineRegressor, Optimizer,
 };
 
 const RECORDS: usize = 1_000_000;
@@ -53,6 +53,22 @@ fn run<M: OnlineClassifier>(stream: &str, model_name: &str, data: &Dataset, mut 
         start.elapsed().as_secs_f64(),
         "accuracy",
         score.accuracy,
+    );
+}
+
+/// Predict-then-learn over the Friedman stream `data` with `model`, reported as `model_name`.
+fn run_regression<M: OnlineRegressor>(model_name: &str, data: &Dataset, mut model: M) {
+    if !wanted(model_name) {
+        return;
+    }
+    let start = Instant::now();
+    let score = progressive_regression(&mut model, &data.x, &data.y);
+    report(
+        "friedman",
+        model_name,
+        start.elapsed().as_secs_f64(),
+        "mae",
+        score.mae,
     );
 }
 
@@ -113,29 +129,15 @@ fn main() -> riffle_ml::Result<()> {
     }
     let friedman = streams::friedman(RECORDS, 20);
     csv(&dir, "friedman", &friedman)?;
-    if wanted("linear-sgd") {
-        let mut model = OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 });
-        let start = Instant::now();
-        let score = progressive_regression(&mut model, &friedman.x, &friedman.y);
-        report(
-            "friedman",
-            "linear-sgd",
-            start.elapsed().as_secs_f64(),
-            "mae",
-            score.mae,
-        );
-    }
-    if wanted("hoeffding-tree-regressor") {
-        let mut tree = HoeffdingTreeRegressor::default();
-        let start = Instant::now();
-        let score = progressive_regression(&mut tree, &friedman.x, &friedman.y);
-        report(
-            "friedman",
-            "hoeffding-tree-regressor",
-            start.elapsed().as_secs_f64(),
-            "mae",
-            score.mae,
-        );
-    }
+    run_regression(
+        "linear-sgd",
+        &friedman,
+        OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 }),
+    );
+    run_regression(
+        "hoeffding-tree-regressor",
+        &friedman,
+        HoeffdingTreeRegressor::default(),
+    );
     Ok(())
 }
