@@ -6,15 +6,18 @@
 #
 # Riffle's side is three release examples of crates/riffle-ml (bench_linear, bench_trees,
 # bench_classic), which also write the CSV files; scikit-learn's side reads those files in the
-# venv $RIFFLE_ML_VENV (default ~/.cache/riffle-ml-venv, created here if missing).
+# venv $RIFFLE_ML_VENV (default ~/.cache/riffle-ml-venv, created here if missing from $PYTHON,
+# by default /usr/bin/python3 where it exists: see bench/ml/online.sh on why the build of
+# CPython matters).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR="${1:-/tmp/riffle-ml-bench}"
 VENV="${RIFFLE_ML_VENV:-$HOME/.cache/riffle-ml-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riffle-target}"
 mkdir -p "$DIR"
+PYTHON="${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}"
 if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
+    "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install -q "scikit-learn==1.9.1" numpy pandas
 fi
 cargo build --release -q -p riffle-ml --examples
