@@ -80,9 +80,12 @@ impl Default for LinearParams {
 }
 
 impl LinearParams {
-    /// `intercept + w · x`.
+    /// `intercept + w · x`, summed as [`raw_sum`] sums.
     fn raw(&self, x: &[f64]) -> f64 {
-        self.intercept + self.weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()
+        raw_sum(
+            self.intercept,
+            self.weights.iter().zip(x).map(|(w, v)| w * v),
+        )
     }
 
     /// One step on a record whose loss gradient with respect to the raw output is
@@ -237,8 +240,8 @@ impl LinearParams {
         let (rows, _) = x.as_chunks::<D>();
         for (row, label) in rows.iter().zip(y) {
             // The same sum, in the same order, as `raw`.
-            let dot = w.iter().zip(row).map(|(w, v)| w * v).sum::<f64>();
-            let prediction = L::predict(intercept + dot);
+            let raw = raw_sum(intercept, w.iter().zip(row).map(|(w, v)| w * v));
+            let prediction = L::predict(raw);
             each(prediction, *label);
             let loss_gradient = L::loss_gradient(prediction, *label).clamp(-clip, clip);
             intercept -= intercept_lr * loss_gradient;
@@ -253,6 +256,21 @@ impl LinearParams {
         self.z.copy_from_slice(&z[..z_len]);
         self.intercept = intercept;
     }
+}
+
+/// `intercept` plus the `products`, summed in four lanes: the intercept starts lane 0 and
+/// product `i` goes to lane `(i + 1) % 4`, then the lanes add as `(0 + 2) + (1 + 3)`. A
+/// record's prediction waits on the previous record's update, and a sum in four lanes is
+/// that much shorter a chain than one sum after the other (10 features: 4 additions
+/// deep, not 10).
+#[inline(always)]
+fn raw_sum(intercept: f64, products: impl Iterator<Item = f64>) -> f64 {
+    // -0.0 is the identity of addition (0.0 is not: -0.0 + 0.0 is 0.0).
+    let mut lanes = [intercept, -0.0, -0.0, -0.0];
+    for (i, product) in products.enumerate() {
+        lanes[(i + 1) % 4] += product;
+    }
+    (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
 }
 
 /// The number of weights from which [`LinearParams::fixed_rule`] runs its AVX2 compilation
