@@ -143,13 +143,12 @@ pub fn progressive_accuracy<M: OnlineClassifier>(
     let (mut correct, mut baseline_correct) = (0usize, 0usize);
     let (mut ones, mut seen) = (0usize, 0usize);
     model.predict_then_learn_each(x, y, |probability, label| {
-        if f64::from(probability > 0.5) == label {
-            correct += 1;
-        }
-        let majority = if 2 * ones > seen { 1.0 } else { 0.0 };
-        if majority == label {
-            baseline_correct += 1;
-        }
+        // Counted without branches: whether a prediction is right is as unpredictable as the
+        // model is wrong, and a mispredicted branch on the prediction would stall the next
+        // record's update, which waits on the same value.
+        correct += usize::from(f64::from(probability > 0.5) == label);
+        let majority = f64::from(2 * ones > seen);
+        baseline_correct += usize::from(majority == label);
         seen += 1;
         ones += usize::from(label == 1.0);
     });
