@@ -27,6 +27,7 @@
 pub mod anomaly;
 pub mod cluster;
 pub mod drift;
+mod exp;
 pub mod forest;
 pub mod hoeffding;
 pub mod hoeffding_regressor;
