@@ -456,20 +456,29 @@ impl WeightRule for AdaGrad {
 struct Ftrl([f64; 4]);
 
 impl WeightRule for Ftrl {
+    /// River's FTRL-Proximal step, arranged for a short chain after the gradient: the
+    /// divisions by `alpha` are multiplications by its inverse (hoisted out of loops),
+    /// `z + g - sigma w` is one fused multiply-add on `z + g`, and the new weight is `z`'s
+    /// shrunk value times the inverse of its denominator, which is computed beside `z`
+    /// rather than after it.
     #[inline(always)]
     fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, gradient: Gradient) {
         let Ftrl([alpha, beta, l1, l2]) = self;
+        let inverse_alpha = 1.0 / alpha;
         let g = gradient.at(*w);
         let n = *squares;
-        let sigma = ((n + g * g).sqrt() - n.sqrt()) / alpha;
-        *z += g - sigma * *w;
-        *squares = n + g * g;
+        let n_next = g.mul_add(g, n);
+        let root = n_next.sqrt();
+        let sigma = (root - n.sqrt()) * inverse_alpha;
+        *z = (-sigma).mul_add(*w, *z + g);
+        *squares = n_next;
+        let inverse_denominator = 1.0 / (beta + root).mul_add(inverse_alpha, l2);
         // The weight for the next record, from the updated state (River computes it in its
         // step and again, identically, before predicting).
         *w = if z.abs() <= l1 {
             0.0
         } else {
-            -(*z - z.signum() * l1) / ((beta + squares.sqrt()) / alpha + l2)
+            -(*z - z.signum() * l1) * inverse_denominator
         };
     }
 }
