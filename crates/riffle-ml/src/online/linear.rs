@@ -722,6 +722,35 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_compilation_gives_the_fma_compilations_bits() {
+        // On a CPU with FMA, `predict` and `step` run their FMA compilation, while their
+        // bodies called directly run the plain one, where each `mul_add` is libm's `fma`.
+        let s = streams::hyperplane(400, 5, 0.001, 0.05, 9);
+        let mut optimizers = optimizers().to_vec();
+        optimizers.push(Optimizer::Ftrl {
+            alpha: 0.1,
+            beta: 1.0,
+            l1: 0.5,
+            l2: 0.1,
+        });
+        for optimizer in optimizers {
+            let mut fma = OnlineLogisticRegression::with_optimizer(optimizer).params;
+            fma.l2 = 0.01;
+            let mut plain = fma.clone();
+            for (row, y) in s.x.row_iter().zip(&s.y) {
+                let (p, q) = (
+                    fma.predict::<Logistic>(row),
+                    plain.predict_body::<Logistic>(row),
+                );
+                assert_eq!(p.to_bits(), q.to_bits(), "{optimizer:?}");
+                fma.step(row, Logistic::loss_gradient(p, *y));
+                plain.step_body(row, Logistic::loss_gradient(q, *y));
+            }
+            assert_eq!(fma, plain, "{optimizer:?}");
+        }
+    }
+
+    #[test]
     fn a_first_row_with_an_infinite_feature_is_learned_as_the_loop_learns_it() {
         // The loop predicts a new model's first row from its intercept alone (it has no
         // weights yet), so the infinite value does not make that prediction NaN.
