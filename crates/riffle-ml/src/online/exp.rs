@@ -25,7 +25,7 @@ const LN2_PER_TABLE_LO: f64 = 9.058_776_616_587_108e-20;
 const SMALLEST: f64 = -708.0;
 
 /// `e^x` for `x <= 0` (and NaN, which it returns), within one unit in the last place of
-/// the exact value; results under `2^-1022` (`x < -708`) are flushed to 0. Each `mul_add`
+/// libm's (tested); results under `2^-1022` (`x < -708`) are flushed to 0. Each `mul_add`
 /// is rounded once, so the result is the same wherever it runs; it is fast where the
 /// caller is compiled for FMA, and calls libm's `fma` elsewhere.
 #[inline(always)]
