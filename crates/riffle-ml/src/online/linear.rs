@@ -88,13 +88,17 @@ impl Default for LinearParams {
 macro_rules! with_fma {
     ($fma:expr, $plain:expr) => {{
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("fma") {
-            #[allow(unsafe_code)]
+        #[allow(unsafe_code)]
+        let value = if std::arch::is_x86_feature_detected!("fma") {
             // SAFETY: the method is safe code whose only requirement, the reason it is
             // `unsafe` to call from here, is a CPU with FMA, checked just above.
-            return unsafe { $fma };
-        }
-        $plain
+            unsafe { $fma }
+        } else {
+            $plain
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let value = $plain;
+        value
     }};
 }
 
