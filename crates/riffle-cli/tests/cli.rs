@@ -743,6 +743,82 @@ fn a_model_learning_from_a_stream_killed_and_restored_ends_exactly_as_an_uninter
     assert_eq!(model_state(&catalog, "even"), expected);
 }
 
+/// Two workers read 8 CSV files, taking them from one pool as each finishes one; killed at
+/// random moments and restored, the job writes what an uninterrupted run writes: a file
+/// taken after a checkpoint is read again after the restore, by whichever worker takes it
+/// first, and a file read before it is not read again. (No windows: a file read twice would
+/// be late, and its rows dropped rather than seen.)
+#[test]
+fn a_sql_job_over_files_its_workers_take_in_turn_killed_and_restored_writes_exactly_the_uninterrupted_output(
+) {
+    use std::fmt::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bids");
+    std::fs::create_dir(&data).unwrap();
+    let per_file: u64 = 150_000;
+    for f in 0..8 {
+        let mut text = String::new();
+        for n in f * per_file..(f + 1) * per_file {
+            // One bid every 5 ms, in time order across the files.
+            let millis = n * 5;
+            let (s, ms) = (millis / 1000, millis % 1000);
+            writeln!(
+                text,
+                "{},{},2026-01-01 {:02}:{:02}:{:02}.{ms:03}",
+                n * 7919 % 1000,
+                n % 997,
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            )
+            .unwrap();
+        }
+        std::fs::write(data.join(format!("bids-{f}.csv")), text).unwrap();
+    }
+    let script = |out: &Path| {
+        let path = dir.path().join(format!(
+            "{}.sql",
+            out.file_name().unwrap().to_string_lossy()
+        ));
+        let text = format!(
+            "CREATE TABLE bid (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3))
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             CREATE TABLE tenths (auction BIGINT, price BIGINT, dateTime TIMESTAMP(3))
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+             SET 'execution.runtime-mode' = 'streaming';
+             INSERT INTO tenths SELECT * FROM bid WHERE MOD(price, 10) = 0;",
+            data.display(),
+            out.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let reference = dir.path().join("reference");
+    run(&["sql", "-w", "2", "-f", script(&reference).to_str().unwrap()]);
+    let expected = published(&reference);
+    let tenths = (0..8 * per_file).filter(|n| n % 997 % 10 == 0).count();
+    assert_eq!(expected.len(), tenths);
+
+    let out = dir.path().join("out");
+    let chk = dir.path().join("chk");
+    let script = script(&out);
+    let checkpointed = |restore: bool| checkpointed_sql(2, &chk, &script, restore);
+    let kills = kill_repeatedly(5, (300, 400), checkpointed, || {
+        assert!(published(&out).len() <= expected.len())
+    });
+    assert!(kills >= 2, "only {kills} kills landed");
+    assert!(checkpointed(true).wait().unwrap().success());
+    let got = published(&out);
+    let mut seen = std::collections::BTreeSet::new();
+    let duplicated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
+    assert!(
+        duplicated.is_empty(),
+        "duplicated: {:?}",
+        &duplicated[..duplicated.len().min(5)]
+    );
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn a_streaming_group_by_prints_flinks_changelog() {
     let data = concat!(

@@ -1,6 +1,7 @@
 //! Running a job: one dataflow per worker, errors and metrics shared by the workers of a process.
 
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -28,6 +29,15 @@ pub struct JobShared {
     sinks_per_worker: AtomicUsize,
     /// (processes, this process's index), once the job runs.
     cluster: OnceLock<(usize, usize)>,
+    shared: Mutex<SharedObjects>,
+}
+
+/// The objects of [`JobShared::shared`]: per key, the objects made so far and how many of
+/// them each worker has asked for.
+#[derive(Default)]
+struct SharedObjects {
+    made: HashMap<String, Vec<Arc<dyn Any + Send + Sync>>>,
+    asked: HashMap<(String, usize), usize>,
 }
 
 impl Default for JobShared {
@@ -42,6 +52,7 @@ impl Default for JobShared {
             checkpoints: OnceLock::new(),
             sinks_per_worker: AtomicUsize::new(0),
             cluster: OnceLock::new(),
+            shared: Mutex::new(SharedObjects::default()),
         }
     }
 }
@@ -106,6 +117,33 @@ impl JobShared {
             Err(poisoned) => poisoned.into_inner(),
         };
         Arc::clone(counters.entry(name.to_owned()).or_default())
+    }
+
+    /// An object the workers of this process share, such as the pool of file ranges that the
+    /// readers of one source take from. Worker `worker`'s n-th call for `key` returns the
+    /// n-th object of `key`, made by `make` of whichever worker asked for it first: the
+    /// workers build the same dataflow in the same order, so the n-th reader of a table on
+    /// each worker is the same source, and two readers of one table do not share.
+    pub fn shared<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        worker: usize,
+        make: impl FnOnce() -> T,
+    ) -> Result<Arc<T>> {
+        let mut shared = match self.shared.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let asked = shared.asked.entry((key.to_owned(), worker)).or_default();
+        let n = *asked;
+        *asked += 1;
+        let made = shared.made.entry(key.to_owned()).or_default();
+        if made.len() == n {
+            made.push(Arc::new(make()));
+        }
+        Arc::clone(&made[n]).downcast::<T>().map_err(|_| {
+            RiffleError::Runtime(format!("the shared object '{key}' has another type"))
+        })
     }
 
     /// Notes a source's watermark, so that idle sources can catch up to the busiest one.

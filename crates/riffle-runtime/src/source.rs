@@ -60,6 +60,14 @@ pub trait SourceReader<T>: 'static {
             "this source cannot be restored to a position".into(),
         ))
     }
+
+    /// Moves the reader to `position`, knowing the positions that every reader of this
+    /// source in this process restored (`peers`, this one's included). Readers that share
+    /// their work among the workers of a process (file ranges taken from a pool) learn
+    /// from them what is left; the others only [`seek`](SourceReader::seek).
+    fn seek_among(&mut self, position: &[u8], _peers: &[Vec<u8>]) -> Result<()> {
+        self.seek(position)
+    }
 }
 
 /// A boxed reader reads as the reader in it, so that a job can choose its source at run time.
@@ -75,6 +83,9 @@ impl<T, R: SourceReader<T> + ?Sized> SourceReader<T> for Box<R> {
     }
     fn seek(&mut self, position: &[u8]) -> Result<()> {
         (**self).seek(position)
+    }
+    fn seek_among(&mut self, position: &[u8], peers: &[Vec<u8>]) -> Result<()> {
+        (**self).seek_among(position, peers)
     }
 }
 
@@ -220,6 +231,8 @@ struct SourceSnapshot {
 struct SourceDriver<T, R> {
     name: String,
     worker: usize,
+    /// The workers of this process, this one among them.
+    local_workers: std::ops::Range<usize>,
     reader: R,
     tracker: WatermarkTracker<T>,
     job: Arc<JobShared>,
@@ -258,10 +271,21 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
         let Some(bytes) = store.read_restored(&self.name, self.worker)? else {
             return Ok(Time::new(epoch, MIN_WATERMARK));
         };
-        let snapshot: SourceSnapshot = bincode::deserialize(&bytes)
-            .map_err(|e| RiffleError::Checkpoint(format!("cannot read source position: {e}")))?;
+        let read = |bytes: &[u8]| {
+            bincode::deserialize::<SourceSnapshot>(bytes)
+                .map_err(|e| RiffleError::Checkpoint(format!("cannot read source position: {e}")))
+        };
+        let snapshot = read(&bytes)?;
         match &snapshot.position {
-            Some(position) => self.reader.seek(position)?,
+            Some(position) => {
+                let mut peers = Vec::new();
+                for worker in self.local_workers.clone() {
+                    if let Some(bytes) = store.read_restored(&self.name, worker)? {
+                        peers.extend(read(&bytes)?.position);
+                    }
+                }
+                self.reader.seek_among(position, &peers)?
+            }
             None => tracing::warn!(
                 source = %self.name,
                 "source cannot be replayed: records read before the failure after the checkpoint are lost"
@@ -368,6 +392,9 @@ impl<'s> Env<'s> {
         let records = job.counter(&format!("source.{name}.records"));
         let store = job.checkpoints().cloned();
         let worker = self.worker_index();
+        let per_process = self.workers() / job.processes().max(1);
+        let first = worker - worker % per_process.max(1);
+        let local_workers = first..first + per_process;
         let live_sources = Rc::clone(&self.live_sources);
         let stream = source::<_, CapacityContainerBuilder<Vec<(EventTime, T)>>, _, _>(
             scope,
@@ -377,6 +404,7 @@ impl<'s> Env<'s> {
                 let mut driver = SourceDriver {
                     name: format!("src{}", info.local_id),
                     worker,
+                    local_workers,
                     reader,
                     tracker: WatermarkTracker {
                         strategy,

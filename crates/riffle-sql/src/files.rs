@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::csv_columns::CsvColumns;
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
@@ -228,11 +228,11 @@ pub fn splits(files: &[PathBuf], format: FileFormat, readers: usize) -> Result<V
 }
 
 /// [`splits`] for a streaming job: a file cut for `readers` readers is cut into a multiple of
-/// `readers` ranges of about [`STREAM_SPLIT_BYTES`], which the readers take in turn (range
-/// `i` to reader `i % readers`). The readers then move through a file together, so a file
-/// written in time order keeps their watermarks close: with one range each, the reader of
-/// the second half would run ahead, and windows and joins would hold its rows until the
-/// reader of the first half caught up.
+/// `readers` ranges of about [`STREAM_SPLIT_BYTES`], which the readers take in order from a
+/// [`SplitPool`]. The readers then move through a file together, so a file written in time
+/// order keeps their watermarks close: with one range each, the reader of the second half
+/// would run ahead, and windows and joins would hold its rows until the reader of the first
+/// half caught up.
 pub fn streaming_splits(
     files: &[PathBuf],
     format: FileFormat,
@@ -616,17 +616,77 @@ enum Open {
     Parquet(Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>),
 }
 
-/// Reads files in order into batches: text through a [`LineParser`], Parquet through the
-/// Parquet reader with its columns matched to the table's by name. Its position is (file,
-/// lines or Parquet batches read), so a restored job reads on where it stopped.
-pub struct FileBatchReader {
+/// The ranges ([`Split`]s) that the readers of one source in one process share. A reader
+/// takes the first range no reader has taken yet whenever it finishes one, so a reader whose
+/// core is busier reads fewer ranges and all readers finish together (dealt out in turns
+/// beforehand, they ended up to a quarter of the run apart on this 2-core VM). Taken in
+/// order, the ranges keep the readers close in a file, as dealing them in turns did: a
+/// file written in time order keeps their watermarks close.
+#[derive(Debug)]
+pub struct SplitPool {
     splits: Vec<Split>,
+    taken: Mutex<Vec<bool>>,
+}
+
+impl SplitPool {
+    /// A pool of all of `splits`.
+    pub fn new(splits: Vec<Split>) -> Self {
+        let taken = Mutex::new(vec![false; splits.len()]);
+        SplitPool { splits, taken }
+    }
+
+    /// The pool of process `process` of `processes`: range `i` goes to process
+    /// `i % processes`, so the processes too move through a file together.
+    pub fn of_process(splits: &[Split], process: usize, processes: usize) -> Self {
+        let processes = processes.max(1);
+        Self::new(
+            splits
+                .iter()
+                .skip(process)
+                .step_by(processes)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn taken(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
+        match self.taken.lock() {
+            Ok(taken) => taken,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The first range not taken yet, now taken.
+    fn take(&self) -> Option<usize> {
+        let mut taken = self.taken();
+        let next = taken.iter().position(|t| !t)?;
+        taken[next] = true;
+        Some(next)
+    }
+
+    /// Marks `ranges` as taken: a restored checkpoint had them read or being read.
+    fn mark(&self, ranges: &[usize]) {
+        let mut taken = self.taken();
+        for &range in ranges {
+            taken[range] = true;
+        }
+    }
+}
+
+/// Reads files into batches, range by range from a [`SplitPool`]: text through a
+/// [`LineParser`], Parquet through the Parquet reader with its columns matched to the
+/// table's by name. Its position is the ranges it has read, the one it reads and the lines
+/// (or Parquet batches) of that one read so far, so a restored job reads on where it
+/// stopped and no range is read twice or left out.
+pub struct FileBatchReader {
+    pool: Arc<SplitPool>,
     schema: SchemaRef,
     format: FileFormat,
     parser: Option<LineParser>,
-    /// Index into `splits` of the one being read.
-    file: usize,
-    /// Lines (text) or batches (Parquet) of the split consumed so far.
+    /// The pool's ranges this reader has read, and the one it is reading.
+    finished: Vec<usize>,
+    current: Option<usize>,
+    /// Lines (text) or batches (Parquet) of the current range consumed so far.
     done: u64,
     open: Option<Open>,
     /// Byte offset in the file of the next line of the open split, and where its first
@@ -637,29 +697,76 @@ pub struct FileBatchReader {
     lines: Lines,
 }
 
+/// A [`FileBatchReader`]'s position: `done`, then the current range (`u64::MAX`: none),
+/// then the finished ranges, each a little-endian `u64`.
+#[derive(Debug)]
+struct FilePosition {
+    done: u64,
+    current: Option<usize>,
+    finished: Vec<usize>,
+}
+
+impl FilePosition {
+    fn encode(&self) -> Vec<u8> {
+        let current = self.current.map_or(u64::MAX, |c| c as u64);
+        let mut words = vec![self.done, current];
+        words.extend(self.finished.iter().map(|&f| f as u64));
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// The position in `bytes`, its ranges checked against a pool of `ranges`.
+    fn decode(bytes: &[u8], ranges: usize) -> Result<FilePosition> {
+        let malformed = |why: &str| {
+            RiffleError::Checkpoint(format!(
+                "a file reader's position {why}; restore with the files and the number of \
+                 workers the checkpoint was taken with"
+            ))
+        };
+        if bytes.len() < 16 || !bytes.len().is_multiple_of(8) {
+            return Err(malformed("is not a whole number of 8-byte words"));
+        }
+        let mut words = bytes.chunks_exact(8).map(decode_u64);
+        let done = words.next().unwrap_or(Ok(0))?;
+        let current = match words.next().unwrap_or(Ok(u64::MAX))? {
+            u64::MAX => None,
+            c => Some(c as usize),
+        };
+        let finished = words
+            .map(|w| w.map(|w| w as usize))
+            .collect::<Result<Vec<usize>>>()?;
+        if let Some(range) = current.iter().chain(&finished).find(|&&r| r >= ranges) {
+            return Err(malformed(&format!(
+                "names range {range}, and the files now make {ranges}"
+            )));
+        }
+        Ok(FilePosition {
+            done,
+            current,
+            finished,
+        })
+    }
+
+    /// The ranges this position has read or is reading.
+    fn taken(&self) -> Vec<usize> {
+        self.finished.iter().chain(&self.current).copied().collect()
+    }
+}
+
 impl FileBatchReader {
-    /// The reader of worker `worker_index` of `workers` over `splits` (split `i` goes to
-    /// worker `i % workers`).
+    /// A reader that takes its ranges from `pool`.
     pub fn new(
-        splits: &[Split],
+        pool: Arc<SplitPool>,
         schema: SchemaRef,
         format: FileFormat,
         parser: Option<LineParser>,
-        worker_index: usize,
-        workers: usize,
     ) -> Self {
-        let splits = splits
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % workers.max(1) == worker_index)
-            .map(|(_, f)| f.clone())
-            .collect();
         FileBatchReader {
-            splits,
+            pool,
             schema,
             format,
             parser,
-            file: 0,
+            finished: Vec::new(),
+            current: None,
             done: 0,
             open: None,
             offset: 0,
@@ -828,11 +935,21 @@ fn conform(source: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<Reco
 
 impl SourceReader<Batch> for FileBatchReader {
     fn poll(&mut self, out: &mut Vec<Batch>) -> Result<SourceStatus> {
-        let Some(split) = self.splits.get(self.file).cloned() else {
-            return Ok(SourceStatus::Finished);
+        let index = match self.current {
+            Some(index) => index,
+            None => match self.pool.take() {
+                Some(index) => {
+                    self.current = Some(index);
+                    self.done = 0;
+                    index
+                }
+                None => return Ok(SourceStatus::Finished),
+            },
         };
+        let pool = Arc::clone(&self.pool);
+        let split = &pool.splits[index];
         if self.open.is_none() {
-            let mut open = self.open(&split)?;
+            let mut open = self.open(split)?;
             // After a restore, skip what the checkpoint covered.
             for _ in 0..self.done {
                 match &mut open {
@@ -850,7 +967,7 @@ impl SourceReader<Batch> for FileBatchReader {
             }
             self.open = Some(open);
         }
-        match self.read(&split)? {
+        match self.read(split)? {
             Some(batch) => {
                 if batch.num_rows() > 0 {
                     out.push(Batch(batch));
@@ -858,7 +975,8 @@ impl SourceReader<Batch> for FileBatchReader {
             }
             None => {
                 self.open = None;
-                self.file += 1;
+                self.finished.push(index);
+                self.current = None;
                 self.done = 0;
             }
         }
@@ -866,19 +984,31 @@ impl SourceReader<Batch> for FileBatchReader {
     }
 
     fn position(&self) -> Option<Vec<u8>> {
-        let mut bytes = (self.file as u64).to_le_bytes().to_vec();
-        bytes.extend(self.done.to_le_bytes());
-        Some(bytes)
+        let position = FilePosition {
+            done: self.done,
+            current: self.current,
+            finished: self.finished.clone(),
+        };
+        Some(position.encode())
     }
 
     fn seek(&mut self, position: &[u8]) -> Result<()> {
-        if position.len() != 16 {
-            return Err(RiffleError::Checkpoint(
-                "a file position is 16 bytes".into(),
-            ));
+        self.seek_among(position, &[])
+    }
+
+    /// Goes on from `position`, with every range that this reader or a peer had read or
+    /// was reading marked as taken in the pool: a range a peer took after the checkpoint
+    /// is not marked, and is read again by whichever reader takes it first.
+    fn seek_among(&mut self, position: &[u8], peers: &[Vec<u8>]) -> Result<()> {
+        let ranges = self.pool.splits.len();
+        let own = FilePosition::decode(position, ranges)?;
+        self.pool.mark(&own.taken());
+        for peer in peers {
+            self.pool.mark(&FilePosition::decode(peer, ranges)?.taken());
         }
-        self.file = decode_u64(&position[..8])? as usize;
-        self.done = decode_u64(&position[8..])?;
+        self.done = own.done;
+        self.current = own.current;
+        self.finished = own.finished;
         self.open = None;
         Ok(())
     }
@@ -1012,12 +1142,10 @@ impl FilePartition {
             FileFormat::Parquet => None,
         };
         Ok(FileBatchReader::new(
-            std::slice::from_ref(&self.file),
+            Arc::new(SplitPool::new(vec![self.file.clone()])),
             Arc::clone(&self.schema),
             self.format,
             parser,
-            0,
-            1,
         ))
     }
 }
@@ -1160,31 +1288,119 @@ mod tests {
         assert_eq!(got.spans, [(1, 0, 6), (2, 7, 14)]);
     }
 
-    /// Every `n` the readers of `splits` read, in order per reader.
-    fn read_all(splits: &[Split], readers: usize, policy: BadRecordPolicy) -> Result<Vec<i64>> {
+    fn csv_reader(pool: &Arc<SplitPool>, policy: &BadRecordPolicy) -> Result<FileBatchReader> {
         let format = TextFormat::Csv {
             header: true,
             delimiter: b',',
         };
+        let parser = LineParser::new(schema(), format, policy.clone(), Default::default())?;
+        Ok(FileBatchReader::new(
+            Arc::clone(pool),
+            schema(),
+            FileFormat::Text(format),
+            Some(parser),
+        ))
+    }
+
+    /// The `n` of `out`'s batches.
+    fn numbers(out: &[Batch]) -> Vec<i64> {
         let mut all = Vec::new();
-        for w in 0..readers {
-            let parser = LineParser::new(schema(), format, policy.clone(), Default::default())?;
-            let mut reader = FileBatchReader::new(
-                splits,
-                schema(),
-                FileFormat::Text(format),
-                Some(parser),
-                w,
-                readers,
-            );
-            let mut out = Vec::new();
-            while reader.poll(&mut out)? != SourceStatus::Finished {}
-            for Batch(b) in out {
-                let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-                all.extend(n.values().iter().copied());
+        for Batch(b) in out {
+            let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            all.extend(n.values().iter().copied());
+        }
+        all
+    }
+
+    /// Polls `readers` in turn, each `polls[i]` times per turn (0: not at all), until every
+    /// polled reader has finished or `turns` turns are over; every `n` read.
+    fn poll_in_turns(
+        readers: &mut [FileBatchReader],
+        polls: &[usize],
+        turns: usize,
+    ) -> Result<Vec<i64>> {
+        let mut out = Vec::new();
+        let mut finished = vec![false; readers.len()];
+        for _ in 0..turns {
+            for (i, reader) in readers.iter_mut().enumerate() {
+                for _ in 0..polls[i] {
+                    if !finished[i] {
+                        finished[i] = reader.poll(&mut out)? == SourceStatus::Finished;
+                    }
+                }
+            }
+            if finished.iter().zip(polls).all(|(f, &p)| *f || p == 0) {
+                break;
             }
         }
-        Ok(all)
+        Ok(numbers(&out))
+    }
+
+    /// Every `n` that `readers` readers sharing one pool of `splits` read, polled in turns.
+    fn read_all(splits: &[Split], readers: usize, policy: BadRecordPolicy) -> Result<Vec<i64>> {
+        let pool = Arc::new(SplitPool::new(splits.to_vec()));
+        let mut all = (0..readers)
+            .map(|_| csv_reader(&pool, &policy))
+            .collect::<Result<Vec<_>>>()?;
+        poll_in_turns(&mut all, &vec![1; readers], usize::MAX)
+    }
+
+    #[test]
+    fn readers_sharing_a_pool_restore_every_range_once_whatever_each_took() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let mut text = String::from("n,text\n");
+        let rows = 200_000;
+        for n in 0..rows {
+            text.push_str(&format!("{n},{}\n", "x".repeat(n as usize % 29)));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let format = FileFormat::Text(TextFormat::Csv {
+            header: true,
+            delimiter: b',',
+        });
+        // 12 ranges of about 0.4 MB, several batches each.
+        let splits = cut(std::slice::from_ref(&path), format, 2, 6).unwrap();
+        assert_eq!(splits.len(), 12);
+        let policy = BadRecordPolicy::Fail;
+        let pool = Arc::new(SplitPool::new(splits.clone()));
+        let mut readers = vec![
+            csv_reader(&pool, &policy).unwrap(),
+            csv_reader(&pool, &policy).unwrap(),
+        ];
+        // Reader 0 polls three times as often as reader 1: it takes more ranges.
+        let mut before = poll_in_turns(&mut readers, &[3, 1], 6).unwrap();
+        let positions: Vec<Vec<u8>> = readers.iter().map(|r| r.position().unwrap()).collect();
+        let taken = |p: &Vec<u8>| FilePosition::decode(p, 12).unwrap().taken().len();
+        assert!(taken(&positions[0]) > taken(&positions[1]) + 1);
+        // After the checkpoint, reader 0 reads on and takes more ranges; then the process
+        // dies, and what it read after the checkpoint is lost with it.
+        poll_in_turns(&mut readers, &[1, 0], 200).unwrap();
+        // Restored: reader 1 seeks first and starts before reader 0 has seeked; the ranges
+        // reader 0 had taken at the checkpoint are still not taken again.
+        let pool = Arc::new(SplitPool::new(splits));
+        let mut restored = vec![
+            csv_reader(&pool, &policy).unwrap(),
+            csv_reader(&pool, &policy).unwrap(),
+        ];
+        restored[1].seek_among(&positions[1], &positions).unwrap();
+        let mut after = poll_in_turns(&mut restored, &[0, 1], 3).unwrap();
+        restored[0].seek_among(&positions[0], &positions).unwrap();
+        after.extend(poll_in_turns(&mut restored, &[1, 1], usize::MAX).unwrap());
+        before.extend(after);
+        before.sort();
+        let read = before.len();
+        before.dedup();
+        assert!(
+            read == before.len() && before == (0..rows).collect::<Vec<_>>(),
+            "{read} rows read, {} of them distinct, of {rows}",
+            before.len()
+        );
+        // A position naming a range the files no longer make is refused by name.
+        let error = FilePosition::decode(&positions[0], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("names range"), "{error}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use riffle_runtime::{
 
 use crate::files::{
     bad_record_policy, list_files, splits, streaming_splits, FileBatchReader, FileFormat,
-    FilePartition, LineParser, SocketBatchReader, TextFormat,
+    FilePartition, LineParser, SocketBatchReader, SplitPool, TextFormat,
 };
 use crate::script::{
     parse_script, sql_error, ColumnKind, Located, Statement, TableDef, WatermarkDef,
@@ -1527,15 +1527,17 @@ impl Session {
                         ),
                         FileFormat::Parquet => None,
                     };
-                    // With fewer files than workers, files are cut into byte ranges.
+                    // With fewer files than workers, files are cut into byte ranges, which
+                    // the workers of a process take from one pool.
                     let splits = streaming_splits(&files, format, n)?;
+                    let pool = job.shared(&format!("files.{name}"), w, || {
+                        SplitPool::of_process(&splits, job.process(), job.processes())
+                    })?;
                     Ok(Box::new(FileBatchReader::new(
-                        &splits,
+                        pool,
                         Arc::clone(&physical),
                         format,
                         parser,
-                        w,
-                        n,
                     )) as _)
                 })
             }
