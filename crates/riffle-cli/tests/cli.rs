@@ -650,6 +650,19 @@ fn a_hopping_window_job_folded_by_slice_killed_and_restored_writes_exactly_the_u
     );
 }
 
+/// The part files under `out` hold exactly the sorted lines `expected`, none twice.
+fn assert_published_once(out: &Path, expected: &[String]) {
+    let got = published(out);
+    let mut seen = std::collections::BTreeSet::new();
+    let duplicated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
+    assert!(
+        duplicated.is_empty(),
+        "duplicated: {:?}",
+        &duplicated[..duplicated.len().min(5)]
+    );
+    assert_eq!(got, expected);
+}
+
 fn killed_and_restored_windowed_sql(windows: &str) {
     let dir = tempfile::tempdir().unwrap();
     let reference = dir.path().join("reference");
@@ -670,15 +683,7 @@ fn killed_and_restored_windowed_sql(windows: &str) {
     let before = published(&out).len();
     assert!(before > 0, "no rows committed before the last run");
     assert!(checkpointed(true).wait().unwrap().success());
-    let got = published(&out);
-    let mut seen = std::collections::BTreeSet::new();
-    let duplicated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
-    assert!(
-        duplicated.is_empty(),
-        "duplicated: {:?}",
-        &duplicated[..duplicated.len().min(5)]
-    );
-    assert_eq!(got, expected);
+    assert_published_once(&out, &expected);
 }
 
 /// A streaming `CREATE MODEL` over the 184,000 bids of 200,000 Nexmark events (an online logistic regression on
@@ -808,15 +813,7 @@ fn a_sql_job_over_files_its_workers_take_in_turn_killed_and_restored_writes_exac
     });
     assert!(kills >= 2, "only {kills} kills landed");
     assert!(checkpointed(true).wait().unwrap().success());
-    let got = published(&out);
-    let mut seen = std::collections::BTreeSet::new();
-    let duplicated: Vec<&String> = got.iter().filter(|l| !seen.insert(*l)).collect();
-    assert!(
-        duplicated.is_empty(),
-        "duplicated: {:?}",
-        &duplicated[..duplicated.len().min(5)]
-    );
-    assert_eq!(got, expected);
+    assert_published_once(&out, &expected);
 }
 
 #[test]
