@@ -648,6 +648,18 @@ mod tests {
         ]
     }
 
+    /// [`optimizers`] and an FTRL with an L1 term (which zeroes weights).
+    fn optimizers_and_an_l1_ftrl() -> Vec<Optimizer> {
+        let mut optimizers = optimizers().to_vec();
+        optimizers.push(Optimizer::Ftrl {
+            alpha: 0.1,
+            beta: 1.0,
+            l1: 0.5,
+            l2: 0.1,
+        });
+        optimizers
+    }
+
     #[test]
     fn learning_many_is_exactly_learning_one_at_a_time() {
         let s = streams::hyperplane(500, 4, 0.0, 0.05, 3);
@@ -673,13 +685,7 @@ mod tests {
     fn predicting_then_learning_many_is_exactly_the_loop() {
         // Widths below, at and above the fixed-width lanes, with an L2 term, an FTRL with L1,
         // and a model that continues from learned state.
-        let mut optimizers = optimizers().to_vec();
-        optimizers.push(Optimizer::Ftrl {
-            alpha: 0.1,
-            beta: 1.0,
-            l1: 0.5,
-            l2: 0.1,
-        });
+        let optimizers = optimizers_and_an_l1_ftrl();
         for features in [1, 3, 8, 10, 16, 20] {
             let s = streams::hyperplane(600, features, 0.001, 0.05, 4);
             for &optimizer in &optimizers {
@@ -730,13 +736,7 @@ mod tests {
         // On a CPU with FMA, `predict` and `step` run their FMA compilation, while their
         // bodies called directly run the plain one, where each `mul_add` is libm's `fma`.
         let s = streams::hyperplane(400, 5, 0.001, 0.05, 9);
-        let mut optimizers = optimizers().to_vec();
-        optimizers.push(Optimizer::Ftrl {
-            alpha: 0.1,
-            beta: 1.0,
-            l1: 0.5,
-            l2: 0.1,
-        });
+        let optimizers = optimizers_and_an_l1_ftrl();
         for optimizer in optimizers {
             let mut fma = OnlineLogisticRegression::with_optimizer(optimizer).params;
             fma.l2 = 0.01;
