@@ -278,8 +278,11 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
         let snapshot = read(&bytes)?;
         match &snapshot.position {
             Some(position) => {
-                let mut peers = Vec::new();
+                let mut peers = vec![position.clone()];
                 for worker in self.local_workers.clone() {
+                    if worker == self.worker {
+                        continue;
+                    }
                     if let Some(bytes) = store.read_restored(&self.name, worker)? {
                         peers.extend(read(&bytes)?.position);
                     }

@@ -187,14 +187,22 @@ impl Lines {
         }
     }
 
-    /// Ends the pending bytes with a `\n`: the last line of a file that has no line end.
-    fn end_last_line(&mut self) {
+    /// Reads on in `file` (at `path`); false when nothing is left to take. The last line of
+    /// a file that has no line end gets one.
+    fn read_on(&mut self, file: &mut dyn Read, path: &Path) -> Result<bool> {
+        if self.fill(file).map_err(|e| RiffleError::io(path, e))? > 0 {
+            return Ok(true);
+        }
+        if self.pending.is_empty() {
+            return Ok(false);
+        }
         if self.pending.end == self.text.len() {
             self.text.push(b'\n');
         } else {
             self.text[self.pending.end] = b'\n';
         }
         self.pending.end += 1;
+        Ok(true)
     }
 
     /// Drops the first `bytes` pending bytes (the line running into a byte range).
@@ -884,12 +892,7 @@ impl FileBatchReader {
                         self.lines.skip(partial);
                         self.offset += partial as u64;
                         self.lines.clear();
-                        if self
-                            .lines
-                            .fill(&mut file)
-                            .map_err(|e| RiffleError::io(path, e))?
-                            == 0
-                        {
+                        if !self.lines.read_on(&mut file, path)? {
                             break;
                         }
                     }
@@ -945,17 +948,9 @@ impl FileBatchReader {
                         continue;
                     }
                     // No whole line left in what was read: read on.
-                    if self
-                        .lines
-                        .fill(file)
-                        .map_err(|e| RiffleError::io(path, e))?
-                        == 0
-                    {
-                        if self.lines.pending().is_empty() {
-                            at_end = true;
-                            break;
-                        }
-                        self.lines.end_last_line();
+                    if !self.lines.read_on(file, path)? {
+                        at_end = true;
+                        break;
                     }
                 }
                 let parser = self.parser.as_mut().ok_or_else(|| {
@@ -1053,17 +1048,8 @@ impl SourceReader<Batch> for FileBatchReader {
                         let (used, taken) = self.lines.take_whole(0, most, u64::MAX, false);
                         self.offset += used as u64;
                         left -= taken;
-                        if taken == 0
-                            && self
-                                .lines
-                                .fill(file)
-                                .map_err(|e| RiffleError::io(&split.path, e))?
-                                == 0
-                        {
-                            if self.lines.pending().is_empty() {
-                                break;
-                            }
-                            self.lines.end_last_line();
+                        if taken == 0 && !self.lines.read_on(file, &split.path)? {
+                            break;
                         }
                     }
                 }
