@@ -2,6 +2,8 @@
 //! (squared loss), each taking one [`Optimizer`] step per record as River's
 //! `linear_model` does.
 
+use std::marker::PhantomData;
+
 use serde::{Deserialize, Serialize};
 
 use super::exp::exp_nonpositive;
@@ -126,33 +128,79 @@ impl LinearParams {
         L::predict(self.raw(x))
     }
 
-    /// One step on a record whose loss gradient with respect to the raw output is
-    /// `loss_gradient`.
-    fn step(&mut self, x: &[f64], loss_gradient: f64) {
+    /// Learns one record, `x` with label `y`, which `L` predicted as `prediction` (with no
+    /// update in between): the loss gradient's step, or, for a logistic model under AdaGrad,
+    /// [`LogisticAdaGrad`]'s (which takes the raw output again rather than the prediction).
+    fn learn_record<L: Link>(&mut self, x: &[f64], y: f64, prediction: f64) {
         with_fma!(
-            self.step_fma(x, loss_gradient),
-            self.step_body(x, loss_gradient)
+            self.learn_record_fma::<L>(x, y, prediction),
+            self.learn_record_body::<L>(x, y, prediction)
         )
     }
 
-    /// [`step_body`](Self::step_body) compiled for FMA.
+    /// [`learn_record_body`](Self::learn_record_body) compiled for FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "fma")]
-    fn step_fma(&mut self, x: &[f64], loss_gradient: f64) {
-        self.step_body(x, loss_gradient)
+    fn learn_record_fma<L: Link>(&mut self, x: &[f64], y: f64, prediction: f64) {
+        self.learn_record_body::<L>(x, y, prediction)
     }
 
-    /// The body of [`step`](Self::step), inlined into each of its compilations.
+    /// The body of [`learn_record`](Self::learn_record), inlined into each of its
+    /// compilations.
     #[inline(always)]
-    fn step_body(&mut self, x: &[f64], loss_gradient: f64) {
-        if self.weights.len() < x.len() {
-            // Features first seen now start at zero, as River's dictionaries do.
-            self.weights.resize(x.len(), 0.0);
+    fn learn_record_body<L: Link>(&mut self, x: &[f64], y: f64, prediction: f64) {
+        match self.logistic_adagrad::<L>() {
+            Some(rule) if rule.takes(y) => {
+                // The raw output of the weights as they are, before new features get theirs.
+                let raw = self.raw(x);
+                self.grow(x.len());
+                let state = State {
+                    intercept: &mut self.intercept,
+                    w: &mut self.weights,
+                    squares: &mut self.squares,
+                    z: &mut self.z,
+                };
+                rule.learn(raw, x, y, state, &mut |_, _| {});
+            }
+            _ => self.step(x, L::loss_gradient(prediction, y)),
         }
+    }
+
+    /// [`LogisticAdaGrad`] with this model's parameters, if `L` is the logistic link, the
+    /// optimiser AdaGrad, and no loss gradient can be clipped (a logistic loss gradient of a
+    /// label in `[0, 1]` is within `[-1, 1]`).
+    fn logistic_adagrad<L: Link>(&self) -> Option<LogisticAdaGrad> {
+        match self.optimizer {
+            Optimizer::AdaGrad { lr, eps } if L::LOGISTIC && self.clip_gradient >= 1.0 => {
+                Some(LogisticAdaGrad {
+                    lr,
+                    eps,
+                    l2: self.l2,
+                    intercept_lr: self.intercept_lr,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Gives features first seen now weights of zero, as River's dictionaries do, and their
+    /// optimiser state.
+    fn grow(&mut self, features: usize) {
+        if self.weights.len() < features {
+            self.weights.resize(features, 0.0);
+        }
+        let optimizer = self.optimizer;
+        optimizer.size_state(self.weights.len(), &mut self.squares, &mut self.z);
+    }
+
+    /// One step on a record whose loss gradient with respect to the raw output is
+    /// `loss_gradient` (inlined into [`learn_record`](Self::learn_record)'s compilations).
+    #[inline(always)]
+    fn step(&mut self, x: &[f64], loss_gradient: f64) {
+        self.grow(x.len());
         let loss_gradient = loss_gradient.clamp(-self.clip_gradient, self.clip_gradient);
         self.intercept = (-self.intercept_lr).mul_add(loss_gradient, self.intercept);
         let optimizer = self.optimizer;
-        optimizer.size_state(self.weights.len(), &mut self.squares, &mut self.z);
         // One pass, no allocation: each weight's gradient is formed and applied in place
         // (the optimiser's per-weight rule is independent across weights).
         for (i, w) in self.weights.iter_mut().enumerate() {
@@ -175,134 +223,163 @@ impl LinearParams {
     /// the optimiser: the weights and the optimiser's state live in local arrays, in
     /// registers, with no bounds checks. A record's update waits on the previous record's,
     /// so the loop's speed is the latency of that chain.
-    fn predict_then_learn_each<L: Link>(
+    fn predict_then_learn_each<L: Link, F: FnMut(f64, f64)>(
         &mut self,
         x: &Matrix,
         y: &[f64],
-        each: &mut impl FnMut(f64, f64),
+        each: &mut F,
     ) {
         let cols = x.cols();
         let mut rows = x.row_iter().zip(y);
-        let mut learn = |params: &mut Self, row: &[f64], label: f64| {
+        let learn = |params: &mut Self, row: &[f64], label: f64, each: &mut F| {
             let prediction = params.predict::<L>(row);
             each(prediction, label);
-            params.step(row, L::loss_gradient(prediction, label));
+            params.learn_record::<L>(row, label, prediction);
         };
-        // A row with features the model has not seen goes through `step`, which adds their
-        // weights (as River's dictionaries do).
+        // A row with features the model has not seen goes through `learn_record`, which adds
+        // their weights (as River's dictionaries do).
         let mut done = 0;
         while self.weights.len() < cols {
             let Some((row, label)) = rows.next() else {
                 return;
             };
-            learn(self, row, *label);
+            learn(self, row, *label, each);
             done += 1;
         }
         let fits = self.weights.len() == cols && self.squares.len() <= cols && self.z.len() <= cols;
         macro_rules! fixed_widths {
             ($($d:literal)*) => {
                 match cols {
-                    $($d => return self.fixed_width::<L, $d>(x, y, done, each),)*
-                    _ => {}
+                    $($d => self.fixed_width::<L, $d>(x, y, done, each),)*
+                    _ => 0,
                 }
             };
         }
-        if fits {
-            fixed_widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
-        }
-        for (row, label) in rows {
-            learn(self, row, *label);
+        // The fixed-width loop learns the rows it can; the rest go one at a time.
+        let fixed = if fits {
+            fixed_widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+        } else {
+            0
+        };
+        // By index: skipping on the iterator would form each skipped row.
+        let from = done + fixed;
+        for (i, label) in y.iter().enumerate().take(x.rows()).skip(from) {
+            learn(self, x.row(i), *label, each);
         }
     }
 
     /// [`predict_then_learn_each`](Self::predict_then_learn_each) from row `from` on, for a
-    /// model of `D` weights on rows of `D` features.
+    /// model of `D` weights on rows of `D` features. Returns how many rows it learned: all,
+    /// unless a row's label is one its rule does not take ([`RecordRule::takes`]).
     fn fixed_width<L: Link, const D: usize>(
         &mut self,
         x: &Matrix,
         y: &[f64],
         from: usize,
         each: &mut impl FnMut(f64, f64),
-    ) {
+    ) -> usize {
         let (x, y) = match (x.as_slice().get(from * D..), y.get(from..)) {
             (Some(x), Some(y)) => (x, y),
-            _ => return,
+            _ => return 0,
         };
         self.optimizer.size_state(D, &mut self.squares, &mut self.z);
+        if let Some(rule) = self.logistic_adagrad::<L>() {
+            return self.fixed_rule::<D>(x, y, each, rule);
+        }
         match self.optimizer {
-            Optimizer::Sgd { lr } => self.fixed_rule::<L, D>(x, y, each, Sgd(lr)),
-            Optimizer::AdaGrad { lr, eps } => self.fixed_rule::<L, D>(x, y, each, AdaGrad(lr, eps)),
+            Optimizer::Sgd { lr } => {
+                let rule = self.linked::<L, _>(Sgd(lr));
+                self.fixed_rule::<D>(x, y, each, rule)
+            }
+            Optimizer::AdaGrad { lr, eps } => {
+                let rule = self.linked::<L, _>(AdaGrad(lr, eps));
+                self.fixed_rule::<D>(x, y, each, rule)
+            }
             Optimizer::Ftrl {
                 alpha,
                 beta,
                 l1,
                 l2,
-            } => self.fixed_rule::<L, D>(x, y, each, Ftrl([alpha, beta, l1, l2])),
+            } => {
+                let rule = self.linked::<L, _>(Ftrl([alpha, beta, l1, l2]));
+                self.fixed_rule::<D>(x, y, each, rule)
+            }
         }
     }
 
-    /// The loop of [`fixed_width`](Self::fixed_width) for one optimiser's rule, compiled for
-    /// FMA where the CPU has it: each `mul_add` is then one instruction, where elsewhere it
-    /// is a call to libm's `fma`. Models of [`WIDE`] weights or more are compiled for AVX2
-    /// as well: the per-weight updates (AdaGrad's and FTRL's square roots and divisions)
-    /// then go four lanes at a time. The arithmetic is the same in every compilation (each
-    /// fused multiply-add is a `mul_add`, and Rust fuses nothing on its own), so are the
-    /// results, bit for bit.
-    fn fixed_rule<L: Link, const D: usize>(
+    /// `L`'s loss gradient and `rule` with this model's parameters.
+    fn linked<L, R>(&self, rule: R) -> Linked<L, R> {
+        Linked {
+            rule,
+            l2: self.l2,
+            intercept_lr: self.intercept_lr,
+            clip: self.clip_gradient,
+            link: PhantomData,
+        }
+    }
+
+    /// The loop of [`fixed_width`](Self::fixed_width) for one rule, compiled for FMA where
+    /// the CPU has it: each `mul_add` is then one instruction, where elsewhere it is a call
+    /// to libm's `fma`. Models of [`WIDE`] weights or more are compiled for AVX2 as well: the
+    /// per-weight updates (AdaGrad's and FTRL's square roots and divisions) then go four
+    /// lanes at a time. The arithmetic is the same in every compilation (each fused
+    /// multiply-add is a `mul_add`, and Rust fuses nothing on its own), so are the results,
+    /// bit for bit.
+    fn fixed_rule<const D: usize>(
         &mut self,
         x: &[f64],
         y: &[f64],
         each: &mut impl FnMut(f64, f64),
-        rule: impl WeightRule,
-    ) {
+        rule: impl RecordRule,
+    ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if D >= WIDE && std::arch::is_x86_feature_detected!("avx2") {
             return with_fma!(
-                self.fixed_rule_avx2::<L, D>(x, y, each, rule),
-                self.fixed_rule_body::<L, D>(x, y, each, rule)
+                self.fixed_rule_avx2::<D>(x, y, each, rule),
+                self.fixed_rule_body::<D>(x, y, each, rule)
             );
         }
         with_fma!(
-            self.fixed_rule_fma::<L, D>(x, y, each, rule),
-            self.fixed_rule_body::<L, D>(x, y, each, rule)
+            self.fixed_rule_fma::<D>(x, y, each, rule),
+            self.fixed_rule_body::<D>(x, y, each, rule)
         )
     }
 
     /// [`fixed_rule_body`](Self::fixed_rule_body) compiled for AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn fixed_rule_avx2<L: Link, const D: usize>(
+    fn fixed_rule_avx2<const D: usize>(
         &mut self,
         x: &[f64],
         y: &[f64],
         each: &mut impl FnMut(f64, f64),
-        rule: impl WeightRule,
-    ) {
-        self.fixed_rule_body::<L, D>(x, y, each, rule);
+        rule: impl RecordRule,
+    ) -> usize {
+        self.fixed_rule_body::<D>(x, y, each, rule)
     }
 
     /// [`fixed_rule_body`](Self::fixed_rule_body) compiled for FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "fma")]
-    fn fixed_rule_fma<L: Link, const D: usize>(
+    fn fixed_rule_fma<const D: usize>(
         &mut self,
         x: &[f64],
         y: &[f64],
         each: &mut impl FnMut(f64, f64),
-        rule: impl WeightRule,
-    ) {
-        self.fixed_rule_body::<L, D>(x, y, each, rule);
+        rule: impl RecordRule,
+    ) -> usize {
+        self.fixed_rule_body::<D>(x, y, each, rule)
     }
 
     /// The loop of [`fixed_rule`](Self::fixed_rule), inlined into each of its compilations.
     #[inline(always)]
-    fn fixed_rule_body<L: Link, const D: usize>(
+    fn fixed_rule_body<const D: usize>(
         &mut self,
         x: &[f64],
         y: &[f64],
         each: &mut impl FnMut(f64, f64),
-        rule: impl WeightRule,
-    ) {
+        rule: impl RecordRule,
+    ) -> usize {
         let lanes = |values: &[f64]| {
             let mut lanes = [0.0; D];
             lanes[..values.len()].copy_from_slice(values);
@@ -311,29 +388,92 @@ impl LinearParams {
         let (mut w, mut squares, mut z) =
             (lanes(&self.weights), lanes(&self.squares), lanes(&self.z));
         let mut intercept = self.intercept;
-        let (l2, intercept_lr, clip) = (self.l2, self.intercept_lr, self.clip_gradient);
         let (rows, _) = x.as_chunks::<D>();
+        let mut learned = 0;
         for (row, label) in rows.iter().zip(y) {
+            if !rule.takes(*label) {
+                break;
+            }
             // The same sum, in the same order, as `raw`.
             let raw = raw_sum(intercept, &w, row);
-            let prediction = L::predict(raw);
-            each(prediction, *label);
-            let loss_gradient = L::loss_gradient(prediction, *label).clamp(-clip, clip);
-            intercept = (-intercept_lr).mul_add(loss_gradient, intercept);
-            for i in 0..D {
-                let gradient = Gradient {
-                    x: row[i],
-                    loss: loss_gradient,
-                    l2,
-                };
-                rule.apply(&mut w[i], &mut squares[i], &mut z[i], gradient);
-            }
+            let state = State {
+                intercept: &mut intercept,
+                w: &mut w,
+                squares: &mut squares,
+                z: &mut z,
+            };
+            rule.learn(raw, row, *label, state, each);
+            learned += 1;
         }
         self.weights.copy_from_slice(&w);
         let (squares_len, z_len) = (self.squares.len(), self.z.len());
         self.squares.copy_from_slice(&squares[..squares_len]);
         self.z.copy_from_slice(&z[..z_len]);
         self.intercept = intercept;
+        learned
+    }
+}
+
+/// How a fixed-width loop learns one record, as a type, so the loop can be compiled for it.
+trait RecordRule: Copy {
+    /// Whether the rule learns a record of label `y`. The fixed-width loop stops at the
+    /// first it does not; that record and the rest are learned one at a time.
+    fn takes(self, y: f64) -> bool;
+
+    /// Learns the record `x` of label `y`, whose raw output under `state` is `raw`, and
+    /// hands its prediction and label to `each`.
+    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64));
+}
+
+/// A linear model's learned state, borrowed from the model or from a fixed-width loop's
+/// lanes: the intercept, the weights and the optimiser's per-weight state (`squares`, `z`),
+/// each at least as long as the weights.
+struct State<'a> {
+    intercept: &'a mut f64,
+    w: &'a mut [f64],
+    squares: &'a mut [f64],
+    z: &'a mut [f64],
+}
+
+/// A link's loss gradient, clipped, then one optimiser's rule on each weight: what
+/// [`LinearParams::step`] does, on fixed-width lanes.
+struct Linked<L, R> {
+    rule: R,
+    l2: f64,
+    intercept_lr: f64,
+    clip: f64,
+    link: PhantomData<L>,
+}
+
+impl<L, R: Copy> Clone for Linked<L, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L, R: Copy> Copy for Linked<L, R> {}
+
+impl<L: Link, R: WeightRule> RecordRule for Linked<L, R> {
+    #[inline(always)]
+    fn takes(self, _: f64) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
+        let prediction = L::predict(raw);
+        each(prediction, y);
+        let loss = L::loss_gradient(prediction, y).clamp(-self.clip, self.clip);
+        *state.intercept = (-self.intercept_lr).mul_add(loss, *state.intercept);
+        for (i, w) in state.w.iter_mut().enumerate() {
+            let gradient = Gradient {
+                x: x[i],
+                loss,
+                l2: self.l2,
+            };
+            self.rule
+                .apply(w, &mut state.squares[i], &mut state.z[i], gradient);
+        }
     }
 }
 
@@ -456,6 +596,69 @@ impl WeightRule for AdaGrad {
     }
 }
 
+/// A logistic model's record under AdaGrad, arranged so that the sigmoid's division is
+/// off the chain of dependent steps from one record's prediction to the next one's.
+///
+/// With `e = e^-|raw|`, the prediction is `num / d` (`num` 1 or `e`, `d = 1 + e`), and the
+/// loss gradient `p - y` is `n / d` with `n = a e + b`, whose `a` and `b` depend only on the
+/// label and the raw output's sign. A weight's gradient is then `m / d` with
+/// `m = (x a + l2 w) e + (x b + l2 w)`, and AdaGrad's step
+/// `lr (m / d) / sqrt(G + (m / d)² + eps)` is `lr m / sqrt(d² (G + eps) + m²)`: one fused
+/// multiply-add after `e`, then the square root and one division, where River's order
+/// divides for the probability, subtracts the label, multiplies, squares and adds before its
+/// square root. The accumulated squares still take `(m / d)²`, computed beside it.
+///
+/// The arithmetic is River's up to rounding (a few units in the last place); progressive
+/// accuracy on SEA, the hyperplane and Agrawal stays equal to River's to 4 decimals
+/// (`tests/river_reference.rs`). The loss gradient is never clipped: a logistic model's
+/// loss gradient is within `[-1, 1]` for labels in `[0, 1]`, and [`LinearParams`] takes
+/// this rule only when it clips at 1 or above and for such labels.
+#[derive(Clone, Copy)]
+struct LogisticAdaGrad {
+    lr: f64,
+    eps: f64,
+    l2: f64,
+    intercept_lr: f64,
+}
+
+impl RecordRule for LogisticAdaGrad {
+    #[inline(always)]
+    fn takes(self, y: f64) -> bool {
+        (0.0..=1.0).contains(&y)
+    }
+
+    #[inline(always)]
+    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
+        let LogisticAdaGrad {
+            lr,
+            eps,
+            l2,
+            intercept_lr,
+        } = self;
+        let parts = SigmoidParts::of(raw);
+        each(parts.probability(), y);
+        let e = parts.e;
+        // p - y = (a e + b) / d: for raw >= 0, p = 1 / d and p - y = ((1 - y) - y e) / d;
+        // else p = e / d and p - y = ((1 - y) e - y) / d.
+        let (a, b) = ((1.0 - parts.sign) - y, parts.sign - y);
+        let d = 1.0 + e;
+        let inverse_d = 1.0 / d;
+        let loss = a.mul_add(e, b) * inverse_d;
+        *state.intercept = (-intercept_lr).mul_add(loss, *state.intercept);
+        let d_squared = d * d;
+        for (i, (w, squares)) in state.w.iter_mut().zip(state.squares).enumerate() {
+            let x = x.get(i).copied().unwrap_or(0.0);
+            let l2_w = l2 * *w;
+            // m = x (a e + b) + l2 w (1 + e) = gradient * d.
+            let m = x.mul_add(a, l2_w).mul_add(e, x.mul_add(b, l2_w));
+            let g = m * inverse_d;
+            let scaled = d_squared.mul_add(*squares + eps, m * m);
+            *squares = g.mul_add(g, *squares);
+            *w -= (lr * m) / scaled.sqrt();
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Ftrl([f64; 4]);
 
@@ -490,6 +693,8 @@ impl WeightRule for Ftrl {
 /// How a linear model turns its raw output into a prediction, and the gradient of its loss
 /// with respect to the raw output at that prediction.
 trait Link {
+    /// Whether this is [`Logistic`], whose AdaGrad records [`LogisticAdaGrad`] learns.
+    const LOGISTIC: bool = false;
     fn predict(raw: f64) -> f64;
     fn loss_gradient(prediction: f64, y: f64) -> f64;
 }
@@ -498,6 +703,7 @@ trait Link {
 struct Logistic;
 
 impl Link for Logistic {
+    const LOGISTIC: bool = true;
     #[inline(always)]
     fn predict(raw: f64) -> f64 {
         sigmoid(raw)
@@ -523,15 +729,38 @@ impl Link for Identity {
 }
 
 /// The logistic function, computed without overflow: `1 / (1 + e^-z)` for `z >= 0`, else
-/// `e^z / (1 + e^z)`. Both take `e^-|z|`, so the `exp` is on the straight path and only the
-/// numerator depends on the sign (a select, where a branch around the `exp` was
-/// mispredicted on half of a balanced stream's records). The `exp` is
-/// [`exp_nonpositive`], inlined into the loop that calls this, where it is compiled for FMA.
+/// `e^z / (1 + e^z)` (see [`SigmoidParts`]).
 #[inline(always)]
 fn sigmoid(z: f64) -> f64 {
-    let e = exp_nonpositive(-z.abs());
-    let numerator = if z >= 0.0 { 1.0 } else { e };
-    numerator / (1.0 + e)
+    SigmoidParts::of(z).probability()
+}
+
+/// The parts of the logistic function of `z`: `e = e^-|z|` and the sign of `z`, 1 for
+/// `z >= 0`, else 0. The `exp` is on the straight path, and only the numerator depends on
+/// the sign (a maximum, where a branch was mispredicted on half of a balanced stream's
+/// records). The `exp` is [`exp_nonpositive`], inlined into the loop that calls this, where
+/// it is compiled for FMA.
+#[derive(Clone, Copy)]
+struct SigmoidParts {
+    e: f64,
+    sign: f64,
+}
+
+impl SigmoidParts {
+    #[inline(always)]
+    fn of(z: f64) -> Self {
+        SigmoidParts {
+            e: exp_nonpositive(-z.abs()),
+            sign: f64::from(u8::from(z >= 0.0)),
+        }
+    }
+
+    /// `1 / (1 + e)` for `z >= 0`, else `e / (1 + e)`. The numerator is `max(e, sign)`: `e`
+    /// is within `[0, 1]`, so that is 1 for `z >= 0` and `e` otherwise.
+    #[inline(always)]
+    fn probability(self) -> f64 {
+        self.e.max(self.sign) / (1.0 + self.e)
+    }
 }
 
 /// Logistic regression trained online (River's `linear_model.LogisticRegression`): after each
@@ -571,12 +800,12 @@ impl OnlineClassifier for OnlineLogisticRegression {
     }
 
     fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
-        self.params.step(x, Logistic::loss_gradient(probability, y));
+        self.params.learn_record::<Logistic>(x, y, probability);
     }
 
     fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64)) {
         self.params
-            .predict_then_learn_each::<Logistic>(x, y, &mut each);
+            .predict_then_learn_each::<Logistic, _>(x, y, &mut each);
     }
 }
 
@@ -621,12 +850,12 @@ impl OnlineRegressor for OnlineLinearRegression {
     }
 
     fn learn_predicted(&mut self, x: &[f64], y: f64, prediction: f64) {
-        self.params.step(x, Identity::loss_gradient(prediction, y));
+        self.params.learn_record::<Identity>(x, y, prediction);
     }
 
     fn predict_then_learn_each(&mut self, x: &Matrix, y: &[f64], mut each: impl FnMut(f64, f64)) {
         self.params
-            .predict_then_learn_each::<Identity>(x, y, &mut each);
+            .predict_then_learn_each::<Identity, _>(x, y, &mut each);
     }
 }
 
@@ -747,10 +976,80 @@ mod tests {
                     plain.predict_body::<Logistic>(row),
                 );
                 assert_eq!(p.to_bits(), q.to_bits(), "{optimizer:?}");
-                fma.step(row, Logistic::loss_gradient(p, *y));
-                plain.step_body(row, Logistic::loss_gradient(q, *y));
+                fma.learn_record::<Logistic>(row, *y, p);
+                plain.learn_record_body::<Logistic>(row, *y, q);
             }
             assert_eq!(fma, plain, "{optimizer:?}");
+        }
+    }
+
+    /// The loop of `predict_proba_one` and `learn_predicted` over `x` and `y`: the
+    /// probabilities' bits, and the model after.
+    fn looped(
+        mut model: OnlineLogisticRegression,
+        x: &Matrix,
+        y: &[f64],
+    ) -> (Vec<u64>, OnlineLogisticRegression) {
+        let probabilities = x
+            .row_iter()
+            .zip(y)
+            .map(|(row, y)| {
+                let p = model.predict_proba_one(row);
+                model.learn_predicted(row, *y, p);
+                p.to_bits()
+            })
+            .collect();
+        (probabilities, model)
+    }
+
+    #[test]
+    fn logistic_adagrad_is_adagrad_in_rivers_order_up_to_rounding() {
+        // The rearranged record (`LogisticAdaGrad`) against River's order of operations
+        // (`step` on `p - y`), with an L2 term, from zero and from learned state.
+        let s = streams::hyperplane(2_000, 5, 0.001, 0.05, 11);
+        let mut model =
+            OnlineLogisticRegression::with_optimizer(Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 });
+        model.params.l2 = 0.01;
+        let mut rivers = model.params.clone();
+        for (row, y) in s.x.row_iter().zip(&s.y) {
+            let (p, q) = (
+                model.predict_proba_one(row),
+                rivers.predict::<Logistic>(row),
+            );
+            assert!((p - q).abs() <= 1e-12, "{p} {q}");
+            model.learn_predicted(row, *y, p);
+            rivers.step(row, Logistic::loss_gradient(q, *y));
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+        for (a, b) in model.params.weights.iter().zip(&rivers.weights) {
+            assert!(close(*a, *b), "{a} {b}");
+        }
+        for (a, b) in model.params.squares.iter().zip(&rivers.squares) {
+            assert!(close(*a, *b), "{a} {b}");
+        }
+        assert!(close(model.params.intercept, rivers.intercept));
+        // And the rearrangement is in effect: the two differ in the last bits somewhere.
+        assert_ne!(model.params, rivers);
+    }
+
+    #[test]
+    fn labels_outside_zero_one_and_clipping_below_one_are_learned_as_the_loop_learns_them() {
+        // A label of 2 stops the fixed-width loop of a logistic AdaGrad model (its rule takes
+        // labels in [0, 1]); the rows from there go one at a time, each by the rule that fits
+        // it. A clip under 1 takes River's order for every row.
+        let s = streams::hyperplane(600, 3, 0.001, 0.05, 5);
+        let mut y = s.y.clone();
+        y[300] = 2.0;
+        y[450] = -0.5;
+        for clip in [1e12, 0.3] {
+            let mut batch =
+                OnlineLogisticRegression::with_optimizer(Optimizer::AdaGrad { lr: 0.1, eps: 1e-8 });
+            batch.params.clip_gradient = clip;
+            let (expected, looped) = looped(batch.clone(), &s.x, &y);
+            let mut got = Vec::new();
+            batch.predict_then_learn_each(&s.x, &y, |p, _| got.push(p.to_bits()));
+            assert_eq!(got, expected, "{clip}");
+            assert_eq!(batch, looped, "{clip}");
         }
     }
 
