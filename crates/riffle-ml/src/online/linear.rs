@@ -162,7 +162,7 @@ impl LinearParams {
                 };
                 rule.learn(raw, x, y, state, &mut |_, _| {});
             }
-            _ => self.step(x, L::loss_gradient(prediction, y)),
+            _ => self.step::<L>(x, L::loss_gradient(prediction, y)),
         }
     }
 
@@ -194,27 +194,19 @@ impl LinearParams {
     }
 
     /// One step on a record whose loss gradient with respect to the raw output is
-    /// `loss_gradient` (inlined into [`learn_record`](Self::learn_record)'s compilations).
+    /// `loss_gradient` (inlined into [`learn_record`](Self::learn_record)'s compilations):
+    /// [`Linked::step`] with this model's optimiser, on its vectors.
     #[inline(always)]
-    fn step(&mut self, x: &[f64], loss_gradient: f64) {
+    fn step<L: Link>(&mut self, x: &[f64], loss_gradient: f64) {
         self.grow(x.len());
-        let loss_gradient = loss_gradient.clamp(-self.clip_gradient, self.clip_gradient);
-        self.intercept = (-self.intercept_lr).mul_add(loss_gradient, self.intercept);
-        let optimizer = self.optimizer;
-        // One pass, no allocation: each weight's gradient is formed and applied in place
-        // (the optimiser's per-weight rule is independent across weights).
-        for (i, w) in self.weights.iter_mut().enumerate() {
-            // SGD keeps no state, AdaGrad no `z`: their lanes are scratch.
-            let mut scratch = [0.0; 2];
-            let [squares, z] = &mut scratch;
-            let squares = self.squares.get_mut(i).unwrap_or(squares);
-            let gradient = Gradient {
-                x: x.get(i).copied().unwrap_or(0.0),
-                loss: loss_gradient,
-                l2: self.l2,
-            };
-            optimizer.apply(w, squares, self.z.get_mut(i).unwrap_or(z), gradient);
-        }
+        let rule = self.linked::<L, _>(self.optimizer);
+        let state = State {
+            intercept: &mut self.intercept,
+            w: &mut self.weights,
+            squares: &mut self.squares,
+            z: &mut self.z,
+        };
+        rule.step(loss_gradient, x, state);
     }
 
     /// Predicts each row of `x` with `L`, handing the prediction and the row's label to
@@ -453,6 +445,35 @@ impl<L, R: Copy> Clone for Linked<L, R> {
 
 impl<L, R: Copy> Copy for Linked<L, R> {}
 
+impl<L, R: WeightRule> Linked<L, R> {
+    /// One step on a record whose loss gradient with respect to the raw output is `loss`:
+    /// the loss gradient clipped, the intercept's SGD step, and `R` on each weight, with
+    /// the gradient `x * loss + l2 * w`. A feature `x` lacks counts as 0; state lanes the
+    /// optimiser does not keep (SGD none, AdaGrad no `z`) are scratch.
+    #[inline(always)]
+    fn step(self, loss: f64, x: &[f64], state: State) {
+        let loss = loss.clamp(-self.clip, self.clip);
+        *state.intercept = (-self.intercept_lr).mul_add(loss, *state.intercept);
+        // One pass, no allocation: each weight's gradient is formed and applied in place
+        // (the optimiser's per-weight rule is independent across weights).
+        for (i, w) in state.w.iter_mut().enumerate() {
+            let mut scratch = [0.0; 2];
+            let [squares, z] = &mut scratch;
+            let gradient = Gradient {
+                x: x.get(i).copied().unwrap_or(0.0),
+                loss,
+                l2: self.l2,
+            };
+            self.rule.apply(
+                w,
+                state.squares.get_mut(i).unwrap_or(squares),
+                state.z.get_mut(i).unwrap_or(z),
+                gradient,
+            );
+        }
+    }
+}
+
 impl<L: Link, R: WeightRule> RecordRule for Linked<L, R> {
     #[inline(always)]
     fn takes(self, _: f64) -> bool {
@@ -463,17 +484,7 @@ impl<L: Link, R: WeightRule> RecordRule for Linked<L, R> {
     fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
         let prediction = L::predict(raw);
         each(prediction, y);
-        let loss = L::loss_gradient(prediction, y).clamp(-self.clip, self.clip);
-        *state.intercept = (-self.intercept_lr).mul_add(loss, *state.intercept);
-        for (i, w) in state.w.iter_mut().enumerate() {
-            let gradient = Gradient {
-                x: x[i],
-                loss,
-                l2: self.l2,
-            };
-            self.rule
-                .apply(w, &mut state.squares[i], &mut state.z[i], gradient);
-        }
+        self.step(L::loss_gradient(prediction, y), x, state);
     }
 }
 
@@ -525,8 +536,10 @@ impl Optimizer {
         squares.resize(squares_len.max(squares.len()), 0.0);
         z.resize(z_len.max(z.len()), 0.0);
     }
+}
 
-    /// Moves weight `w` by `gradient` (see [`WeightRule`]).
+/// The optimiser chosen at run time, as the per-record path takes it.
+impl WeightRule for Optimizer {
     #[inline(always)]
     fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, gradient: Gradient) {
         match self {
@@ -1040,7 +1053,7 @@ mod tests {
             );
             assert!((p - q).abs() <= 1e-12, "{p} {q}");
             model.learn_predicted(row, *y, p);
-            rivers.step(row, Logistic::loss_gradient(q, *y));
+            rivers.step::<Logistic>(row, Logistic::loss_gradient(q, *y));
         }
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
         for (a, b) in model.params.weights.iter().zip(&rivers.weights) {
