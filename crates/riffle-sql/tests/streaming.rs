@@ -1067,6 +1067,113 @@ fn a_window_join_gives_every_pair_of_a_loop_on_any_worker_count() {
 }
 
 #[test]
+fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
+    // Orders and shipments in tumbling windows of 5 s, by customer, region and window, as
+    // Flink's window joins: LEFT, RIGHT and FULL add, when a window is over, each of its
+    // rows that found no partner in it, with NULLs (rows with a NULL region among them);
+    // EXISTS keeps the orders with a partner, NOT EXISTS those without. Rows arrive up to
+    // 3.99 s out of order, so partners come after rows of the other side were kept; a
+    // window's rows emitted before it is over, or marked as partnered wrongly, change the
+    // rows.
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, shipments) = orders_and_shipments(dir.path(), 30);
+    let window = |ts: i64| ts - ts.rem_euclid(5_000);
+    let partners =
+        |a: &Row, b: &Row| a.1 == b.1 && a.2.is_some() && a.2 == b.2 && window(a.3) == window(b.3);
+    let mut pairs = Vec::new();
+    for o in &orders {
+        for s in &shipments {
+            if partners(o, s) {
+                pairs.push(format!("{},{}", o.0, s.0));
+            }
+        }
+    }
+    assert!(pairs.len() > 1_000, "{} pairs", pairs.len());
+    let alone = |rows: &[Row], others: &[Row]| -> Vec<i64> {
+        rows.iter()
+            .filter(|r| !others.iter().any(|o| partners(r, o)))
+            .map(|r| r.0)
+            .collect()
+    };
+    let (lone_orders, lone_shipments) = (alone(&orders, &shipments), alone(&shipments, &orders));
+    assert!(lone_orders.len() > 1_000 && lone_shipments.len() > 1_000);
+    let sorted = |mut rows: Vec<String>| {
+        rows.sort();
+        rows
+    };
+    let padded_orders = lone_orders.iter().map(|o| format!("{o},"));
+    let padded_shipments = lone_shipments.iter().map(|s| format!(",{s}"));
+    let left = sorted(pairs.iter().cloned().chain(padded_orders.clone()).collect());
+    let right = sorted(
+        pairs
+            .iter()
+            .cloned()
+            .chain(padded_shipments.clone())
+            .collect(),
+    );
+    let full = sorted(
+        pairs
+            .iter()
+            .cloned()
+            .chain(padded_orders)
+            .chain(padded_shipments)
+            .collect(),
+    );
+    let partnered = lone_orders
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>();
+    let semi = sorted(
+        orders
+            .iter()
+            .filter(|o| !partnered.contains(&o.0))
+            .map(|o| o.0.to_string())
+            .collect(),
+    );
+    let anti = sorted(lone_orders.iter().map(|o| o.to_string()).collect());
+
+    let windowed = |name: &str| {
+        format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
+    };
+    let (o, s) = (windowed("orders"), windowed("shipments"));
+    let on = "o.customer = s.customer AND o.region = s.region AND o.window_start = s.window_start";
+    let queries = [
+        (
+            format!("SELECT o.id, s.id FROM {o} o LEFT JOIN {s} s ON {on};"),
+            &left,
+        ),
+        (
+            format!("SELECT o.id, s.id FROM {o} o RIGHT JOIN {s} s ON {on};"),
+            &right,
+        ),
+        (
+            format!("SELECT o.id, s.id FROM {o} o FULL JOIN {s} s ON {on};"),
+            &full,
+        ),
+        (
+            format!("SELECT o.id FROM {o} o WHERE EXISTS (SELECT * FROM {s} s WHERE {on});"),
+            &semi,
+        ),
+        (
+            format!("SELECT o.id FROM {o} o WHERE NOT EXISTS (SELECT * FROM {s} s WHERE {on});"),
+            &anti,
+        ),
+    ];
+    let tables = order_table(dir.path(), "orders") + &order_table(dir.path(), "shipments");
+    for (query, expected) in &queries {
+        for workers in [1, 4] {
+            let settings = format!(
+                "SET 'execution.runtime-mode' = 'streaming'; \
+                 SET 'parallelism.default' = '{workers}';"
+            );
+            let got = rows(&format!("{settings}{tables}{query}"));
+            assert_eq!(got.len(), expected.len(), "{query}, {workers} workers");
+            assert_eq!(&got, *expected, "{query}, {workers} workers");
+        }
+    }
+}
+
+#[test]
 fn an_interval_join_pairs_a_row_with_a_partner_that_expires_a_millisecond_later() {
     // An order at 10 s is kept for shipments up to 15 s. A shipment at 15 s arrives under a
     // watermark of 14.999 s, when the timer of an earlier order (expiring at 13 s) has

@@ -1387,9 +1387,6 @@ impl Node {
                     );
                 }
                 let window = keys_window(lineages);
-                if kind != JoinKind::Inner && window.is_some() {
-                    return Err(unsupported("an outer, semi or anti window join"));
-                }
                 let filter = match &j.filter {
                     Some(f) => Some(physical(f, plan)?),
                     None => None,
@@ -1746,7 +1743,8 @@ impl Node {
             Node::Windows { .. } | Node::Values(_) => false,
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
             // A temporal join decides each row once, at the watermark: appended rows.
-            Node::Join(j) => j.temporal.is_none() && j.kind.updating(),
+            // A window join emits its rows without partners when the window is over.
+            Node::Join(j) => j.temporal.is_none() && j.window.is_none() && j.kind.updating(),
             Node::TopN(t) => t.window.is_none(),
             Node::Over(_) => false,
             Node::Aggregate(a) => a.time.is_none(),
@@ -2988,10 +2986,12 @@ impl Join {
                     Arc::clone(&self.schema),
                 )
             }
-            JoinKind::Inner => (
+            kind if kind == JoinKind::Inner || self.window.is_some() => (
                 with_ttl(
                     keyed,
                     JoinFold {
+                        kind,
+                        widths: self.widths,
                         window: self.window,
                         interval: self.interval,
                         lookup: self.temporal == Some(TemporalJoin::Lookup),
@@ -3029,7 +3029,16 @@ impl Join {
 /// The keyed half of a join: each side's rows of the key, and each new row joined with the
 /// other side's. A window join drops the key's rows at the window's end; an interval join
 /// drops each row when the watermark passes its expiry.
+///
+/// An outer, semi or anti window join (as Flink's) emits at the window's end what depends on
+/// a row never finding a partner: an outer side's rows without one, padded with NULLs; a
+/// semi join's rows with one; an anti join's rows without one. Pairs come as they are made.
+/// Its rows are kept with a last value that says whether they have found a partner
+/// (`Bool`), or cannot (`Null`: a NULL key).
 struct JoinFold {
+    kind: JoinKind,
+    /// Columns of the left and the right rows (for NULL padding).
+    widths: (usize, usize),
     window: Option<WindowTime>,
     interval: Option<Interval>,
     /// A lookup join: left rows join the right rows at hand and are not kept.
@@ -3078,6 +3087,10 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                 }
                 None => rows.add(values),
             };
+        if self.kind != JoinKind::Inner {
+            self.partner_row(row, ctx);
+            return;
+        }
         let (lefts, rights) = ctx.state();
         match row {
             Either::Left(l) => {
@@ -3122,7 +3135,117 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                 }
             }
             // A window join's window is over: no row of it can come any more.
-            _ => ctx.clear_state(),
+            _ => {
+                if self.kind != JoinKind::Inner {
+                    self.window_over(ctx);
+                }
+                ctx.clear_state()
+            }
+        }
+    }
+}
+
+/// The context of [`JoinFold`]'s functions.
+type JoinContext<'a> =
+    Context<'a, Vec<Value>, (ListState<Vec<Value>>, ListState<Vec<Value>>), Vec<Value>>;
+
+/// Whether a kept row of an outer, semi or anti window join has found a partner.
+fn partnered(row: &[Value]) -> bool {
+    matches!(row.last(), Some(Value::Bool(true)))
+}
+
+/// A kept row of an outer, semi or anti window join without its last value.
+fn kept_values(row: &[Value]) -> &[Value] {
+    &row[..row.len().saturating_sub(1)]
+}
+
+impl JoinFold {
+    /// A row of an outer, semi or anti window join: paired with the other side's rows of its
+    /// key (an outer join emits the pairs), which have then found a partner, and kept with
+    /// whether it has found one.
+    fn partner_row(&self, row: Either<JoinRow, JoinRow>, ctx: &mut JoinContext<'_>) {
+        let (left, row) = match row {
+            Either::Left(r) => (true, r),
+            Either::Right(r) => (false, r),
+        };
+        let (lefts, rights) = ctx.state();
+        let (mine, theirs) = if left {
+            (lefts, rights)
+        } else {
+            (rights, lefts)
+        };
+        let mut values = row.values;
+        if row.unmatchable {
+            // A NULL key: no partner, ever (its key holds only rows like it).
+            values.push(Value::Null);
+            mine.add(values);
+            return;
+        }
+        let mut pairs = Vec::new();
+        if matches!(self.kind, JoinKind::Outer { .. }) {
+            for other in theirs.get() {
+                let other = kept_values(other);
+                pairs.push(match left {
+                    true => values.iter().chain(other).cloned().collect(),
+                    false => other.iter().chain(&values).cloned().collect(),
+                });
+            }
+        }
+        let found = !theirs.is_empty();
+        if theirs.get().iter().any(|other| !partnered(other)) {
+            let mut others = theirs.get().to_vec();
+            for other in &mut others {
+                if let Some(flag) = other.last_mut() {
+                    *flag = Value::Bool(true);
+                }
+            }
+            theirs.update(others);
+        }
+        values.push(Value::Bool(found));
+        mine.add(values);
+        for pair in pairs {
+            ctx.collect(pair);
+        }
+    }
+
+    /// The key's window is over: emits the rows that depend on never having found a partner
+    /// (see [`JoinFold`]).
+    fn window_over(&self, ctx: &mut JoinContext<'_>) {
+        let (lefts, rights) = ctx.state();
+        let unpartnered = |rows: &[Vec<Value>]| -> Vec<Vec<Value>> {
+            rows.iter()
+                .filter(|row| !partnered(row))
+                .map(|row| kept_values(row).to_vec())
+                .collect()
+        };
+        let mut out: Vec<Vec<Value>> = Vec::new();
+        match self.kind {
+            JoinKind::Outer { left, right } => {
+                if left {
+                    for row in unpartnered(lefts.get()) {
+                        let nulls = std::iter::repeat_n(Value::Null, self.widths.1);
+                        out.push(row.into_iter().chain(nulls).collect());
+                    }
+                }
+                if right {
+                    for row in unpartnered(rights.get()) {
+                        let nulls = std::iter::repeat_n(Value::Null, self.widths.0);
+                        out.push(nulls.chain(row).collect());
+                    }
+                }
+            }
+            JoinKind::Semi { left } => {
+                let rows = if left { lefts.get() } else { rights.get() };
+                let with_partner = rows.iter().filter(|row| partnered(row));
+                out.extend(with_partner.map(|row| kept_values(row).to_vec()));
+            }
+            JoinKind::Anti { left } => {
+                out.extend(unpartnered(if left { lefts.get() } else { rights.get() }));
+            }
+            JoinKind::Inner => {}
+        }
+        for row in out {
+            ctx.collect(row);
         }
     }
 }
