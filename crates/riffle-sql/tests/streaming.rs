@@ -1071,7 +1071,8 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
     // Orders and shipments in tumbling windows of 5 s, by customer, region and window, as
     // Flink's window joins: LEFT, RIGHT and FULL add, when a window is over, each of its
     // rows that found no partner in it, with NULLs (rows with a NULL region among them);
-    // EXISTS keeps the orders with a partner, NOT EXISTS those without. Rows arrive up to
+    // EXISTS keeps the orders with a partner, NOT EXISTS those without; a condition beyond
+    // the keys decides who is a partner. Rows arrive up to
     // 3.99 s out of order, so partners come after rows of the other side were kept; a
     // window's rows emitted before it is over, or marked as partnered wrongly, change the
     // rows.
@@ -1131,6 +1132,19 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
             .collect(),
     );
     let anti = sorted(lone_orders.iter().map(|o| o.to_string()).collect());
+    // With a condition beyond the keys, only the pairs that meet it are partners.
+    let mut left_meeting = Vec::new();
+    for o in &orders {
+        let mut found = false;
+        for s in shipments.iter().filter(|s| partners(o, s) && o.0 >= s.0) {
+            left_meeting.push(format!("{},{}", o.0, s.0));
+            found = true;
+        }
+        if !found {
+            left_meeting.push(format!("{},", o.0));
+        }
+    }
+    let left_meeting = sorted(left_meeting);
 
     let windowed = |name: &str| {
         format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
@@ -1149,6 +1163,10 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
         (
             format!("SELECT o.id, s.id FROM {o} o FULL JOIN {s} s ON {on};"),
             &full,
+        ),
+        (
+            format!("SELECT o.id, s.id FROM {o} o LEFT JOIN {s} s ON {on} AND o.id >= s.id;"),
+            &left_meeting,
         ),
         (
             format!("SELECT o.id FROM {o} o WHERE EXISTS (SELECT * FROM {s} s WHERE {on});"),

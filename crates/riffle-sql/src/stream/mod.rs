@@ -264,6 +264,8 @@ pub struct Join {
     /// interval join then keeps its rows per part of the keys (see `interval.rs`).
     key_types: Option<Vec<DataType>>,
     schema: SchemaRef,
+    /// The schema of a left row beside a right row (the condition's input).
+    pair_schema: SchemaRef,
 }
 
 /// An interval join's time bounds: `lower <= left time - right time <= upper` (ms), over a
@@ -1352,12 +1354,6 @@ impl Node {
                             .into(),
                     ));
                 }
-                if kind != JoinKind::Inner && j.filter.is_some() {
-                    return Err(unsupported(
-                        "an outer, semi or anti join with a condition beyond equalities of \
-                         the two sides",
-                    ));
-                }
                 if j.on.is_empty() {
                     return Err(unsupported("a join without an equality of the two sides"));
                 }
@@ -1387,8 +1383,19 @@ impl Node {
                     );
                 }
                 let window = keys_window(lineages);
+                // The condition beyond the equalities, over a left row beside a right row (a
+                // semi or anti join's own rows are the left's or the right's alone).
+                let pairs = j
+                    .left
+                    .schema()
+                    .join(j.right.schema())
+                    .map_err(|e| RiffleError::Sql(e.to_string()))?;
                 let filter = match &j.filter {
-                    Some(f) => Some(physical(f, plan)?),
+                    Some(f) => Some(
+                        state
+                            .create_physical_expr(f.clone(), &pairs)
+                            .map_err(|e| RiffleError::Sql(e.to_string()))?,
+                    ),
                     None => None,
                 };
                 let temporal = match scanned_table(&j.right).and_then(|t| tables.temporal(&t)) {
@@ -1400,6 +1407,12 @@ impl Node {
                         return Err(unsupported(
                             "a temporal join AS OF a processing time into a table that is not \
                              read whole, other than an inner one",
+                        ))
+                    }
+                    Some(_) if kind != JoinKind::Inner && filter.is_some() => {
+                        return Err(unsupported(
+                            "a LEFT temporal join with a condition beyond equalities of the \
+                             two sides",
                         ))
                     }
                     Some(_)
@@ -1457,6 +1470,7 @@ impl Node {
                     && interval::rows_round_trip(&columns))
                 .then_some(left_types);
                 Node::Join(Box::new(Join {
+                    pair_schema: Arc::new(pairs.as_arrow().clone()),
                     left,
                     right,
                     kind,
@@ -2881,7 +2895,16 @@ impl Join {
                     }));
                 }))
         };
-        let filter = self.filter.clone();
+        // An outer, semi or anti join decides partners by the condition in its fold.
+        let filter = self.filter.clone().filter(|_| self.kind == JoinKind::Inner);
+        let condition = match (&self.filter, self.kind) {
+            (Some(condition), kind) if kind != JoinKind::Inner => Some(PairCondition {
+                condition: Arc::clone(condition),
+                schema: Arc::clone(&self.pair_schema),
+                job: Arc::clone(env.job()),
+            }),
+            _ => None,
+        };
         let residual = move |batch: RecordBatch| match &filter {
             Some(filter) => {
                 let mask = evaluate(filter, &batch)?;
@@ -2992,6 +3015,7 @@ impl Join {
                     JoinFold {
                         kind,
                         widths: self.widths,
+                        condition,
                         window: self.window,
                         interval: self.interval,
                         lookup: self.temporal == Some(TemporalJoin::Lookup),
@@ -3006,6 +3030,7 @@ impl Join {
                     PartnerFold {
                         kind,
                         widths: self.widths,
+                        condition,
                     },
                     self.ttl,
                 ),
@@ -3039,6 +3064,8 @@ struct JoinFold {
     kind: JoinKind,
     /// Columns of the left and the right rows (for NULL padding).
     widths: (usize, usize),
+    /// An outer, semi or anti join's condition beyond the key equalities.
+    condition: Option<PairCondition>,
     window: Option<WindowTime>,
     interval: Option<Interval>,
     /// A lookup join: left rows join the right rows at hand and are not kept.
@@ -3181,21 +3208,23 @@ impl JoinFold {
             mine.add(values);
             return;
         }
+        let others: Vec<&[Value]> = theirs.get().iter().map(|o| kept_values(o)).collect();
+        let met = meets(self.condition.as_ref(), &values, left, &others);
         let mut pairs = Vec::new();
         if matches!(self.kind, JoinKind::Outer { .. }) {
-            for other in theirs.get() {
-                let other = kept_values(other);
+            for (other, _) in others.iter().zip(&met).filter(|(_, met)| **met) {
                 pairs.push(match left {
-                    true => values.iter().chain(other).cloned().collect(),
+                    true => values.iter().chain(other.iter()).cloned().collect(),
                     false => other.iter().chain(&values).cloned().collect(),
                 });
             }
         }
-        let found = !theirs.is_empty();
-        if theirs.get().iter().any(|other| !partnered(other)) {
+        let found = met.iter().any(|m| *m);
+        let newly = |(other, met): (&Vec<Value>, &bool)| *met && !partnered(other);
+        if theirs.get().iter().zip(&met).any(newly) {
             let mut others = theirs.get().to_vec();
-            for other in &mut others {
-                if let Some(flag) = other.last_mut() {
+            for (other, met) in others.iter_mut().zip(&met) {
+                if let (true, Some(flag)) = (*met, other.last_mut()) {
                     *flag = Value::Bool(true);
                 }
             }
@@ -3414,6 +3443,53 @@ type Partners = Vec<(Vec<Value>, u64)>;
 struct PartnerFold {
     kind: JoinKind,
     widths: (usize, usize),
+    /// The condition beyond the key equalities a pair must meet to be partners.
+    condition: Option<PairCondition>,
+}
+
+/// The condition of an outer, semi or anti join beyond its key equalities: a left row and a
+/// right row of a key are partners if their pair meets it (TRUE; NULL and FALSE do not).
+#[derive(Clone)]
+struct PairCondition {
+    condition: Physical,
+    /// The schema of a left row beside a right row.
+    schema: SchemaRef,
+    job: Arc<riffle_runtime::JobShared>,
+}
+
+/// Which of `others`, rows of the side that is not `left`'s, are partners of `values` under
+/// `condition` (all, without one). A condition that fails to evaluate fails the job.
+fn meets(
+    condition: Option<&PairCondition>,
+    values: &[Value],
+    left: bool,
+    others: &[&[Value]],
+) -> Vec<bool> {
+    let Some(condition) = condition else {
+        return vec![true; others.len()];
+    };
+    if others.is_empty() {
+        return Vec::new();
+    }
+    let pairs: Vec<Vec<Value>> = others
+        .iter()
+        .map(|other| match left {
+            true => values.iter().chain(other.iter()).cloned().collect(),
+            false => other.iter().chain(values).cloned().collect(),
+        })
+        .collect();
+    let mask = batch_of(&condition.schema, &pairs)
+        .and_then(|batch| evaluate(&condition.condition, &batch))
+        .and_then(|mask| {
+            mask.as_any()
+                .downcast_ref::<BooleanArray>()
+                .map(|m| (0..m.len()).map(|i| m.is_valid(i) && m.value(i)).collect())
+                .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))
+        });
+    mask.unwrap_or_else(|error| {
+        condition.job.fail(error);
+        vec![false; others.len()]
+    })
 }
 
 const INSERT: i64 = 0;
@@ -3466,12 +3542,19 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
             } else {
                 (rights, lefts)
             };
-            let partners = theirs.len() as u64;
             let mut values = row.values;
+            let others: Vec<&[Value]> = theirs.iter().map(|(v, _)| v.as_slice()).collect();
+            let met = meets(self.condition.as_ref(), &values, left, &others);
+            let partners = met.iter().filter(|m| **m).count() as u64;
+            let theirs = theirs
+                .iter_mut()
+                .zip(met)
+                .filter(|(_, met)| *met)
+                .map(|(t, _)| t);
             match self.kind {
                 JoinKind::Outer { left: l, right: r } => {
                     let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
-                    for (other, count) in theirs.iter_mut() {
+                    for (other, count) in theirs {
                         if theirs_outer && *count == 0 {
                             out.push((self.pair(other, None, !left), DELETE));
                         }
@@ -3489,14 +3572,17 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
                             out.push((values.clone(), INSERT));
                         }
                     } else {
-                        for (other, count) in theirs.iter_mut() {
+                        for (other, count) in theirs {
                             if *count == 0 {
                                 out.push((other.clone(), if semi { INSERT } else { DELETE }));
                             }
                             *count += 1;
                         }
-                        // Only the count of the other side's rows matters.
-                        values = Vec::new();
+                        // Without a condition, only the count of the other side's rows
+                        // matters.
+                        if self.condition.is_none() {
+                            values = Vec::new();
+                        }
                     }
                 }
                 JoinKind::Inner => {}
