@@ -834,6 +834,8 @@ impl OnlineClassifier for OnlineLogisticRegression {
         self.learn_predicted(x, y, p);
     }
 
+    /// Under AdaGrad (and a label in `[0, 1]`), the step takes `e^-|raw|` rather than the
+    /// probability, so the raw output is formed again here (see `LogisticAdaGrad`).
     fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
         self.params.learn_record::<Logistic>(x, y, probability);
     }
