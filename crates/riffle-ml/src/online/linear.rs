@@ -154,13 +154,7 @@ impl LinearParams {
                 // The raw output of the weights as they are, before new features get theirs.
                 let raw = self.raw(x);
                 self.grow(x.len());
-                let state = State {
-                    intercept: &mut self.intercept,
-                    w: &mut self.weights,
-                    squares: &mut self.squares,
-                    z: &mut self.z,
-                };
-                rule.learn(raw, x, y, state, &mut |_, _| {});
+                rule.learn(raw, x, y, self.state(), &mut |_, _| {});
             }
             _ => self.step::<L>(x, L::loss_gradient(prediction, y)),
         }
@@ -200,13 +194,17 @@ impl LinearParams {
     fn step<L: Link>(&mut self, x: &[f64], loss_gradient: f64) {
         self.grow(x.len());
         let rule = self.linked::<L, _>(self.optimizer);
-        let state = State {
+        rule.step(loss_gradient, x, self.state());
+    }
+
+    /// The learned state, borrowed for a rule to update.
+    fn state(&mut self) -> State<'_> {
+        State {
             intercept: &mut self.intercept,
             w: &mut self.weights,
             squares: &mut self.squares,
             z: &mut self.z,
-        };
-        rule.step(loss_gradient, x, state);
+        }
     }
 
     /// Predicts each row of `x` with `L`, handing the prediction and the row's label to

@@ -2907,12 +2907,7 @@ impl Join {
         };
         let residual = move |batch: RecordBatch| match &filter {
             Some(filter) => {
-                let mask = evaluate(filter, &batch)?;
-                let mask = mask
-                    .as_any()
-                    .downcast_ref::<BooleanArray>()
-                    .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))?;
-                filter_record_batch(&batch, mask).map_err(arrow_error)
+                filter_record_batch(&batch, &join_mask(filter, &batch)?).map_err(arrow_error)
             }
             None => Ok(batch),
         };
@@ -3213,10 +3208,7 @@ impl JoinFold {
         let mut pairs = Vec::new();
         if matches!(self.kind, JoinKind::Outer { .. }) {
             for (other, _) in others.iter().zip(&met).filter(|(_, met)| **met) {
-                pairs.push(match left {
-                    true => values.iter().chain(other.iter()).cloned().collect(),
-                    false => other.iter().chain(&values).cloned().collect(),
-                });
+                pairs.push(beside(&values, other, left));
             }
         }
         let found = met.iter().any(|m| *m);
@@ -3251,16 +3243,12 @@ impl JoinFold {
         match self.kind {
             JoinKind::Outer { left, right } => {
                 if left {
-                    for row in unpartnered(lefts.get()) {
-                        let nulls = std::iter::repeat_n(Value::Null, self.widths.1);
-                        out.push(row.into_iter().chain(nulls).collect());
-                    }
+                    let rows = unpartnered(lefts.get());
+                    out.extend(rows.iter().map(|row| padded(row, true, self.widths)));
                 }
                 if right {
-                    for row in unpartnered(rights.get()) {
-                        let nulls = std::iter::repeat_n(Value::Null, self.widths.0);
-                        out.push(nulls.chain(row).collect());
-                    }
+                    let rows = unpartnered(rights.get());
+                    out.extend(rows.iter().map(|row| padded(row, false, self.widths)));
                 }
             }
             JoinKind::Semi { left } => {
@@ -3473,40 +3461,45 @@ fn meets(
     }
     let pairs: Vec<Vec<Value>> = others
         .iter()
-        .map(|other| match left {
-            true => values.iter().chain(other.iter()).cloned().collect(),
-            false => other.iter().chain(values).cloned().collect(),
-        })
+        .map(|other| beside(values, other, left))
         .collect();
     let mask = batch_of(&condition.schema, &pairs)
-        .and_then(|batch| evaluate(&condition.condition, &batch))
-        .and_then(|mask| {
-            mask.as_any()
-                .downcast_ref::<BooleanArray>()
-                .map(|m| (0..m.len()).map(|i| m.is_valid(i) && m.value(i)).collect())
-                .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))
-        });
+        .and_then(|batch| join_mask(&condition.condition, &batch))
+        .map(|m| (0..m.len()).map(|i| m.is_valid(i) && m.value(i)).collect());
     mask.unwrap_or_else(|error| {
         condition.job.fail(error);
         vec![false; others.len()]
     })
 }
 
+/// A join condition's value over `batch`, which must be a BOOLEAN.
+fn join_mask(condition: &Physical, batch: &RecordBatch) -> Result<BooleanArray> {
+    evaluate(condition, batch)?
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .ok_or_else(|| RiffleError::Sql("a join condition needs a BOOLEAN".into()))
+}
+
+/// `values` of the side `left` beside the other side's `other`, as a joined row.
+fn beside(values: &[Value], other: &[Value], left: bool) -> Vec<Value> {
+    let (first, second) = if left {
+        (values, other)
+    } else {
+        (other, values)
+    };
+    first.iter().chain(second).cloned().collect()
+}
+
+/// `values` of the side `left` beside NULLs for the other side (`widths`: the columns of
+/// the left and the right rows).
+fn padded(values: &[Value], left: bool, widths: (usize, usize)) -> Vec<Value> {
+    let nulls = vec![Value::Null; if left { widths.1 } else { widths.0 }];
+    beside(values, &nulls, left)
+}
+
 const INSERT: i64 = 0;
 const DELETE: i64 = 3;
-
-impl PartnerFold {
-    /// `values` of the side `left` beside the other side's `other` (NULLs when `None`).
-    fn pair(&self, values: &[Value], other: Option<&[Value]>, left: bool) -> Vec<Value> {
-        let width = if left { self.widths.1 } else { self.widths.0 };
-        let nulls = vec![Value::Null; width];
-        let other = other.unwrap_or(&nulls);
-        match left {
-            true => values.iter().chain(other).cloned().collect(),
-            false => other.iter().chain(values).cloned().collect(),
-        }
-    }
-}
 
 impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold {
     type State = ValueState<(Partners, Partners)>;
@@ -3525,7 +3518,9 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
         if row.unmatchable {
             // A NULL key: alone for ever.
             match self.kind {
-                JoinKind::Outer { .. } => out.push((self.pair(&row.values, None, left), INSERT)),
+                JoinKind::Outer { .. } => {
+                    out.push((padded(&row.values, left, self.widths), INSERT))
+                }
                 JoinKind::Anti { .. } => out.push((row.values, INSERT)),
                 JoinKind::Inner | JoinKind::Semi { .. } => {}
             }
@@ -3556,13 +3551,13 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
                     let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
                     for (other, count) in theirs {
                         if theirs_outer && *count == 0 {
-                            out.push((self.pair(other, None, !left), DELETE));
+                            out.push((padded(other, !left, self.widths), DELETE));
                         }
                         *count += 1;
-                        out.push((self.pair(&values, Some(other), left), INSERT));
+                        out.push((beside(&values, other, left), INSERT));
                     }
                     if partners == 0 && mine_outer {
-                        out.push((self.pair(&values, None, left), INSERT));
+                        out.push((padded(&values, left, self.widths), INSERT));
                     }
                 }
                 JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } => {
