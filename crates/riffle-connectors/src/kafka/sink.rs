@@ -442,6 +442,23 @@ impl KafkaSink {
         }
     }
 
+    /// Logs the offsets this producer's records were written at, per partition.
+    fn log_deliveries(&self) {
+        if let Some(producer) = &self.producer {
+            let state = producer
+                .context()
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            tracing::info!(
+                topic = %self.config.topic,
+                worker = self.worker,
+                ranges = ?state.ranges,
+                "Kafka sink delivered its records"
+            );
+        }
+    }
+
     fn flush(&self) -> Result<()> {
         if let Some(producer) = &self.producer {
             producer
@@ -567,7 +584,11 @@ impl Sink<KafkaRecord> for KafkaSink {
             self.pending.epochs.push((epoch, records));
             Ok(())
         } else if self.config.guarantee == DeliveryGuarantee::AtLeastOnce {
-            self.flush()
+            self.flush()?;
+            if epoch == u64::MAX {
+                self.log_deliveries();
+            }
+            Ok(())
         } else {
             Ok(())
         }

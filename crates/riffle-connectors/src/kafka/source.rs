@@ -408,7 +408,7 @@ impl KafkaReader {
             .map_err(|e| kafka_error(&self.source.brokers, "cannot assign partitions", e))?;
         tracing::info!(
             worker = self.worker,
-            partitions = ?partitions.iter().map(|a| format!("{}[{}]@{}", a.topic, a.partition, a.next)).collect::<Vec<_>>(),
+            partitions = ?partitions.iter().map(describe).collect::<Vec<_>>(),
             "Kafka source assigned"
         );
         let consumer = Arc::new(consumer);
@@ -526,6 +526,11 @@ impl KafkaReader {
         loop {
             if self.source.bounded && self.partitions.iter().all(done) {
                 self.finished = true;
+                tracing::info!(
+                    worker = self.worker,
+                    partitions = ?self.partitions.iter().map(describe).collect::<Vec<_>>(),
+                    "Kafka source read to its end"
+                );
                 return Ok(SourceStatus::Finished);
             }
             let before = out.len();
@@ -596,6 +601,14 @@ fn accept(partitions: &mut [Assigned], message: &BorrowedMessage<'_>, out: &mut 
         at.skip_before = None;
     }
     out.push(KafkaMessage::of(message));
+}
+
+/// `topic[partition]@next`, with `..end` for a bounded read: for logs.
+fn describe(a: &Assigned) -> String {
+    match a.end {
+        Some(end) => format!("{}[{}]@{}..{end}", a.topic, a.partition, a.next),
+        None => format!("{}[{}]@{}", a.topic, a.partition, a.next),
+    }
 }
 
 fn done(a: &Assigned) -> bool {
