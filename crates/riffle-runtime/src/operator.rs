@@ -80,7 +80,12 @@ impl<T> TimeStash<T> {
     }
 
     /// The groups of epochs up to `max_epoch` whose time the frontier has passed (all of
-    /// them if `everything`), in watermark order.
+    /// them if `everything`), epoch by epoch and in watermark order within an epoch: the
+    /// order in which they are applied while the job runs, when each epoch is released
+    /// alone. Only the end of input releases several epochs at once; were they taken in
+    /// watermark order across epochs, an operator would emit a key's rows in another order
+    /// than the operators after it apply them (which go epoch by epoch), and an upsert
+    /// sink's last row for a key would not be the last one its aggregation emitted.
     pub(crate) fn release(
         &mut self,
         frontier: &MutableAntichain<Time>,
@@ -93,7 +98,7 @@ impl<T> TimeStash<T> {
             .filter(|t| t.epoch <= max_epoch && (everything || !frontier.less_equal(t)))
             .copied()
             .collect();
-        ready.sort_by_key(|t| (t.watermark, t.epoch));
+        ready.sort_by_key(application_order);
         ready
             .into_iter()
             .filter_map(|t| {
@@ -103,6 +108,37 @@ impl<T> TimeStash<T> {
             })
             .collect()
     }
+}
+
+/// How far event time may go before each of `groups` (as [`TimeStash::release`] orders
+/// them) is applied: the least watermark of that group and of every group after it, and no
+/// further than `held` (what may still arrive, and the records still held). A group of a
+/// later epoch can carry a lower watermark than one before it.
+pub(crate) fn fire_bounds<T>(groups: &[Released<T>], held: EventTime) -> Vec<EventTime> {
+    least_from_each(groups.iter().map(|(time, ..)| time.watermark), held)
+}
+
+/// For each of `watermarks`, the least of it, those after it and `held`.
+fn least_from_each(
+    watermarks: impl DoubleEndedIterator<Item = EventTime>,
+    held: EventTime,
+) -> Vec<EventTime> {
+    let mut least = held;
+    let mut bounds: Vec<EventTime> = watermarks
+        .rev()
+        .map(|w| {
+            least = least.min(w);
+            least
+        })
+        .collect();
+    bounds.reverse();
+    bounds
+}
+
+/// The order in which an operator applies the groups it releases together: by epoch, then
+/// by watermark.
+fn application_order(time: &Time) -> (u64, EventTime) {
+    (time.epoch, time.watermark)
 }
 
 /// The least watermark of records still held: together with the frontier's, a bound on
@@ -323,5 +359,40 @@ pub(crate) fn flush<V: Data>(
             }
             run.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records of a later epoch can carry a lower watermark (each source closes its epochs on
+    /// its own clock): at the end of input, when several epochs are released at once, they
+    /// are applied epoch by epoch, as while the job runs, and no event-time timer fires past
+    /// a watermark still to come.
+    #[test]
+    fn epochs_released_together_are_applied_epoch_by_epoch_and_fire_no_further_than_what_follows() {
+        let mut times = vec![
+            Time::new(6, 50),
+            Time::new(5, 100),
+            Time::new(7, 300),
+            Time::new(5, 20),
+        ];
+        times.sort_by_key(application_order);
+        assert_eq!(
+            times,
+            vec![
+                Time::new(5, 20),
+                Time::new(5, 100),
+                Time::new(6, 50),
+                Time::new(7, 300)
+            ]
+        );
+        let watermarks = times.iter().map(|t| t.watermark);
+        assert_eq!(
+            least_from_each(watermarks.clone(), MAX_WATERMARK),
+            vec![20, 50, 50, 300]
+        );
+        assert_eq!(least_from_each(watermarks, 70), vec![20, 50, 50, 70]);
     }
 }

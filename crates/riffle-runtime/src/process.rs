@@ -14,7 +14,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Capability, CapabilitySet};
 
 use crate::keyed::KeyedStream;
-use crate::operator::{flush, DueCaps, Epochs, Pending, TimeStash};
+use crate::operator::{fire_bounds, flush, DueCaps, Epochs, Pending, TimeStash};
 use crate::source::now_millis;
 use crate::state::KeyedState;
 use crate::stream::{Builder, DataStream};
@@ -436,8 +436,9 @@ impl<'s, K: Data + Hash + Eq, T: Data> KeyedStream<'s, K, T> {
                         loop {
                             let groups = stash.release(frontier, false, epochs.limit(frontier));
                             let bound = watermark.min(stash.min_watermark());
-                            for (time, cap, records) in groups {
-                                st.fire_event_timers(time.watermark.min(bound), &mut pending, time);
+                            let fire_to = fire_bounds(&groups, bound);
+                            for ((time, cap, records), fire_to) in groups.into_iter().zip(fire_to) {
+                                st.fire_event_timers(fire_to, &mut pending, time);
                                 flush(&mut pending, Some(&cap), &held, &st.due, output);
                                 for (ts, value) in records {
                                     let key = key_fn(&value);

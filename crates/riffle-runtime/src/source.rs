@@ -295,6 +295,13 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
             ),
         }
         self.tracker.max_timestamp = snapshot.max_timestamp;
+        // A source without event time counts on from the batches it had stamped, so that its
+        // watermark keeps moving after a restore rather than stalling at the restored one.
+        if self.tracker.strategy.timestamp.is_none() {
+            if let Some(ticks) = snapshot.watermark.checked_sub(MIN_WATERMARK) {
+                self.tracker.ticks = ticks;
+            }
+        }
         Ok(Time::new(epoch, snapshot.watermark))
     }
 

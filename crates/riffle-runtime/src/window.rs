@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use riffle_core::{Result, RiffleError};
 
-use crate::operator::{flush, DueCaps, Epochs, Pending, TimeStash};
+use crate::operator::{fire_bounds, flush, DueCaps, Epochs, Pending, TimeStash};
 
 use crate::keyed::KeyedStream;
 use crate::source::now_millis;
@@ -435,11 +435,12 @@ impl<'s, K: Data + Hash + Eq, T: Data> WindowedStream<'s, K, T> {
                                 stash.release(frontier, processing, epochs.limit(frontier));
                             // Records still held (of later epochs) bound what may fire.
                             let bound = watermark.min(stash.min_watermark());
-                            for (time, cap, records) in groups {
+                            let fire_to = fire_bounds(&groups, bound);
+                            for ((time, cap, records), fire_to) in groups.into_iter().zip(fire_to) {
                                 // Windows this group's records would be late for fire first:
                                 // every on-time record of theirs came under an earlier time.
                                 if !processing {
-                                    state.fire_until(time.watermark.min(bound), &mut emitted);
+                                    state.fire_until(fire_to, &mut emitted);
                                 }
                                 let now = now_millis();
                                 for (ts, value) in records {
