@@ -950,6 +950,26 @@ fn as_f64(v: &Value) -> f64 {
 }
 
 /// What the runtime cannot run yet, said plainly.
+/// The condition under which a row of a null-aware anti join (`x NOT IN (SELECT y ...)`)
+/// has a partner: `x = y OR x IS NULL OR y IS NULL`; `None` for other joins.
+fn null_aware(join: &datafusion::logical_expr::Join) -> Result<Option<Expr>> {
+    if !join.null_aware {
+        return Ok(None);
+    }
+    match (join.on.as_slice(), &join.filter) {
+        ([(x, y)], None) => Ok(Some(
+            x.clone()
+                .eq(y.clone())
+                .or(x.clone().is_null())
+                .or(y.clone().is_null()),
+        )),
+        _ => Err(unsupported(
+            "NOT IN over a subquery with more than one column or a correlated condition (a \
+             null-aware anti join); NOT EXISTS (...) is supported",
+        )),
+    }
+}
+
 fn unsupported(what: &str) -> RiffleError {
     RiffleError::Sql(format!(
         "{what} is not supported in streaming mode yet; for bounded tables run it in batch \
@@ -1347,14 +1367,15 @@ impl Node {
                         j.join_type.to_string().to_uppercase()
                     )));
                 };
-                if j.null_aware {
-                    return Err(RiffleError::Sql(
-                        "NOT IN over a subquery (a null-aware anti join) is not supported in \
-                         streaming mode yet: NOT EXISTS (...) is, or run it in batch mode"
-                            .into(),
-                    ));
-                }
-                if j.on.is_empty() {
+                // `x NOT IN (SELECT y ...)`: a row of x has a partner wherever x = y, x is
+                // NULL or y is NULL (Flink's rewrite): no row of x is kept once a NULL y is
+                // seen, and a NULL x is kept only while the subquery has no row. That is a
+                // condition, not a key, so every row meets on one worker.
+                let (on, condition) = match null_aware(j)? {
+                    Some(condition) => (Vec::new(), Some(condition)),
+                    None => (j.on.clone(), j.filter.clone()),
+                };
+                if on.is_empty() && !j.null_aware {
                     return Err(unsupported("a join without an equality of the two sides"));
                 }
                 let left = Node::from_plan(&j.left, state, tables)?;
@@ -1368,7 +1389,7 @@ impl Node {
                 let mut left_keys = Vec::new();
                 let mut right_keys = Vec::new();
                 let mut lineages = Vec::new();
-                for (l, r) in &j.on {
+                for (l, r) in &on {
                     left_keys.push(physical(l, &j.left)?);
                     right_keys.push(physical(r, &j.right)?);
                     // A window join: both sides' keys hold the same window column.
@@ -1390,7 +1411,7 @@ impl Node {
                     .schema()
                     .join(j.right.schema())
                     .map_err(|e| RiffleError::Sql(e.to_string()))?;
-                let filter = match &j.filter {
+                let filter = match &condition {
                     Some(f) => Some(
                         state
                             .create_physical_expr(f.clone(), &pairs)
