@@ -964,6 +964,21 @@ fn order_table(dir: &std::path::Path, name: &str) -> String {
     )
 }
 
+/// Asserts that `query` over the tables of [`orders_and_shipments`] under `dir`, streamed on
+/// 1 and on 4 workers, gives exactly `expected` (sorted CSV lines).
+fn assert_orders_query(dir: &std::path::Path, query: &str, expected: &[String]) {
+    let tables = order_table(dir, "orders") + &order_table(dir, "shipments");
+    for workers in [1, 4] {
+        let settings = format!(
+            "SET 'execution.runtime-mode' = 'streaming'; \
+             SET 'parallelism.default' = '{workers}';"
+        );
+        let got = rows(&format!("{settings}{tables}{query}"));
+        assert_eq!(got.len(), expected.len(), "{query}, {workers} workers");
+        assert_eq!(got, expected, "{query}, {workers} workers");
+    }
+}
+
 #[test]
 fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     // Orders and shipments, each up to 3.99 s out of order under a 4 s watermark delay (no
@@ -988,7 +1003,6 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     }
     expected.sort();
     assert!(expected.len() > 1_000, "{} pairs", expected.len());
-    let table = |name: &str| order_table(dir.path(), name);
     // Keys that compare as bytes are kept per part of the keys; a DOUBLE key per key.
     for region in ["s.region", "CAST(s.region AS DOUBLE)"] {
         let query = format!(
@@ -1000,19 +1014,7 @@ fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
             "s.region" => query.replace("CAST(o.region AS DOUBLE)", "o.region"),
             _ => query,
         };
-        for workers in [1, 4] {
-            let settings = format!(
-                "SET 'execution.runtime-mode' = 'streaming'; \
-                 SET 'parallelism.default' = '{workers}';"
-            );
-            let got = rows(&format!(
-                "{settings}{}{}{query}",
-                table("orders"),
-                table("shipments")
-            ));
-            assert_eq!(got.len(), expected.len(), "{region}, {workers} workers");
-            assert_eq!(got, expected, "{region}, {workers} workers");
-        }
+        assert_orders_query(dir.path(), &query, &expected);
     }
 }
 
@@ -1053,16 +1055,7 @@ fn a_window_join_gives_every_pair_of_a_loop_on_any_worker_count() {
             windowed("orders"),
             windowed("shipments")
         );
-        for workers in [1, 4] {
-            let settings = format!(
-                "SET 'execution.runtime-mode' = 'streaming'; \
-                 SET 'parallelism.default' = '{workers}';"
-            );
-            let tables = order_table(dir.path(), "orders") + &order_table(dir.path(), "shipments");
-            let got = rows(&format!("{settings}{tables}{query}"));
-            assert_eq!(got.len(), expected.len(), "{keys}, {workers} workers");
-            assert_eq!(got, expected, "{keys}, {workers} workers");
-        }
+        assert_orders_query(dir.path(), &query, &expected);
     }
 }
 
@@ -1177,17 +1170,75 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
             &anti,
         ),
     ];
-    let tables = order_table(dir.path(), "orders") + &order_table(dir.path(), "shipments");
     for (query, expected) in &queries {
-        for workers in [1, 4] {
-            let settings = format!(
-                "SET 'execution.runtime-mode' = 'streaming'; \
-                 SET 'parallelism.default' = '{workers}';"
-            );
-            let got = rows(&format!("{settings}{tables}{query}"));
-            assert_eq!(got.len(), expected.len(), "{query}, {workers} workers");
-            assert_eq!(&got, *expected, "{query}, {workers} workers");
-        }
+        assert_orders_query(dir.path(), query, expected);
+    }
+}
+
+#[test]
+fn not_in_over_a_subquery_gives_a_loops_rows_on_any_worker_count() {
+    // `x NOT IN (SELECT y ...)` keeps the rows whose x is not NULL and differs from every y;
+    // one NULL y keeps none, and only an empty subquery keeps a NULL x. The subqueries'
+    // rows come mixed with the orders, so kept orders are taken back when a y (or a NULL)
+    // comes after them.
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, shipments) = orders_and_shipments(dir.path(), 500);
+    let not_in = |x: &dyn Fn(&Row) -> Option<i64>, ys: Vec<Option<i64>>| -> Vec<String> {
+        let mut kept: Vec<String> = orders
+            .iter()
+            .filter(|o| match x(o) {
+                _ if ys.is_empty() => true,
+                None => false,
+                Some(x) => ys.iter().all(|y| y.is_some_and(|y| y != x)),
+            })
+            .map(|o| o.0.to_string())
+            .collect();
+        kept.sort();
+        kept
+    };
+    let ys = |keep: &dyn Fn(&Row) -> bool, y: &dyn Fn(&Row) -> Option<i64>| {
+        shipments
+            .iter()
+            .filter(|s| keep(s))
+            .map(y)
+            .collect::<Vec<_>>()
+    };
+    let cases = [
+        (
+            "o.id NOT IN (SELECT s.id * 2 FROM shipments s WHERE s.id < 400 AND s.region = 1)",
+            not_in(
+                &|o| Some(o.0),
+                ys(&|s| s.0 < 400 && s.2 == Some(1), &|s| Some(s.0 * 2)),
+            ),
+        ),
+        (
+            "o.id NOT IN (SELECT s.region FROM shipments s WHERE s.id < 40)",
+            not_in(&|o| Some(o.0), ys(&|s| s.0 < 40, &|s| s.2)),
+        ),
+        (
+            "o.region NOT IN (SELECT s.id FROM shipments s \
+             WHERE s.id BETWEEN 1 AND 300 AND s.region IS NOT NULL)",
+            not_in(
+                &|o| o.2,
+                ys(&|s| (1..=300).contains(&s.0) && s.2.is_some(), &|s| {
+                    Some(s.0)
+                }),
+            ),
+        ),
+        (
+            "o.region NOT IN (SELECT s.id FROM shipments s WHERE s.id < 0)",
+            not_in(&|o| o.2, Vec::new()),
+        ),
+    ];
+    let sizes: Vec<usize> = cases.iter().map(|(_, rows)| rows.len()).collect();
+    // Some orders kept and some not; none with a NULL among the ys; all with none.
+    assert!(sizes[0] > 10_000 && sizes[0] < orders.len(), "{sizes:?}");
+    assert_eq!(sizes[1], 0);
+    assert!(sizes[2] > 1_000 && sizes[2] < orders.len(), "{sizes:?}");
+    assert_eq!(sizes[3], orders.len());
+    for (condition, expected) in &cases {
+        let query = format!("SELECT o.id FROM orders o WHERE {condition};");
+        assert_orders_query(dir.path(), &query, expected);
     }
 }
 
