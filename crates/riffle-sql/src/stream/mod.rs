@@ -949,7 +949,6 @@ fn as_f64(v: &Value) -> f64 {
     }
 }
 
-/// What the runtime cannot run yet, said plainly.
 /// The condition under which a row of a null-aware anti join (`x NOT IN (SELECT y ...)`)
 /// has a partner: `x = y OR x IS NULL OR y IS NULL`; `None` for other joins.
 fn null_aware(join: &datafusion::logical_expr::Join) -> Result<Option<Expr>> {
@@ -963,13 +962,16 @@ fn null_aware(join: &datafusion::logical_expr::Join) -> Result<Option<Expr>> {
                 .or(x.clone().is_null())
                 .or(y.clone().is_null()),
         )),
-        _ => Err(unsupported(
+        _ => Err(RiffleError::Sql(
             "NOT IN over a subquery with more than one column or a correlated condition (a \
-             null-aware anti join); NOT EXISTS (...) is supported",
+             null-aware anti join) is not supported in streaming mode yet: NOT EXISTS (...) \
+             is, or run it in batch mode"
+                .into(),
         )),
     }
 }
 
+/// What the runtime cannot run yet, said plainly.
 fn unsupported(what: &str) -> RiffleError {
     RiffleError::Sql(format!(
         "{what} is not supported in streaming mode yet; for bounded tables run it in batch \
