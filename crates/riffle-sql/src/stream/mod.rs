@@ -1432,12 +1432,6 @@ impl Node {
                              read whole, other than an inner one",
                         ))
                     }
-                    Some(_) if kind != JoinKind::Inner && filter.is_some() => {
-                        return Err(unsupported(
-                            "a LEFT temporal join with a condition beyond equalities of the \
-                             two sides",
-                        ))
-                    }
                     Some(_)
                         if !matches!(
                             kind,
@@ -3020,7 +3014,8 @@ impl Join {
                         VersionedFold {
                             join: self.temporal.unwrap_or(TemporalJoin::Lookup),
                             left_outer: self.kind != JoinKind::Inner,
-                            right_width: self.widths.1,
+                            widths: self.widths,
+                            condition,
                         },
                         self.ttl,
                     ),
@@ -3298,7 +3293,11 @@ struct VersionedFold {
     join: TemporalJoin,
     /// A LEFT temporal join: a left row without a partner is emitted with NULLs.
     left_outer: bool,
-    right_width: usize,
+    /// Columns of the left and the right rows (for NULL padding).
+    widths: (usize, usize),
+    /// A LEFT join's condition beyond the key equalities: a version that does not meet it
+    /// is no partner (an inner join's is a filter after the fold).
+    condition: Option<PairCondition>,
 }
 
 impl VersionedFold {
@@ -3315,17 +3314,21 @@ impl VersionedFold {
         }
     }
 
-    /// The rows `left` makes with `partners`: one per partner, or, in a LEFT join without
-    /// any, the row with NULLs.
-    fn pairs(&self, left: &[Value], partners: Vec<&Vec<Value>>) -> Vec<Vec<Value>> {
-        if partners.is_empty() && self.left_outer {
-            let nulls = std::iter::repeat_n(Value::Null, self.right_width);
-            return vec![left.iter().cloned().chain(nulls).collect()];
-        }
-        partners
+    /// The rows `left` makes with those of `candidates` that meet the condition: one per
+    /// partner, or, in a LEFT join without any, the row with NULLs.
+    fn pairs(&self, left: &[Value], candidates: Vec<&Vec<Value>>) -> Vec<Vec<Value>> {
+        let others: Vec<&[Value]> = candidates.iter().map(|v| v.as_slice()).collect();
+        let met = meets(self.condition.as_ref(), left, true, &others);
+        let pairs: Vec<Vec<Value>> = others
             .into_iter()
-            .map(|v| left.iter().chain(v).cloned().collect())
-            .collect()
+            .zip(met)
+            .filter(|(_, met)| *met)
+            .map(|(right, _)| beside(left, right, true))
+            .collect();
+        if pairs.is_empty() && self.left_outer {
+            return vec![padded(left, true, self.widths)];
+        }
+        pairs
     }
 
     /// The right rows a left row at `t` joins: the version valid then, or (a lookup) all.
