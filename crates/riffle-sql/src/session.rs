@@ -29,7 +29,7 @@ use crate::script::{
 use crate::sink::SinkSpec;
 use crate::stream::{
     batch_of, sessions_unaggregated, with_row_kind, Node, Physical, ReaderFactory, SourceSpec,
-    Tables,
+    Tables, PROCTIME_NOW,
 };
 use crate::tvf::{interval_text_ms, rewrite, sessions, WindowKind, WindowTable, WindowTvf};
 use crate::types::{arrow_type, flink_name};
@@ -2339,9 +2339,13 @@ impl Tables for Planner<'_> {
                     left_time: time_column,
                     right_time: w.column.clone(),
                 },
-                // A bounded table is read whole before the probe rows of a time are joined.
+                // A bounded table is read whole before the probe rows of a time are joined
+                // (`AS OF PROCTIME()` too: the probe rows then wait for their stream time).
                 _ => crate::stream::TemporalTable::Lookup {
-                    wait: (!proctime && is_bounded(&table.def)).then_some(time_column),
+                    wait: is_bounded(&table.def).then(|| match proctime {
+                        true => PROCTIME_NOW.to_string(),
+                        false => time_column,
+                    }),
                 },
             },
         )

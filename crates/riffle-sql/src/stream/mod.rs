@@ -411,14 +411,18 @@ pub enum TemporalTable {
         right_time: String,
     },
     /// Any other table: a lookup join, each probe row joined with the table's rows, the
-    /// probe rows not kept. `AS OF PROCTIME()` joins a row with the rows at hand when it
-    /// comes; `AS OF` a time of a bounded table waits until the watermark passes that time
-    /// (`wait`, the probe side's column), by when the whole table has been read.
+    /// probe rows not kept. A lookup into an unbounded table joins a row with the rows at
+    /// hand when it comes; `AS OF` a time of a bounded table waits until the watermark
+    /// passes that time (`wait`, the probe side's column, or [`PROCTIME_NOW`] for the row's
+    /// stream time), by when the whole table has been read.
     Lookup {
         /// The probe side's time column to wait for.
         wait: Option<String>,
     },
 }
+
+/// `wait` of a lookup `AS OF PROCTIME()` itself, rather than of a column.
+pub const PROCTIME_NOW: &str = "PROCTIME()";
 
 /// How a temporal join finds a row's partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1451,7 +1455,7 @@ impl Node {
                     // their event time in the stream (Flink loads such a table before the
                     // first lookup).
                     Some(TemporalTable::Lookup { wait: Some(time) })
-                        if proctime_column(&j.left, &time) =>
+                        if time == PROCTIME_NOW || proctime_column(&j.left, &time) =>
                     {
                         Some(TemporalJoin::LookupAt { left_time: None })
                     }
