@@ -979,6 +979,16 @@ fn assert_orders_query(dir: &std::path::Path, query: &str, expected: &[String]) 
     }
 }
 
+/// The start of the 5 s tumbling window that holds `ts` (ms).
+fn window_of(ts: i64) -> i64 {
+    ts - ts.rem_euclid(5_000)
+}
+
+/// Table `name` of [`orders_and_shipments`] in tumbling windows of 5 s, as a subquery.
+fn tumbled(name: &str) -> String {
+    format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
+}
+
 #[test]
 fn an_interval_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     // Orders and shipments, each up to 3.99 s out of order under a 4 s watermark delay (no
@@ -1028,20 +1038,16 @@ fn a_window_join_gives_every_pair_of_a_loop_on_any_worker_count() {
     // Files of a second of orders or less, so that rows come after the watermark passed
     // their partners' times.
     let (orders, shipments) = orders_and_shipments(dir.path(), 30);
-    let window = |ts: i64| ts - ts.rem_euclid(5_000);
     let mut expected = Vec::new();
     for (o, oc, or, ot) in &orders {
         for (s, sc, sr, st) in &shipments {
-            if oc == sc && or.is_some() && or == sr && window(*ot) == window(*st) && o >= s {
+            if oc == sc && or.is_some() && or == sr && window_of(*ot) == window_of(*st) && o >= s {
                 expected.push(format!("{o},{s}"));
             }
         }
     }
     expected.sort();
     assert!(expected.len() > 1_000, "{} pairs", expected.len());
-    let windowed = |name: &str| {
-        format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
-    };
     // Keys that compare as bytes are kept per part of the keys; a DOUBLE key per key.
     for keys in [
         "o.region = s.region AND o.window_start = s.window_start",
@@ -1052,8 +1058,8 @@ fn a_window_join_gives_every_pair_of_a_loop_on_any_worker_count() {
         let query = format!(
             "SELECT o.id, s.id FROM {} o JOIN {} s
             ON o.customer = s.customer AND {keys} AND o.id >= s.id;",
-            windowed("orders"),
-            windowed("shipments")
+            tumbled("orders"),
+            tumbled("shipments")
         );
         assert_orders_query(dir.path(), &query, &expected);
     }
@@ -1071,9 +1077,9 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
     // rows.
     let dir = tempfile::tempdir().unwrap();
     let (orders, shipments) = orders_and_shipments(dir.path(), 30);
-    let window = |ts: i64| ts - ts.rem_euclid(5_000);
-    let partners =
-        |a: &Row, b: &Row| a.1 == b.1 && a.2.is_some() && a.2 == b.2 && window(a.3) == window(b.3);
+    let partners = |a: &Row, b: &Row| {
+        a.1 == b.1 && a.2.is_some() && a.2 == b.2 && window_of(a.3) == window_of(b.3)
+    };
     let mut pairs = Vec::new();
     for o in &orders {
         for s in &shipments {
@@ -1139,10 +1145,7 @@ fn window_outer_semi_and_anti_joins_give_a_loops_rows_on_any_worker_count() {
     }
     let left_meeting = sorted(left_meeting);
 
-    let windowed = |name: &str| {
-        format!("(SELECT * FROM TABLE(TUMBLE(TABLE {name}, DESCRIPTOR(ts), INTERVAL '5' SECOND)))")
-    };
-    let (o, s) = (windowed("orders"), windowed("shipments"));
+    let (o, s) = (tumbled("orders"), tumbled("shipments"));
     let on = "o.customer = s.customer AND o.region = s.region AND o.window_start = s.window_start";
     let queries = [
         (

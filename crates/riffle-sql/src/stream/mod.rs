@@ -3227,12 +3227,10 @@ impl JoinFold {
         }
         let others: Vec<&[Value]> = theirs.get().iter().map(|o| kept_values(o)).collect();
         let met = meets(self.condition.as_ref(), &values, left, &others);
-        let mut pairs = Vec::new();
-        if matches!(self.kind, JoinKind::Outer { .. }) {
-            for (other, _) in others.iter().zip(&met).filter(|(_, met)| **met) {
-                pairs.push(beside(&values, other, left));
-            }
-        }
+        let pairs = match self.kind {
+            JoinKind::Outer { .. } => pairs_met(&values, &others, &met, left),
+            _ => Vec::new(),
+        };
         let found = met.iter().any(|m| *m);
         let newly = |(other, met): (&Vec<Value>, &bool)| *met && !partnered(other);
         if theirs.get().iter().zip(&met).any(newly) {
@@ -3323,12 +3321,7 @@ impl VersionedFold {
     fn pairs(&self, left: &[Value], candidates: Vec<&Vec<Value>>) -> Vec<Vec<Value>> {
         let others: Vec<&[Value]> = candidates.iter().map(|v| v.as_slice()).collect();
         let met = meets(self.condition.as_ref(), left, true, &others);
-        let pairs: Vec<Vec<Value>> = others
-            .into_iter()
-            .zip(met)
-            .filter(|(_, met)| *met)
-            .map(|(right, _)| beside(left, right, true))
-            .collect();
+        let pairs = pairs_met(left, &others, &met, true);
         if pairs.is_empty() && self.left_outer {
             return vec![padded(left, true, self.widths)];
         }
@@ -3500,6 +3493,16 @@ fn meets(
         condition.job.fail(error);
         vec![false; others.len()]
     })
+}
+
+/// `values` of the side `left` beside each of `others` that `met` marks (see [`meets`]).
+fn pairs_met(values: &[Value], others: &[&[Value]], met: &[bool], left: bool) -> Vec<Vec<Value>> {
+    others
+        .iter()
+        .zip(met)
+        .filter(|(_, met)| **met)
+        .map(|(other, _)| beside(values, other, left))
+        .collect()
 }
 
 /// A join condition's value over `batch`, which must be a BOOLEAN.
