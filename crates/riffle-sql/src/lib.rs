@@ -17,6 +17,7 @@ mod format;
 mod functions;
 mod kafka;
 pub mod ml;
+mod not_in;
 mod script;
 mod session;
 mod sink;

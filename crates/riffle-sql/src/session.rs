@@ -176,6 +176,8 @@ impl Session {
         // It turns inner joins into semi joins (or drops them) where one side's rows are
         // unique; the streaming runtime runs inner joins.
         ctx.remove_optimizer_rule("eliminate_join");
+        // A correlated NOT IN as a keyed anti join with a condition (see the module).
+        ctx.add_optimizer_rule(Arc::new(crate::not_in::CorrelatedNotIn));
         crate::functions::register(&ctx);
         Ok(Session {
             ctx,

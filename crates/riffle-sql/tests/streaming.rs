@@ -1246,6 +1246,55 @@ fn not_in_over_a_subquery_gives_a_loops_rows_on_any_worker_count() {
 }
 
 #[test]
+fn a_correlated_not_in_gives_a_loops_rows_on_any_worker_count() {
+    // Each order against its own subquery's values: the shipments of its customer (a key),
+    // or those a condition alone picks (no key: one worker). A NULL among an order's values
+    // drops it alone; an order whose subquery is empty is kept, with a NULL x too.
+    let dir = tempfile::tempdir().unwrap();
+    let (orders, shipments) = orders_and_shipments(dir.path(), 500);
+    let not_in = |member: &dyn Fn(&Row, &Row) -> bool| -> Vec<String> {
+        let mut kept: Vec<String> = orders
+            .iter()
+            .filter(|o| {
+                let ys: Vec<Option<i64>> = shipments
+                    .iter()
+                    .filter(|s| member(o, s))
+                    .map(|s| s.2)
+                    .collect();
+                ys.is_empty()
+                    || o.2
+                        .is_some_and(|x| ys.iter().all(|y| y.is_some_and(|y| y != x)))
+            })
+            .map(|o| o.0.to_string())
+            .collect();
+        kept.sort();
+        kept
+    };
+    let cases = [
+        (
+            "o.region NOT IN (SELECT s.region FROM shipments s \
+             WHERE s.customer = o.customer AND s.id < 120)",
+            not_in(&|o, s| s.1 == o.1 && s.0 < 120),
+        ),
+        (
+            "o.region NOT IN (SELECT s.region FROM shipments s \
+             WHERE s.id < 50 AND s.id * 480 > o.id)",
+            not_in(&|o, s| s.0 < 50 && s.0 * 480 > o.0),
+        ),
+    ];
+    for (condition, expected) in &cases {
+        // Some orders kept and some dropped, by a NULL value and by an equal one.
+        assert!(
+            expected.len() > 500 && expected.len() < orders.len() - 500,
+            "{condition}: {}",
+            expected.len()
+        );
+        let query = format!("SELECT o.id FROM orders o WHERE {condition};");
+        assert_orders_query(dir.path(), &query, expected);
+    }
+}
+
+#[test]
 fn an_interval_join_pairs_a_row_with_a_partner_that_expires_a_millisecond_later() {
     // An order at 10 s is kept for shipments up to 15 s. A shipment at 15 s arrives under a
     // watermark of 14.999 s, when the timer of an earlier order (expiring at 13 s) has

@@ -954,22 +954,18 @@ fn as_f64(v: &Value) -> f64 {
 }
 
 /// The condition under which a row of a null-aware anti join (`x NOT IN (SELECT y ...)`)
-/// has a partner: `x = y OR x IS NULL OR y IS NULL`; `None` for other joins.
+/// has a partner: `x = y OR x IS NULL OR y IS NULL`; `None` for other joins. A correlated
+/// one is a plain anti join with a condition by now (`not_in.rs`).
 fn null_aware(join: &datafusion::logical_expr::Join) -> Result<Option<Expr>> {
     if !join.null_aware {
         return Ok(None);
     }
     match (join.on.as_slice(), &join.filter) {
-        ([(x, y)], None) => Ok(Some(
-            x.clone()
-                .eq(y.clone())
-                .or(x.clone().is_null())
-                .or(y.clone().is_null()),
-        )),
+        ([(x, y)], None) => Ok(Some(crate::not_in::null_aware_partner(x, y))),
         _ => Err(RiffleError::Sql(
-            "NOT IN over a subquery with more than one column or a correlated condition (a \
-             null-aware anti join) is not supported in streaming mode yet: NOT EXISTS (...) \
-             is, or run it in batch mode"
+            "NOT IN over a subquery with more than one column (a null-aware anti join of \
+             several keys) is not supported in streaming mode yet: NOT EXISTS (...) is, or \
+             run it in batch mode"
                 .into(),
         )),
     }
@@ -1381,7 +1377,11 @@ impl Node {
                     Some(condition) => (Vec::new(), Some(condition)),
                     None => (j.on.clone(), j.filter.clone()),
                 };
-                if on.is_empty() && !j.null_aware {
+                // A semi or anti join on a condition alone (a correlated NOT IN or EXISTS
+                // without an equality) meets on one worker, as the null-aware join does.
+                let conditional = matches!(kind, JoinKind::Semi { .. } | JoinKind::Anti { .. })
+                    && condition.is_some();
+                if on.is_empty() && !conditional {
                     return Err(unsupported("a join without an equality of the two sides"));
                 }
                 let left = Node::from_plan(&j.left, state, tables)?;
