@@ -520,6 +520,85 @@ fn the_sql_example_matches_an_independent_computation() {
 }
 
 #[test]
+fn a_left_lookup_into_an_idle_socket_table_prints_each_order_as_it_comes() {
+    // Rates and orders come over two sockets that stay open, and the rates socket goes quiet
+    // after each write. Its source has no event time, so it must not hold the orders back:
+    // each order is printed before either socket closes. Each order joins the rates read
+    // before it that meet the condition, or is padded with NULLs: order 2 comes before the
+    // USD rate and stays unmatched; order 5's EUR rate fails the condition.
+    use std::io::{BufRead, Write};
+    let (rates, orders) = (
+        TcpListener::bind("127.0.0.1:0"),
+        TcpListener::bind("127.0.0.1:0"),
+    );
+    let (rates, orders) = (rates.unwrap(), orders.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lookup.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "SET 'execution.runtime-mode' = 'streaming';
+            CREATE TABLE rates (currency STRING, rate BIGINT) WITH ('connector' = 'socket',
+                'hostname' = '127.0.0.1', 'port' = '{}', 'format' = 'csv');
+            CREATE TABLE orders (id BIGINT, currency STRING, amount BIGINT, pt AS PROCTIME())
+                WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{}',
+                'format' = 'csv');
+            CREATE TABLE priced (id BIGINT, price BIGINT) WITH ('connector' = 'print');
+            INSERT INTO priced SELECT o.id, o.amount * r.rate FROM orders AS o
+            LEFT JOIN rates FOR SYSTEM_TIME AS OF o.pt AS r
+            ON o.currency = r.currency AND r.rate > o.amount;",
+            rates.local_addr().unwrap().port(),
+            orders.local_addr().unwrap().port(),
+        ),
+    )
+    .unwrap();
+    let mut child = riffle()
+        .args(["sql", "-f", script.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if line.starts_with("+I") {
+                lines.send(line).unwrap();
+            }
+        }
+    });
+    let next = |n: usize| -> Vec<String> {
+        let mut got: Vec<String> = (0..n)
+            .map(|_| printed.recv_timeout(Duration::from_secs(30)).unwrap())
+            .collect();
+        got.sort();
+        got
+    };
+    let (mut rates, mut orders) = (rates.accept().unwrap().0, orders.accept().unwrap().0);
+    let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
+    // One write (a batch) per order: the orders' source counts more batches than the rates'.
+    let mut send = |lines: &[&str]| {
+        for line in lines {
+            orders.write_all(format!("{line}\n").as_bytes()).unwrap();
+            pause(50);
+        }
+    };
+    rates.write_all(b"EUR,110\nGBP,130\n").unwrap();
+    pause(300);
+    send(&["1,EUR,10", "2,USD,20", "3,GBP,30"]);
+    assert_eq!(next(3), ["+I[1, 1100]", "+I[2, NULL]", "+I[3, 3900]"]);
+    rates.write_all(b"USD,90\n").unwrap();
+    pause(300);
+    send(&["4,USD,20", "5,EUR,200"]);
+    assert_eq!(next(2), ["+I[4, 1800]", "+I[5, NULL]"]);
+    drop(rates);
+    drop(orders);
+    assert!(child.wait().unwrap().success());
+    assert!(printed.recv_timeout(Duration::from_secs(5)).is_err());
+}
+
+#[test]
 fn a_sql_typo_is_a_clear_error_with_a_caret() {
     let out = riffle()
         .args(["sql", "-e", "SELECT 1;\nSELECT x FROM;"])

@@ -122,7 +122,9 @@ impl<T> WatermarkStrategy<T> {
     /// makes no event-time progress until the source ends: for jobs without event-time
     /// operators or with processing-time windows only. (It moves up by one tick per batch
     /// from its minimum, far below any real time, so that keyed operators, which apply
-    /// records in watermark order, apply each batch as it comes rather than at the end.)
+    /// records in watermark order, apply each batch as it comes rather than at the end; and
+    /// while the source has nothing to read, up to the highest watermark of the process's
+    /// sources, so that it holds no other input back.)
     pub fn none() -> Self {
         WatermarkStrategy {
             timestamp: None,
@@ -172,8 +174,6 @@ impl<T> WatermarkStrategy<T> {
 struct WatermarkTracker<T> {
     strategy: WatermarkStrategy<T>,
     max_timestamp: EventTime,
-    /// Batches stamped without event time: the logical progress of a source without one.
-    ticks: EventTime,
 }
 
 impl<T> WatermarkTracker<T> {
@@ -194,20 +194,20 @@ impl<T> WatermarkTracker<T> {
             None => {
                 let now = now_millis();
                 self.max_timestamp = self.max_timestamp.max(now);
-                self.ticks += 1;
                 records.extend(batch.drain(..).map(|value| (now, value)));
             }
         }
         records
     }
 
-    fn watermark(&self) -> EventTime {
+    /// The watermark after a batch, the source's being `current` before it.
+    fn watermark(&self, current: EventTime) -> EventTime {
         match (self.strategy.out_of_orderness, &self.strategy.timestamp) {
             (Some(bound), _) if self.max_timestamp > MIN_WATERMARK => {
                 self.max_timestamp.saturating_sub(bound).saturating_sub(1)
             }
             // Logical progress only: batches emitted before this one are complete.
-            (_, None) => MIN_WATERMARK.saturating_add(self.ticks),
+            (_, None) => current.saturating_add(1),
             _ => MIN_WATERMARK,
         }
     }
@@ -295,13 +295,6 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
             ),
         }
         self.tracker.max_timestamp = snapshot.max_timestamp;
-        // A source without event time counts on from the batches it had stamped, so that its
-        // watermark keeps moving after a restore rather than stalling at the restored one.
-        if self.tracker.strategy.timestamp.is_none() {
-            if let Some(ticks) = snapshot.watermark.checked_sub(MIN_WATERMARK) {
-                self.tracker.ticks = ticks;
-            }
-        }
         Ok(Time::new(epoch, snapshot.watermark))
     }
 
@@ -361,7 +354,7 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
                 let mut records = self.tracker.stamp_all(&mut self.batch);
                 output.session(&*cap).give_container(&mut records);
                 if reader_watermark.is_none() {
-                    advance(cap, self.tracker.watermark());
+                    advance(cap, self.tracker.watermark(cap.time().watermark));
                 }
                 self.job.observe_watermark(cap.time().watermark);
             }
@@ -373,7 +366,18 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
                 }
                 SourceStatus::Idle => {
                     let since = *self.idle_since.get_or_insert_with(Instant::now);
-                    if let Some(timeout) = self.tracker.strategy.idle_timeout {
+                    // A source without event time counts only its own batches: idle, it
+                    // holds nothing back at once (whatever it reads later comes after all
+                    // that was emitted so far; its next batch moves it one tick past), as
+                    // processing time waits for nothing in Flink: a lookup into an idle
+                    // table must not stall the probe side.
+                    let untimed =
+                        self.tracker.strategy.timestamp.is_none() && reader_watermark.is_none();
+                    let timeout = match self.tracker.strategy.idle_timeout {
+                        None if untimed => Some(Duration::ZERO),
+                        timeout => timeout,
+                    };
+                    if let Some(timeout) = timeout {
                         if since.elapsed() >= timeout {
                             advance(cap, self.job.max_watermark());
                         }
@@ -419,7 +423,6 @@ impl<'s> Env<'s> {
                     tracker: WatermarkTracker {
                         strategy,
                         max_timestamp: MIN_WATERMARK,
-                        ticks: 0,
                     },
                     job: Arc::clone(&job),
                     store,

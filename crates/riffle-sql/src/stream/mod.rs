@@ -1430,12 +1430,6 @@ impl Node {
                     Some(_) if window.is_some() => {
                         return Err(unsupported("a temporal join of window rows"))
                     }
-                    Some(TemporalTable::Lookup { wait: None }) if kind != JoinKind::Inner => {
-                        return Err(unsupported(
-                            "a temporal join AS OF a processing time into a table that is not \
-                             read whole, other than an inner one",
-                        ))
-                    }
                     Some(_)
                         if !matches!(
                             kind,
@@ -3005,6 +2999,11 @@ impl Join {
             .key_by(|row: &Either<JoinRow, JoinRow>| match row {
                 Either::Left(r) | Either::Right(r) => r.key.clone(),
             });
+        // Inner, window and lookup joins pair rows as they come (JoinFold); other outer,
+        // semi and anti joins count partners (PartnerFold).
+        let fold = self.kind == JoinKind::Inner
+            || self.window.is_some()
+            || self.temporal == Some(TemporalJoin::Lookup);
         let (joined, schema) = match self.kind {
             JoinKind::Inner | JoinKind::Outer { .. }
                 if matches!(
@@ -3026,7 +3025,7 @@ impl Join {
                     Arc::clone(&self.schema),
                 )
             }
-            kind if kind == JoinKind::Inner || self.window.is_some() => (
+            kind if fold => (
                 with_ttl(
                     keyed,
                     JoinFold {
@@ -3131,6 +3130,10 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for JoinFold {
                 }
                 None => rows.add(values),
             };
+        if self.lookup && self.kind != JoinKind::Inner {
+            self.lookup_row(row, ctx);
+            return;
+        }
         if self.kind != JoinKind::Inner {
             self.partner_row(row, ctx);
             return;
@@ -3246,6 +3249,33 @@ impl JoinFold {
         mine.add(values);
         for pair in pairs {
             ctx.collect(pair);
+        }
+    }
+
+    /// A row of a LEFT lookup join: a right row is kept (the table's rows at hand); a left
+    /// row is joined with those that meet the condition, or without one padded with NULLs,
+    /// and not kept.
+    fn lookup_row(&self, row: Either<JoinRow, JoinRow>, ctx: &mut JoinContext<'_>) {
+        let (_, rights) = ctx.state();
+        let left = match row {
+            Either::Right(r) => {
+                rights.add(r.values);
+                return;
+            }
+            Either::Left(l) => l.values,
+        };
+        let others: Vec<&[Value]> = rights.get().iter().map(Vec::as_slice).collect();
+        let met = meets(self.condition.as_ref(), &left, true, &others);
+        let mut out = pairs_met(&left, &others, &met, true);
+        if others.is_empty() {
+            // No right row of the key: no entry for it either.
+            ctx.clear_state();
+        }
+        if out.is_empty() {
+            out.push(padded(&left, true, self.widths));
+        }
+        for row in out {
+            ctx.collect(row);
         }
     }
 
