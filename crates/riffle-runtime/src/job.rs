@@ -25,6 +25,9 @@ pub struct JobShared {
     panicked: AtomicBool,
     counters: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
     max_watermark: AtomicI64,
+    /// The largest watermark of the sources without event time (batch ticks), kept apart
+    /// so that their counts never pass for event time.
+    max_ticks: AtomicI64,
     checkpoints: OnceLock<Arc<CheckpointStore>>,
     sinks_per_worker: AtomicUsize,
     /// (processes, this process's index), once the job runs.
@@ -49,6 +52,7 @@ impl Default for JobShared {
             panicked: AtomicBool::new(false),
             counters: Mutex::new(BTreeMap::new()),
             max_watermark: AtomicI64::new(MIN_WATERMARK),
+            max_ticks: AtomicI64::new(MIN_WATERMARK),
             checkpoints: OnceLock::new(),
             sinks_per_worker: AtomicUsize::new(0),
             cluster: OnceLock::new(),
@@ -154,6 +158,19 @@ impl JobShared {
     /// The largest watermark any source of this process has reached.
     pub fn max_watermark(&self) -> EventTime {
         self.max_watermark.load(Ordering::Relaxed)
+    }
+
+    /// Notes the watermark of a source without event time (see [`JobShared::max_ticks`]).
+    pub(crate) fn observe_ticks(&self, watermark: EventTime) {
+        self.max_ticks.fetch_max(watermark, Ordering::Relaxed);
+    }
+
+    /// The largest watermark any source of this process has reached, those without event
+    /// time included: what an idle source without event time moves up to.
+    pub(crate) fn max_ticks(&self) -> EventTime {
+        self.max_ticks
+            .load(Ordering::Relaxed)
+            .max(self.max_watermark())
     }
 
     /// Processes in the job (1 before it runs).

@@ -122,9 +122,11 @@ impl<T> WatermarkStrategy<T> {
     /// makes no event-time progress until the source ends: for jobs without event-time
     /// operators or with processing-time windows only. (It moves up by one tick per batch
     /// from its minimum, far below any real time, so that keyed operators, which apply
-    /// records in watermark order, apply each batch as it comes rather than at the end; and
-    /// while the source has nothing to read, up to the highest watermark of the process's
-    /// sources, so that it holds no other input back.)
+    /// records in watermark order, apply each batch as it comes rather than at the end.
+    /// With [`with_idleness`](Self::with_idleness)`(Duration::ZERO)` it also moves up to the
+    /// highest watermark of the process's sources whenever it has nothing to read, so that
+    /// an unbounded input that goes quiet holds no other input back; its next batch then
+    /// moves it one tick past that.)
     pub fn none() -> Self {
         WatermarkStrategy {
             timestamp: None,
@@ -356,7 +358,10 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
                 if reader_watermark.is_none() {
                     advance(cap, self.tracker.watermark(cap.time().watermark));
                 }
-                self.job.observe_watermark(cap.time().watermark);
+                match self.tracker.strategy.timestamp {
+                    Some(_) => self.job.observe_watermark(cap.time().watermark),
+                    None => self.job.observe_ticks(cap.time().watermark),
+                }
             }
             match status {
                 SourceStatus::Ready => {}
@@ -366,20 +371,15 @@ impl<T: Data, R: SourceReader<T>> SourceDriver<T, R> {
                 }
                 SourceStatus::Idle => {
                     let since = *self.idle_since.get_or_insert_with(Instant::now);
-                    // A source without event time counts only its own batches: idle, it
-                    // holds nothing back at once (whatever it reads later comes after all
-                    // that was emitted so far; its next batch moves it one tick past), as
-                    // processing time waits for nothing in Flink: a lookup into an idle
-                    // table must not stall the probe side.
-                    let untimed =
-                        self.tracker.strategy.timestamp.is_none() && reader_watermark.is_none();
-                    let timeout = match self.tracker.strategy.idle_timeout {
-                        None if untimed => Some(Duration::ZERO),
-                        timeout => timeout,
-                    };
-                    if let Some(timeout) = timeout {
+                    if let Some(timeout) = self.tracker.strategy.idle_timeout {
                         if since.elapsed() >= timeout {
-                            advance(cap, self.job.max_watermark());
+                            advance(
+                                cap,
+                                match self.tracker.strategy.timestamp {
+                                    Some(_) => self.job.max_watermark(),
+                                    None => self.job.max_ticks(),
+                                },
+                            );
                         }
                     }
                     return Ok(Next::Later);

@@ -1,23 +1,29 @@
 //! Correlated `NOT IN`: `x NOT IN (SELECT y FROM s WHERE s.k = t.k)`.
 //!
-//! DataFusion plans a `NOT IN` over a subquery into a null-aware anti join whose first key
-//! pair is `(x, y)`, whose other key pairs are the subquery's correlated equalities and whose
-//! filter is the rest of its correlated condition. Its hash join runs only one key pair, so
-//! a correlated equality fails in batch mode, and with a filter it drops every row once the
-//! subquery has a NULL anywhere, whether or not that row meets the filter (a wrong result).
-//! [`CorrelatedNotIn`] rewrites a correlated null-aware join into a plain anti join as Flink
-//! does: keyed by the correlated equalities (none: a join of one worker), with `(x = y OR x
-//! IS NULL OR y IS NULL) AND filter` as its condition, so that a row is dropped when a row of
-//! its own subquery equals it or either value is NULL. An empty subquery keeps every row,
-//! NULLs too, as `NOT IN` over an empty set is true. An uncorrelated `NOT IN` is left to
-//! DataFusion (and to the streaming planner's null-aware join).
+//! DataFusion turns a `NOT IN` over a subquery into a null-aware anti join. Its hash join
+//! takes one key pair, so a correlated equality fails in batch mode; with a correlated
+//! condition that is not an equality it dropped every row once the subquery held a NULL
+//! anywhere, whether or not that row's own subquery did (a wrong result); and once its
+//! rules have run, which key pair is `x = y` cannot be told from the correlated ones.
+//! [`CorrelatedNotIn`], an analyser rule, rewrites a correlated `NOT IN` before any of that,
+//! as Flink does, into `NOT EXISTS (SELECT y FROM s WHERE s.k = t.k AND (x = y OR x IS NULL
+//! OR y IS NULL))`: a row is dropped when a row of its own subquery equals it or either
+//! value is NULL, and kept when its subquery is empty, with a NULL `x` too, as `NOT IN` over
+//! an empty set is true. DataFusion then plans a plain anti join keyed by the correlated
+//! equalities. An uncorrelated `NOT IN` stays DataFusion's null-aware join (one key pair,
+//! which batch mode hashes; the streaming planner runs it on the same condition).
 
-use datafusion::common::tree_node::Transformed;
-use datafusion::common::Result;
-use datafusion::logical_expr::{Expr, Join, JoinType, LogicalPlan};
-use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
+use std::sync::Arc;
 
-/// The optimiser rule (see the module's note); it runs after DataFusion's own rules.
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{Column, DFSchema, Result};
+use datafusion::logical_expr::expr::{Exists, InSubquery};
+use datafusion::logical_expr::utils::{conjunction, split_conjunction_owned};
+use datafusion::logical_expr::{lit, Expr, Filter, LogicalPlan, LogicalPlanBuilder, Subquery};
+use datafusion::optimizer::AnalyzerRule;
+
+/// The analyser rule (see the module's note).
 #[derive(Debug)]
 pub(crate) struct CorrelatedNotIn;
 
@@ -29,45 +35,74 @@ pub(crate) fn null_aware_partner(x: &Expr, y: &Expr) -> Expr {
         .or(y.clone().is_null())
 }
 
-impl OptimizerRule for CorrelatedNotIn {
+impl AnalyzerRule for CorrelatedNotIn {
     fn name(&self) -> &str {
         "riffle_correlated_not_in"
     }
 
-    fn apply_order(&self) -> Option<ApplyOrder> {
-        Some(ApplyOrder::BottomUp)
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let LogicalPlan::Filter(filter) = plan else {
+                return Ok(Transformed::no(plan));
+            };
+            let schema = Arc::clone(filter.input.schema());
+            let mut changed = false;
+            let conjuncts = split_conjunction_owned(filter.predicate)
+                .into_iter()
+                .map(|conjunct| match conjunct {
+                    Expr::InSubquery(InSubquery {
+                        expr,
+                        subquery,
+                        negated: true,
+                    }) if !subquery.outer_ref_columns.is_empty() => {
+                        changed = true;
+                        not_exists(&expr, subquery, &schema)
+                    }
+                    other => Ok(other),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // A predicate splits into one conjunct or more.
+            let predicate = conjunction(conjuncts).unwrap_or_else(|| lit(true));
+            let filter = Filter::try_new(predicate, filter.input)?;
+            Ok(match changed {
+                true => Transformed::yes(LogicalPlan::Filter(filter)),
+                false => Transformed::no(LogicalPlan::Filter(filter)),
+            })
+        })
+        .data()
     }
+}
 
-    fn rewrite(
-        &self,
-        plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
-    ) -> Result<Transformed<LogicalPlan>> {
-        let LogicalPlan::Join(join) = plan else {
-            return Ok(Transformed::no(plan));
-        };
-        let correlated = join.on.len() > 1 || join.filter.is_some();
-        if !join.null_aware || join.join_type != JoinType::LeftAnti || !correlated {
-            return Ok(Transformed::no(LogicalPlan::Join(join)));
-        }
-        // The subquery's value is its first column; the correlated columns follow it.
-        let first = join.right.schema().qualified_field(0);
-        let (x, y) = &join.on[0];
-        if !matches!(y, Expr::Column(c) if (c.relation.as_ref(), c.name.as_str())
-            == (first.0, first.1.name().as_str()))
-        {
-            return Ok(Transformed::no(LogicalPlan::Join(join)));
-        }
-        let partner = null_aware_partner(x, y);
-        let filter = match join.filter {
-            Some(filter) => partner.and(filter),
-            None => partner,
-        };
-        Ok(Transformed::yes(LogicalPlan::Join(Join {
-            on: join.on[1..].to_vec(),
-            filter: Some(filter),
-            null_aware: false,
-            ..join
-        })))
-    }
+/// `NOT EXISTS (subquery WHERE x = y OR x IS NULL OR y IS NULL)` for `x NOT IN (subquery)`,
+/// `x` being over the outer rows (`schema`) and `y` the subquery's one column.
+fn not_exists(x: &Expr, subquery: Subquery, schema: &DFSchema) -> Result<Expr> {
+    let mut outer = subquery.outer_ref_columns;
+    // Inside the subquery, x's columns are references to the outer row.
+    let x = x
+        .clone()
+        .transform(|e| match e {
+            Expr::Column(column) => {
+                let (_, field) = schema.qualified_field_from_column(&column)?;
+                let reference = Expr::OuterReferenceColumn(Arc::clone(field), column);
+                if !outer.contains(&reference) {
+                    outer.push(reference.clone());
+                }
+                Ok(Transformed::yes(reference))
+            }
+            other => Ok(Transformed::no(other)),
+        })
+        .data()?;
+    let values = Arc::unwrap_or_clone(subquery.subquery);
+    let y = Expr::Column(Column::from(values.schema().qualified_field(0)));
+    let partners = LogicalPlanBuilder::from(values)
+        .filter(null_aware_partner(&x, &y))?
+        .build()?;
+    Ok(Expr::Exists(Exists::new(
+        Subquery {
+            subquery: Arc::new(partners),
+            outer_ref_columns: outer,
+            spans: subquery.spans,
+        },
+        true,
+    )))
 }

@@ -176,8 +176,9 @@ impl Session {
         // It turns inner joins into semi joins (or drops them) where one side's rows are
         // unique; the streaming runtime runs inner joins.
         ctx.remove_optimizer_rule("eliminate_join");
-        // A correlated NOT IN as a keyed anti join with a condition (see the module).
-        ctx.add_optimizer_rule(Arc::new(crate::not_in::CorrelatedNotIn));
+        // A correlated NOT IN as NOT EXISTS, before DataFusion decorrelates it (see the
+        // module).
+        ctx.add_analyzer_rule(Arc::new(crate::not_in::CorrelatedNotIn));
         crate::functions::register(&ctx);
         Ok(Session {
             ctx,
@@ -1245,9 +1246,10 @@ impl Session {
             };
             let node = Node::from_plan(&plan, &self.ctx.state(), &planner)
                 .map_err(|e| in_statement(inner, e))?;
+            let workers = self.parallelism()?;
             out.push_str(&format!(
-                "\n== Streaming plan ({} workers) ==\n{}",
-                self.parallelism()?,
+                "\n== Streaming plan ({workers} worker{}) ==\n{}",
+                if workers == 1 { "" } else { "s" },
                 node.describe()
             ));
         } else {
@@ -1620,6 +1622,7 @@ impl Session {
             },
             rowtime,
             reader_watermarks,
+            bounded: is_bounded(def),
             upserts,
         })
     }

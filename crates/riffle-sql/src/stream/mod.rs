@@ -68,6 +68,11 @@ pub struct SourceSpec {
     pub rowtime: Option<(Physical, i64)>,
     /// The reader emits its own watermarks (generators that know their disorder).
     pub reader_watermarks: bool,
+    /// The table ends (a bounded source). An unbounded one without event time holds no
+    /// other input back while it has nothing to read (an idle timeout of zero): a lookup
+    /// into a quiet table must not stall the probe rows, as processing time waits for
+    /// nothing in Flink. A bounded one holds them until it is read whole.
+    pub bounded: bool,
     /// An upsert source (`upsert-kafka`): its reader's batches carry each row's kind last
     /// (`+I` for a value, `-D` for a tombstone), and the scan makes them a changelog.
     pub upserts: Option<Upserts>,
@@ -955,7 +960,8 @@ fn as_f64(v: &Value) -> f64 {
 
 /// The condition under which a row of a null-aware anti join (`x NOT IN (SELECT y ...)`)
 /// has a partner: `x = y OR x IS NULL OR y IS NULL`; `None` for other joins. A correlated
-/// one is a plain anti join with a condition by now (`not_in.rs`).
+/// one is a plain anti join with a condition by now (it was planned as NOT EXISTS:
+/// `not_in.rs`).
 fn null_aware(join: &datafusion::logical_expr::Join) -> Result<Option<Expr>> {
     if !join.null_aware {
         return Ok(None);
@@ -2076,7 +2082,8 @@ fn scan<'s>(
     let reader = (source.reader)(env.job(), env.worker_index(), env.workers(), columns)?;
     let name = format!("sql.{}", source.name);
     let strategy = match &source.rowtime {
-        None => WatermarkStrategy::none(),
+        None if source.bounded => WatermarkStrategy::none(),
+        None => WatermarkStrategy::none().with_idleness(std::time::Duration::ZERO),
         Some((rowtime, delay)) => {
             let rowtime = Arc::clone(rowtime);
             let job = Arc::clone(env.job());
