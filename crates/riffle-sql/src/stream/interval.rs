@@ -162,6 +162,12 @@ impl SideRows {
             };
             let times = cast(time, &DataType::Int64).map_err(arrow_error)?;
             let times = times.as_primitive::<Int64Type>();
+            // A part's share of the batch, with some room: chunks grown by doubling copied
+            // their bytes ~once over.
+            let per_part = super::PARTS as usize;
+            let share = |n: usize| n / per_part + n / (4 * per_part) + 16;
+            let (byte_share, row_share) =
+                (share(keys.size() + rows.size()), share(batch.num_rows()));
             for row in 0..batch.num_rows() {
                 if key_columns.iter().any(|c| c.is_null(row)) {
                     continue;
@@ -175,8 +181,8 @@ impl SideRows {
                         JoinChunk {
                             part,
                             left,
-                            bytes: Vec::new(),
-                            rows: Vec::new(),
+                            bytes: Vec::with_capacity(byte_share),
+                            rows: Vec::with_capacity(row_share),
                         },
                     )
                 });
@@ -223,6 +229,14 @@ struct Slot {
 }
 
 impl Bucket {
+    fn with_capacity(bytes: usize, rows: usize) -> Self {
+        Bucket {
+            bytes: Vec::with_capacity(bytes),
+            rows: Vec::with_capacity(rows),
+            latest: FxMap::default(),
+        }
+    }
+
     fn push(&mut self, hash: u64, key: &[u8], row: &[u8], expiry: Option<EventTime>) {
         let index = self.rows.len();
         let before = self.latest.insert(hash, index);
@@ -381,12 +395,21 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             if !unexpired(r.expiry, watermark) {
                 continue;
             }
-            let bucket = own.entry(end).or_insert_with(|| {
+            if !own.contains_key(&end) {
                 if end != EventTime::MAX {
                     timers.push(end);
                 }
-                Bucket::default()
-            });
+                // As large as the side's largest bucket of the part: buckets of the same
+                // width hold about as many rows, and one grown by doubling copied its
+                // bytes ~once over (2% of q5).
+                let (bytes, rows) = own.values().fold((0, 0), |(b, r), x| {
+                    (b.max(x.bytes.len()), r.max(x.rows.len()))
+                });
+                own.insert(end, Bucket::with_capacity(bytes, rows));
+            }
+            let Some(bucket) = own.get_mut(&end) else {
+                continue;
+            };
             bucket.push(r.hash, key, row, r.expiry);
         }
         let batch = match pairs.is_empty() {
