@@ -16,7 +16,7 @@ EVENTS=${EVENTS:-5434783}          # 46 of every 50 events are bids: about 5,000
 DATA=${DATA:-$HOME/.cache/riffle-bench-data/bids-$EVENTS}
 VENV=${RIFFLE_BENCH_VENV:-$HOME/.cache/riffle-bench-venv}
 QUERIES=${QUERIES:-q0 q1 q2 q5 q7 groupby}
-RUNS=${RUNS:-3}                    # Riffle runs per query and parallelism (odd: the median is one)
+RUNS=${RUNS:-5}                    # Riffle rounds per query (odd: the median is one run)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -80,22 +80,30 @@ echo "{\"engine\":\"batch-count (riffle file reader, a partition per byte range)
 # Riffle's runs first, then Flink's: a Flink run's JVM is still winding down when its script
 # returns, and a Riffle run right after it shared the 2 cores with it (the runs of 2026-11-27
 # 01:40 UTC measured q0 on 2 workers at 0.69 s that way, 0.33 s alone).
-# Each Riffle run $RUNS times back to back (3 unless set), the median reported: a run started after the
-# machine idled for a few seconds takes up to twice as long (q0 on 1 worker: 0.96-1.35 s
-# after 8 s of idling, 0.61-0.63 s back to back), as the virtual CPUs wake; Flink's timed
-# part starts after its JVM has been busy starting and planning.
+# Each Riffle query runs $RUNS rounds (5 unless set), each round 1 worker then 2 workers, and
+# the median of each is reported: a run started after the machine idled for a few seconds
+# takes up to twice as long (q0 on 1 worker: 0.96-1.35 s after 8 s of idling, 0.61-0.63 s
+# back to back), as the virtual CPUs wake, and this VM has spells in which every run is
+# 20-50% slower. Runs of the two parallelisms in turns meet the same spells, so their ratio
+# (the p2/p1 target) is not decided by which of them a spell fell on, as it was when each
+# ran its rounds back to back (until 2026-11-28). Flink's timed part starts after its JVM
+# has been busy starting and planning.
 for q in $QUERIES; do
   { ddl; query "$q"; } > "$WORK/$q.sql"
-  for p in 1 2; do
-    runs=()
-    for _ in $(seq "$RUNS"); do
+  runs1=(); runs2=()
+  for _ in $(seq "$RUNS"); do
+    for p in 1 2; do
       start=$(now)
-      "$RIFFLE" sql -w "$p" -f "$WORK/$q.sql" > /dev/null 2> "$WORK/err"
+      "$RIFFLE" sql -w "$p" -f "$WORK/$q.sql" > /dev/null 2> "$WORK/err-$p"
       end=$(now)
-      runs+=("$(printf %.3f "$(echo "$end - $start" | bc)")")
+      took="$(printf %.3f "$(echo "$end - $start" | bc)")"
+      if [ "$p" = 1 ]; then runs1+=("$took"); else runs2+=("$took"); fi
     done
+  done
+  for p in 1 2; do
+    if [ "$p" = 1 ]; then runs=("${runs1[@]}"); else runs=("${runs2[@]}"); fi
     median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-    echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$median,\"runs\":[$(IFS=,; echo "${runs[*]}")],\"said\":\"$(tail -1 "$WORK/err")\"}"
+    echo "{\"engine\":\"riffle\",\"query\":\"$q\",\"parallelism\":$p,\"rows\":$ROWS,\"seconds\":$median,\"runs\":[$(IFS=,; echo "${runs[*]}")],\"said\":\"$(tail -1 "$WORK/err-$p")\"}"
   done
 done
 if [ -z "${SKIP_FLINK:-}" ]; then
