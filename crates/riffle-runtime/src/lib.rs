@@ -59,6 +59,7 @@ pub use join::{
 };
 pub use keyed::KeyedStream;
 pub use metrics::MetricsServer;
+pub use operator::FINAL_EPOCH;
 pub use process::{Context, EventTimeBuffer, KeyedProcessFunction, Timer};
 pub use sink::Sink;
 pub use source::{decode_u64, now_millis, Scripted, SourceReader, SourceStatus, WatermarkStrategy};

@@ -169,8 +169,9 @@ pub(crate) struct Epochs {
     max_ms: Arc<AtomicU64>,
 }
 
-/// The pseudo-epoch of the snapshot taken when the input has ended.
-pub(crate) const FINAL_EPOCH: u64 = u64::MAX;
+/// The pseudo-epoch of the snapshot taken when the input has ended: the last epoch a
+/// checkpointing sink's `epoch_complete` sees.
+pub const FINAL_EPOCH: u64 = u64::MAX;
 
 impl Epochs {
     pub(crate) fn new(job: &JobShared, name: String, worker: usize) -> Self {

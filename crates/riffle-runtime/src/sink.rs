@@ -27,7 +27,8 @@ pub trait Sink<T>: 'static {
     /// Writes (and drains) a batch of records with their event times.
     fn write(&mut self, records: &mut Vec<(EventTime, T)>) -> Result<()>;
 
-    /// Every record of `epoch` has been written: make it durable, pending commit.
+    /// Every record of `epoch` has been written: make it durable, pending commit. The epoch
+    /// closed when the input has ended is [`FINAL_EPOCH`](crate::FINAL_EPOCH).
     fn epoch_complete(&mut self, _epoch: u64) -> Result<()> {
         Ok(())
     }

@@ -585,7 +585,7 @@ impl Sink<KafkaRecord> for KafkaSink {
             Ok(())
         } else if self.config.guarantee == DeliveryGuarantee::AtLeastOnce {
             self.flush()?;
-            if epoch == u64::MAX {
+            if epoch == riffle_runtime::FINAL_EPOCH {
                 self.log_deliveries();
             }
             Ok(())

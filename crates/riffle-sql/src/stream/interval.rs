@@ -395,21 +395,21 @@ impl KeyedProcessFunction<u32, JoinChunk> for IntervalFold {
             if !unexpired(r.expiry, watermark) {
                 continue;
             }
-            if !own.contains_key(&end) {
+            // A new bucket is as large as the side's largest bucket of the part: buckets of
+            // the same width hold about as many rows, and one grown by doubling copied its
+            // bytes ~once over (2% of q5).
+            let size = match own.contains_key(&end) {
+                true => (0, 0),
+                false => own.values().fold((0, 0), |(b, r), x| {
+                    (b.max(x.bytes.len()), r.max(x.rows.len()))
+                }),
+            };
+            let bucket = own.entry(end).or_insert_with(|| {
                 if end != EventTime::MAX {
                     timers.push(end);
                 }
-                // As large as the side's largest bucket of the part: buckets of the same
-                // width hold about as many rows, and one grown by doubling copied its
-                // bytes ~once over (2% of q5).
-                let (bytes, rows) = own.values().fold((0, 0), |(b, r), x| {
-                    (b.max(x.bytes.len()), r.max(x.rows.len()))
-                });
-                own.insert(end, Bucket::with_capacity(bytes, rows));
-            }
-            let Some(bucket) = own.get_mut(&end) else {
-                continue;
-            };
+                Bucket::with_capacity(size.0, size.1)
+            });
             bucket.push(r.hash, key, row, r.expiry);
         }
         let batch = match pairs.is_empty() {

@@ -3272,14 +3272,10 @@ impl JoinFold {
             Either::Left(l) => l.values,
         };
         let others: Vec<&[Value]> = rights.get().iter().map(Vec::as_slice).collect();
-        let met = meets(self.condition.as_ref(), &left, true, &others);
-        let mut out = pairs_met(&left, &others, &met, true);
+        let out = left_rows_met(self.condition.as_ref(), &left, &others, Some(self.widths));
         if others.is_empty() {
             // No right row of the key: no entry for it either.
             ctx.clear_state();
-        }
-        if out.is_empty() {
-            out.push(padded(&left, true, self.widths));
         }
         for row in out {
             ctx.collect(row);
@@ -3357,12 +3353,8 @@ impl VersionedFold {
     /// partner, or, in a LEFT join without any, the row with NULLs.
     fn pairs(&self, left: &[Value], candidates: Vec<&Vec<Value>>) -> Vec<Vec<Value>> {
         let others: Vec<&[Value]> = candidates.iter().map(|v| v.as_slice()).collect();
-        let met = meets(self.condition.as_ref(), left, true, &others);
-        let pairs = pairs_met(left, &others, &met, true);
-        if pairs.is_empty() && self.left_outer {
-            return vec![padded(left, true, self.widths)];
-        }
-        pairs
+        let widths = self.left_outer.then_some(self.widths);
+        left_rows_met(self.condition.as_ref(), left, &others, widths)
     }
 
     /// The right rows a left row at `t` joins: the version valid then, or (a lookup) all.
@@ -3540,6 +3532,22 @@ fn pairs_met(values: &[Value], others: &[&[Value]], met: &[bool], left: bool) ->
         .filter(|(_, met)| **met)
         .map(|(other, _)| beside(values, other, left))
         .collect()
+}
+
+/// A left row beside each of `others` that meets the condition; without any, in a LEFT
+/// join (`widths` of the two sides given), the row padded with NULLs.
+fn left_rows_met(
+    condition: Option<&PairCondition>,
+    left: &[Value],
+    others: &[&[Value]],
+    widths: Option<(usize, usize)>,
+) -> Vec<Vec<Value>> {
+    let met = meets(condition, left, true, others);
+    let pairs = pairs_met(left, others, &met, true);
+    match widths {
+        Some(widths) if pairs.is_empty() => vec![padded(left, true, widths)],
+        _ => pairs,
+    }
 }
 
 /// A join condition's value over `batch`, which must be a BOOLEAN.
