@@ -2,7 +2,7 @@
 //! with DataFusion over bounded tables (Flink's batch mode) or on the runtime as streaming
 //! jobs (see [`crate::stream`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
@@ -2263,8 +2263,9 @@ fn conform(from: &SchemaRef, to: &SchemaRef, table: &str) -> Result<SchemaRef> {
 /// The final table of a changelog (`batches` of `schema` plus the row kind): inserts and
 /// update-afters add their row, update-befores and deletes take one equal row away.
 fn materialise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
-    // A multiset of rows: row -> how many times it is in the table.
-    let mut table: BTreeMap<Vec<Value>, usize> = BTreeMap::new();
+    // A multiset of rows: row -> how many times it is in the table (sorted at the end: a
+    // long changelog settles into a few rows).
+    let mut table: HashMap<Vec<Value>, usize> = HashMap::new();
     for batch in batches {
         let columns = batch.columns();
         for row in 0..batch.num_rows() {
@@ -2283,10 +2284,11 @@ fn materialise(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatc
             }
         }
     }
-    let rows: Vec<Vec<Value>> = table
+    let mut rows: Vec<Vec<Value>> = table
         .into_iter()
         .flat_map(|(row, n)| std::iter::repeat_n(row, n))
         .collect();
+    rows.sort_unstable();
     batch_of(schema, &rows)
 }
 

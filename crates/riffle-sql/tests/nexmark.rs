@@ -140,22 +140,23 @@ fn nexmark_q5_hot_items_match_a_loop() {
     check_example("q5.sql", expected);
 }
 
-#[test]
-fn nexmark_q4_average_closing_price_per_category_matches_a_loop() {
-    let events = q_events();
-    // Each auction's highest bid among those placed while it was open, whenever the auction
-    // arrived (the join keeps both sides).
-    let auctions: BTreeMap<u64, (u64, i64, i64)> = events
+/// Auction id -> (seller, category, expiry).
+type Auctions = BTreeMap<u64, (u64, u64, i64)>;
+
+/// Each auction's highest bid among those placed while it was open, whenever the auction
+/// arrived (the join keeps both sides), and the auctions.
+fn closing_prices(events: &[Event]) -> (BTreeMap<u64, u64>, Auctions) {
+    let auctions: BTreeMap<u64, (u64, i64, i64, u64)> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Auction(a) => Some((a.id, (a.category, a.date_time, a.expires))),
+            Event::Auction(a) => Some((a.id, (a.category, a.date_time, a.expires, a.seller))),
             _ => None,
         })
         .collect();
     let mut finals: BTreeMap<u64, u64> = BTreeMap::new();
-    for e in &events {
+    for e in events {
         if let Event::Bid(b) = e {
-            if let Some((_, opened, expires)) = auctions.get(&b.auction) {
+            if let Some((_, opened, expires, _)) = auctions.get(&b.auction) {
                 if (*opened..=*expires).contains(&b.date_time) {
                     let f = finals.entry(b.auction).or_default();
                     *f = (*f).max(b.price);
@@ -163,9 +164,19 @@ fn nexmark_q4_average_closing_price_per_category_matches_a_loop() {
             }
         }
     }
+    let auctions = auctions
+        .into_iter()
+        .map(|(id, (category, _, expires, seller))| (id, (seller, category, expires)))
+        .collect();
+    (finals, auctions)
+}
+
+#[test]
+fn nexmark_q4_average_closing_price_per_category_matches_a_loop() {
+    let (finals, auctions) = closing_prices(&q_events());
     let mut per_category: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for (auction, price) in &finals {
-        let e = per_category.entry(auctions[auction].0).or_default();
+        let e = per_category.entry(auctions[auction].1).or_default();
         e.0 += price;
         e.1 += 1;
     }
@@ -186,6 +197,53 @@ fn nexmark_q4_average_closing_price_per_category_matches_a_loop() {
             assert!(
                 (avg - expected).abs() < 1e-6 * expected,
                 "{category}: {avg} vs {expected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nexmark_q6_average_of_each_sellers_last_closing_prices_matches_a_loop() {
+    let (finals, auctions) = closing_prices(&q_events());
+    // Per seller, the closing prices in order of expiry; each with the average of it and
+    // the 10 before it.
+    let mut per_seller: BTreeMap<u64, Vec<(i64, u64)>> = BTreeMap::new();
+    for (auction, price) in &finals {
+        let (seller, _, expires) = auctions[auction];
+        per_seller
+            .entry(seller)
+            .or_default()
+            .push((expires, *price));
+    }
+    let mut expected: Vec<(u64, f64)> = Vec::new();
+    for (seller, prices) in &mut per_seller {
+        // Rows of one time are in the order of their values, of which the price is first.
+        prices.sort();
+        for i in 0..prices.len() {
+            let frame = &prices[i.saturating_sub(10)..=i];
+            let sum: u64 = frame.iter().map(|(_, p)| p).sum();
+            expected.push((*seller, sum as f64 / frame.len() as f64));
+        }
+    }
+    expected.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert!(
+        per_seller.values().any(|p| p.len() > 11),
+        "some seller's frame is full"
+    );
+    for workers in [1, 4] {
+        let mut got: Vec<(u64, f64)> = example_rows("q6.sql", workers)
+            .iter()
+            .map(|r| {
+                let (s, avg) = r.split_once(',').unwrap();
+                (s.parse().unwrap(), avg.parse().unwrap())
+            })
+            .collect();
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(got.len(), expected.len(), "on {workers} workers");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(
+                g.0 == e.0 && (g.1 - e.1).abs() < 1e-9 * e.1,
+                "on {workers} workers: {g:?} vs {e:?}"
             );
         }
     }

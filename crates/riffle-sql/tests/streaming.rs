@@ -13,6 +13,11 @@ use riffle_sql::{Output, Session};
 const EVENTS: u64 = 200_000;
 
 fn bid_table(extra_settings: &str) -> String {
+    bid_table_of(EVENTS, extra_settings)
+}
+
+/// [`bid_table`] over the generator's first `events` events.
+fn bid_table_of(events: u64, extra_settings: &str) -> String {
     format!(
         "{extra_settings}
         CREATE TABLE bid (
@@ -24,25 +29,31 @@ fn bid_table(extra_settings: &str) -> String {
         ) WITH (
             'connector' = 'nexmark',
             'table' = 'bid',
-            'events.num' = '{EVENTS}',
+            'events.num' = '{events}',
             'first-event.rate' = '1000'
         );"
     )
 }
 
-/// `query`'s rows over the bid table in streaming mode on `workers` workers (sorted CSV lines).
-fn streamed(query: &str, workers: usize) -> Vec<String> {
+/// `query`'s rows over the bid table of `events` events in streaming mode on `workers`
+/// workers (sorted CSV lines).
+fn streamed(events: u64, query: &str, workers: usize) -> Vec<String> {
     let settings = format!(
         "SET 'execution.runtime-mode' = 'streaming'; SET 'parallelism.default' = '{workers}';"
     );
-    rows(&format!("{}{query}", bid_table(&settings)))
+    rows(&format!("{}{query}", bid_table_of(events, &settings)))
 }
 
 /// Asserts that `query` streamed on 1 and on 4 workers gives exactly `expected`.
 fn assert_streamed(query: &str, expected: &[String]) {
+    assert_streamed_of(EVENTS, query, expected);
+}
+
+/// [`assert_streamed`] over the generator's first `events` events.
+fn assert_streamed_of(events: u64, query: &str, expected: &[String]) {
     for workers in [1, 4] {
         assert_eq!(
-            streamed(query, workers),
+            streamed(events, query, workers),
             expected,
             "streaming on {workers} workers"
         );
@@ -68,12 +79,17 @@ fn written_lines(dir: &std::path::Path) -> Vec<String> {
 }
 
 fn bids() -> Vec<(i64, u64, u64)> {
+    bids_of(EVENTS)
+}
+
+/// The bids among the generator's first `events` events: (time, auction, price).
+fn bids_of(events: u64) -> Vec<(i64, u64, u64)> {
     let config = NexmarkConfig {
-        max_events: Some(EVENTS),
+        max_events: Some(events),
         events_per_second: 1000,
         ..NexmarkConfig::default()
     };
-    (0..EVENTS)
+    (0..events)
         .filter_map(|n| match event(&config, n) {
             Event::Bid(b) => Some((b.date_time, b.auction, b.price)),
             _ => None,
@@ -167,7 +183,7 @@ fn hopping_window_counts_match_a_loop_over_the_generator() {
     let query = "SELECT CAST(window_start AS BIGINT), COUNT(*) FROM TABLE(
             HOP(TABLE bid, DESCRIPTOR(dateTime), INTERVAL '5' SECOND, INTERVAL '10' SECOND))
         GROUP BY window_start, window_end;";
-    let mut got = streamed(query, 2);
+    let mut got = streamed(EVENTS, query, 2);
     // Sort numerically, as the expected rows are.
     got.sort_by_key(|r| r.split(',').next().unwrap().parse::<i64>().unwrap());
     assert_eq!(got, expected);
@@ -350,12 +366,17 @@ fn a_group_by_without_windows_ends_with_the_loops_counts_on_any_worker_count() {
     // With mini-batches (an update per group per message, groups kept per part).
     let mini_batch = format!("SET 'table.exec.mini-batch.enabled' = 'true'; {query}");
     assert_streamed(&mini_batch, &expected);
-    // Without aggregates a group is inserted once, however many messages hold it.
+    // Without aggregates a group is inserted once, however many rows or messages hold it.
     let keys: Vec<String> = expected
         .iter()
         .map(|line| line.split(',').next().unwrap_or_default().to_string())
         .collect();
     let query = "SELECT auction FROM bid GROUP BY auction;";
+    assert_streamed(query, &keys);
+    assert_streamed(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT auction FROM bid);",
+        &[keys.len().to_string()],
+    );
     assert_streamed(
         &format!("SET 'table.exec.mini-batch.enabled' = 'true'; {query}"),
         &keys,
@@ -472,6 +493,93 @@ fn a_function_registered_from_rust_runs_in_batch_and_streaming_mode() {
         out.sort_by_key(|l| l.split(',').next().unwrap().parse::<u64>().unwrap());
         assert_eq!(out, expected, "{mode} mode");
     }
+}
+
+/// Events of the OVER-over-updates test: each bid changes its auction's row, and every
+/// change recomputes the rows after it in its partition.
+const OVER_EVENTS: u64 = 30_000;
+
+/// An auction's row in the OVER-over-updates test: its last bid's second, id and bids.
+type Latest = (i64, u64, u64);
+
+#[test]
+fn over_windows_over_an_updating_result_end_with_the_loops_rows_on_any_worker_count() {
+    // Each auction's bid count and the second of its last bid (auctions share seconds, so
+    // RANGE frames have peers and ROWS frames ties), 20 auctions in a row to a partition.
+    let mut latest: BTreeMap<u64, (i64, u64)> = BTreeMap::new();
+    for (ts, auction, _) in bids_of(OVER_EVENTS) {
+        let e = latest.entry(auction).or_default();
+        e.0 = e.0.max(ts - ts.rem_euclid(1_000));
+        e.1 += 1;
+    }
+    let mut partitions: BTreeMap<u64, Vec<Latest>> = BTreeMap::new();
+    for (auction, (t, n)) in &latest {
+        partitions
+            .entry(auction / 20)
+            .or_default()
+            .push((*t, *auction, *n));
+    }
+    // Rows of one time are in the order of their values: the auction's id first.
+    partitions.values_mut().for_each(|rows| rows.sort());
+    let ties = partitions
+        .values()
+        .map(|rows| rows.windows(2).filter(|w| w[0].0 == w[1].0).count())
+        .sum::<usize>();
+    assert!(ties > 100, "{ties} ties");
+    let expected = |row: &dyn Fn(&[Latest], usize) -> String| {
+        let mut lines: Vec<String> = partitions
+            .values()
+            .flat_map(|rows| (0..rows.len()).map(|i| row(rows, i)).collect::<Vec<_>>())
+            .collect();
+        lines.sort();
+        lines
+    };
+    let sum = |rows: &[Latest], keep: &dyn Fn(usize) -> bool| -> u64 {
+        (0..rows.len())
+            .filter(|j| keep(*j))
+            .map(|j| rows[j].2)
+            .sum()
+    };
+    let range = expected(&|rows, i| {
+        let t = rows[i].0;
+        let s = sum(rows, &|j| (t - 2_000..=t).contains(&rows[j].0));
+        format!("{},{s}", rows[i].1)
+    });
+    let last_4 = expected(&|rows, i| {
+        let s = sum(rows, &|j| (i.saturating_sub(3)..=i).contains(&j));
+        let lag = i.checked_sub(2).map(|k| rows[k].1.to_string());
+        format!("{},{s},{}", rows[i].1, lag.unwrap_or_default())
+    });
+    let running = expected(&|rows, i| {
+        let s = sum(rows, &|j| rows[j].0 <= rows[i].0);
+        format!("{},{s}", rows[i].1)
+    });
+    let view = "CREATE VIEW latest AS SELECT auction, auction / 20 AS p,
+            DATE_TRUNC('second', MAX(dateTime)) AS t, COUNT(*) AS n
+        FROM bid GROUP BY auction;";
+    let over = |aggregates: &str, frame: &str| {
+        format!(
+            "{view} SELECT auction, {} FROM latest;",
+            aggregates.replace("W", &format!("OVER (PARTITION BY p ORDER BY t {frame})"))
+        )
+    };
+    assert_streamed_of(
+        OVER_EVENTS,
+        &over(
+            "SUM(n) W",
+            "RANGE BETWEEN INTERVAL '2' SECOND PRECEDING AND CURRENT ROW",
+        ),
+        &range,
+    );
+    assert_streamed_of(
+        OVER_EVENTS,
+        &over(
+            "SUM(n) W, LAG(auction, 2) W",
+            "ROWS BETWEEN 3 PRECEDING AND CURRENT ROW",
+        ),
+        &last_4,
+    );
+    assert_streamed_of(OVER_EVENTS, &over("SUM(n) W", ""), &running);
 }
 
 #[test]
@@ -672,7 +780,10 @@ fn current_watermark_is_the_watermark_rows_travel_under_and_null_in_batch_mode()
                 THEN 1 ELSE 0 END)
         FROM bid;";
     let bids = bids().len();
-    assert_eq!(streamed(query, 2), [format!("{bids},{bids},{bids}")]);
+    assert_eq!(
+        streamed(EVENTS, query, 2),
+        [format!("{bids},{bids},{bids}")]
+    );
     assert_eq!(
         rows(&format!("{}{query}", bid_table(""))),
         [format!("{bids},0,0")]

@@ -31,6 +31,7 @@ use crate::value::Value;
 mod fold;
 mod groups;
 mod interval;
+mod over;
 mod slices;
 use fold::fold_batch;
 use groups::{GroupBlocks, KeyIndex};
@@ -604,6 +605,10 @@ pub struct Over {
     time: Physical,
     aggregates: Vec<AggregateSpec>,
     frame: Frame,
+    /// Over an updating input: results change as rows come and go ([`over`]).
+    updating: bool,
+    /// State time-to-live, ms (over an updating input).
+    ttl: Option<i64>,
     schema: SchemaRef,
 }
 
@@ -1737,7 +1742,8 @@ impl Node {
                     .join(", ")
             ),
             Node::Over(o) => format!(
-                "Over {:?} per [{}] by {}: {}",
+                "Over{} {:?} per [{}] by {}: {}",
+                if o.updating { " (changelog)" } else { "" },
                 o.frame,
                 o.partition
                     .iter()
@@ -1781,7 +1787,7 @@ impl Node {
             // A window join emits its rows without partners when the window is over.
             Node::Join(j) => j.temporal.is_none() && j.window.is_none() && j.kind.updating(),
             Node::TopN(t) => t.window.is_none(),
-            Node::Over(_) => false,
+            Node::Over(o) => o.updating,
             Node::Aggregate(a) => a.time.is_none(),
             Node::Union(inputs) => inputs.iter().any(Node::updating),
         }
@@ -2818,6 +2824,9 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for RowGroupFold {
             row.push(Value::Int(kind));
             row
         };
+        // Whether the group's result was emitted: it holds rows (a group without aggregates,
+        // as SELECT DISTINCT makes, has an empty result).
+        let emitted = *rows > 0;
         if row.retract {
             Functions::retract(accs, row.inputs);
             *rows -= 1;
@@ -2828,17 +2837,17 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for RowGroupFold {
         if *rows <= 0 {
             let previous = std::mem::take(last);
             ctx.clear_state();
-            if !previous.is_empty() {
+            if emitted {
                 ctx.collect(line(previous, 3));
             }
             return;
         }
         let result = functions.results(accs);
-        if !last.is_empty() && *last == result {
+        if emitted && *last == result {
             return;
         }
         let previous = std::mem::replace(last, result.clone());
-        if previous.is_empty() {
+        if !emitted {
             ctx.collect(line(result, 0));
         } else {
             ctx.collect(line(previous, 1));
@@ -4201,15 +4210,18 @@ fn over(
         }
     };
     let input = Node::from_plan(&window.input, state, tables)?;
-    if input.updating() {
-        return Err(unsupported("an OVER window over an updating result"));
-    }
+    let updating = input.updating();
     Ok(Node::Over(Box::new(Over {
         input,
         partition: partition_by.iter().map(&physical).collect::<Result<_>>()?,
         time: physical(&order.expr)?,
         aggregates,
         frame,
+        updating,
+        ttl: match updating {
+            true => tables.state_ttl()?,
+            false => None,
+        },
         schema: Arc::new(window.schema.as_arrow().clone()),
     })))
 }
@@ -4221,6 +4233,8 @@ struct OverRow {
     time: i64,
     inputs: Vec<Value>,
     values: Vec<Value>,
+    /// Its row kind (`+I` over an appended input).
+    kind: i8,
 }
 
 impl Over {
@@ -4238,10 +4252,11 @@ impl Over {
             .map(|a| (Arc::clone(&a.arg), a.filter.clone()))
             .collect();
         let job = Arc::clone(env.job());
+        let updating = self.updating;
         let rows =
             self.input
                 .build(plan)?
-                .flat_map_with_time("sql.over_rows", move |_, batch, out| {
+                .flat_map_with_time("sql.over_rows", move |ts, batch, out| {
                     let rows = (|| -> Result<Vec<(EventTime, OverRow)>> {
                         let keys = partition
                             .iter()
@@ -4249,6 +4264,13 @@ impl Over {
                             .collect::<Result<Vec<_>>>()?;
                         let times = millis(&evaluate(&time, &batch)?, "an OVER time")?;
                         let inputs = AggregateInputs::of(&batch, &specs)?;
+                        // An updating input's row kinds are its last column.
+                        let kinds = match updating {
+                            true => Some(row_kinds(&batch)?),
+                            false => None,
+                        };
+                        let columns =
+                            &batch.columns()[..batch.num_columns() - usize::from(updating)];
                         let mut rows = Vec::new();
                         for row in 0..batch.num_rows() {
                             // A row without a time has no place in the order.
@@ -4258,19 +4280,14 @@ impl Over {
                             let values = inputs.row(row)?;
                             let t = times.value(row);
                             rows.push((
-                                t,
+                                // An updating input's rows are computed as they come.
+                                if updating { ts } else { t },
                                 OverRow {
-                                    partition: keys
-                                        .iter()
-                                        .map(|c| Value::from_array(c, row))
-                                        .collect::<Result<_>>()?,
+                                    partition: row_values(&keys, row)?,
                                     time: t,
                                     inputs: values,
-                                    values: batch
-                                        .columns()
-                                        .iter()
-                                        .map(|c| Value::from_array(c, row))
-                                        .collect::<Result<_>>()?,
+                                    values: row_values(columns, row)?,
+                                    kind: kinds.as_ref().map_or(0, |k| k.value(row)),
                                 },
                             ));
                         }
@@ -4282,14 +4299,28 @@ impl Over {
                     }
                 });
         let functions = Functions::of(&self.aggregates, false);
-        let computed = rows
-            .key_by(|row: &OverRow| row.partition.clone())
-            .process(OverFold {
-                functions,
-                frame: self.frame,
-                late: env.job().counter("sql.over.late_rows"),
-            });
-        let schema = Arc::clone(&self.schema);
+        let keyed = rows.key_by(|row: &OverRow| row.partition.clone());
+        let (computed, schema) = match self.updating {
+            true => (
+                with_ttl(
+                    keyed,
+                    over::UpdatingOverFold {
+                        functions,
+                        frame: self.frame,
+                    },
+                    self.ttl,
+                ),
+                with_row_kind(&self.schema),
+            ),
+            false => (
+                keyed.process(OverFold {
+                    functions,
+                    frame: self.frame,
+                    late: env.job().counter("sql.over.late_rows"),
+                }),
+                Arc::clone(&self.schema),
+            ),
+        };
         Ok(rows_to_batches(
             computed,
             "sql.over_batches",
