@@ -644,8 +644,9 @@ fn the_nexmark_sql_examples_run_as_written() {
     // The others write some rows (their results are checked in riffle-sql's tests); updating
     // results may write more rows than there are bids.
     for query in [
-        "q2.sql", "q3.sql", "q4.sql", "q5.sql", "q6.sql", "q7.sql", "q8.sql", "q9.sql", "q11.sql", "q14.sql",
-        "q15.sql", "q16.sql", "q17.sql", "q18.sql", "q19.sql", "q20.sql", "q21.sql", "q22.sql",
+        "q2.sql", "q3.sql", "q4.sql", "q5.sql", "q6.sql", "q7.sql", "q8.sql", "q9.sql", "q11.sql",
+        "q14.sql", "q15.sql", "q16.sql", "q17.sql", "q18.sql", "q19.sql", "q20.sql", "q21.sql",
+        "q22.sql",
     ] {
         let out = nexmark_example(query, "2");
         let said = String::from_utf8_lossy(&out.stderr).to_string();

@@ -1466,3 +1466,107 @@ fn an_interval_join_pairs_a_row_with_a_partner_that_expires_a_millisecond_later(
         assert_eq!(got, vec!["2,12".to_string()], "{path}");
     }
 }
+
+/// A table `t (k, g, v, d, ts)` of 3,000 rows (NULL keys and values among them) and a table
+/// `u (g, name, w)` of a few rows per `g`, from a fixed pseudo-random sequence, as CSV files
+/// in `dir`; returns their DDL.
+fn updating_tables(dir: &std::path::Path) -> String {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let mut t = String::from("k,g,v,d,ts\n");
+    for i in 0..3_000u64 {
+        let k = ["a", "b", "c", "d", "", "e"][next(6) as usize];
+        let g = next(21);
+        let v = match next(10) {
+            0 => String::new(),
+            _ => (next(101) as i64 - 50).to_string(),
+        };
+        let d = (next(2_001) as f64 - 1_000.0) / 100.0;
+        let ms = 1_709_287_200_000 + i * 137 + next(3_000);
+        t.push_str(&format!("{k},{g},{v},{d},{}\n", timestamp(ms as i64)));
+    }
+    let mut u = String::from("g,name,w\n");
+    for g in 0..25 {
+        for j in 0..next(3) {
+            let w = match next(5) {
+                0 => String::new(),
+                _ => next(6).to_string(),
+            };
+            u.push_str(&format!("{g},n{g}_{j},{w}\n"));
+        }
+    }
+    std::fs::write(dir.join("t.csv"), t).unwrap();
+    std::fs::write(dir.join("u.csv"), u).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    format!(
+        "CREATE TABLE t (k STRING, g BIGINT, v BIGINT, d DOUBLE, ts TIMESTAMP(3),
+             WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+         WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'csv.header' = 'true');
+         CREATE TABLE u (g BIGINT, name STRING, w BIGINT)
+         WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv', 'csv.header' = 'true');",
+        path("t.csv"),
+        path("u.csv")
+    )
+}
+
+fn timestamp(ms: i64) -> String {
+    datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime(ms)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
+
+#[test]
+fn joins_and_distinct_over_updating_results_end_with_batch_modes_rows_on_any_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = updating_tables(dir.path());
+    // Each side's counts and maxima change as rows come, so every join takes pairs back;
+    // batch mode (DataFusion over the files) computes the same queries independently.
+    let queries = [
+        "SELECT DISTINCT k, g % 3 FROM t",
+        "SELECT c, COUNT(*) FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) GROUP BY c",
+        "SELECT a.g, a.c, b.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
+         JOIN (SELECT g, MAX(v) AS c FROM t GROUP BY g) b ON a.g = b.g",
+        "SELECT a.k, a.c, u.name FROM (SELECT k, g % 5 AS g, COUNT(*) AS c FROM t GROUP BY k, g % 5) a
+         JOIN u ON a.g = u.g",
+        "SELECT u.name, a.c FROM u
+         LEFT JOIN (SELECT g, COUNT(*) AS c FROM t WHERE v > 40 GROUP BY g) a ON a.g = u.g",
+        "SELECT u.name, a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t WHERE v > 40 GROUP BY g) a
+         FULL JOIN u ON a.g = u.g",
+        "SELECT a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
+         RIGHT JOIN (SELECT DISTINCT g FROM t WHERE v > 48) b ON a.g = b.g",
+        "SELECT name FROM u WHERE g IN (SELECT g FROM t GROUP BY g HAVING COUNT(*) > 150)",
+        "SELECT name FROM u WHERE g NOT IN (SELECT g FROM t GROUP BY g HAVING COUNT(*) > 150)",
+        "SELECT name FROM u WHERE NOT EXISTS (
+             SELECT 1 FROM (SELECT g, MAX(v) AS m FROM t GROUP BY g) x WHERE x.g = u.g AND x.m > 48)",
+        "SELECT a.k, a.s, b.s FROM (SELECT k, SUM(v) AS s FROM t GROUP BY k) a
+         JOIN (SELECT k, SUM(v) AS s FROM t WHERE g < 10 GROUP BY k) b ON a.k = b.k AND a.s > b.s",
+        "SELECT a.k, b.k FROM (SELECT k, COUNT(*) AS c FROM t GROUP BY k) a
+         LEFT JOIN (SELECT k, COUNT(*) AS c FROM t WHERE g < 3 GROUP BY k) b ON a.k = b.k AND a.c > b.c * 7",
+        "SELECT c, COUNT(*) FROM (SELECT a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
+         JOIN u ON a.g = u.g) GROUP BY c",
+        // The side a semi or anti join emits is the updating one.
+        "SELECT a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
+         WHERE a.g IN (SELECT g FROM u WHERE w > 2)",
+        "SELECT a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
+         WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.g = a.g AND u.w > 2)",
+    ];
+    for query in queries {
+        let batch = rows(&format!(
+            "{tables} SET 'execution.runtime-mode' = 'batch'; {query};"
+        ));
+        assert!(!batch.is_empty(), "{query}: no rows");
+        for workers in [1, 4] {
+            let streamed = rows(&format!(
+                "{tables} SET 'execution.runtime-mode' = 'streaming';
+                 SET 'parallelism.default' = '{workers}'; {query};"
+            ));
+            assert_eq!(streamed, batch, "{query} on {workers} workers");
+        }
+    }
+}

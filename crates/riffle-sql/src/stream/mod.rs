@@ -269,6 +269,9 @@ pub struct Join {
     /// row format as their values do, and the rows go through the row format unchanged: an
     /// interval join then keeps its rows per part of the keys (see `interval.rs`).
     key_types: Option<Vec<DataType>>,
+    /// A side is an updating result: its rows can be taken back, and so can the pairs
+    /// they made ([`PartnerFold`]).
+    retracting: bool,
     schema: SchemaRef,
     /// The schema of a left row beside a right row (the condition's input).
     pair_schema: SchemaRef,
@@ -1397,9 +1400,9 @@ impl Node {
                 }
                 let left = Node::from_plan(&j.left, state, tables)?;
                 let right = Node::from_plan(&j.right, state, tables)?;
-                if left.updating() || right.updating() {
-                    return Err(unsupported("a join of an updating result"));
-                }
+                // A regular join takes updating results (Flink's retracting join); window,
+                // interval and temporal joins need appended rows.
+                let retracting = left.updating() || right.updating();
                 if left.raw_sessions() || right.raw_sessions() {
                     return Err(sessions_unaggregated());
                 }
@@ -1477,8 +1480,21 @@ impl Node {
                         right_time: temporal_column(&j.right, &right_time, "the versioned time")?,
                     }),
                 };
+                if retracting && (window.is_some() || temporal.is_some()) {
+                    return Err(unsupported(&format!(
+                        "a {} join of an updating result (a regular join takes one)",
+                        if window.is_some() {
+                            "window"
+                        } else {
+                            "temporal"
+                        }
+                    )));
+                }
+                // Over an updating result, time bounds are a condition like any other.
                 let interval = match (&j.filter, kind, window, temporal) {
-                    (Some(f), JoinKind::Inner, None, None) => Interval::of(f, j, tables),
+                    (Some(f), JoinKind::Inner, None, None) if !retracting => {
+                        Interval::of(f, j, tables)
+                    }
                     _ => None,
                 };
                 let types = |keys: &[Physical], side: &LogicalPlan| {
@@ -1515,7 +1531,8 @@ impl Node {
                     window,
                     interval,
                     temporal,
-                    key_types,
+                    key_types: key_types.filter(|_| !retracting),
+                    retracting,
                     schema: Arc::new(j.schema.as_arrow().clone()),
                 }))
             }
@@ -1785,7 +1802,9 @@ impl Node {
             Node::Project { input, .. } | Node::Filter { input, .. } => input.updating(),
             // A temporal join decides each row once, at the watermark: appended rows.
             // A window join emits its rows without partners when the window is over.
-            Node::Join(j) => j.temporal.is_none() && j.window.is_none() && j.kind.updating(),
+            Node::Join(j) => {
+                j.retracting || (j.temporal.is_none() && j.window.is_none() && j.kind.updating())
+            }
             Node::TopN(t) => t.window.is_none(),
             Node::Over(o) => o.updating,
             Node::Aggregate(a) => a.time.is_none(),
@@ -2857,37 +2876,46 @@ impl KeyedProcessFunction<Vec<Value>, AggRow> for RowGroupFold {
 }
 
 /// A row on its way into a join: its key and all its values. A row with a NULL key can have
-/// no partner (`unmatchable`).
+/// no partner (`unmatchable`). A row of an updating side can be one taken back (`retract`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct JoinRow {
     key: Vec<Value>,
     values: Vec<Value>,
     unmatchable: bool,
+    retract: bool,
 }
 
 /// A join input's rows with their keys; rows with a NULL key join nothing: they are dropped
-/// unless `keep_unmatchable` (an outer side).
+/// unless `keep_unmatchable` (an outer side). An `updating` batch has its row kinds last.
 fn join_rows(
     batch: &RecordBatch,
     keys: &[Physical],
     keep_unmatchable: bool,
+    updating: bool,
     out: &mut Vec<JoinRow>,
 ) -> Result<()> {
     let key_columns = keys
         .iter()
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
+    let kinds = match updating {
+        true => Some(row_kinds(batch)?),
+        false => None,
+    };
+    let columns = &batch.columns()[..batch.num_columns() - usize::from(updating)];
     for row in 0..batch.num_rows() {
         let key = row_values(&key_columns, row)?;
         let unmatchable = key.iter().any(Value::is_null);
         if unmatchable && !keep_unmatchable {
             continue;
         }
-        let values = row_values(batch.columns(), row)?;
+        let values = row_values(columns, row)?;
         out.push(JoinRow {
             key,
             values,
             unmatchable,
+            // -U (1) and -D (3) take a row back.
+            retract: kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1),
         });
     }
     Ok(())
@@ -2907,11 +2935,12 @@ impl Join {
             let keys = keys.to_vec();
             let job = Arc::clone(env.job());
             let keep = self.kind.keeps_unmatchable(left);
+            let updating = node.updating();
             Ok(node
                 .build(plan)?
                 .flat_map_with_time("sql.join_rows", move |ts, batch, out| {
                     let mut rows = Vec::new();
-                    if let Err(error) = join_rows(&batch, &keys, keep, &mut rows) {
+                    if let Err(error) = join_rows(&batch, &keys, keep, updating, &mut rows) {
                         job.fail(error);
                     }
                     out.extend(rows.into_iter().map(|r| {
@@ -3016,10 +3045,11 @@ impl Join {
                 Either::Left(r) | Either::Right(r) => r.key.clone(),
             });
         // Inner, window and lookup joins pair rows as they come (JoinFold); other outer,
-        // semi and anti joins count partners (PartnerFold).
-        let fold = self.kind == JoinKind::Inner
+        // semi and anti joins, and joins of updating results, count partners (PartnerFold).
+        let fold = (self.kind == JoinKind::Inner
             || self.window.is_some()
-            || self.temporal == Some(TemporalJoin::Lookup);
+            || self.temporal == Some(TemporalJoin::Lookup))
+            && !self.retracting;
         let (joined, schema) = match self.kind {
             JoinKind::Inner | JoinKind::Outer { .. }
                 if matches!(
@@ -3063,10 +3093,11 @@ impl Join {
                         kind,
                         widths: self.widths,
                         condition,
+                        retracting: self.retracting,
                     },
                     self.ttl,
                 ),
-                if kind.updating() {
+                if kind.updating() || self.retracting {
                     with_row_kind(&self.schema)
                 } else {
                     Arc::clone(&self.schema)
@@ -3494,6 +3525,8 @@ struct PartnerFold {
     widths: (usize, usize),
     /// The condition beyond the key equalities a pair must meet to be partners.
     condition: Option<PairCondition>,
+    /// A side is an updating result: every output row carries its kind.
+    retracting: bool,
 }
 
 /// The condition of an outer, semi or anti join beyond its key equalities: a left row and a
@@ -3602,14 +3635,20 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
             Either::Right(r) => (false, r),
         };
         let mut out: Vec<(Vec<Value>, i64)> = Vec::new();
+        let kind = if row.retract { DELETE } else { INSERT };
         if row.unmatchable {
             // A NULL key: alone for ever.
             match self.kind {
-                JoinKind::Outer { .. } => {
-                    out.push((padded(&row.values, left, self.widths), INSERT))
-                }
-                JoinKind::Anti { .. } => out.push((row.values, INSERT)),
+                JoinKind::Outer { .. } => out.push((padded(&row.values, left, self.widths), kind)),
+                JoinKind::Anti { .. } => out.push((row.values, kind)),
                 JoinKind::Inner | JoinKind::Semi { .. } => {}
+            }
+        } else if row.retract {
+            if let Some(sides) = ctx.state().value_mut() {
+                self.take_back(left, row.values, sides, &mut out);
+                if sides.0.is_empty() && sides.1.is_empty() {
+                    ctx.clear_state();
+                }
             }
         } else {
             let state = ctx.state();
@@ -3667,16 +3706,94 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
                         }
                     }
                 }
-                JoinKind::Inner => {}
+                JoinKind::Inner => {
+                    for (other, count) in theirs {
+                        *count += 1;
+                        out.push((beside(&values, other, left), INSERT));
+                    }
+                }
             }
             mine.push((values, partners));
         }
-        let updating = self.kind.updating();
+        let updating = self.kind.updating() || self.retracting;
         for (mut values, kind) in out {
             if updating {
                 values.push(Value::Int(kind));
             }
             ctx.collect(values);
+        }
+    }
+}
+
+impl PartnerFold {
+    /// Takes back a row of the side `left` (of an updating result): the pairs it made are
+    /// deleted, a row it left without partners gets them back (NULL-padded, or by an anti
+    /// join), and what it emitted alone is deleted. A row the key does not hold is ignored.
+    fn take_back(
+        &self,
+        left: bool,
+        mut values: Vec<Value>,
+        (lefts, rights): &mut (Partners, Partners),
+        out: &mut Vec<(Vec<Value>, i64)>,
+    ) {
+        let (mine, theirs) = if left {
+            (lefts, rights)
+        } else {
+            (rights, lefts)
+        };
+        // A semi or anti join keeps the other side's rows without values when it has no
+        // condition (as `process_element` does).
+        if let JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } = self.kind {
+            if left != emitted && self.condition.is_none() {
+                values = Vec::new();
+            }
+        }
+        let Some(at) = mine.iter().position(|(v, _)| *v == values) else {
+            return;
+        };
+        let (values, partners) = mine.swap_remove(at);
+        let others: Vec<&[Value]> = theirs.iter().map(|(v, _)| v.as_slice()).collect();
+        let met = meets(self.condition.as_ref(), &values, left, &others);
+        let theirs = theirs
+            .iter_mut()
+            .zip(met)
+            .filter(|(_, met)| *met)
+            .map(|(t, _)| t);
+        match self.kind {
+            JoinKind::Inner => {
+                for (other, count) in theirs {
+                    *count = count.saturating_sub(1);
+                    out.push((beside(&values, other, left), DELETE));
+                }
+            }
+            JoinKind::Outer { left: l, right: r } => {
+                let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
+                for (other, count) in theirs {
+                    out.push((beside(&values, other, left), DELETE));
+                    *count = count.saturating_sub(1);
+                    if theirs_outer && *count == 0 {
+                        out.push((padded(other, !left, self.widths), INSERT));
+                    }
+                }
+                if partners == 0 && mine_outer {
+                    out.push((padded(&values, left, self.widths), DELETE));
+                }
+            }
+            JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } => {
+                let semi = matches!(self.kind, JoinKind::Semi { .. });
+                if left == emitted {
+                    if semi == (partners > 0) {
+                        out.push((values, DELETE));
+                    }
+                } else {
+                    for (other, count) in theirs {
+                        *count = count.saturating_sub(1);
+                        if *count == 0 {
+                            out.push((other.clone(), if semi { DELETE } else { INSERT }));
+                        }
+                    }
+                }
+            }
         }
     }
 }
