@@ -1522,7 +1522,7 @@ fn timestamp(ms: i64) -> String {
 }
 
 #[test]
-fn joins_and_distinct_over_updating_results_end_with_batch_modes_rows_on_any_worker_count() {
+fn joins_distinct_and_scalar_subqueries_over_updating_results_end_with_batch_modes_rows() {
     let dir = tempfile::tempdir().unwrap();
     let tables = updating_tables(dir.path());
     // Each side's counts and maxima change as rows come, so every join takes pairs back;
@@ -1555,6 +1555,12 @@ fn joins_and_distinct_over_updating_results_end_with_batch_modes_rows_on_any_wor
          WHERE a.g IN (SELECT g FROM u WHERE w > 2)",
         "SELECT a.g, a.c FROM (SELECT g, COUNT(*) AS c FROM t GROUP BY g) a
          WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.g = a.g AND u.w > 2)",
+        // Uncorrelated scalar subqueries: a LEFT join with their one (updating) row.
+        "SELECT k, g FROM t WHERE v = (SELECT MAX(v) FROM t)",
+        "SELECT k, COUNT(*) FROM t WHERE g > (SELECT AVG(g) FROM u) GROUP BY k",
+        "SELECT k, v FROM t
+         WHERE v > (SELECT MAX(w) FROM u) + 40 AND d < (SELECT AVG(d) FROM t)",
+        "SELECT k, g, v - (SELECT MIN(v) FROM t WHERE k = 'a') FROM t WHERE g = 3",
     ];
     for query in queries {
         let batch = rows(&format!(

@@ -32,6 +32,7 @@ mod fold;
 mod groups;
 mod interval;
 mod over;
+mod scalar;
 mod slices;
 use fold::fold_batch;
 use groups::{GroupBlocks, KeyIndex};
@@ -1186,6 +1187,9 @@ impl Node {
                 .create_physical_expr(expr.clone(), input.schema())
                 .map_err(|e| RiffleError::Sql(e.to_string()))
         };
+        if let Some(lifted) = scalar::lift_scalar_subqueries(plan)? {
+            return Node::from_plan(&lifted, state, tables);
+        }
         Ok(match plan {
             LogicalPlan::Projection(p) => Node::Project {
                 input: Box::new(Node::from_plan(&p.input, state, tables)?),
@@ -1395,7 +1399,9 @@ impl Node {
                 // without an equality) meets on one worker, as the null-aware join does.
                 let conditional = matches!(kind, JoinKind::Semi { .. } | JoinKind::Anti { .. })
                     && condition.is_some();
-                if on.is_empty() && !conditional {
+                // A lifted scalar subquery's one row meets every row, on one worker.
+                let scalar = scalar::lifted_side(&j.right);
+                if on.is_empty() && !conditional && !scalar {
                     return Err(unsupported("a join without an equality of the two sides"));
                 }
                 let left = Node::from_plan(&j.left, state, tables)?;
