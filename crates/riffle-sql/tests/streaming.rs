@@ -1522,7 +1522,7 @@ fn timestamp(ms: i64) -> String {
 }
 
 #[test]
-fn joins_distinct_and_scalar_subqueries_over_updating_results_end_with_batch_modes_rows() {
+fn joins_top_n_and_scalar_subqueries_of_updating_results_end_with_batch_modes_rows() {
     let dir = tempfile::tempdir().unwrap();
     let tables = updating_tables(dir.path());
     // Each side's counts and maxima change as rows come, so every join takes pairs back;
@@ -1561,6 +1561,15 @@ fn joins_distinct_and_scalar_subqueries_over_updating_results_end_with_batch_mod
         "SELECT k, v FROM t
          WHERE v > (SELECT MAX(w) FROM u) + 40 AND d < (SELECT AVG(d) FROM t)",
         "SELECT k, g, v - (SELECT MIN(v) FROM t WHERE k = 'a') FROM t WHERE g = 3",
+        // Top-N of updating results: a row taken back from the top lets the next one in.
+        "SELECT k, g, c, rn FROM (SELECT k, g, c, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC, g) AS rn
+         FROM (SELECT k, g, COUNT(*) AS c FROM t GROUP BY k, g)) WHERE rn <= 3",
+        "SELECT g, s, rn FROM (SELECT g, s, ROW_NUMBER() OVER (ORDER BY s DESC, g) AS rn
+         FROM (SELECT g, SUM(v) AS s FROM t GROUP BY g)) WHERE rn <= 5",
+        "SELECT k, g, c, rk FROM (SELECT k, g, c, RANK() OVER (PARTITION BY k ORDER BY c DESC) AS rk
+         FROM (SELECT k, g, COUNT(*) AS c FROM t GROUP BY k, g)) WHERE rk <= 3",
+        "SELECT name, m FROM (SELECT name, m, ROW_NUMBER() OVER (ORDER BY m DESC, name) AS rn
+         FROM (SELECT u.name, MAX(t.v) AS m FROM t JOIN u ON t.g = u.g GROUP BY u.name)) WHERE rn <= 4",
     ];
     for query in queries {
         let batch = rows(&format!(

@@ -3908,8 +3908,8 @@ fn top_n(
         .map(|sort| Ok((physical(&sort.expr)?, sort.asc, sort.nulls_first)))
         .collect::<Result<Vec<_>>>()?;
     let input = Node::from_plan(&window.input, state, tables)?;
-    if input.updating() {
-        return Err(unsupported("a Top-N of an updating result"));
+    if input.updating() && window_time.is_some() {
+        return Err(unsupported("a window Top-N of an updating result"));
     }
     if input.raw_sessions() {
         return Err(sessions_unaggregated());
@@ -3953,6 +3953,8 @@ struct RankRow {
     partition: Vec<Value>,
     order: Vec<Value>,
     values: Vec<Value>,
+    /// A row of an updating input taken back.
+    retract: bool,
 }
 
 impl TopN {
@@ -3965,6 +3967,7 @@ impl TopN {
         let partition = self.partition.clone();
         let order: Vec<Physical> = self.order.iter().map(|(e, ..)| Arc::clone(e)).collect();
         let job = Arc::clone(env.job());
+        let updating = self.input.updating();
         let rows =
             self.input
                 .build(plan)?
@@ -3974,15 +3977,21 @@ impl TopN {
                             exprs.iter().map(|e| evaluate(e, &batch)).collect()
                         };
                         let (keys, sorts) = (values(&partition)?, values(&order)?);
-                        let cell = |columns: &[ArrayRef], row| -> Result<Vec<Value>> {
-                            columns.iter().map(|c| Value::from_array(c, row)).collect()
+                        // An updating input's row kinds are its last column.
+                        let kinds = match updating {
+                            true => Some(row_kinds(&batch)?),
+                            false => None,
                         };
+                        let columns =
+                            &batch.columns()[..batch.num_columns() - usize::from(updating)];
                         (0..batch.num_rows())
                             .map(|row| {
                                 Ok(RankRow {
-                                    partition: cell(&keys, row)?,
-                                    order: cell(&sorts, row)?,
-                                    values: cell(batch.columns(), row)?,
+                                    partition: row_values(&keys, row)?,
+                                    order: row_values(&sorts, row)?,
+                                    values: row_values(columns, row)?,
+                                    // -U (1) and -D (3) take a row back.
+                                    retract: kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1),
                                 })
                             })
                             .collect()
@@ -4000,6 +4009,7 @@ impl TopN {
                 directions,
                 limit: self.limit,
                 window: self.window,
+                keep_all: updating,
                 late: env.job().counter("sql.window.late_rows"),
             },
             self.ttl,
@@ -4055,6 +4065,9 @@ struct RankFold {
     directions: Vec<(bool, bool)>,
     limit: usize,
     window: Option<WindowTime>,
+    /// Over an updating input every row is kept: a row taken back from the top lets the
+    /// next one in (Flink's retractable Top-N).
+    keep_all: bool,
     late: Arc<AtomicU64>,
 }
 
@@ -4084,6 +4097,9 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
         let limit = self.limit;
         let state = ctx.state();
         if state.value().is_none() {
+            if row.retract {
+                return;
+            }
             state.update(Vec::new());
         }
         let Some(best) = state.value_mut() else {
@@ -4094,22 +4110,46 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
             let keys: Vec<&[Value]> = rows.iter().map(|(k, _)| k.as_slice()).collect();
             ranking.ranks(&keys)
         };
-        let before = best.clone();
-        let before_ranks = numbered(&before);
-        // After every row of an equal key: ties keep their arrival order.
-        let at = best.partition_point(|(key, _)| {
-            compare_keys(key, &row.order, directions) != std::cmp::Ordering::Greater
-        });
-        best.insert(at, (row.order, row.values));
-        // Keep the rows ranked within the limit (with RANK, ties may make more of them).
+        let within = |ranks: &[usize]| ranks.iter().take_while(|r| **r <= limit).count();
+        let before_ranks = numbered(best);
+        let before_kept = within(&before_ranks);
+        let before: Vec<(Vec<Value>, Vec<Value>)> = best[..before_kept].to_vec();
+        let at = if row.retract {
+            // The row taken back, if the partition holds it.
+            let found = best
+                .iter()
+                .position(|(key, values)| *values == row.values && *key == row.order);
+            let Some(at) = found else {
+                return;
+            };
+            best.remove(at);
+            at
+        } else {
+            // After every row of an equal key: ties keep their arrival order.
+            let at = best.partition_point(|(key, _)| {
+                compare_keys(key, &row.order, directions) != std::cmp::Ordering::Greater
+            });
+            best.insert(at, (row.order, row.values));
+            at
+        };
+        // Keep the rows ranked within the limit (with RANK, ties may make more of them), or
+        // every row over an updating input.
         let ranks = numbered(best);
-        let kept = ranks.iter().take_while(|r| **r <= limit).count();
-        best.truncate(kept);
-        if at >= kept || self.window.is_some() {
+        let kept = within(&ranks);
+        if !self.keep_all {
+            best.truncate(kept);
+        }
+        if best.is_empty() {
+            ctx.clear_state();
+        }
+        if (at >= kept && at >= before_kept) || self.window.is_some() {
             return;
         }
         // The changelog of the positions whose row or rank changed.
-        let after = best.clone();
+        let after: Vec<(Vec<Value>, Vec<Value>)> = match ctx.state().value() {
+            Some(best) => best[..kept].to_vec(),
+            None => Vec::new(),
+        };
         let ranked = |values: &[Value], rank: usize, kind: i64| {
             let mut row = values.to_vec();
             row.push(Value::Int(rank as i64));
@@ -4126,8 +4166,8 @@ impl KeyedProcessFunction<Vec<Value>, RankRow> for RankFold {
                 None => ctx.collect(ranked(new, ranks[i], 0)),
             }
         }
-        // Rows pushed out past the limit are deleted.
-        for i in after.len()..before.len() {
+        // Rows pushed out past the limit, or taken back, are deleted.
+        for i in after.len().max(at)..before.len() {
             ctx.collect(ranked(&before[i].1, before_ranks[i], 3));
         }
     }
