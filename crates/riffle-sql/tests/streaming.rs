@@ -1522,7 +1522,7 @@ fn timestamp(ms: i64) -> String {
 }
 
 #[test]
-fn joins_top_n_and_scalar_subqueries_of_updating_results_end_with_batch_modes_rows() {
+fn joins_unions_top_n_and_scalar_subqueries_of_updating_results_end_with_batch_modes_rows() {
     let dir = tempfile::tempdir().unwrap();
     let tables = updating_tables(dir.path());
     // Each side's counts and maxima change as rows come, so every join takes pairs back;
@@ -1561,6 +1561,11 @@ fn joins_top_n_and_scalar_subqueries_of_updating_results_end_with_batch_modes_ro
         "SELECT k, v FROM t
          WHERE v > (SELECT MAX(w) FROM u) + 40 AND d < (SELECT AVG(d) FROM t)",
         "SELECT k, g, v - (SELECT MIN(v) FROM t WHERE k = 'a') FROM t WHERE g = 3",
+        // UNION ALL of updating and appended results: the appended rows are inserts.
+        "SELECT k, c FROM (SELECT k, COUNT(*) AS c FROM t GROUP BY k) WHERE c > 100
+         UNION ALL SELECT name, w FROM u WHERE w > 4",
+        "SELECT x, COUNT(*) FROM (SELECT g AS x FROM t WHERE v > 45
+         UNION ALL SELECT COUNT(*) AS x FROM t GROUP BY k) GROUP BY x",
         // Top-N of updating results: a row taken back from the top lets the next one in.
         "SELECT k, g, c, rn FROM (SELECT k, g, c, ROW_NUMBER() OVER (PARTITION BY k ORDER BY c DESC, g) AS rn
          FROM (SELECT k, g, COUNT(*) AS c FROM t GROUP BY k, g)) WHERE rn <= 3",

@@ -1214,12 +1214,7 @@ impl Node {
                     .iter()
                     .map(|i| Node::from_plan(i, state, tables))
                     .collect::<Result<_>>()?;
-                let updating = inputs.iter().filter(|i| i.updating()).count();
-                if updating != 0 && updating != inputs.len() {
-                    return Err(unsupported(
-                        "UNION ALL of an updating result with an append-only one",
-                    ));
-                }
+                // An append-only input of an updating union has its rows inserted (+I).
                 Node::Union(inputs)
             }
             LogicalPlan::TableScan(scan) => {
@@ -1919,7 +1914,17 @@ impl Node {
                 })
             }
             Node::Union(inputs) => {
-                let mut streams = inputs.iter().map(|i| i.build(plan));
+                let updating = self.updating();
+                let mut streams = inputs.iter().map(|i| {
+                    let stream = i.build(plan)?;
+                    Ok::<_, RiffleError>(match updating && !i.updating() {
+                        true => {
+                            let guard = guard.clone();
+                            map_batches(stream, "sql.union_inserts", move |b| guard(inserted(&b.0)))
+                        }
+                        false => stream,
+                    })
+                });
                 let first = streams
                     .next()
                     .ok_or_else(|| RiffleError::Sql("UNION of nothing".into()))??;
@@ -1959,6 +1964,13 @@ fn map_batches<'s>(
             }
         });
     })
+}
+
+/// Appended rows as an updating result's: each an insert (`+I`).
+fn inserted(batch: &RecordBatch) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(Int8Array::from(vec![0i8; batch.num_rows()])));
+    RecordBatch::try_new(with_row_kind(&batch.schema()), columns).map_err(arrow_error)
 }
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> RiffleError {
