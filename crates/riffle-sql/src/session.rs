@@ -1486,7 +1486,16 @@ impl Session {
         self.runtime
             .block_on(async { state.create_logical_plan(sql).await })
             .and_then(|plan| state.optimize(&plan))
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                let message = e.to_string();
+                match message.contains("The subquery should only return one column") {
+                    true => format!(
+                        "{message} (an IN or NOT IN subquery takes one column, as in Flink: \
+                         write EXISTS or NOT EXISTS with an equality per column)"
+                    ),
+                    false => message,
+                }
+            })
     }
 
     /// The streaming source of catalog table `table`.
