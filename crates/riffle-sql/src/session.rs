@@ -1486,16 +1486,7 @@ impl Session {
         self.runtime
             .block_on(async { state.create_logical_plan(sql).await })
             .and_then(|plan| state.optimize(&plan))
-            .map_err(|e| {
-                let message = e.to_string();
-                match message.contains("The subquery should only return one column") {
-                    true => format!(
-                        "{message} (an IN or NOT IN subquery takes one column, as in Flink: \
-                         write EXISTS or NOT EXISTS with an equality per column)"
-                    ),
-                    false => message,
-                }
-            })
+            .map_err(|e| polish(&e.to_string()))
     }
 
     /// The streaming source of catalog table `table`.
@@ -2098,7 +2089,7 @@ fn positioned(located: &Located, message: &str) -> RiffleError {
                 1,
             ))
         }
-        None => RiffleError::Sql(format!("line {}: {message}", located.line)),
+        None => RiffleError::Sql(format!("line {}: {}", located.line, polish(message))),
     }
 }
 
@@ -2267,6 +2258,111 @@ fn conform(from: &SchemaRef, to: &SchemaRef, table: &str) -> Result<SchemaRef> {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect::<Vec<_>>(),
     )))
+}
+
+/// DataFusion's planning error as a SQL user reads it: Arrow's type names as SQL's, without
+/// its internal-error wrapping and its plea to report a bug, a function that takes no such
+/// arguments said in one line, an optimiser's failed cast said as the cast.
+fn polish(message: &str) -> String {
+    let mut message = message.to_string();
+    let hinted = "an IN or NOT IN subquery takes one column";
+    if message.contains("The subquery should only return one column") && !message.contains(hinted) {
+        message.push_str(
+            " (an IN or NOT IN subquery takes one column, as in Flink: write EXISTS or NOT \
+             EXISTS with an equality per column)",
+        );
+    }
+    // `... No function matches the given name and argument types 'sum(Utf8)'. ...
+    // Candidate functions: sum(Decimal) ...`: the call and what the function takes.
+    const NO_MATCH: &str = "No function matches the given name and argument types '";
+    if let Some(at) = message.find(NO_MATCH) {
+        let rest = &message[at + NO_MATCH.len()..];
+        let call = rest.split('\'').next().unwrap_or_default().to_string();
+        let name = call.split('(').next().unwrap_or_default().to_string();
+        let takes: Vec<String> = rest
+            .lines()
+            .skip_while(|l| !l.contains("Candidate functions:"))
+            .skip(1)
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        // `sum(Utf8)` as `SUM(STRING)`.
+        let sql = |call: &str| sql_type_names(call).to_uppercase();
+        message = format!("no function {}", sql(&call));
+        if !takes.is_empty() {
+            let takes: Vec<String> = takes.iter().map(|t| sql(t)).collect();
+            message.push_str(&format!(
+                "; {} takes {}",
+                name.to_uppercase(),
+                takes.join(" or ")
+            ));
+        }
+    }
+    // `Optimizer rule 'simplify_expressions' failed\ncaused by\nArrow error: Cast error: ...`:
+    // the cast that failed, as the query wrote it.
+    if let Some(at) = message.find("Cannot cast string ") {
+        message = message[at..].replacen("Cannot cast string", "cannot read", 1);
+        message = message
+            .replace(" to value of ", " as ")
+            .replace(" type", "");
+    }
+    for noise in [
+        "This issue was likely caused by a bug in DataFusion's code. Please help us to resolve \
+         this by filing a bug report in our issue tracker: https://github.com/apache/datafusion/issues",
+        "Internal error: ",
+        "Error during planning: ",
+        "type_coercion\ncaused by\n",
+    ] {
+        message = message.replace(noise, "");
+    }
+    sql_type_names(&message)
+}
+
+/// `text` with Arrow's names of types as SQL's (`Utf8` -> `STRING`, `Int64` -> `BIGINT`).
+fn sql_type_names(text: &str) -> String {
+    const NAMES: [(&str, &str); 16] = [
+        ("Timestamp(Millisecond, None)", "TIMESTAMP(3)"),
+        ("Timestamp(ms)", "TIMESTAMP(3)"),
+        ("Timestamp(ns)", "TIMESTAMP(9)"),
+        ("Timestamp(Nanosecond, None)", "TIMESTAMP(9)"),
+        ("LargeUtf8", "STRING"),
+        ("Utf8View", "STRING"),
+        ("Utf8", "STRING"),
+        ("Int64", "BIGINT"),
+        ("Int32", "INT"),
+        ("Int16", "SMALLINT"),
+        ("Int8", "TINYINT"),
+        ("UInt64", "BIGINT UNSIGNED"),
+        ("Float64", "DOUBLE"),
+        ("Float32", "FLOAT"),
+        ("Boolean", "BOOLEAN"),
+        ("Date32", "DATE"),
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        let starts_word = out
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if starts_word {
+            for (arrow, sql) in NAMES {
+                if let Some(after) = rest.strip_prefix(arrow) {
+                    if !after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                        out.push_str(sql);
+                        rest = after;
+                        continue 'scan;
+                    }
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
 }
 
 /// The final table of a changelog (`batches` of `schema` plus the row kind): inserts and
