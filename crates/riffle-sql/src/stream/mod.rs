@@ -3661,77 +3661,21 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
                 JoinKind::Anti { .. } => out.push((row.values, kind)),
                 JoinKind::Inner | JoinKind::Semi { .. } => {}
             }
-        } else if row.retract {
-            if let Some(sides) = ctx.state().value_mut() {
-                self.take_back(left, row.values, sides, &mut out);
+        } else {
+            let state = ctx.state();
+            if state.value().is_none() {
+                if row.retract {
+                    // Taking back a row the key does not hold: nothing changes.
+                    return;
+                }
+                state.update((Vec::new(), Vec::new()));
+            }
+            if let Some(sides) = state.value_mut() {
+                self.meet(left, row.values, row.retract, sides, &mut out);
                 if sides.0.is_empty() && sides.1.is_empty() {
                     ctx.clear_state();
                 }
             }
-        } else {
-            let state = ctx.state();
-            if state.value().is_none() {
-                state.update((Vec::new(), Vec::new()));
-            }
-            let Some((lefts, rights)) = state.value_mut() else {
-                return;
-            };
-            let (mine, theirs) = if left {
-                (lefts, rights)
-            } else {
-                (rights, lefts)
-            };
-            let mut values = row.values;
-            let others: Vec<&[Value]> = theirs.iter().map(|(v, _)| v.as_slice()).collect();
-            let met = meets(self.condition.as_ref(), &values, left, &others);
-            let partners = met.iter().filter(|m| **m).count() as u64;
-            let theirs = theirs
-                .iter_mut()
-                .zip(met)
-                .filter(|(_, met)| *met)
-                .map(|(t, _)| t);
-            match self.kind {
-                JoinKind::Outer { left: l, right: r } => {
-                    let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
-                    for (other, count) in theirs {
-                        if theirs_outer && *count == 0 {
-                            out.push((padded(other, !left, self.widths), DELETE));
-                        }
-                        *count += 1;
-                        out.push((beside(&values, other, left), INSERT));
-                    }
-                    if partners == 0 && mine_outer {
-                        out.push((padded(&values, left, self.widths), INSERT));
-                    }
-                }
-                JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } => {
-                    let semi = matches!(self.kind, JoinKind::Semi { .. });
-                    if left == emitted {
-                        if semi == (partners > 0) {
-                            out.push((values.clone(), INSERT));
-                        }
-                    } else {
-                        for (other, count) in theirs {
-                            if *count == 0 {
-                                out.push((other.clone(), if semi { INSERT } else { DELETE }));
-                            }
-                            *count += 1;
-                        }
-                        // Without a condition, only the count of the other side's rows
-                        // matters.
-                        if self.condition.is_none() {
-                            values = Vec::new();
-                        }
-                    }
-                }
-                JoinKind::Inner => {
-                    for (other, count) in theirs {
-                        *count += 1;
-                        out.push((beside(&values, other, left), INSERT));
-                    }
-                }
-            }
-            mine.push((values, partners));
         }
         let updating = self.kind.updating() || self.retracting;
         for (mut values, kind) in out {
@@ -3744,13 +3688,18 @@ impl KeyedProcessFunction<Vec<Value>, Either<JoinRow, JoinRow>> for PartnerFold 
 }
 
 impl PartnerFold {
-    /// Takes back a row of the side `left` (of an updating result): the pairs it made are
-    /// deleted, a row it left without partners gets them back (NULL-padded, or by an anti
-    /// join), and what it emitted alone is deleted. A row the key does not hold is ignored.
-    fn take_back(
+    /// A row of the side `left` comes (or, of an updating result, is taken back: `retract`)
+    /// and meets the other side's rows of its key. Coming, it makes its pairs, takes back
+    /// the NULL-padded or anti rows of partners that had none, and is emitted alone if it
+    /// finds none (outer, anti) or emitted at its first partner (semi). Taken back, it
+    /// undoes each: its pairs are deleted, partners left with none get their padded or anti
+    /// rows back, and what it emitted alone is deleted. A row taken back that the key does
+    /// not hold is ignored.
+    fn meet(
         &self,
         left: bool,
         mut values: Vec<Value>,
+        retract: bool,
         (lefts, rights): &mut (Partners, Partners),
         out: &mut Vec<(Vec<Value>, i64)>,
     ) {
@@ -3759,59 +3708,86 @@ impl PartnerFold {
         } else {
             (rights, lefts)
         };
-        // A semi or anti join keeps the other side's rows without values when it has no
-        // condition (as `process_element` does).
+        // What a coming row emits and takes back; a row taken back the other way round.
+        let (on, off) = if retract {
+            (DELETE, INSERT)
+        } else {
+            (INSERT, DELETE)
+        };
+        // Without a condition, only the count of a semi or anti join's other side's rows
+        // matters: they are kept without values.
         if let JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } = self.kind {
             if left != emitted && self.condition.is_none() {
                 values = Vec::new();
             }
         }
-        let Some(at) = mine.iter().position(|(v, _)| *v == values) else {
-            return;
+        let partners = if retract {
+            let Some(at) = mine.iter().position(|(v, _)| *v == values) else {
+                return;
+            };
+            let (_, partners) = mine.swap_remove(at);
+            partners
+        } else {
+            0
         };
-        let (values, partners) = mine.swap_remove(at);
         let others: Vec<&[Value]> = theirs.iter().map(|(v, _)| v.as_slice()).collect();
         let met = meets(self.condition.as_ref(), &values, left, &others);
-        let theirs = theirs
-            .iter_mut()
-            .zip(met)
-            .filter(|(_, met)| *met)
-            .map(|(t, _)| t);
+        let partners = match retract {
+            true => partners,
+            false => met.iter().filter(|m| **m).count() as u64,
+        };
+        // Each partner's count of partners moves by this row; `alone` says whether the
+        // partner has none besides it.
+        let theirs =
+            theirs
+                .iter_mut()
+                .zip(met)
+                .filter(|(_, met)| *met)
+                .map(|((other, count), _)| {
+                    let alone = *count == u64::from(retract);
+                    *count = match retract {
+                        true => count.saturating_sub(1),
+                        false => *count + 1,
+                    };
+                    (&*other, alone)
+                });
         match self.kind {
             JoinKind::Inner => {
-                for (other, count) in theirs {
-                    *count = count.saturating_sub(1);
-                    out.push((beside(&values, other, left), DELETE));
-                }
+                out.extend(theirs.map(|(other, _)| (beside(&values, other, left), on)));
             }
             JoinKind::Outer { left: l, right: r } => {
                 let (mine_outer, theirs_outer) = if left { (l, r) } else { (r, l) };
-                for (other, count) in theirs {
-                    out.push((beside(&values, other, left), DELETE));
-                    *count = count.saturating_sub(1);
-                    if theirs_outer && *count == 0 {
-                        out.push((padded(other, !left, self.widths), INSERT));
+                for (other, alone) in theirs {
+                    // A padded row is never out beside a pair of the same row.
+                    let padding =
+                        (theirs_outer && alone).then(|| (padded(other, !left, self.widths), off));
+                    let pair = (beside(&values, other, left), on);
+                    match retract {
+                        true => out.extend([pair].into_iter().chain(padding)),
+                        false => out.extend(padding.into_iter().chain([pair])),
                     }
                 }
                 if partners == 0 && mine_outer {
-                    out.push((padded(&values, left, self.widths), DELETE));
+                    out.push((padded(&values, left, self.widths), on));
                 }
             }
             JoinKind::Semi { left: emitted } | JoinKind::Anti { left: emitted } => {
                 let semi = matches!(self.kind, JoinKind::Semi { .. });
                 if left == emitted {
                     if semi == (partners > 0) {
-                        out.push((values, DELETE));
+                        out.push((values.clone(), on));
                     }
                 } else {
-                    for (other, count) in theirs {
-                        *count = count.saturating_sub(1);
-                        if *count == 0 {
-                            out.push((other.clone(), if semi { DELETE } else { INSERT }));
+                    for (other, alone) in theirs {
+                        if alone {
+                            out.push((other.clone(), if semi { on } else { off }));
                         }
                     }
                 }
             }
+        }
+        if !retract {
+            mine.push((values, partners));
         }
     }
 }
