@@ -1486,7 +1486,7 @@ impl Session {
         self.runtime
             .block_on(async { state.create_logical_plan(sql).await })
             .and_then(|plan| state.optimize(&plan))
-            .map_err(|e| polish(&e.to_string()))
+            .map_err(|e| e.to_string())
     }
 
     /// The streaming source of catalog table `table`.
@@ -2265,8 +2265,7 @@ fn conform(from: &SchemaRef, to: &SchemaRef, table: &str) -> Result<SchemaRef> {
 /// arguments said in one line, an optimiser's failed cast said as the cast.
 fn polish(message: &str) -> String {
     let mut message = message.to_string();
-    let hinted = "an IN or NOT IN subquery takes one column";
-    if message.contains("The subquery should only return one column") && !message.contains(hinted) {
+    if message.contains("The subquery should only return one column") {
         message.push_str(
             " (an IN or NOT IN subquery takes one column, as in Flink: write EXISTS or NOT \
              EXISTS with an equality per column)",

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::rows;
+use common::{rows, timestamp};
 use riffle_connectors::nexmark::{event, Event, NexmarkConfig};
 
 /// Events and event-time rate of the Nexmark example tests.
@@ -55,13 +55,6 @@ fn double(x: f64) -> String {
         true => text,
         false => format!("{text}.0"),
     }
-}
-
-fn timestamp(ms: i64) -> String {
-    datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime(ms)
-        .unwrap()
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
 }
 
 fn check_example(name: &str, mut expected: Vec<String>) {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 mod common;
 
-use common::{rows, rows_in};
+use common::{rows, rows_in, timestamp};
 use riffle_connectors::nexmark::{event, Event, NexmarkConfig};
 use riffle_sql::{Output, Session};
 
@@ -1512,13 +1512,6 @@ fn updating_tables(dir: &std::path::Path) -> String {
         path("t.csv"),
         path("u.csv")
     )
-}
-
-fn timestamp(ms: i64) -> String {
-    datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime(ms)
-        .unwrap()
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
 }
 
 #[test]

@@ -938,6 +938,16 @@ impl Functions {
             .map(|(acc, (f, _))| acc.result(*f))
             .collect()
     }
+
+    /// The results over `rows` (each a row's inputs), folded into fresh states: an OVER
+    /// frame's aggregates.
+    fn over<'a>(&self, rows: impl IntoIterator<Item = &'a Vec<Value>>) -> Vec<Value> {
+        let mut accs = self.fresh();
+        for inputs in rows {
+            Functions::add(&mut accs, inputs.iter().cloned());
+        }
+        self.results(&accs)
+    }
 }
 
 fn add(a: &Value, b: &Value) -> Value {
@@ -2431,6 +2441,40 @@ impl AggregateInputs {
     }
 }
 
+/// A batch of rows going into an operator: its data columns and, from an updating input, the
+/// row kind of each row (the batch's last column).
+struct Changes<'b> {
+    columns: &'b [ArrayRef],
+    kinds: Option<Int8Array>,
+}
+
+impl<'b> Changes<'b> {
+    fn of(batch: &'b RecordBatch, updating: bool) -> Result<Self> {
+        Ok(Changes {
+            columns: &batch.columns()[..batch.num_columns() - usize::from(updating)],
+            kinds: match updating {
+                true => Some(row_kinds(batch)?),
+                false => None,
+            },
+        })
+    }
+
+    /// Row `row`'s kind (`+I` for an appended row).
+    fn kind(&self, row: usize) -> i8 {
+        self.kinds.as_ref().map_or(0, |k| k.value(row))
+    }
+
+    /// Whether row `row` takes a row back.
+    fn takes_back(&self, row: usize) -> bool {
+        takes_back(self.kind(row))
+    }
+}
+
+/// Whether a row of this kind takes a row back: `-U` (1) and `-D` (3) do.
+fn takes_back(kind: i8) -> bool {
+    kind % 2 == 1
+}
+
 /// The row kinds of an updating batch: its last column.
 fn row_kinds(batch: &RecordBatch) -> Result<Int8Array> {
     batch
@@ -2481,10 +2525,7 @@ fn rows_of(
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
     let inputs = AggregateInputs::of(batch, specs)?;
-    let kinds = match updating {
-        true => Some(row_kinds(batch)?),
-        false => None,
-    };
+    let changes = Changes::of(batch, updating)?;
     for row in 0..batch.num_rows() {
         let key = row_values(&key_columns, row)?;
         let ts = match time {
@@ -2494,8 +2535,7 @@ fn rows_of(
             None => ts,
         };
         let values = inputs.row(row)?;
-        // -U (1) and -D (3) take a row back.
-        let retract = kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1);
+        let retract = changes.takes_back(row);
         out.push((
             ts,
             AggRow {
@@ -2916,24 +2956,19 @@ fn join_rows(
         .iter()
         .map(|k| evaluate(k, batch))
         .collect::<Result<Vec<_>>>()?;
-    let kinds = match updating {
-        true => Some(row_kinds(batch)?),
-        false => None,
-    };
-    let columns = &batch.columns()[..batch.num_columns() - usize::from(updating)];
+    let changes = Changes::of(batch, updating)?;
     for row in 0..batch.num_rows() {
         let key = row_values(&key_columns, row)?;
         let unmatchable = key.iter().any(Value::is_null);
         if unmatchable && !keep_unmatchable {
             continue;
         }
-        let values = row_values(columns, row)?;
+        let values = row_values(changes.columns, row)?;
         out.push(JoinRow {
             key,
             values,
             unmatchable,
-            // -U (1) and -D (3) take a row back.
-            retract: kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1),
+            retract: changes.takes_back(row),
         });
     }
     Ok(())
@@ -3736,8 +3771,9 @@ impl PartnerFold {
             true => partners,
             false => met.iter().filter(|m| **m).count() as u64,
         };
-        // Each partner's count of partners moves by this row; `alone` says whether the
-        // partner has none besides it.
+        // Each partner's count of partners moves by this row as the match below reads it (a
+        // semi or anti join's emitted side, whose partners' counts decide nothing, does
+        // not); `alone` says whether the partner has none besides this row.
         let theirs =
             theirs
                 .iter_mut()
@@ -3965,21 +4001,14 @@ impl TopN {
                             exprs.iter().map(|e| evaluate(e, &batch)).collect()
                         };
                         let (keys, sorts) = (values(&partition)?, values(&order)?);
-                        // An updating input's row kinds are its last column.
-                        let kinds = match updating {
-                            true => Some(row_kinds(&batch)?),
-                            false => None,
-                        };
-                        let columns =
-                            &batch.columns()[..batch.num_columns() - usize::from(updating)];
+                        let changes = Changes::of(&batch, updating)?;
                         (0..batch.num_rows())
                             .map(|row| {
                                 Ok(RankRow {
                                     partition: row_values(&keys, row)?,
                                     order: row_values(&sorts, row)?,
-                                    values: row_values(columns, row)?,
-                                    // -U (1) and -D (3) take a row back.
-                                    retract: kinds.as_ref().is_some_and(|k| k.value(row) % 2 == 1),
+                                    values: row_values(changes.columns, row)?,
+                                    retract: changes.takes_back(row),
                                 })
                             })
                             .collect()
@@ -4415,13 +4444,7 @@ impl Over {
                             .collect::<Result<Vec<_>>>()?;
                         let times = millis(&evaluate(&time, &batch)?, "an OVER time")?;
                         let inputs = AggregateInputs::of(&batch, &specs)?;
-                        // An updating input's row kinds are its last column.
-                        let kinds = match updating {
-                            true => Some(row_kinds(&batch)?),
-                            false => None,
-                        };
-                        let columns =
-                            &batch.columns()[..batch.num_columns() - usize::from(updating)];
+                        let changes = Changes::of(&batch, updating)?;
                         let mut rows = Vec::new();
                         for row in 0..batch.num_rows() {
                             // A row without a time has no place in the order.
@@ -4437,8 +4460,8 @@ impl Over {
                                     partition: row_values(&keys, row)?,
                                     time: t,
                                     inputs: values,
-                                    values: row_values(columns, row)?,
-                                    kind: kinds.as_ref().map_or(0, |k| k.value(row)),
+                                    values: row_values(changes.columns, row)?,
+                                    kind: changes.kind(row),
                                 },
                             ));
                         }
@@ -4530,15 +4553,6 @@ impl OverFold {
         }
         results
     }
-
-    /// The aggregates over `rows` (each a row's inputs).
-    fn over<'a>(&self, rows: impl Iterator<Item = &'a Vec<Value>>) -> Vec<Value> {
-        let mut accs = self.functions.fresh();
-        for inputs in rows {
-            Functions::add(&mut accs, inputs.iter().cloned());
-        }
-        self.functions.results(&accs)
-    }
 }
 
 impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
@@ -4611,7 +4625,7 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
                     while over.history.len() as u64 > n + 1 {
                         over.history.pop_front();
                     }
-                    let results = self.over(over.history.iter().map(|(_, i)| i));
+                    let results = self.functions.over(over.history.iter().map(|(_, i)| i));
                     let results = self.with_lags(&mut over, &inputs, results);
                     out.push(values.into_iter().chain(results).collect::<Vec<_>>());
                 }
@@ -4622,7 +4636,7 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for OverFold {
                 while over.history.front().is_some_and(|(time, _)| *time < t - ms) {
                     over.history.pop_front();
                 }
-                let results = self.over(over.history.iter().map(|(_, i)| i));
+                let results = self.functions.over(over.history.iter().map(|(_, i)| i));
                 for (inputs, values) in rows {
                     let results = self.with_lags(&mut over, &inputs, results.clone());
                     out.push(values.into_iter().chain(results).collect::<Vec<_>>());

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use riffle_runtime::{Context, KeyedProcessFunction, ValueState};
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Frame, Functions, OverRow};
+use super::{takes_back, Frame, Functions, OverRow};
 use crate::value::Value;
 
 /// A row's place in its partition's order: its time, then its values.
@@ -111,10 +111,8 @@ impl UpdatingOverFold {
     /// with its frame among the rows of `sequence`.
     fn outputs(&self, sequence: &[Entry<'_>], from: usize) -> Vec<Vec<Value>> {
         let mut out = Vec::with_capacity(sequence.len().saturating_sub(from));
-        let fresh = || self.functions.fresh();
-        let add = |accs: &mut Vec<Acc>, e: &Entry<'_>| Functions::add(accs, e.2.iter().cloned());
         // Unbounded frames run on: one pass with the states of every row before.
-        let mut running = fresh();
+        let mut running = self.functions.fresh();
         let mut added = 0;
         for i in from..sequence.len() {
             let (time, values, _) = sequence[i];
@@ -123,28 +121,22 @@ impl UpdatingOverFold {
                     while added < sequence.len()
                         && (added <= i || (range && sequence[added].0 == time))
                     {
-                        add(&mut running, &sequence[added]);
+                        Functions::add(&mut running, sequence[added].2.iter().cloned());
                         added += 1;
                     }
                     self.functions.results(&running)
                 }
                 Frame::Rows(n) => {
-                    let mut accs = fresh();
-                    for e in &sequence[i.saturating_sub(n as usize)..=i] {
-                        add(&mut accs, e);
-                    }
-                    self.functions.results(&accs)
+                    let frame = &sequence[i.saturating_sub(n as usize)..=i];
+                    self.functions.over(frame.iter().map(|e| e.2))
                 }
                 Frame::Range(ms) => {
                     // The frame is a slice: `sequence` is in time order.
                     let low = time.saturating_sub(ms);
                     let first = sequence.partition_point(|e| e.0 < low);
                     let end = sequence.partition_point(|e| e.0 <= time);
-                    let mut accs = fresh();
-                    for e in &sequence[first..end] {
-                        add(&mut accs, e);
-                    }
-                    self.functions.results(&accs)
+                    self.functions
+                        .over(sequence[first..end].iter().map(|e| e.2))
                 }
             };
             for (a, lag) in self.functions.lags.iter().enumerate() {
@@ -172,8 +164,7 @@ impl KeyedProcessFunction<Vec<Value>, OverRow> for UpdatingOverFold {
         row: OverRow,
         ctx: &mut Context<'_, Vec<Value>, Self::State, Self::Out>,
     ) {
-        // -U (1) and -D (3) take a row back.
-        let retract = row.kind % 2 == 1;
+        let retract = takes_back(row.kind);
         let state = ctx.state();
         if state.value().is_none() {
             if retract {

@@ -22,3 +22,11 @@ pub fn rows_in(session: &mut Session, script: &str) -> Vec<String> {
     out.sort();
     out
 }
+
+/// `ms` since the epoch as a TIMESTAMP(3) prints (`2024-03-01 10:00:00.000`).
+pub fn timestamp(ms: i64) -> String {
+    datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime(ms)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.3f")
+        .to_string()
+}
