@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    new_null_array, ArrayRef, BooleanBuilder, PrimitiveBuilder, RecordBatch, StringBuilder,
+    new_null_array, ArrayRef, BinaryBuilder, BooleanBuilder, PrimitiveBuilder, RecordBatch,
+    StringArray,
 };
 use datafusion::arrow::compute::kernels::cast_utils::{string_to_datetime, Parser};
 use datafusion::arrow::datatypes::{
@@ -63,11 +64,10 @@ impl CsvColumns {
         self.schema = schema;
     }
 
-    /// The `rows` lines of `text` (each ended by `\n`) as a batch, or `None` when the chunk
-    /// needs Arrow's reader.
-    pub(crate) fn parse(&mut self, text: &[u8], rows: usize) -> Option<RecordBatch> {
-        // Arrow's reader takes text only.
-        let text = std::str::from_utf8(text).ok()?;
+    /// The `rows` lines of `bytes` (each ended by `\n`) as a batch, or `None` when the chunk
+    /// needs Arrow's reader (which takes valid UTF-8 only: [`FieldEnds`] gives no ends in a
+    /// chunk that is not).
+    pub(crate) fn parse(&mut self, bytes: &[u8], rows: usize) -> Option<RecordBatch> {
         let fields = self.schema.fields();
         let parts = self.read.iter().zip(&self.required).zip(&mut self.nulls);
         let mut columns = fields
@@ -76,7 +76,7 @@ impl CsvColumns {
             .map(|(f, ((read, required), nulls))| {
                 let data_type = f.data_type();
                 if *read {
-                    return column(data_type, rows, text.len());
+                    return column(data_type, rows, bytes.len());
                 }
                 let nulls = match nulls {
                     Some(nulls) if nulls.len() >= rows => nulls,
@@ -95,8 +95,8 @@ impl CsvColumns {
             .collect::<Option<Vec<_>>>()?;
         let last = columns.len().checked_sub(1)?;
         // One pass over the chunk finds every field's end, and no end at all when it holds
-        // a quote or a carriage return; a line must end (`\n`) exactly at its last field.
-        let bytes = text.as_bytes();
+        // a quote, a carriage return or bytes that are not UTF-8; a line must end (`\n`)
+        // exactly at its last field.
         let mut ends = FieldEnds::new(bytes, self.delimiter);
         let (mut start, mut lines) = (0, 0);
         while start < bytes.len() {
@@ -105,7 +105,7 @@ impl CsvColumns {
                 if (bytes[end] == b'\n') != (i == last) {
                     return None;
                 }
-                column.push(&text[start..end])?;
+                column.push(&bytes[start..end])?;
                 start = end + 1;
             }
             lines += 1;
@@ -113,7 +113,10 @@ impl CsvColumns {
         if lines != rows {
             return None;
         }
-        let arrays = columns.iter_mut().map(|c| c.finish()).collect();
+        let arrays = columns
+            .iter_mut()
+            .map(|c| c.finish())
+            .collect::<Option<_>>()?;
         RecordBatch::try_new(Arc::clone(&self.schema), arrays).ok()
     }
 }
@@ -134,9 +137,11 @@ pub(crate) fn with_unread_nullable(schema: &SchemaRef, columns: &[usize]) -> Sch
 }
 
 /// One column being read: takes its cells in order, `None` for a cell that does not parse.
+/// A cell is the bytes between two field ends of a chunk of UTF-8.
 trait Column {
-    fn push(&mut self, cell: &str) -> Option<()>;
-    fn finish(&mut self) -> ArrayRef;
+    fn push(&mut self, cell: &[u8]) -> Option<()>;
+    /// The column of the cells taken, `None` if they are not what it holds.
+    fn finish(&mut self) -> Option<ArrayRef>;
 }
 
 /// A column of `data_type` for `rows` rows of `bytes` bytes in all, if this parser reads
@@ -146,7 +151,7 @@ trait Column {
 fn column(data_type: &DataType, rows: usize, bytes: usize) -> Option<Box<dyn Column>> {
     fn primitive<T: ArrowPrimitiveType>(
         rows: usize,
-        parse: fn(&str) -> Option<T::Native>,
+        parse: fn(&[u8]) -> Option<T::Native>,
     ) -> Option<Box<dyn Column>> {
         Some(Box::new(Primitive::<T> {
             builder: PrimitiveBuilder::with_capacity(rows),
@@ -162,9 +167,9 @@ fn column(data_type: &DataType, rows: usize, bytes: usize) -> Option<Box<dyn Col
         DataType::UInt16 => primitive::<UInt16Type>(rows, integer::<UInt16Type>),
         DataType::UInt32 => primitive::<UInt32Type>(rows, integer::<UInt32Type>),
         DataType::UInt64 => primitive::<UInt64Type>(rows, integer::<UInt64Type>),
-        DataType::Float32 => primitive::<Float32Type>(rows, Float32Type::parse),
-        DataType::Float64 => primitive::<Float64Type>(rows, Float64Type::parse),
-        DataType::Date32 => primitive::<Date32Type>(rows, Date32Type::parse),
+        DataType::Float32 => primitive::<Float32Type>(rows, by_arrow::<Float32Type>),
+        DataType::Float64 => primitive::<Float64Type>(rows, by_arrow::<Float64Type>),
+        DataType::Date32 => primitive::<Date32Type>(rows, by_arrow::<Date32Type>),
         DataType::Timestamp(unit, None) => {
             fn timestamps<T, const PER_SECOND: i64>(rows: usize) -> Option<Box<dyn Column>>
             where
@@ -182,19 +187,24 @@ fn column(data_type: &DataType, rows: usize, bytes: usize) -> Option<Box<dyn Col
                 TimeUnit::Nanosecond => timestamps::<TimestampNanosecondType, 1_000_000_000>(rows),
             }
         }
-        DataType::Utf8 => Some(Box::new(Text(StringBuilder::with_capacity(rows, bytes)))),
+        DataType::Utf8 => Some(Box::new(Text(BinaryBuilder::with_capacity(rows, bytes)))),
         DataType::Boolean => Some(Box::new(Flags(BooleanBuilder::with_capacity(rows)))),
         _ => None,
     }
 }
 
+/// A cell read by Arrow's parser for `T`.
+fn by_arrow<T: Parser>(cell: &[u8]) -> Option<T::Native> {
+    T::parse(std::str::from_utf8(cell).ok()?)
+}
+
 struct Primitive<T: ArrowPrimitiveType> {
     builder: PrimitiveBuilder<T>,
-    parse: fn(&str) -> Option<T::Native>,
+    parse: fn(&[u8]) -> Option<T::Native>,
 }
 
 impl<T: ArrowPrimitiveType> Column for Primitive<T> {
-    fn push(&mut self, cell: &str) -> Option<()> {
+    fn push(&mut self, cell: &[u8]) -> Option<()> {
         if cell.is_empty() {
             self.builder.append_null();
         } else {
@@ -203,8 +213,8 @@ impl<T: ArrowPrimitiveType> Column for Primitive<T> {
         Some(())
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.builder.finish())
+    fn finish(&mut self) -> Option<ArrayRef> {
+        Some(Arc::new(self.builder.finish()))
     }
 }
 
@@ -219,7 +229,7 @@ struct Unread {
 }
 
 impl Column for Unread {
-    fn push(&mut self, cell: &str) -> Option<()> {
+    fn push(&mut self, cell: &[u8]) -> Option<()> {
         if self.required && cell.is_empty() {
             return None;
         }
@@ -230,15 +240,17 @@ impl Column for Unread {
         Some(())
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        self.nulls.slice(0, std::mem::take(&mut self.rows))
+    fn finish(&mut self) -> Option<ArrayRef> {
+        Some(self.nulls.slice(0, std::mem::take(&mut self.rows)))
     }
 }
 
-struct Text(StringBuilder);
+/// A text column, gathered as bytes and checked as UTF-8 once, when it is finished (a check
+/// per cell cost a call each).
+struct Text(BinaryBuilder);
 
 impl Column for Text {
-    fn push(&mut self, cell: &str) -> Option<()> {
+    fn push(&mut self, cell: &[u8]) -> Option<()> {
         // As Arrow's reader: an empty cell is NULL.
         if cell.is_empty() {
             self.0.append_null();
@@ -248,21 +260,24 @@ impl Column for Text {
         Some(())
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.0.finish())
+    fn finish(&mut self) -> Option<ArrayRef> {
+        // One check of the column's bytes, and of its cells' ends.
+        Some(Arc::new(
+            StringArray::try_from_binary(self.0.finish()).ok()?,
+        ))
     }
 }
 
 struct Flags(BooleanBuilder);
 
 impl Column for Flags {
-    fn push(&mut self, cell: &str) -> Option<()> {
+    fn push(&mut self, cell: &[u8]) -> Option<()> {
         // Arrow's reader's words for booleans.
         if cell.is_empty() {
             self.0.append_null();
-        } else if cell.eq_ignore_ascii_case("true") {
+        } else if cell.eq_ignore_ascii_case(b"true") {
             self.0.append_value(true);
-        } else if cell.eq_ignore_ascii_case("false") {
+        } else if cell.eq_ignore_ascii_case(b"false") {
             self.0.append_value(false);
         } else {
             return None;
@@ -270,36 +285,37 @@ impl Column for Flags {
         Some(())
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.0.finish())
+    fn finish(&mut self) -> Option<ArrayRef> {
+        Some(Arc::new(self.0.finish()))
     }
 }
 
 /// An integer: an optional minus and up to 18 digits read directly, anything else by
 /// Arrow's parser.
-fn integer<T>(cell: &str) -> Option<T::Native>
+fn integer<T>(bytes: &[u8]) -> Option<T::Native>
 where
     T: ArrowPrimitiveType + Parser,
     T::Native: TryFrom<i64>,
 {
-    let bytes = cell.as_bytes();
     let (negative, digits) = match bytes.split_first() {
         Some((b'-', digits)) => (true, digits),
         _ => (false, bytes),
     };
     if digits.is_empty() || digits.len() > 18 {
-        return T::parse(cell);
+        return by_arrow::<T>(bytes);
     }
     let mut magnitude = 0i64;
     for digit in digits {
         let value = digit.wrapping_sub(b'0');
         if value > 9 {
-            return T::parse(cell);
+            return by_arrow::<T>(bytes);
         }
         magnitude = magnitude * 10 + i64::from(value);
     }
     let value = if negative { -magnitude } else { magnitude };
-    T::Native::try_from(value).ok().or_else(|| T::parse(cell))
+    T::Native::try_from(value)
+        .ok()
+        .or_else(|| by_arrow::<T>(bytes))
 }
 
 /// A column of timestamps without time zone in `PER_SECOND` units, which remembers the
@@ -313,12 +329,11 @@ impl<T, const PER_SECOND: i64> Column for Timestamps<T, PER_SECOND>
 where
     T: ArrowPrimitiveType<Native = i64>,
 {
-    fn push(&mut self, cell: &str) -> Option<()> {
-        if cell.is_empty() {
+    fn push(&mut self, bytes: &[u8]) -> Option<()> {
+        if bytes.is_empty() {
             self.builder.append_null();
             return Some(());
         }
-        let bytes = cell.as_bytes();
         let plain = bytes.split_first_chunk::<10>().and_then(|(date, time)| {
             let days = match self.day {
                 Some((day, days)) if day == *date => days,
@@ -332,20 +347,19 @@ where
             in_units::<PER_SECOND>(days * 86_400 + seconds, nanos)
         });
         self.builder
-            .append_value(plain.or_else(|| timestamp::<PER_SECOND>(cell))?);
+            .append_value(plain.or_else(|| timestamp::<PER_SECOND>(bytes))?);
         Some(())
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.builder.finish())
+    fn finish(&mut self) -> Option<ArrayRef> {
+        Some(Arc::new(self.builder.finish()))
     }
 }
 
 /// A timestamp without time zone in `PER_SECOND` units: `YYYY-MM-DD HH:MM:SS` (or `T` for
 /// the space) with up to 9 digits of fraction read directly, anything else by Arrow's
 /// parser (which reads it as UTC, as Arrow's CSV reader does).
-fn timestamp<const PER_SECOND: i64>(cell: &str) -> Option<i64> {
-    let bytes = cell.as_bytes();
+fn timestamp<const PER_SECOND: i64>(bytes: &[u8]) -> Option<i64> {
     bytes
         .split_first_chunk::<10>()
         .and_then(|(date, time)| {
@@ -353,6 +367,7 @@ fn timestamp<const PER_SECOND: i64>(cell: &str) -> Option<i64> {
             in_units::<PER_SECOND>(plain_date(date)? * 86_400 + seconds, nanos)
         })
         .or_else(|| {
+            let cell = std::str::from_utf8(bytes).ok()?;
             let time = string_to_datetime(&chrono::Utc, cell).ok()?;
             match PER_SECOND {
                 1 => Some(time.timestamp()),
@@ -617,7 +632,7 @@ mod tests {
         while date < day(2400, 1, 1) {
             let cell = format!("{date} 12:34:56.789");
             assert_eq!(
-                timestamp::<1_000_000>(&cell),
+                timestamp::<1_000_000>(cell.as_bytes()),
                 Some(expected(&cell).timestamp_micros()),
                 "{cell}"
             );
@@ -627,7 +642,7 @@ mod tests {
         while date < day(2262, 4, 11) {
             let cell = format!("{date} 23:59:59.999999999");
             assert_eq!(
-                timestamp::<1_000_000_000>(&cell),
+                timestamp::<1_000_000_000>(cell.as_bytes()),
                 expected(&cell).timestamp_nanos_opt(),
                 "{cell}"
             );

@@ -2,10 +2,14 @@
 //! a bit mask and then read off bit by bit. On x86_64 a block's masks take a few SSE2
 //! compares (about twice as fast here as a `memchr2` search per field, for fields a few
 //! bytes long); elsewhere a plain loop builds them. A quote or a carriage return anywhere in
-//! the chunk stops the search: such a chunk needs a full CSV reader.
+//! the chunk stops the search: such a chunk needs a full CSV reader. So do bytes that are
+//! not UTF-8: the first block with a byte outside ASCII has the rest of the chunk checked
+//! (the blocks before it are ASCII, so it starts a character), which spares an ASCII chunk
+//! a second pass over its bytes.
 
 /// The positions of the delimiters and newlines of a chunk, in order (see the module's
-/// note); none at all once a block holds a quote or a carriage return.
+/// note); none at all once a block holds a quote or a carriage return, or the chunk bytes
+/// that are not UTF-8.
 pub(crate) struct FieldEnds<'a> {
     bytes: &'a [u8],
     delimiter: u8,
@@ -14,13 +18,16 @@ pub(crate) struct FieldEnds<'a> {
     /// The ends of the current block not yet read, one bit per byte.
     mask: u64,
     refused: bool,
+    /// Whether the chunk's bytes from the first block outside ASCII on have been checked.
+    checked: bool,
 }
 
-/// A block's bytes: the bit of each byte that ends a field, and the bit of each byte that
-/// only a full CSV reader can take.
+/// A block's bytes: the bit of each byte that ends a field, and of each byte that only a
+/// full CSV reader can take; and whether any byte is outside ASCII.
 struct Masks {
     ends: u64,
     special: u64,
+    wide: bool,
 }
 
 const BLOCK: usize = 64;
@@ -33,15 +40,29 @@ impl<'a> FieldEnds<'a> {
             base: 0,
             mask: 0,
             refused: false,
+            checked: false,
         };
         ends.load();
         ends
     }
 
-    /// Whether the chunk holds a quote or a carriage return (in a block read so far).
+    /// Whether the chunk holds a quote or a carriage return (in a block read so far), or
+    /// bytes that are not UTF-8.
     #[cfg(test)]
     fn refused(&self) -> bool {
         self.refused
+    }
+
+    /// Checks the chunk from the block at `base`, its first with bytes outside ASCII (which
+    /// starts a character, as the bytes before it are ASCII), once; out of the way of the
+    /// block loop, which an ASCII chunk never leaves for it.
+    #[cold]
+    #[inline(never)]
+    fn check_utf8(&mut self) {
+        self.checked = true;
+        if std::str::from_utf8(&self.bytes[self.base..]).is_err() {
+            self.refused = true;
+        }
     }
 
     /// Reads the masks of the block at `base`.
@@ -54,6 +75,9 @@ impl<'a> FieldEnds<'a> {
         };
         if masks.special != 0 {
             self.refused = true;
+        }
+        if masks.wide && !self.checked {
+            self.check_utf8();
         }
         self.mask = masks.ends;
     }
@@ -85,6 +109,7 @@ fn plain_masks(block: &[u8], delimiter: u8) -> Masks {
     let mut masks = Masks {
         ends: 0,
         special: 0,
+        wide: !block.is_ascii(),
     };
     for (i, &b) in block.iter().enumerate() {
         masks.ends |= u64::from(b == delimiter || b == b'\n') << i;
@@ -108,12 +133,14 @@ fn full_masks(block: &[u8; BLOCK], delimiter: u8) -> Masks {
 }
 
 /// A block's masks, 16 bytes at a time: each byte compared with the four bytes sought, the
-/// comparisons' top bits gathered into the masks.
+/// comparisons' top bits gathered into the masks; the bytes' own top bits, set outside
+/// ASCII, are gathered once for the block.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[target_feature(enable = "sse2")]
 fn sse2_masks(block: &[u8; BLOCK], delimiter: u8) -> Masks {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+        _mm_setzero_si128,
     };
     let byte = |b: u8| _mm_set1_epi8(i8::from_ne_bytes([b]));
     let (delimiter, newline, quote, carriage) =
@@ -121,7 +148,9 @@ fn sse2_masks(block: &[u8; BLOCK], delimiter: u8) -> Masks {
     let mut masks = Masks {
         ends: 0,
         special: 0,
+        wide: false,
     };
+    let mut wide = _mm_setzero_si128();
     for (i, part) in block.chunks_exact(16).enumerate() {
         let word = |at: usize| {
             let mut eight = [0; 8];
@@ -135,7 +164,9 @@ fn sse2_masks(block: &[u8; BLOCK], delimiter: u8) -> Masks {
         let bits = |m| u64::from(_mm_movemask_epi8(m).unsigned_abs());
         masks.ends |= bits(ends) << (16 * i);
         masks.special |= bits(special) << (16 * i);
+        wide = _mm_or_si128(wide, v);
     }
+    masks.wide = _mm_movemask_epi8(wide) != 0;
     masks
 }
 
@@ -143,9 +174,10 @@ fn sse2_masks(block: &[u8; BLOCK], delimiter: u8) -> Masks {
 mod tests {
     use super::*;
 
-    /// The ends a byte-by-byte search finds, or `None` for a quote or carriage return.
+    /// The ends a byte-by-byte search finds, or `None` for a quote, a carriage return or
+    /// bytes that are not UTF-8.
     fn by_bytes(text: &[u8], delimiter: u8) -> Option<Vec<usize>> {
-        if text.iter().any(|&b| b == b'"' || b == b'\r') {
+        if text.iter().any(|&b| b == b'"' || b == b'\r') || std::str::from_utf8(text).is_err() {
             return None;
         }
         let ends = text.iter().enumerate();
@@ -215,6 +247,32 @@ mod tests {
                     full.special, plain.special,
                     "delimiter {delimiter}, shift {shift}"
                 );
+                assert_eq!(
+                    full.wide, plain.wide,
+                    "delimiter {delimiter}, shift {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn characters_outside_ascii_are_read_across_blocks_and_bytes_not_utf8_refuse() {
+        // Two- and three-byte characters over every block boundary (the lines are 7 bytes
+        // long), after ASCII blocks or not: the ends are found.
+        let mut text = b"ab,cd\n".repeat(12);
+        text.extend("é,€x\n".repeat(40).bytes());
+        assert_eq!(found(&text, b','), by_bytes(&text, b','));
+        assert!(found(&text, b',').is_some());
+        // A lone continuation byte, a cut character or an invalid byte, in the first block,
+        // the first block outside ASCII, a later one, or the tail: the chunk is refused.
+        for at in [0, 5, 63, 72, 73, 130, 200, text.len() - 2] {
+            for bad in [0x80, 0xc3, 0xff] {
+                let mut broken = text.clone();
+                broken[at] = bad;
+                if std::str::from_utf8(&broken).is_ok() {
+                    continue;
+                }
+                assert_eq!(found(&broken, b','), None, "{bad:#x} at {at}");
             }
         }
     }

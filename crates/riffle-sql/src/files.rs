@@ -1352,6 +1352,50 @@ mod tests {
     }
 
     #[test]
+    fn bytes_not_utf8_make_bad_records_in_read_and_unread_columns_and_characters_read() {
+        // Read: `a` and `c`; `b` (text) is not read. The bad bytes are in `c`, then in `b`.
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Utf8, true),
+            Field::new("c", DataType::Utf8, true),
+        ]));
+        let format = TextFormat::Csv {
+            header: false,
+            delimiter: b',',
+        };
+        let bad = Arc::new(AtomicU64::new(0));
+        let mut parser = LineParser::new(schema, format, BadRecordPolicy::Skip, Arc::clone(&bad))
+            .unwrap()
+            .reading(Some(&[0, 2]));
+        let text: &[u8] = b"1,x,caf\xc3\xa9\n2,y,\xff\n3,\xc3,z\n4,\xe2\x82\xac,w\n";
+        let mut lines = Lines::default();
+        lines.fill(&mut Cursor::new(text)).unwrap();
+        lines.take_whole(0, 100, u64::MAX, false);
+        let batch = parser.parse("t.csv", &lines).unwrap().unwrap();
+        let a = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(a.values(), &[1, 4]);
+        let c = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!((c.value(0), c.value(1)), ("café", "w"));
+        assert_eq!(bad.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Without the bad lines, the chunk reads straight into columns, to the same rows.
+        let good: &[u8] = b"1,x,caf\xc3\xa9\n4,\xe2\x82\xac,w\n";
+        let mut lines = Lines::default();
+        lines.fill(&mut Cursor::new(good)).unwrap();
+        lines.take_whole(0, 100, u64::MAX, false);
+        let mut fast = CsvColumns::new(&parser.schema, b',').unwrap();
+        fast.read_only(&[0, 2], Arc::clone(parser.out_schema()));
+        assert_eq!(fast.parse(lines.kept_text(), 2), Some(batch));
+    }
+
+    #[test]
     fn whole_lines_taken_at_once_are_the_lines_kept_one_by_one() {
         let text: &[u8] = b"header\nplain,1\n\n  \t\n\r\nwith cr\r\n lead,2\nx\nlast,3\n";
         let lines = text.split_inclusive(|b| *b == b'\n').collect::<Vec<_>>();

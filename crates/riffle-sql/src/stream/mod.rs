@@ -904,9 +904,13 @@ impl Functions {
     }
 
     fn fresh(&self) -> Vec<Acc> {
-        (0..self.functions.len())
-            .map(|a| self.fresh_one(a))
-            .collect()
+        self.fresh_each().collect()
+    }
+
+    /// [`fresh`](Self::fresh)'s states one by one, for a caller that keeps them elsewhere
+    /// (a new group's, in its block: a vector per group cost an allocation each).
+    fn fresh_each(&self) -> impl Iterator<Item = Acc> + '_ {
+        (0..self.functions.len()).map(|a| self.fresh_one(a))
     }
 
     /// A fresh state of aggregate `a`.
@@ -2837,7 +2841,7 @@ impl KeyedProcessFunction<(Option<EventTime>, u32), Chunk> for GroupFold {
             };
             let (group, new) = slab.index.find_or_add(&bytes);
             if new {
-                slab.accs.push(self.functions.fresh(), width);
+                slab.accs.push(self.functions.fresh_each(), width);
                 slab.last
                     .push(std::iter::repeat_n(Value::Null, width), width);
             }
