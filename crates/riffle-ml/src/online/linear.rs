@@ -130,7 +130,7 @@ impl LinearParams {
 
     /// Learns one record, `x` with label `y`, which `L` predicted as `prediction` (with no
     /// update in between): the loss gradient's step, or, for a logistic model, its
-    /// optimiser's [`LogisticRule`] (which takes the raw output again rather than the
+    /// optimiser's [`LogisticRecord`] (which takes the raw output again rather than the
     /// prediction).
     fn learn_record<L: Link>(&mut self, x: &[f64], y: f64, prediction: f64) {
         with_fma!(
@@ -150,7 +150,7 @@ impl LinearParams {
     /// compilations.
     #[inline(always)]
     fn learn_record_body<L: Link>(&mut self, x: &[f64], y: f64, prediction: f64) {
-        match self.logistic_rule::<L>() {
+        match self.logistic_record::<L>() {
             Some(rule) if rule.takes(y) => {
                 // The raw output of the weights as they are, before new features get theirs.
                 let raw = self.raw(x);
@@ -161,36 +161,14 @@ impl LinearParams {
         }
     }
 
-    /// The rearranged record of this model's optimiser ([`LogisticRule`]), if `L` is the
+    /// The rearranged record of this model's optimiser ([`LogisticRecord`]), if `L` is the
     /// logistic link and no loss gradient can be clipped (a logistic loss gradient of a
     /// label in `[0, 1]` is within `[-1, 1]`).
-    fn logistic_rule<L: Link>(&self) -> Option<LogisticRule> {
-        if !L::LOGISTIC || self.clip_gradient < 1.0 {
-            return None;
-        }
-        let (l2, intercept_lr) = (self.l2, self.intercept_lr);
-        Some(match self.optimizer {
-            Optimizer::Sgd { lr } => LogisticRule::Sgd(LogisticSgd {
-                lr,
-                l2,
-                intercept_lr,
-            }),
-            Optimizer::AdaGrad { lr, eps } => LogisticRule::AdaGrad(LogisticAdaGrad {
-                lr,
-                eps,
-                l2,
-                intercept_lr,
-            }),
-            Optimizer::Ftrl {
-                alpha,
-                beta,
-                l1,
-                l2: ftrl_l2,
-            } => LogisticRule::Ftrl(LogisticFtrl {
-                ftrl: Ftrl([alpha, beta, l1, ftrl_l2]),
-                l2,
-                intercept_lr,
-            }),
+    fn logistic_record<L: Link>(&self) -> Option<LogisticRecord<Optimizer>> {
+        (L::LOGISTIC && self.clip_gradient >= 1.0).then_some(LogisticRecord {
+            step: self.optimizer,
+            l2: self.l2,
+            intercept_lr: self.intercept_lr,
         })
     }
 
@@ -290,11 +268,19 @@ impl LinearParams {
             _ => return 0,
         };
         self.optimizer.size_state(D, &mut self.squares, &mut self.z);
-        match self.logistic_rule::<L>() {
-            Some(LogisticRule::Sgd(rule)) => return self.fixed_rule::<D>(x, y, each, rule),
-            Some(LogisticRule::AdaGrad(rule)) => return self.fixed_rule::<D>(x, y, each, rule),
-            Some(LogisticRule::Ftrl(rule)) => return self.fixed_rule::<D>(x, y, each, rule),
-            None => {}
+        if let Some(record) = self.logistic_record::<L>() {
+            return match record.step {
+                Optimizer::Sgd { lr } => {
+                    self.fixed_rule::<D>(x, y, each, record.with(LogisticSgd(lr)))
+                }
+                Optimizer::AdaGrad { lr, eps } => {
+                    self.fixed_rule::<D>(x, y, each, record.with(LogisticAdaGrad(lr, eps)))
+                }
+                optimizer @ Optimizer::Ftrl { .. } => {
+                    let ftrl = LogisticFtrl(Ftrl::of(optimizer));
+                    self.fixed_rule::<D>(x, y, each, record.with(ftrl))
+                }
+            };
         }
         match self.optimizer {
             Optimizer::Sgd { lr } => {
@@ -305,13 +291,8 @@ impl LinearParams {
                 let rule = self.linked::<L, _>(AdaGrad(lr, eps));
                 self.fixed_rule::<D>(x, y, each, rule)
             }
-            Optimizer::Ftrl {
-                alpha,
-                beta,
-                l1,
-                l2,
-            } => {
-                let rule = self.linked::<L, _>(Ftrl([alpha, beta, l1, l2]));
+            ftrl @ Optimizer::Ftrl { .. } => {
+                let rule = self.linked::<L, _>(Ftrl::of(ftrl));
                 self.fixed_rule::<D>(x, y, each, rule)
             }
         }
@@ -570,12 +551,7 @@ impl WeightRule for Optimizer {
         match self {
             Optimizer::Sgd { lr } => Sgd(lr).apply(w, squares, z, gradient),
             Optimizer::AdaGrad { lr, eps } => AdaGrad(lr, eps).apply(w, squares, z, gradient),
-            Optimizer::Ftrl {
-                alpha,
-                beta,
-                l1,
-                l2,
-            } => Ftrl([alpha, beta, l1, l2]).apply(w, squares, z, gradient),
+            ftrl @ Optimizer::Ftrl { .. } => Ftrl::of(ftrl).apply(w, squares, z, gradient),
         }
     }
 }
@@ -634,8 +610,8 @@ impl WeightRule for AdaGrad {
     }
 }
 
-/// A logistic model's record under AdaGrad, arranged so that the sigmoid's division is
-/// off the chain of dependent steps from one record's prediction to the next one's.
+/// A logistic model's AdaGrad step, arranged so that the sigmoid's division is off the
+/// chain of dependent steps from one record's prediction to the next one's.
 ///
 /// With `e = e^-|raw|`, the prediction is `num / d` (`num` 1 or `e`, `d = 1 + e`), and the
 /// loss gradient `p - y` is `n / d` with `n = a e + b`, whose `a` and `b` depend only on the
@@ -648,37 +624,17 @@ impl WeightRule for AdaGrad {
 ///
 /// The arithmetic is River's up to rounding (a few units in the last place); progressive
 /// accuracy on SEA, the hyperplane and Agrawal stays equal to River's to 4 decimals
-/// (`tests/river_reference.rs`). The loss gradient is never clipped: a logistic model's
-/// loss gradient is within `[-1, 1]` for labels in `[0, 1]`, and [`LinearParams`] takes
-/// this rule only when it clips at 1 or above and for such labels.
+/// (`tests/river_reference.rs`).
 #[derive(Clone, Copy)]
-struct LogisticAdaGrad {
-    lr: f64,
-    eps: f64,
-    l2: f64,
-    intercept_lr: f64,
-}
+struct LogisticAdaGrad(f64, f64);
 
-impl RecordRule for LogisticAdaGrad {
+impl LogisticStep for LogisticAdaGrad {
     #[inline(always)]
-    fn takes(self, y: f64) -> bool {
-        (0.0..=1.0).contains(&y)
-    }
-
-    #[inline(always)]
-    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
-        let LogisticAdaGrad {
-            lr,
-            eps,
-            l2,
-            intercept_lr,
-        } = self;
-        let parts = SigmoidParts::of(raw);
-        each(parts.probability(), y);
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+        let LogisticAdaGrad(lr, eps) = self;
+        let Penalties { l2, intercept_lr } = record;
         let e = parts.e;
-        // p - y = (a e + b) / d: for raw >= 0, p = 1 / d and p - y = ((1 - y) - y e) / d;
-        // else p = e / d and p - y = ((1 - y) e - y) / d.
-        let (a, b) = ((1.0 - parts.sign) - y, parts.sign - y);
+        let (a, b) = parts.loss_terms(y);
         let d = 1.0 + e;
         let inverse_d = 1.0 / d;
         let loss = a.mul_add(e, b) * inverse_d;
@@ -719,45 +675,31 @@ impl RecordRule for LogisticAdaGrad {
 /// How many weights [`LogisticAdaGrad`] steps side by side.
 const LANES: usize = 4;
 
-/// A logistic model's record under each optimiser, arranged for a short chain of dependent
-/// steps from one record's prediction to the next one's, where no loss gradient can be
-/// clipped (labels in `[0, 1]`, `clip_gradient >= 1`): the clip's minimum and maximum leave
-/// the chain, and so does the subtraction of the label, which each rule folds elsewhere.
-/// Other records take River's order ([`Linked`]).
+/// A logistic model's record, arranged per optimiser (`S`, a [`LogisticStep`]) for a short
+/// chain of dependent steps from one record's prediction to the next one's, where no loss
+/// gradient can be clipped (labels in `[0, 1]`, `clip_gradient >= 1`): the clip's minimum
+/// and maximum leave the chain, and so does the subtraction of the label, which each step
+/// folds elsewhere. Other records take River's order ([`Linked`]). The arithmetic is River's
+/// up to rounding (tested against River's order within 1e-12 relative).
 #[derive(Clone, Copy)]
-enum LogisticRule {
-    Sgd(LogisticSgd),
-    AdaGrad(LogisticAdaGrad),
-    Ftrl(LogisticFtrl),
-}
-
-impl RecordRule for LogisticRule {
-    #[inline(always)]
-    fn takes(self, y: f64) -> bool {
-        (0.0..=1.0).contains(&y)
-    }
-
-    #[inline(always)]
-    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
-        match self {
-            LogisticRule::Sgd(rule) => rule.learn(raw, x, y, state, each),
-            LogisticRule::AdaGrad(rule) => rule.learn(raw, x, y, state, each),
-            LogisticRule::Ftrl(rule) => rule.learn(raw, x, y, state, each),
-        }
-    }
-}
-
-/// A logistic model's record under SGD: `w - lr (x (p - y) + l2 w)` taken as
-/// `(w - lr l2 w + lr x y) - lr x p`, whose bracket does not wait on the prediction `p`, so
-/// each weight and the intercept are one fused multiply-add after the sigmoid's division.
-#[derive(Clone, Copy)]
-struct LogisticSgd {
-    lr: f64,
+struct LogisticRecord<S> {
+    step: S,
     l2: f64,
     intercept_lr: f64,
 }
 
-impl RecordRule for LogisticSgd {
+impl<S> LogisticRecord<S> {
+    /// This record with the step `step`.
+    fn with<T>(self, step: T) -> LogisticRecord<T> {
+        LogisticRecord {
+            step,
+            l2: self.l2,
+            intercept_lr: self.intercept_lr,
+        }
+    }
+}
+
+impl<S: LogisticStep> RecordRule for LogisticRecord<S> {
     #[inline(always)]
     fn takes(self, y: f64) -> bool {
         (0.0..=1.0).contains(&y)
@@ -765,13 +707,57 @@ impl RecordRule for LogisticSgd {
 
     #[inline(always)]
     fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
-        let LogisticSgd {
-            lr,
-            l2,
-            intercept_lr,
-        } = self;
-        let p = SigmoidParts::of(raw).probability();
-        each(p, y);
+        let parts = SigmoidParts::of(raw);
+        each(parts.probability(), y);
+        let penalties = Penalties {
+            l2: self.l2,
+            intercept_lr: self.intercept_lr,
+        };
+        self.step.learn(parts, y, x, penalties, state);
+    }
+}
+
+/// A linear model's L2 penalty and intercept step size, as a [`LogisticStep`] takes them.
+#[derive(Clone, Copy)]
+struct Penalties {
+    l2: f64,
+    intercept_lr: f64,
+}
+
+/// One optimiser's step on a logistic model's record of label `y` in `[0, 1]`, whose
+/// sigmoid's parts are `parts`.
+trait LogisticStep: Copy {
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State);
+}
+
+/// The optimiser chosen at run time, as the per-record path takes it.
+impl LogisticStep for Optimizer {
+    #[inline(always)]
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+        match self {
+            Optimizer::Sgd { lr } => LogisticSgd(lr).learn(parts, y, x, record, state),
+            Optimizer::AdaGrad { lr, eps } => {
+                LogisticAdaGrad(lr, eps).learn(parts, y, x, record, state)
+            }
+            ftrl @ Optimizer::Ftrl { .. } => {
+                LogisticFtrl(Ftrl::of(ftrl)).learn(parts, y, x, record, state)
+            }
+        }
+    }
+}
+
+/// A logistic model's SGD step: `w - lr (x (p - y) + l2 w)` taken as
+/// `(w - lr l2 w + lr x y) - lr x p`, whose bracket does not wait on the prediction `p`, so
+/// each weight and the intercept are one fused multiply-add after the sigmoid's division.
+#[derive(Clone, Copy)]
+struct LogisticSgd(f64);
+
+impl LogisticStep for LogisticSgd {
+    #[inline(always)]
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+        let LogisticSgd(lr) = self;
+        let Penalties { l2, intercept_lr } = record;
+        let p = parts.probability();
         let intercept = intercept_lr.mul_add(y, *state.intercept);
         *state.intercept = (-intercept_lr).mul_add(p, intercept);
         for (i, w) in state.w.iter_mut().enumerate() {
@@ -782,43 +768,51 @@ impl RecordRule for LogisticSgd {
     }
 }
 
-/// A logistic model's record under FTRL-Proximal: the loss gradient `p - y` is
-/// `(a e + b) / (1 + e)` (see [`LogisticAdaGrad`]), a numerator and a denominator formed side
-/// by side after `e = e^-|raw|`, then one division, where `p - y` divides, subtracts and
-/// clips; each weight then takes [`Ftrl`]'s step.
+/// A logistic model's FTRL-Proximal step: the loss gradient `p - y` is `(a e + b) / (1 + e)`
+/// ([`SigmoidParts::loss_terms`]), a numerator and a denominator formed side by side after
+/// `e = e^-|raw|`, then one division, where `p - y` divides, subtracts and clips; each
+/// weight then takes [`Ftrl`]'s step.
 #[derive(Clone, Copy)]
-struct LogisticFtrl {
-    ftrl: Ftrl,
-    l2: f64,
-    intercept_lr: f64,
-}
+struct LogisticFtrl(Ftrl);
 
-impl RecordRule for LogisticFtrl {
+impl LogisticStep for LogisticFtrl {
     #[inline(always)]
-    fn takes(self, y: f64) -> bool {
-        (0.0..=1.0).contains(&y)
-    }
-
-    #[inline(always)]
-    fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
-        let parts = SigmoidParts::of(raw);
-        each(parts.probability(), y);
-        let e = parts.e;
-        let loss = ((1.0 - parts.sign) - y).mul_add(e, parts.sign - y) / (1.0 + e);
-        descend(self.ftrl, loss, self.l2, self.intercept_lr, x, state);
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+        let (a, b) = parts.loss_terms(y);
+        let loss = a.mul_add(parts.e, b) / (1.0 + parts.e);
+        descend(self.0, loss, record.l2, record.intercept_lr, x, state);
     }
 }
 
+/// FTRL-Proximal's `alpha`, `beta`, `l1` and `l2`.
 #[derive(Clone, Copy)]
 struct Ftrl([f64; 4]);
+
+impl Ftrl {
+    /// The parameters of `optimizer`, if it is FTRL-Proximal (else zeros, which no caller
+    /// passes).
+    #[inline(always)]
+    fn of(optimizer: Optimizer) -> Ftrl {
+        match optimizer {
+            Optimizer::Ftrl {
+                alpha,
+                beta,
+                l1,
+                l2,
+            } => Ftrl([alpha, beta, l1, l2]),
+            _ => Ftrl([0.0; 4]),
+        }
+    }
+}
 
 impl WeightRule for Ftrl {
     /// River's FTRL-Proximal step, arranged for a short chain after the gradient `g`:
     /// `z + g - sigma w`, with `sigma = (sqrt(n + g²) - sqrt(n)) / alpha`, is taken as
-    /// `(z + g + sqrt(n) w / alpha) - sqrt(n + g²) w / alpha` (`w / alpha` a multiplication by
-    /// `1 / alpha`, hoisted out of loops), one fused multiply-add after the square root; the new weight `-(z - sign(z) l1) / ((beta + sqrt(n + g²)) / alpha + l2)`
-    /// is `(z - sign(z) l1)` times `-alpha / (sqrt(n + g²) + (beta + alpha l2))`, whose
-    /// division runs beside `z`'s update.
+    /// `(z + g + sqrt(n) w / alpha) - sqrt(n + g²) w / alpha` (`w / alpha` a multiplication
+    /// by `1 / alpha`, hoisted out of loops), one fused multiply-add after the square root;
+    /// the new weight `-(z - sign(z) l1) / ((beta + sqrt(n + g²)) / alpha + l2)` is
+    /// `(z - sign(z) l1)` times `-alpha / (sqrt(n + g²) + (beta + alpha l2))`, whose division
+    /// runs beside `z`'s update.
     #[inline(always)]
     fn apply(self, w: &mut f64, squares: &mut f64, z: &mut f64, gradient: Gradient) {
         let Ftrl([alpha, beta, l1, l2]) = self;
@@ -903,6 +897,15 @@ impl SigmoidParts {
             e: exp_nonpositive(-z.abs()),
             sign: f64::from(u8::from(z >= 0.0)),
         }
+    }
+
+    /// `a` and `b` for which a logistic loss gradient `p - y`, of label `y`, is
+    /// `(a e + b) / (1 + e)`: for `z >= 0`, `p = 1 / (1 + e)` and `p - y = ((1 - y) - y e) /
+    /// (1 + e)`; else `p = e / (1 + e)` and `p - y = ((1 - y) e - y) / (1 + e)`. Both depend
+    /// only on the label and the sign, not on `e`.
+    #[inline(always)]
+    fn loss_terms(self, y: f64) -> (f64, f64) {
+        ((1.0 - self.sign) - y, self.sign - y)
     }
 
     /// `1 / (1 + e)` for `z >= 0`, else `e / (1 + e)`. The numerator is `max(e, sign)`: `e`
@@ -1156,7 +1159,7 @@ mod tests {
 
     /// River's `LogisticRegression` (intercept step 0.01, no clipping) in River's order of
     /// operations, written from its source for each optimiser: the reference the rearranged
-    /// records ([`LogisticRule`]) are held to.
+    /// records ([`LogisticRecord`]) are held to.
     struct RiversLogistic {
         optimizer: Optimizer,
         l2: f64,
@@ -1218,7 +1221,7 @@ mod tests {
 
     #[test]
     fn the_rearranged_logistic_records_are_rivers_up_to_rounding() {
-        // Each optimiser's `LogisticRule` against River's order, with an L2 term, on 3 and 10
+        // Each optimiser's `LogisticRecord` against River's order, with an L2 term, on 3 and 10
         // features (the second takes the AVX2 loop where the CPU has it), through the batch
         // loop and the per-record path (which agree bit for bit, tested above).
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
