@@ -1302,11 +1302,13 @@ mod tests {
         ]))
     }
 
-    #[test]
-    fn columns_not_read_are_null_and_checked_whichever_way_a_chunk_is_parsed() {
+    /// A parser of comma-separated lines (no header) of `a BIGINT NOT NULL`, `b` of
+    /// `b_type` (NOT NULL unless text) and `c STRING`, reading `columns` and skipping bad
+    /// records, with its count of them.
+    fn skipping_parser(b_type: DataType, columns: &[usize]) -> (LineParser, Arc<AtomicU64>) {
         let schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Int64, false),
+            Field::new("b", b_type.clone(), b_type == DataType::Utf8),
             Field::new("c", DataType::Utf8, true),
         ]));
         let format = TextFormat::Csv {
@@ -1314,9 +1316,23 @@ mod tests {
             delimiter: b',',
         };
         let bad = Arc::new(AtomicU64::new(0));
-        let mut parser = LineParser::new(schema, format, BadRecordPolicy::Skip, Arc::clone(&bad))
+        let parser = LineParser::new(schema, format, BadRecordPolicy::Skip, Arc::clone(&bad))
             .unwrap()
-            .reading(Some(&[2, 0]));
+            .reading(Some(columns));
+        (parser, bad)
+    }
+
+    /// The whole lines of `text`, taken as a file's reader takes them.
+    fn lines_of(text: &[u8]) -> Lines {
+        let mut lines = Lines::default();
+        lines.fill(&mut Cursor::new(text)).unwrap();
+        lines.take_whole(0, usize::MAX, u64::MAX, false);
+        lines
+    }
+
+    #[test]
+    fn columns_not_read_are_null_and_checked_whichever_way_a_chunk_is_parsed() {
+        let (mut parser, bad) = skipping_parser(DataType::Int64, &[2, 0]);
         // Without quotes (straight into columns) and with them (Arrow's reader): a word in
         // the read `a` and one in the unread BIGINT `b` make bad records either way.
         for quoted in [false, true] {
@@ -1354,24 +1370,9 @@ mod tests {
     #[test]
     fn bytes_not_utf8_make_bad_records_in_read_and_unread_columns_and_characters_read() {
         // Read: `a` and `c`; `b` (text) is not read. The bad bytes are in `c`, then in `b`.
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Utf8, true),
-            Field::new("c", DataType::Utf8, true),
-        ]));
-        let format = TextFormat::Csv {
-            header: false,
-            delimiter: b',',
-        };
-        let bad = Arc::new(AtomicU64::new(0));
-        let mut parser = LineParser::new(schema, format, BadRecordPolicy::Skip, Arc::clone(&bad))
-            .unwrap()
-            .reading(Some(&[0, 2]));
+        let (mut parser, bad) = skipping_parser(DataType::Utf8, &[0, 2]);
         let text: &[u8] = b"1,x,caf\xc3\xa9\n2,y,\xff\n3,\xc3,z\n4,\xe2\x82\xac,w\n";
-        let mut lines = Lines::default();
-        lines.fill(&mut Cursor::new(text)).unwrap();
-        lines.take_whole(0, 100, u64::MAX, false);
-        let batch = parser.parse("t.csv", &lines).unwrap().unwrap();
+        let batch = parser.parse("t.csv", &lines_of(text)).unwrap().unwrap();
         let a = batch
             .column(0)
             .as_any()
@@ -1386,13 +1387,10 @@ mod tests {
         assert_eq!((c.value(0), c.value(1)), ("café", "w"));
         assert_eq!(bad.load(std::sync::atomic::Ordering::Relaxed), 2);
         // Without the bad lines, the chunk reads straight into columns, to the same rows.
-        let good: &[u8] = b"1,x,caf\xc3\xa9\n4,\xe2\x82\xac,w\n";
-        let mut lines = Lines::default();
-        lines.fill(&mut Cursor::new(good)).unwrap();
-        lines.take_whole(0, 100, u64::MAX, false);
+        let good = lines_of(b"1,x,caf\xc3\xa9\n4,\xe2\x82\xac,w\n");
         let mut fast = CsvColumns::new(&parser.schema, b',').unwrap();
         fast.read_only(&[0, 2], Arc::clone(parser.out_schema()));
-        assert_eq!(fast.parse(lines.kept_text(), 2), Some(batch));
+        assert_eq!(fast.parse(good.kept_text(), 2), Some(batch));
     }
 
     #[test]

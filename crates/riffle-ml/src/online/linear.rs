@@ -167,9 +167,16 @@ impl LinearParams {
     fn logistic_record<L: Link>(&self) -> Option<LogisticRecord<Optimizer>> {
         (L::LOGISTIC && self.clip_gradient >= 1.0).then_some(LogisticRecord {
             step: self.optimizer,
+            penalties: self.penalties(),
+        })
+    }
+
+    /// This model's L2 penalty and intercept step size.
+    fn penalties(&self) -> Penalties {
+        Penalties {
             l2: self.l2,
             intercept_lr: self.intercept_lr,
-        })
+        }
     }
 
     /// Gives features first seen now weights of zero, as River's dictionaries do, and their
@@ -302,8 +309,7 @@ impl LinearParams {
     fn linked<L, R>(&self, rule: R) -> Linked<L, R> {
         Linked {
             rule,
-            l2: self.l2,
-            intercept_lr: self.intercept_lr,
+            penalties: self.penalties(),
             clip: self.clip_gradient,
             link: PhantomData,
         }
@@ -430,8 +436,7 @@ struct State<'a> {
 /// [`LinearParams::step`] does, on fixed-width lanes.
 struct Linked<L, R> {
     rule: R,
-    l2: f64,
-    intercept_lr: f64,
+    penalties: Penalties,
     clip: f64,
     link: PhantomData<L>,
 }
@@ -450,16 +455,17 @@ impl<L, R: WeightRule> Linked<L, R> {
     #[inline(always)]
     fn step(self, loss: f64, x: &[f64], state: State) {
         let loss = loss.clamp(-self.clip, self.clip);
-        descend(self.rule, loss, self.l2, self.intercept_lr, x, state);
+        descend(self.rule, loss, self.penalties, x, state);
     }
 }
 
-/// The intercept's SGD step of size `intercept_lr` on the loss gradient `loss` (with respect
+/// The intercept's SGD step (of `penalties`' size) on the loss gradient `loss` (with respect
 /// to the raw output), and `rule` on each weight, with the gradient `x * loss + l2 * w`. A
 /// feature `x` lacks counts as 0; state lanes the optimiser does not keep (SGD none,
 /// AdaGrad no `z`) are scratch.
 #[inline(always)]
-fn descend(rule: impl WeightRule, loss: f64, l2: f64, intercept_lr: f64, x: &[f64], state: State) {
+fn descend(rule: impl WeightRule, loss: f64, penalties: Penalties, x: &[f64], state: State) {
+    let Penalties { l2, intercept_lr } = penalties;
     *state.intercept = (-intercept_lr).mul_add(loss, *state.intercept);
     // One pass, no allocation: each weight's gradient is formed and applied in place (the
     // optimiser's per-weight rule is independent across weights).
@@ -630,9 +636,9 @@ struct LogisticAdaGrad(f64, f64);
 
 impl LogisticStep for LogisticAdaGrad {
     #[inline(always)]
-    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         let LogisticAdaGrad(lr, eps) = self;
-        let Penalties { l2, intercept_lr } = record;
+        let Penalties { l2, intercept_lr } = penalties;
         let e = parts.e;
         let (a, b) = parts.loss_terms(y);
         let d = 1.0 + e;
@@ -684,8 +690,7 @@ const LANES: usize = 4;
 #[derive(Clone, Copy)]
 struct LogisticRecord<S> {
     step: S,
-    l2: f64,
-    intercept_lr: f64,
+    penalties: Penalties,
 }
 
 impl<S> LogisticRecord<S> {
@@ -693,8 +698,7 @@ impl<S> LogisticRecord<S> {
     fn with<T>(self, step: T) -> LogisticRecord<T> {
         LogisticRecord {
             step,
-            l2: self.l2,
-            intercept_lr: self.intercept_lr,
+            penalties: self.penalties,
         }
     }
 }
@@ -709,15 +713,11 @@ impl<S: LogisticStep> RecordRule for LogisticRecord<S> {
     fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
         let parts = SigmoidParts::of(raw);
         each(parts.probability(), y);
-        let penalties = Penalties {
-            l2: self.l2,
-            intercept_lr: self.intercept_lr,
-        };
-        self.step.learn(parts, y, x, penalties, state);
+        self.step.learn(parts, y, x, self.penalties, state);
     }
 }
 
-/// A linear model's L2 penalty and intercept step size, as a [`LogisticStep`] takes them.
+/// A linear model's L2 penalty and intercept step size, as its rules take them.
 #[derive(Clone, Copy)]
 struct Penalties {
     l2: f64,
@@ -727,20 +727,20 @@ struct Penalties {
 /// One optimiser's step on a logistic model's record of label `y` in `[0, 1]`, whose
 /// sigmoid's parts are `parts`.
 trait LogisticStep: Copy {
-    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State);
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State);
 }
 
 /// The optimiser chosen at run time, as the per-record path takes it.
 impl LogisticStep for Optimizer {
     #[inline(always)]
-    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         match self {
-            Optimizer::Sgd { lr } => LogisticSgd(lr).learn(parts, y, x, record, state),
+            Optimizer::Sgd { lr } => LogisticSgd(lr).learn(parts, y, x, penalties, state),
             Optimizer::AdaGrad { lr, eps } => {
-                LogisticAdaGrad(lr, eps).learn(parts, y, x, record, state)
+                LogisticAdaGrad(lr, eps).learn(parts, y, x, penalties, state)
             }
             ftrl @ Optimizer::Ftrl { .. } => {
-                LogisticFtrl(Ftrl::of(ftrl)).learn(parts, y, x, record, state)
+                LogisticFtrl(Ftrl::of(ftrl)).learn(parts, y, x, penalties, state)
             }
         }
     }
@@ -754,9 +754,9 @@ struct LogisticSgd(f64);
 
 impl LogisticStep for LogisticSgd {
     #[inline(always)]
-    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         let LogisticSgd(lr) = self;
-        let Penalties { l2, intercept_lr } = record;
+        let Penalties { l2, intercept_lr } = penalties;
         let p = parts.probability();
         let intercept = intercept_lr.mul_add(y, *state.intercept);
         *state.intercept = (-intercept_lr).mul_add(p, intercept);
@@ -777,10 +777,10 @@ struct LogisticFtrl(Ftrl);
 
 impl LogisticStep for LogisticFtrl {
     #[inline(always)]
-    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], record: Penalties, state: State) {
+    fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         let (a, b) = parts.loss_terms(y);
         let loss = a.mul_add(parts.e, b) / (1.0 + parts.e);
-        descend(self.0, loss, record.l2, record.intercept_lr, x, state);
+        descend(self.0, loss, penalties, x, state);
     }
 }
 
