@@ -1,11 +1,10 @@
-//! `e^x` for `x <= 0`, inlined into the online linear models' loops.
+//! `e^x` for `x <= 0`, inlined into the online logistic models' loops where the sigmoid's
+//! table ends (`super::sigmoid`).
 //!
-//! A logistic model's records form one chain of dependent steps (each prediction waits on
-//! the previous record's update), and libm's `exp` was near half of that chain: a call, its
-//! checks for the whole range of `f64`, and its own reduction. [`exp_nonpositive`] covers
-//! what a sigmoid needs, `e^-|z|`, in 7 dependent fused multiply-adds, and, as its tables
-//! and its arithmetic are fixed, gives the same bits on every platform (libms differ in
-//! the last bit of `exp`).
+//! libm's `exp` is a call, with checks for the whole range of `f64` and its own reduction.
+//! [`exp_nonpositive`] covers what a sigmoid needs, `e^-|z|`, in 7 dependent fused
+//! multiply-adds, and, as its tables and its arithmetic are fixed, gives the same bits on
+//! every platform (libms differ in the last bit of `exp`).
 //!
 //! The method is the usual table-driven one: `x = (256 k + j) ln 2 / 256 + r` with
 //! `|r| <= ln 2 / 512`, so `e^x = 2^k * 2^(j/256) * e^r`. `2^(j/256)` comes from a table of

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use super::exp::exp_nonpositive;
+use super::sigmoid::logistic_of_negative;
 use super::{OnlineClassifier, OnlineRegressor};
 use crate::Matrix;
 
@@ -616,19 +616,17 @@ impl WeightRule for AdaGrad {
     }
 }
 
-/// A logistic model's AdaGrad step, arranged so that the sigmoid's division is off the
-/// chain of dependent steps from one record's prediction to the next one's.
+/// A logistic model's AdaGrad step, arranged for a short chain of dependent steps from the
+/// sigmoid's `g` to the next record's raw output.
 ///
-/// With `e = e^-|raw|`, the prediction is `num / d` (`num` 1 or `e`, `d = 1 + e`), and the
-/// loss gradient `p - y` is `n / d` with `n = a e + b`, whose `a` and `b` depend only on the
-/// label and the raw output's sign. A weight's gradient is then `m / d` with
-/// `m = (x a + l2 w) e + (x b + l2 w)`, and AdaGrad's step
-/// `lr (m / d) / sqrt(G + (m / d)² + eps)` is `lr m / sqrt(d² (G + eps) + m²)`: one fused
-/// multiply-add after `e`, then the square root and one division, where River's order
-/// divides for the probability, subtracts the label, multiplies, squares and adds before its
-/// square root. The accumulated squares still take `(m / d)²`, computed beside it.
+/// A weight's gradient `x (p - y) + l2 w` is `(x slope) g + (x (sign - y) + l2 w)` (see
+/// [`SigmoidParts`]): one fused multiply-add after `g`. The step `lr grad / sqrt(G + grad² +
+/// eps)` then takes `grad² + (G + eps)` as one more, its square root and one division, with
+/// `lr grad` beside them; the accumulated squares take `grad² + G`, also beside them. River's
+/// order subtracts the label, multiplies, adds, squares, adds and adds again before its
+/// square root.
 ///
-/// The arithmetic is River's up to rounding (a few units in the last place); progressive
+/// The arithmetic is River's up to rounding (tested within 1e-12 relative); progressive
 /// accuracy on SEA, the hyperplane and Agrawal stays equal to River's to 4 decimals
 /// (`tests/river_reference.rs`).
 #[derive(Clone, Copy)]
@@ -639,13 +637,8 @@ impl LogisticStep for LogisticAdaGrad {
     fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         let LogisticAdaGrad(lr, eps) = self;
         let Penalties { l2, intercept_lr } = penalties;
-        let e = parts.e;
-        let (a, b) = parts.loss_terms(y);
-        let d = 1.0 + e;
-        let inverse_d = 1.0 / d;
-        let loss = a.mul_add(e, b) * inverse_d;
-        *state.intercept = (-intercept_lr).mul_add(loss, *state.intercept);
-        let d_squared = d * d;
+        let (g, slope, offset) = (parts.g, parts.slope(), parts.offset(y));
+        *state.intercept = (-intercept_lr).mul_add(parts.loss(y), *state.intercept);
         let squares = &mut state.squares[..state.w.len()];
         for (chunk, (w, squares)) in state
             .w
@@ -661,13 +654,10 @@ impl LogisticStep for LogisticAdaGrad {
             let mut denominators = [1.0; LANES];
             for (k, (w, squares)) in w.iter().zip(squares.iter_mut()).enumerate() {
                 let x = x.get(chunk * LANES + k).copied().unwrap_or(0.0);
-                let l2_w = l2 * *w;
-                // m = x (a e + b) + l2 w (1 + e) = gradient * d.
-                let m = x.mul_add(a, l2_w).mul_add(e, x.mul_add(b, l2_w));
-                let g = m * inverse_d;
-                denominators[k] = d_squared.mul_add(*squares + eps, m * m);
-                numerators[k] = lr * m;
-                *squares = g.mul_add(g, *squares);
+                let gradient = (x * slope).mul_add(g, x.mul_add(offset, l2 * *w));
+                denominators[k] = gradient.mul_add(gradient, *squares + eps);
+                numerators[k] = lr * gradient;
+                *squares = gradient.mul_add(gradient, *squares);
             }
             let steps: [f64; LANES] =
                 std::array::from_fn(|k| numerators[k] / denominators[k].sqrt());
@@ -747,8 +737,9 @@ impl LogisticStep for Optimizer {
 }
 
 /// A logistic model's SGD step: `w - lr (x (p - y) + l2 w)` taken as
-/// `(w - lr l2 w + lr x y) - lr x p`, whose bracket does not wait on the prediction `p`, so
-/// each weight and the intercept are one fused multiply-add after the sigmoid's division.
+/// `(w - lr l2 w - lr x (sign - y)) - (lr x slope) g` (see [`SigmoidParts`]), whose bracket
+/// does not wait on the sigmoid's `g`, so each weight and the intercept are one fused
+/// multiply-add after it.
 #[derive(Clone, Copy)]
 struct LogisticSgd(f64);
 
@@ -757,30 +748,27 @@ impl LogisticStep for LogisticSgd {
     fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
         let LogisticSgd(lr) = self;
         let Penalties { l2, intercept_lr } = penalties;
-        let p = parts.probability();
-        let intercept = intercept_lr.mul_add(y, *state.intercept);
-        *state.intercept = (-intercept_lr).mul_add(p, intercept);
+        let (g, slope, offset) = (parts.g, parts.slope(), parts.offset(y));
+        let intercept = (-intercept_lr).mul_add(offset, *state.intercept);
+        *state.intercept = (-intercept_lr * slope).mul_add(g, intercept);
         for (i, w) in state.w.iter_mut().enumerate() {
             let lr_x = lr * x.get(i).copied().unwrap_or(0.0);
             let decayed = (-(lr * l2)).mul_add(*w, *w);
-            *w = (-lr_x).mul_add(p, lr_x.mul_add(y, decayed));
+            *w = (-lr_x * slope).mul_add(g, (-lr_x).mul_add(offset, decayed));
         }
     }
 }
 
-/// A logistic model's FTRL-Proximal step: the loss gradient `p - y` is `(a e + b) / (1 + e)`
-/// ([`SigmoidParts::loss_terms`]), a numerator and a denominator formed side by side after
-/// `e = e^-|raw|`, then one division, where `p - y` divides, subtracts and clips; each
-/// weight then takes [`Ftrl`]'s step.
+/// A logistic model's FTRL-Proximal step: the loss gradient `p - y` is one fused
+/// multiply-add after the sigmoid's `g` ([`SigmoidParts::loss`]), where River's order
+/// divides for the probability, subtracts and clips; each weight then takes [`Ftrl`]'s step.
 #[derive(Clone, Copy)]
 struct LogisticFtrl(Ftrl);
 
 impl LogisticStep for LogisticFtrl {
     #[inline(always)]
     fn learn(self, parts: SigmoidParts, y: f64, x: &[f64], penalties: Penalties, state: State) {
-        let (a, b) = parts.loss_terms(y);
-        let loss = a.mul_add(parts.e, b) / (1.0 + parts.e);
-        descend(self.0, loss, penalties, x, state);
+        descend(self.0, parts.loss(y), penalties, x, state);
     }
 }
 
@@ -837,7 +825,7 @@ impl WeightRule for Ftrl {
 /// How a linear model turns its raw output into a prediction, and the gradient of its loss
 /// with respect to the raw output at that prediction.
 trait Link {
-    /// Whether this is [`Logistic`], whose AdaGrad records [`LogisticAdaGrad`] learns.
+    /// Whether this is [`Logistic`], whose records [`LogisticRecord`] learns.
     const LOGISTIC: bool = false;
     fn predict(raw: f64) -> f64;
     fn loss_gradient(prediction: f64, y: f64) -> f64;
@@ -872,21 +860,22 @@ impl Link for Identity {
     }
 }
 
-/// The logistic function, computed without overflow: `1 / (1 + e^-z)` for `z >= 0`, else
-/// `e^z / (1 + e^z)` (see [`SigmoidParts`]).
+/// The logistic function: `1 - σ(-z)` for `z >= 0`, else `σ(-|z|)` (see [`SigmoidParts`]).
 #[inline(always)]
 fn sigmoid(z: f64) -> f64 {
     SigmoidParts::of(z).probability()
 }
 
-/// The parts of the logistic function of `z`: `e = e^-|z|` and the sign of `z`, 1 for
-/// `z >= 0`, else 0. The `exp` is on the straight path, and only the numerator depends on
-/// the sign (a maximum, where a branch was mispredicted on half of a balanced stream's
-/// records). The `exp` is [`exp_nonpositive`], inlined into the loop that calls this, where
-/// it is compiled for FMA.
+/// The parts of the logistic function of `z`: `g = σ(-|z|)`, the smaller side, which
+/// [`logistic_of_negative`] forms without `exp`'s overflow or a division, and the sign of
+/// `z`, 1 for `z >= 0`, else 0. The probability is `sign + slope g` with `slope` -1 for
+/// `z >= 0`, else 1: `1 - g` or `g`, one fused multiply-add and no branch (a branch on the
+/// sign was mispredicted on half of a balanced stream's records). Each is computed to the
+/// `f64` nearest its exact value from `g`, so a probability near 0 keeps its relative
+/// precision.
 #[derive(Clone, Copy)]
 struct SigmoidParts {
-    e: f64,
+    g: f64,
     sign: f64,
 }
 
@@ -894,25 +883,37 @@ impl SigmoidParts {
     #[inline(always)]
     fn of(z: f64) -> Self {
         SigmoidParts {
-            e: exp_nonpositive(-z.abs()),
+            g: logistic_of_negative(z.abs()),
             sign: f64::from(u8::from(z >= 0.0)),
         }
     }
 
-    /// `a` and `b` for which a logistic loss gradient `p - y`, of label `y`, is
-    /// `(a e + b) / (1 + e)`: for `z >= 0`, `p = 1 / (1 + e)` and `p - y = ((1 - y) - y e) /
-    /// (1 + e)`; else `p = e / (1 + e)` and `p - y = ((1 - y) e - y) / (1 + e)`. Both depend
-    /// only on the label and the sign, not on `e`.
+    /// -1 for `z >= 0`, else 1: the probability and the loss gradient move by this much
+    /// per unit of `g`.
     #[inline(always)]
-    fn loss_terms(self, y: f64) -> (f64, f64) {
-        ((1.0 - self.sign) - y, self.sign - y)
+    fn slope(self) -> f64 {
+        1.0 - 2.0 * self.sign
     }
 
-    /// `1 / (1 + e)` for `z >= 0`, else `e / (1 + e)`. The numerator is `max(e, sign)`: `e`
-    /// is within `[0, 1]`, so that is 1 for `z >= 0` and `e` otherwise.
+    /// `1 - g` for `z >= 0`, else `g`.
     #[inline(always)]
     fn probability(self) -> f64 {
-        self.e.max(self.sign) / (1.0 + self.e)
+        self.slope().mul_add(self.g, self.sign)
+    }
+
+    /// The loss gradient `p - y` of label `y`: `(sign - y) + slope g`, rounded once.
+    /// `sign - y` does not depend on `g`, so this is one fused multiply-add after it, and
+    /// a step that multiplies it by a weight's feature can take `(x slope) g + x (sign - y)`
+    /// instead, one fused multiply-add from `g` to the product.
+    #[inline(always)]
+    fn loss(self, y: f64) -> f64 {
+        self.slope().mul_add(self.g, self.offset(y))
+    }
+
+    /// `sign - y`, the part of the loss gradient `p - y` that does not depend on `g`.
+    #[inline(always)]
+    fn offset(self, y: f64) -> f64 {
+        self.sign - y
     }
 }
 
@@ -952,8 +953,9 @@ impl OnlineClassifier for OnlineLogisticRegression {
         self.learn_predicted(x, y, p);
     }
 
-    /// Under AdaGrad (and a label in `[0, 1]`), the step takes `e^-|raw|` rather than the
-    /// probability, so the raw output is formed again here (see `LogisticAdaGrad`).
+    /// Where the record is arranged ([`LogisticRecord`]: a label in `[0, 1]`), the step
+    /// takes the sigmoid's parts rather than the probability, so the raw output is formed
+    /// again here.
     fn learn_predicted(&mut self, x: &[f64], y: f64, probability: f64) {
         self.params.learn_record::<Logistic>(x, y, probability);
     }

@@ -36,6 +36,7 @@ pub mod naive_bayes;
 pub mod operators;
 pub mod preprocessing;
 pub mod recommend;
+mod sigmoid;
 pub mod streams;
 pub mod table;
 
