@@ -813,12 +813,10 @@ impl WeightRule for Ftrl {
         *squares = n_next;
         let scale = -alpha / (root + alpha.mul_add(l2, beta));
         // The weight for the next record, from the updated state (River computes it in its
-        // step and again, identically, before predicting).
-        *w = if z.abs() <= l1 {
-            0.0
-        } else {
-            (*z - l1.copysign(*z)) * scale
-        };
+        // step and again, identically, before predicting). Formed before the choice, so that
+        // the choice is a select, not a branch per weight.
+        let shrunk = (*z - l1.copysign(*z)) * scale;
+        *w = if z.abs() <= l1 { 0.0 } else { shrunk };
     }
 }
 
