@@ -451,10 +451,16 @@ impl<L, R: Copy> Copy for Linked<L, R> {}
 
 impl<L, R: WeightRule> Linked<L, R> {
     /// One step on a record whose loss gradient with respect to the raw output is `loss`:
-    /// the loss gradient clipped, then [`descend`] with `R`.
+    /// the loss gradient clipped, then [`descend`] with `R`. The clip is behind a branch,
+    /// which a stream whose gradients stay in range always predicts, so it is off the chain
+    /// from one record's raw output to the next (as a minimum and a maximum it was on it).
     #[inline(always)]
     fn step(self, loss: f64, x: &[f64], state: State) {
-        let loss = loss.clamp(-self.clip, self.clip);
+        let loss = if loss.abs() <= self.clip {
+            loss
+        } else {
+            loss.clamp(-self.clip, self.clip)
+        };
         descend(self.rule, loss, self.penalties, x, state);
     }
 }
@@ -1276,6 +1282,29 @@ mod tests {
             batch.predict_then_learn_each(&s.x, &y, |p, _| got.push(p.to_bits()));
             assert_eq!(got, expected, "{clip}");
             assert_eq!(batch, looped, "{clip}");
+        }
+    }
+
+    #[test]
+    fn a_loss_gradient_beyond_the_clip_is_clipped() {
+        // From zero weights, x = (1, 2) and y = 10 predict 0, a squared-loss gradient of
+        // 2 (0 - 10) = -20; clipped to -0.5, SGD 0.01 moves each weight by 0.01 x 0.5, the
+        // intercept (intercept_lr 0.01) by 0.01 x 0.5. Within the clip it moves by 20.
+        let x = Matrix::new(1, 2, vec![1.0, 2.0]).unwrap();
+        for (clip, moved) in [(0.5, 0.5), (1e12, 20.0)] {
+            let mut one = OnlineLinearRegression::with_optimizer(Optimizer::Sgd { lr: 0.01 });
+            one.params.clip_gradient = clip;
+            let mut batch = one.clone();
+            one.learn_one(&[1.0, 2.0], 10.0);
+            batch.predict_then_learn_each(&x, &[10.0], |_, _| {});
+            for model in [&one, &batch] {
+                assert_eq!(
+                    model.weights(),
+                    [0.01 * moved, 0.01 * 2.0 * moved],
+                    "{clip}"
+                );
+                assert_eq!(model.intercept(), 0.01 * moved, "{clip}");
+            }
         }
     }
 
