@@ -180,11 +180,7 @@ impl LinearParams {
     /// identity link and the optimiser SGD.
     fn squared_sgd<L: Link>(&self) -> Option<SquaredSgd> {
         match self.optimizer {
-            Optimizer::Sgd { lr } if L::SQUARED => Some(SquaredSgd {
-                lr,
-                penalties: self.penalties(),
-                clip: self.clip_gradient,
-            }),
+            Optimizer::Sgd { lr } if L::SQUARED => Some(SquaredSgd(self.linked(Sgd(lr)))),
             _ => None,
         }
     }
@@ -754,11 +750,7 @@ impl<S: LogisticStep> RecordRule for LogisticRecord<S> {
 /// the clip takes River's order, clipped ([`Linked`]). The arithmetic is River's up to
 /// rounding (tested within 1e-12 relative).
 #[derive(Clone, Copy)]
-struct SquaredSgd {
-    lr: f64,
-    penalties: Penalties,
-    clip: f64,
-}
+struct SquaredSgd(Linked<Identity, Sgd>);
 
 impl RecordRule for SquaredSgd {
     #[inline(always)]
@@ -770,22 +762,17 @@ impl RecordRule for SquaredSgd {
     fn learn(self, raw: f64, x: &[f64], y: f64, state: State, each: &mut impl FnMut(f64, f64)) {
         each(raw, y);
         let loss = 2.0 * (raw - y);
-        if loss.abs() > self.clip || loss.is_nan() {
-            let linked = Linked::<Identity, _> {
-                rule: Sgd(self.lr),
-                penalties: self.penalties,
-                clip: self.clip,
-                link: PhantomData,
-            };
+        let SquaredSgd(linked) = self;
+        if loss.abs() > linked.clip || loss.is_nan() {
             return linked.step(loss, x, state);
         }
-        let Penalties { l2, intercept_lr } = self.penalties;
+        let (Sgd(lr), Penalties { l2, intercept_lr }) = (linked.rule, linked.penalties);
         let two_intercept_lr = 2.0 * intercept_lr;
         let intercept = two_intercept_lr.mul_add(y, *state.intercept);
         *state.intercept = (-two_intercept_lr).mul_add(raw, intercept);
         for (i, w) in state.w.iter_mut().enumerate() {
-            let two_lr_x = 2.0 * self.lr * x.get(i).copied().unwrap_or(0.0);
-            let decayed = (-(self.lr * l2)).mul_add(*w, *w);
+            let two_lr_x = 2.0 * lr * x.get(i).copied().unwrap_or(0.0);
+            let decayed = (-(lr * l2)).mul_add(*w, *w);
             *w = (-two_lr_x).mul_add(raw, two_lr_x.mul_add(y, decayed));
         }
     }
@@ -1247,7 +1234,7 @@ mod tests {
     /// River's `LogisticRegression` (intercept step 0.01, no clipping) in River's order of
     /// operations, written from its source for each optimiser: the reference the rearranged
     /// records ([`LogisticRecord`]) are held to.
-    struct RiversLogistic {
+    struct RiversLinear {
         /// Linear regression (River's `LinearRegression`: the raw output, squared loss)
         /// rather than logistic.
         squared: bool,
@@ -1259,10 +1246,10 @@ mod tests {
         z: Vec<f64>,
     }
 
-    impl RiversLogistic {
+    impl RiversLinear {
         fn new(optimizer: Optimizer, l2: f64, features: usize) -> Self {
             let zeros = vec![0.0; features];
-            RiversLogistic {
+            RiversLinear {
                 squared: false,
                 optimizer,
                 l2,
@@ -1325,7 +1312,7 @@ mod tests {
             for optimizer in optimizers_and_an_l1_ftrl() {
                 let mut model = OnlineLogisticRegression::with_optimizer(optimizer);
                 model.params.l2 = 0.01;
-                let mut rivers = RiversLogistic::new(optimizer, 0.01, features);
+                let mut rivers = RiversLinear::new(optimizer, 0.01, features);
                 let mut expected = Vec::new();
                 for (row, y) in s.x.row_iter().zip(&s.y) {
                     let p = rivers.predict(row);
@@ -1370,7 +1357,7 @@ mod tests {
             let mut batch = OnlineLinearRegression::with_optimizer(optimizer);
             batch.params.l2 = 0.01;
             let mut one = batch.clone();
-            let mut rivers = RiversLogistic::new(optimizer, 0.01, x.cols());
+            let mut rivers = RiversLinear::new(optimizer, 0.01, x.cols());
             rivers.squared = true;
             let mut expected = Vec::new();
             for (row, y) in x.row_iter().zip(y.iter()) {

@@ -50,9 +50,16 @@ pub(crate) fn logistic_of_negative(t: f64) -> f64 {
         let high = a[7].mul_add(r, a[6]).mul_add(r2, a[5].mul_add(r, a[4]));
         high.mul_add(r4, low)
     } else {
-        let e = exp_nonpositive(-t);
-        e / (1.0 + e)
+        by_exp(t)
     }
+}
+
+/// `σ(-t)` as `e / (1 + e)`, `e = e^-t`: the tail past the table (and the models' way before
+/// it).
+#[inline(always)]
+fn by_exp(t: f64) -> f64 {
+    let e = exp_nonpositive(-t);
+    e / (1.0 + e)
 }
 
 /// For each table step `j`, the coefficients `a0..a7` of the polynomial in `r` for
@@ -365,12 +372,6 @@ mod tests {
     /// Units in the last place between `a` and `b`, both finite and of one sign.
     fn ulps(a: f64, b: f64) -> u64 {
         a.to_bits().abs_diff(b.to_bits())
-    }
-
-    /// `σ(-t)` as the models formed it before: `e / (1 + e)`, `e = e^-t`.
-    fn by_exp(t: f64) -> f64 {
-        let e = exp_nonpositive(-t);
-        e / (1.0 + e)
     }
 
     #[test]
