@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
-use super::sigmoid::logistic_of_negative;
+use super::sigmoid::{degree_7, logistic_of_negative};
 use super::{OnlineClassifier, OnlineRegressor};
 use crate::Matrix;
 
@@ -788,9 +788,9 @@ impl LogisticAdaGrad {
 const NEAR: f64 = 1.0 / 128.0;
 
 /// `1 / sqrt(1 + u)` for `0 <= u <= NEAR`: the binomial series `Σ C(2k, k) (-u / 4)^k` to
-/// degree 7 (its coefficients are exact in binary), in Estrin's order, three fused
-/// multiply-adds deep. The first term left out is below `0.21 u^8 <= 2^-58`, a thirtieth of
-/// a unit in the last place of a result near 1; with rounding, within 1 unit (tested).
+/// degree 7 (its coefficients are exact in binary), in Estrin's order ([`degree_7`]). The
+/// first term left out is below `0.21 u^8 <= 2^-58`, a thirtieth of a unit in the last
+/// place of a result near 1; with rounding, within 1 unit (tested).
 #[inline(always)]
 fn inverse_root_of_one_plus(u: f64) -> f64 {
     const C: [f64; 8] = [
@@ -803,10 +803,7 @@ fn inverse_root_of_one_plus(u: f64) -> f64 {
         0.225_585_937_5,
         -0.209_472_656_25,
     ];
-    let (u2, u4) = (u * u, (u * u) * (u * u));
-    let low = C[3].mul_add(u, C[2]).mul_add(u2, C[1].mul_add(u, C[0]));
-    let high = C[7].mul_add(u, C[6]).mul_add(u2, C[5].mul_add(u, C[4]));
-    high.mul_add(u4, low)
+    degree_7(&C, u)
 }
 
 /// How many rows ahead [`LinearParams::fixed_rule_body`] prefetches. The hardware's own

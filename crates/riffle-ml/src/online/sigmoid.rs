@@ -44,14 +44,20 @@ pub(crate) fn logistic_of_negative(t: f64) -> f64 {
         let shifted = t.mul_add(STEPS, SHIFT);
         let j = shifted - SHIFT;
         let r = j.mul_add(-1.0 / STEPS, t);
-        let a = &COEFFICIENTS[(shifted.to_bits() & 255) as usize];
-        let (r2, r4) = (r * r, (r * r) * (r * r));
-        let low = a[3].mul_add(r, a[2]).mul_add(r2, a[1].mul_add(r, a[0]));
-        let high = a[7].mul_add(r, a[6]).mul_add(r2, a[5].mul_add(r, a[4]));
-        high.mul_add(r4, low)
+        degree_7(&COEFFICIENTS[(shifted.to_bits() & 255) as usize], r)
     } else {
         by_exp(t)
     }
+}
+
+/// `a[0] + a[1] r + ... + a[7] r^7` in Estrin's order: pairs, then pairs of pairs, three
+/// fused multiply-adds deep (Horner's order is seven).
+#[inline(always)]
+pub(crate) fn degree_7(a: &[f64; 8], r: f64) -> f64 {
+    let (r2, r4) = (r * r, (r * r) * (r * r));
+    let low = a[3].mul_add(r, a[2]).mul_add(r2, a[1].mul_add(r, a[0]));
+    let high = a[7].mul_add(r, a[6]).mul_add(r2, a[5].mul_add(r, a[4]));
+    high.mul_add(r4, low)
 }
 
 /// `σ(-t)` as `e / (1 + e)`, `e = e^-t`: the tail past the table (and the models' way before
